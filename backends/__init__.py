@@ -1,0 +1,1 @@
+"""Targets: each a dialect for the C-family printer, a toolchain check and (later) a loader."""

@@ -1,0 +1,34 @@
+"""ringc: persistent GPU ring kernels written in Python.
+
+Write `@rc.message` classes and `@rc.ring_kernel` classes, then `rc.compile(...)` them to
+CUDA C, OpenCL C or Metal Shading Language. See DESIGN.md for the contract.
+"""
+
+from .dsl import device, message, ring_kernel
+from .errors import BackendUnavailable, CompileError, QueueFull, RingcError
+from .intrinsics import (atomic_add, atomic_cas, atomic_max, atomic_min, clock, emit, fail,
+                         instance_id, reply, send, sender)
+from .types import SCALAR_TYPES, Address, Array
+
+bool_ = SCALAR_TYPES["bool"]
+i8 = SCALAR_TYPES["i8"]
+i16 = SCALAR_TYPES["i16"]
+i32 = SCALAR_TYPES["i32"]
+i64 = SCALAR_TYPES["i64"]
+u8 = SCALAR_TYPES["u8"]
+u16 = SCALAR_TYPES["u16"]
+u32 = SCALAR_TYPES["u32"]
+u64 = SCALAR_TYPES["u64"]
+f32 = SCALAR_TYPES["f32"]
+f64 = SCALAR_TYPES["f64"]
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "message", "ring_kernel", "device",
+    "CompileError", "QueueFull", "BackendUnavailable", "RingcError",
+    "send", "emit", "reply", "sender", "fail", "clock", "instance_id",
+    "atomic_add", "atomic_max", "atomic_min", "atomic_cas",
+    "Address", "Array",
+    "bool_", "i8", "i16", "i32", "i64", "u8", "u16", "u32", "u64", "f32", "f64",
+]

@@ -1,0 +1,319 @@
+"""The decorators users write: `@rc.message`, `@rc.ring_kernel(...)`, `@rc.device`.
+
+Decorating records what the frontend needs later and checks what can be checked at once
+(field types, kernel options), raising `CompileError` at the decorator's line. Handler bodies
+are compiled by `rc.compile` / `rc.launch`, not here, so a kernel may name kernels defined
+further down its module.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, fields, replace
+
+import numpy as np
+
+from .errors import CompileError, Loc
+from .ir.nodes import KernelOptions
+from .source import loc_of, source_of
+from .types import (MESSAGE_ALIGN, AddressType, ArrayType, FieldType, ScalarType,
+                    Address, resolve_type, struct_dtype, BOOL)
+
+TARGETS = ("cuda", "opencl", "metal")
+
+_CHOICES = {
+    "mode": ("persistent", "event_driven"),
+    "concurrency": ("ordered", "parallel"),
+    "backpressure": ("block", "reject"),
+    "domain": ("general", "graph", "actor", "spatial"),
+}
+
+
+# ---------------------------------------------------------------------------------------
+# Messages
+# ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class MessageSpec:
+    """What `@rc.message` records: the fields in order, the dtype, where it was defined."""
+    name: str
+    fields: tuple[tuple[str, FieldType], ...]
+    dtype: np.dtype
+    loc: Loc
+
+
+def message(cls: type) -> type:
+    """Make `cls` a message: typed fields, a numpy `dtype` with the device layout (natural
+    alignment, padded to 16 bytes), keyword construction with omitted fields zero, value
+    equality, and conversion to and from numpy records."""
+    file, node = source_of(cls)
+    annotation_nodes = {stmt.target.id: stmt for stmt in node.body
+                        if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name)}
+    declared: list[tuple[str, FieldType]] = []
+    for name, annotation in cls.__dict__.get("__annotations__", {}).items():
+        where = loc_of(file, annotation_nodes[name]) if name in annotation_nodes else None
+        ftype = _field_type(annotation)
+        if ftype is None:
+            raise CompileError(
+                f"field '{name}' of message '{cls.__name__}' has type {_describe(annotation)}, "
+                "which a message cannot hold", where,
+                hint="use a scalar (bool i8 i16 i32 i64 u8 u16 u32 u64 f32 f64), "
+                     "Array[T, n] or rc.Address")
+        if name in cls.__dict__:
+            raise CompileError(f"message field '{name}' cannot have a default value", where,
+                               hint="fields not given at construction are zero")
+        declared.append((name, ftype))
+    for stmt in node.body:
+        if isinstance(stmt, ast.FunctionDef):
+            raise CompileError(f"message '{cls.__name__}' defines method '{stmt.name}'",
+                               loc_of(file, stmt),
+                               hint="messages hold data only; put behaviour in a kernel")
+    if not declared:
+        raise CompileError(f"message '{cls.__name__}' has no fields", loc_of(file, node),
+                           hint="declare fields as annotations, e.g. `id: i32`")
+    dtype = struct_dtype(declared, pad_to=MESSAGE_ALIGN)
+    spec = MessageSpec(cls.__name__, tuple(declared), dtype, loc_of(file, node))
+    namespace = {
+        "__slots__": tuple(n for n, _ in declared),
+        "__init__": _message_init,
+        "__eq__": _message_eq,
+        "__hash__": None,
+        "__repr__": _message_repr,
+        "to_record": _to_record,
+        "from_record": classmethod(_from_record),
+        "_ringc_message": spec,
+        "dtype": dtype,
+        "__module__": cls.__module__,
+        "__qualname__": cls.__qualname__,
+        "__doc__": cls.__doc__,
+    }
+    return type(cls.__name__, (), namespace)
+
+
+def _field_type(annotation) -> FieldType | None:
+    if annotation is bool:
+        return BOOL
+    if isinstance(annotation, ArrayType) or annotation is Address:
+        return resolve_type(annotation)
+    return resolve_type(annotation)
+
+
+def _describe(annotation) -> str:
+    return getattr(annotation, "__name__", None) or repr(annotation)
+
+
+def _convert_field(cls_name: str, name: str, ftype: FieldType, value):
+    """A host value for a field, checked as numpy checks a Python scalar (no silent wrap)."""
+    try:
+        if isinstance(ftype, ScalarType):
+            if ftype.is_int and isinstance(value, (float, np.floating)):
+                raise TypeError(f"a float for integer field {name}")
+            return ftype.np_dtype.type(value)
+        if isinstance(ftype, AddressType):
+            if not isinstance(value, Address):
+                raise TypeError(f"{value!r} is not an rc.Address")
+            return value
+        arr = np.zeros(ftype.length, dtype=ftype.elem.np_dtype) if isinstance(
+            ftype.elem, ScalarType) else [Address() for _ in range(ftype.length)]
+        values = list(value)
+        if len(values) != ftype.length:
+            raise ValueError(f"{len(values)} values for {ftype}")
+        for i, v in enumerate(values):
+            arr[i] = _convert_field(cls_name, f"{name}[{i}]", ftype.elem, v)
+        return arr
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise TypeError(f"{cls_name}.{name}: cannot hold {value!r} ({exc})") from None
+
+
+def _zero(ftype: FieldType):
+    if isinstance(ftype, ScalarType):
+        return ftype.np_dtype.type(0)
+    if isinstance(ftype, AddressType):
+        return Address()
+    if isinstance(ftype.elem, AddressType):
+        return [Address() for _ in range(ftype.length)]
+    return np.zeros(ftype.length, dtype=ftype.elem.np_dtype)
+
+
+def _message_init(self, **kwargs) -> None:
+    spec: MessageSpec = type(self)._ringc_message
+    known = dict(spec.fields)
+    for key in kwargs:
+        if key not in known:
+            raise TypeError(f"{spec.name} has no field '{key}' (fields: {', '.join(known)})")
+    for name, ftype in spec.fields:
+        value = kwargs[name] if name in kwargs else _zero(ftype)
+        if name in kwargs:
+            value = _convert_field(spec.name, name, ftype, value)
+        object.__setattr__(self, name, value)
+
+
+def _message_eq(self, other) -> bool:
+    if type(self) is not type(other):
+        return NotImplemented
+    for name, ftype in self._ringc_message.fields:
+        a, b = getattr(self, name), getattr(other, name)
+        if isinstance(ftype, ArrayType):
+            if isinstance(ftype.elem, AddressType):
+                if list(a) != list(b):
+                    return False
+            elif not np.array_equal(a, b, equal_nan=ftype.elem.is_float):
+                return False
+        elif isinstance(ftype, ScalarType) and ftype.is_float:
+            if not (a == b or (np.isnan(a) and np.isnan(b))):
+                return False
+        elif a != b:
+            return False
+    return True
+
+
+def _message_repr(self) -> str:
+    parts = []
+    for name, ftype in self._ringc_message.fields:
+        value = getattr(self, name)
+        if isinstance(ftype, ArrayType) and isinstance(ftype.elem, ScalarType):
+            value = value.tolist()
+        elif isinstance(ftype, ScalarType):
+            value = value.item()
+        parts.append(f"{name}={value!r}")
+    return f"{self._ringc_message.name}({', '.join(parts)})"
+
+
+def _to_record(self) -> np.void:
+    """This message as one numpy record of `dtype`."""
+    rec = np.zeros((), dtype=self.dtype)
+    for name, ftype in self._ringc_message.fields:
+        value = getattr(self, name)
+        if isinstance(ftype, AddressType):
+            rec[name] = (value.queue, 0, value.correlation)
+        elif isinstance(ftype, ArrayType) and isinstance(ftype.elem, AddressType):
+            rec[name] = [(a.queue, 0, a.correlation) for a in value]
+        else:
+            rec[name] = value
+    return rec[()]
+
+
+def _from_record(cls, record) -> object:
+    """The message a numpy record of `cls.dtype` holds."""
+    obj = cls.__new__(cls)
+    for name, ftype in cls._ringc_message.fields:
+        value = record[name]
+        if isinstance(ftype, AddressType):
+            value = Address(int(value["queue"]), int(value["correlation"]))
+        elif isinstance(ftype, ArrayType) and isinstance(ftype.elem, AddressType):
+            value = [Address(int(v["queue"]), int(v["correlation"])) for v in value]
+        elif isinstance(ftype, ArrayType):
+            value = np.array(value, dtype=ftype.elem.np_dtype)
+        else:
+            value = ftype.np_dtype.type(value)
+        object.__setattr__(obj, name, value)
+    return obj
+
+
+def is_message(obj) -> bool:
+    return isinstance(obj, type) and isinstance(getattr(obj, "_ringc_message", None), MessageSpec)
+
+
+# ---------------------------------------------------------------------------------------
+# Kernels
+# ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class KernelSpec:
+    """What `@rc.ring_kernel` records: validated options and where the decorator stands."""
+    name: str
+    options: KernelOptions
+    loc: Loc
+
+
+def ring_kernel(cls: type | None = None, /, **options):
+    """Make a class a ring kernel. Options (unknown ones are an error): mode, capacity,
+    instances, concurrency, backpressure, max_batch, domain, targets, bounds_check,
+    fast_math. See DESIGN.md section 1 for their meaning."""
+    if cls is not None:
+        if not isinstance(cls, type):
+            raise CompileError("@rc.ring_kernel takes keyword options only",
+                               hint="write @rc.ring_kernel(capacity=1024)")
+        return _make_kernel(cls, {})
+
+    def decorate(kernel_cls: type) -> type:
+        return _make_kernel(kernel_cls, options)
+    return decorate
+
+
+def _make_kernel(cls: type, options: dict) -> type:
+    file, node = source_of(cls)
+    decorator = node.decorator_list[0] if node.decorator_list else node
+    keyword_nodes = {kw.arg: kw for kw in getattr(decorator, "keywords", [])}
+
+    def where(key: str | None) -> Loc:
+        return loc_of(file, keyword_nodes.get(key, decorator))
+
+    known = {f.name for f in fields(KernelOptions)}
+    values = {}
+    for key, value in options.items():
+        if key not in known:
+            raise CompileError(f"unknown ring_kernel option '{key}'", where(key),
+                               hint="options are " + ", ".join(sorted(known)))
+        values[key] = _check_option(key, value, where(key))
+    if "max_batch" not in values and "capacity" in values:
+        values["max_batch"] = min(KernelOptions.max_batch, values["capacity"])
+    opts = replace(KernelOptions(), **values)
+    if opts.max_batch > opts.capacity:
+        raise CompileError(f"max_batch={opts.max_batch} exceeds capacity={opts.capacity}",
+                           where("max_batch"), hint="take at most a queue's worth per iteration")
+    cls._ringc_kernel = KernelSpec(cls.__name__, opts, loc_of(file, decorator))
+    return cls
+
+
+def _check_option(key: str, value, loc: Loc):
+    def fail(expected: str):
+        raise CompileError(f"ring_kernel option {key}={value!r} is invalid", loc,
+                           hint=f"{key} must be {expected}")
+    if key in _CHOICES:
+        if value not in _CHOICES[key]:
+            fail("one of " + ", ".join(repr(c) for c in _CHOICES[key]))
+        return value
+    if key in ("capacity", "instances", "max_batch"):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            fail("a positive int")
+        if key == "capacity" and (value & (value - 1) or value > 1 << 24):
+            fail("a power of two no larger than 16777216")
+        if key == "instances" and value > 65536:
+            fail("at most 65536")
+        return value
+    if key in ("bounds_check", "fast_math"):
+        if not isinstance(value, bool):
+            fail("True or False")
+        return value
+    if key == "targets":
+        items = (value,) if isinstance(value, str) else value
+        try:
+            items = tuple(items)
+        except TypeError:
+            fail("a sequence of 'cuda', 'opencl', 'metal'")
+        if not items or any(t not in TARGETS for t in items):
+            fail("a non-empty sequence of 'cuda', 'opencl', 'metal'")
+        return tuple(dict.fromkeys(items))
+    raise AssertionError(key)
+
+
+def is_kernel(obj) -> bool:
+    return isinstance(obj, type) and isinstance(getattr(obj, "_ringc_kernel", None), KernelSpec)
+
+
+# ---------------------------------------------------------------------------------------
+# Device functions
+# ---------------------------------------------------------------------------------------
+
+def device(fn):
+    """Mark a module-level function as callable from handlers. Parameters and the return
+    value must be annotated with scalar types; it cannot touch kernel state or send."""
+    if not callable(fn) or not hasattr(fn, "__code__"):
+        raise CompileError("@rc.device decorates a function")
+    fn._ringc_device = True
+    return fn
+
+
+def is_device_function(obj) -> bool:
+    return callable(obj) and getattr(obj, "_ringc_device", False) is True

@@ -1,0 +1,362 @@
+"""The typed IR: small frozen dataclasses named after the rules of `ringc.lark`.
+
+Every expression carries its type; every statement carries the `Loc` of the user's source it
+came from. The frontend produces these, the verifier checks them, the printer writes them as
+text and the parser reads that text back to equal objects. Codegen lowers them; a node a
+target cannot lower raises there, it never becomes a comment.
+
+Conventions the frontend guarantees and the verifier checks:
+- binary operands have the node's type (comparisons: both operands one type; shifts: the
+  right operand is converted to the left's type);
+- stores (`Assign`) carry a value of exactly the target's type (the frontend inserts `Cast`);
+- `For` iterates `range(start, stop, step)` with a constant non-zero step;
+- `MessageNew` lists only the fields given; the rest are zero.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .types import (AddressType, ArrayType, FieldType, Loc, MessageType, ScalarType,
+                    ValueType)
+
+__all__ = [
+    "Loc", "ScalarType", "ArrayType", "AddressType", "MessageType", "ValueType", "FieldType",
+    "Program", "MessageDef", "FieldDef", "KernelDef", "KernelOptions", "StateDef",
+    "FunctionDef", "Param", "LocalDef",
+    "Stmt", "Assign", "If", "While", "For", "Break", "Continue", "Return", "ExprStmt",
+    "Send", "Emit", "Reply", "Fail",
+    "Expr", "Const", "Local", "State", "Member", "Index", "Unary", "Binary", "Compare",
+    "Logical", "Select", "Cast", "Call", "MathCall", "MessageNew", "Intrinsic",
+    "UNARY_OPS", "BINARY_OPS", "COMPARE_OPS", "LOGICAL_OPS", "MATH_FUNCTIONS", "INTRINSICS",
+]
+
+UNARY_OPS = ("neg", "not", "invert")
+BINARY_OPS = ("add", "sub", "mul", "div", "floordiv", "mod",
+              "bitand", "bitor", "bitxor", "shl", "shr")
+COMPARE_OPS = ("eq", "ne", "lt", "le", "gt", "ge")
+LOGICAL_OPS = ("and", "or")
+MATH_FUNCTIONS = ("sqrt", "exp", "log", "sin", "cos", "tan", "floor", "ceil", "fabs", "pow",
+                  "isnan", "isinf", "min", "max", "abs")
+# intrinsic name -> number of arguments
+INTRINSICS = {"sender": 0, "clock": 0, "instance_id": 0,
+              "atomic_add": 2, "atomic_max": 2, "atomic_min": 2, "atomic_cas": 3}
+
+
+# ---------------------------------------------------------------------------------------
+# Expressions
+# ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Const:
+    value: bool | int | float
+    type: ScalarType
+
+
+@dataclass(frozen=True)
+class Local:
+    """A local variable or parameter of the enclosing function."""
+    name: str
+    type: ValueType
+
+
+@dataclass(frozen=True)
+class State:
+    """`self.name`: the kernel instance's state variable."""
+    name: str
+    type: ValueType
+
+
+@dataclass(frozen=True)
+class Member:
+    """`base.field` where base is a message value or an address."""
+    base: Expr
+    field: str
+    type: ValueType
+
+
+@dataclass(frozen=True)
+class Index:
+    """`base[index]`, bounds-checked unless the kernel says `bounds_check=False`."""
+    base: Expr
+    index: Expr
+    type: ValueType
+
+
+@dataclass(frozen=True)
+class Unary:
+    op: str
+    operand: Expr
+    type: ScalarType
+
+
+@dataclass(frozen=True)
+class Binary:
+    op: str
+    left: Expr
+    right: Expr
+    type: ScalarType
+
+
+@dataclass(frozen=True)
+class Compare:
+    op: str
+    left: Expr
+    right: Expr
+    type: ScalarType  # always bool
+
+
+@dataclass(frozen=True)
+class Logical:
+    """Short-circuit `and` / `or` of two bools."""
+    op: str
+    left: Expr
+    right: Expr
+    type: ScalarType  # always bool
+
+
+@dataclass(frozen=True)
+class Select:
+    """`then if cond else orelse`; only the chosen branch is evaluated."""
+    cond: Expr
+    then: Expr
+    orelse: Expr
+    type: ValueType
+
+
+@dataclass(frozen=True)
+class Cast:
+    expr: Expr
+    type: ScalarType
+
+
+@dataclass(frozen=True)
+class Call:
+    """A call of a kernel helper (`function` is "self.NAME") or of an `@rc.device`
+    function (`function` is its plain name)."""
+    function: str
+    args: tuple[Expr, ...]
+    type: ValueType | None
+
+
+@dataclass(frozen=True)
+class MathCall:
+    """`math.*`, `min`, `max`, `abs`: operands already converted to one type."""
+    function: str
+    args: tuple[Expr, ...]
+    type: ScalarType
+
+
+@dataclass(frozen=True)
+class MessageNew:
+    """`Msg(a=..., b=...)`: fields not listed are zero."""
+    message: str
+    fields: tuple[tuple[str, Expr], ...]
+    type: MessageType
+
+
+@dataclass(frozen=True)
+class Intrinsic:
+    """`rc.sender()`, `rc.clock()`, `rc.instance_id()`, `rc.atomic_*(self.x, ...)`. The first
+    argument of an atomic is a `State` or an `Index` of one."""
+    name: str
+    args: tuple[Expr, ...]
+    type: ValueType
+
+
+Expr = (Const | Local | State | Member | Index | Unary | Binary | Compare | Logical | Select
+        | Cast | Call | MathCall | MessageNew | Intrinsic)
+
+
+# ---------------------------------------------------------------------------------------
+# Statements
+# ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Assign:
+    """`target = value`; target is a Local, State, Member or Index chain ending in one."""
+    target: Expr
+    value: Expr
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class If:
+    cond: Expr
+    then: tuple[Stmt, ...]
+    orelse: tuple[Stmt, ...]
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class While:
+    cond: Expr
+    body: tuple[Stmt, ...]
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class For:
+    """`for var in range(start, stop, step)` with Python's semantics: stop is evaluated
+    once, assigning `var` in the body does not change the iteration, no overflow."""
+    var: str
+    start: Expr
+    stop: Expr
+    step: int
+    body: tuple[Stmt, ...]
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class Break:
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class Continue:
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class Return:
+    """From a handler: the reply to the sender (None: no reply). From a helper: its value."""
+    value: Expr | None
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class ExprStmt:
+    expr: Expr
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class Send:
+    """`rc.send(Kernel, msg, instance=...)`: a new conversation, sender = this kernel."""
+    kernel: str
+    instance: Expr
+    message: Expr
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class Emit:
+    """`rc.emit(msg)`: to the host output queue."""
+    message: Expr
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class Reply:
+    """`rc.reply(address, msg)`: answer a stored return address."""
+    address: Expr
+    message: Expr
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class Fail:
+    """`rc.fail("reason")`: end the handler, dead-letter the message with that reason."""
+    reason: str
+    loc: Loc
+
+
+Stmt = (Assign | If | While | For | Break | Continue | Return | ExprStmt | Send | Emit
+        | Reply | Fail)
+
+
+# ---------------------------------------------------------------------------------------
+# Definitions
+# ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class FieldDef:
+    name: str
+    type: FieldType
+
+
+@dataclass(frozen=True)
+class MessageDef:
+    """A message class. `type_id` is its number on the wire (1-based, program order)."""
+    name: str
+    type_id: int
+    fields: tuple[FieldDef, ...]
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    type: ValueType
+
+
+@dataclass(frozen=True)
+class LocalDef:
+    name: str
+    type: ValueType
+
+
+@dataclass(frozen=True)
+class FunctionDef:
+    """A handler (`on_*`, one message parameter), a kernel helper, or an `@rc.device`
+    function (no state). `locals` lists every local other than the parameters."""
+    name: str
+    params: tuple[Param, ...]
+    returns: ValueType | None
+    locals: tuple[LocalDef, ...]
+    body: tuple[Stmt, ...]
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class StateDef:
+    """A state variable; `init` is its constant default (a scalar, or one value per
+    array element), None for zero."""
+    name: str
+    type: FieldType
+    init: bool | int | float | tuple[bool | int | float, ...] | None
+
+
+@dataclass(frozen=True)
+class KernelOptions:
+    mode: str = "persistent"
+    capacity: int = 1024
+    instances: int = 1
+    concurrency: str = "ordered"
+    backpressure: str = "block"
+    max_batch: int = 32
+    domain: str = "general"
+    targets: tuple[str, ...] = ("cuda", "opencl", "metal")
+    bounds_check: bool = True
+    fast_math: bool = False
+
+
+@dataclass(frozen=True)
+class KernelDef:
+    name: str
+    options: KernelOptions
+    state: tuple[StateDef, ...]
+    handlers: tuple[FunctionDef, ...]
+    helpers: tuple[FunctionDef, ...]
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class Program:
+    """Everything one launch runs: the kernels asked for plus every kernel they can
+    `rc.send` to, the messages they use, and the `@rc.device` functions they call."""
+    messages: tuple[MessageDef, ...]
+    kernels: tuple[KernelDef, ...]
+    functions: tuple[FunctionDef, ...]
+
+    def message(self, name: str) -> MessageDef:
+        for m in self.messages:
+            if m.name == name:
+                return m
+        raise KeyError(name)
+
+    def kernel(self, name: str) -> KernelDef:
+        for k in self.kernels:
+            if k.name == name:
+                return k
+        raise KeyError(name)

@@ -1,0 +1,244 @@
+"""The value types of the IR and their memory layout.
+
+These objects do two jobs. In a user's annotations they name types (`x: i32`,
+`data: Array[f32, 4]`); in a handler body `i32(x)` is an explicit cast. The same objects are
+the IR's types: `ScalarType`, `ArrayType`, `AddressType` and `MessageType` are frozen and
+compare by value, so the IR and the printer/parser share them.
+
+Layout rule, identical on every target: fields in declaration order, each at its natural
+alignment (its scalar size; arrays align as their element), the whole struct padded to a
+multiple of its alignment, and message payloads further padded to a multiple of 16 bytes.
+`bool` is stored as one byte holding 0 or 1.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Loc:
+    """A place in user source: file name, 1-based line, 1-based column."""
+
+    file: str
+    line: int
+    col: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+# name -> (numpy dtype string, kind, bits)
+_SCALARS: dict[str, tuple[str, str, int]] = {
+    "bool": ("bool", "b", 8),
+    "i8": ("int8", "i", 8),
+    "i16": ("int16", "i", 16),
+    "i32": ("int32", "i", 32),
+    "i64": ("int64", "i", 64),
+    "u8": ("uint8", "u", 8),
+    "u16": ("uint16", "u", 16),
+    "u32": ("uint32", "u", 32),
+    "u64": ("uint64", "u", 64),
+    "f32": ("float32", "f", 32),
+    "f64": ("float64", "f", 64),
+}
+
+MESSAGE_ALIGN = 16
+
+
+@dataclass(frozen=True)
+class ScalarType:
+    """`bool`, a fixed-width integer or an IEEE float. Calling one casts a value to it."""
+
+    name: str
+
+    def __post_init__(self) -> None:
+        if self.name not in _SCALARS:
+            raise ValueError(f"unknown scalar type {self.name!r}")
+
+    @property
+    def np_dtype(self) -> np.dtype:
+        return np.dtype(_SCALARS[self.name][0])
+
+    @property
+    def kind(self) -> str:
+        """'b' bool, 'i' signed int, 'u' unsigned int, 'f' float (numpy's kind letters)."""
+        return _SCALARS[self.name][1]
+
+    @property
+    def bits(self) -> int:
+        return _SCALARS[self.name][2]
+
+    @property
+    def size(self) -> int:
+        return self.np_dtype.itemsize
+
+    @property
+    def align(self) -> int:
+        return self.size
+
+    @property
+    def is_int(self) -> bool:
+        return self.kind in "iu"
+
+    @property
+    def is_float(self) -> bool:
+        return self.kind == "f"
+
+    @property
+    def is_bool(self) -> bool:
+        return self.kind == "b"
+
+    @property
+    def is_signed(self) -> bool:
+        return self.kind == "i"
+
+    def min_max(self) -> tuple[int, int]:
+        info = np.iinfo(self.np_dtype)
+        return int(info.min), int(info.max)
+
+    def fits(self, value: int) -> bool:
+        lo, hi = self.min_max()
+        return lo <= value <= hi
+
+    def __call__(self, value):
+        """Cast a Python or numpy value as compiled code does: ints wrap; float to int
+        truncates toward zero, saturates at the range ends and maps NaN to 0."""
+        return cast_value(value, self)
+
+    def __repr__(self) -> str:
+        return self.name
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True)
+class AddressType:
+    """A return address (`rc.Address`): the queue to answer and the conversation's
+    correlation id. Opaque to user code; storable in state and message fields."""
+
+    @property
+    def np_dtype(self) -> np.dtype:
+        return ADDRESS_DTYPE
+
+    @property
+    def size(self) -> int:
+        return 16
+
+    @property
+    def align(self) -> int:
+        return 8
+
+    def __repr__(self) -> str:
+        return "address"
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True)
+class ArrayType:
+    """`Array[T, n]`: n elements of a scalar type or of `rc.Address`, fixed size."""
+
+    elem: ScalarType | AddressType
+    length: int
+
+    @property
+    def np_dtype(self) -> np.dtype:
+        return np.dtype((self.elem.np_dtype, (self.length,)))
+
+    @property
+    def size(self) -> int:
+        return self.elem.size * self.length
+
+    @property
+    def align(self) -> int:
+        return self.elem.align
+
+    def __repr__(self) -> str:
+        return f"{self.elem}[{self.length}]"
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True)
+class MessageType:
+    """The type of a value that is a whole message (a handler's parameter, a local built
+    with a constructor). Named; the layout lives in the program's message definitions."""
+
+    name: str
+
+    def __repr__(self) -> str:
+        return self.name
+
+    __str__ = __repr__
+
+
+ValueType = ScalarType | AddressType | ArrayType | MessageType
+FieldType = ScalarType | AddressType | ArrayType
+
+ADDRESS_DTYPE = np.dtype({"names": ["queue", "reserved", "correlation"],
+                          "formats": ["<u4", "<u4", "<u8"],
+                          "offsets": [0, 4, 8], "itemsize": 16})
+
+SCALAR_TYPES: dict[str, ScalarType] = {name: ScalarType(name) for name in _SCALARS}
+ADDRESS = AddressType()
+BOOL = SCALAR_TYPES["bool"]
+I32 = SCALAR_TYPES["i32"]
+I64 = SCALAR_TYPES["i64"]
+U32 = SCALAR_TYPES["u32"]
+F32 = SCALAR_TYPES["f32"]
+F64 = SCALAR_TYPES["f64"]
+
+
+def struct_layout(fields: list[tuple[str, FieldType]],
+                  pad_to: int = 1) -> tuple[list[int], int, int]:
+    """(offsets, size, align) of a C struct with natural alignment, size padded to a
+    multiple of max(align, pad_to)."""
+    offsets = []
+    offset = 0
+    align = 1
+    for _, ftype in fields:
+        offset = _round_up(offset, ftype.align)
+        offsets.append(offset)
+        offset += ftype.size
+        align = max(align, ftype.align)
+    size = _round_up(max(offset, 1), max(align, pad_to))
+    return offsets, size, max(align, pad_to)
+
+
+def struct_dtype(fields: list[tuple[str, FieldType]], pad_to: int = 1) -> np.dtype:
+    """The numpy structured dtype with exactly the C layout of `struct_layout`."""
+    offsets, size, _ = struct_layout(fields, pad_to)
+    return np.dtype({"names": [n for n, _ in fields],
+                     "formats": [t.np_dtype for _, t in fields],
+                     "offsets": offsets, "itemsize": size})
+
+
+def _round_up(value: int, align: int) -> int:
+    return (value + align - 1) // align * align
+
+
+def cast_value(value, target: ScalarType):
+    """Convert `value` to `target` with ringc's cast semantics, as a numpy scalar."""
+    if target.is_bool:
+        return np.bool_(bool(value))
+    if target.is_float:
+        return target.np_dtype.type(value)
+    if isinstance(value, (float, np.floating)):
+        if math.isnan(value):
+            return target.np_dtype.type(0)
+        lo, hi = target.min_max()
+        if value <= lo:
+            return target.np_dtype.type(lo)
+        if value >= hi:
+            return target.np_dtype.type(hi)
+        value = int(value)
+    value = int(value)
+    bits = target.bits
+    value &= (1 << bits) - 1
+    if target.is_signed and value >= 1 << (bits - 1):
+        value -= 1 << bits
+    return target.np_dtype.type(value)

@@ -1,0 +1,1 @@
+"""Jinja templates of the device program's skeleton, one folder per target."""
