@@ -16,8 +16,17 @@ import numpy as np
 from .errors import CompileError, Loc
 from .ir.nodes import KernelOptions
 from .source import loc_of, source_of
-from .types import (MESSAGE_ALIGN, AddressType, ArrayType, FieldType, ScalarType,
-                    Address, resolve_type, struct_dtype, BOOL)
+from .types import (
+    BOOL,
+    MESSAGE_ALIGN,
+    Address,
+    AddressType,
+    ArrayType,
+    FieldType,
+    ScalarType,
+    resolve_type,
+    struct_dtype,
+)
 
 TARGETS = ("cuda", "opencl", "metal")
 

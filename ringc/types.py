@@ -7,9 +7,27 @@ scalar type casts (`i32(x)`), in a handler and on the host alike.
 
 from __future__ import annotations
 
-from .ir.types import (ADDRESS, ADDRESS_DTYPE, BOOL, F32, F64, I32, I64, MESSAGE_ALIGN,
-                       SCALAR_TYPES, U32, AddressType, ArrayType, FieldType, MessageType,
-                       ScalarType, ValueType, cast_value, struct_dtype, struct_layout)
+from .ir.types import (
+    ADDRESS,
+    ADDRESS_DTYPE,
+    BOOL,
+    F32,
+    F64,
+    I32,
+    I64,
+    MESSAGE_ALIGN,
+    SCALAR_TYPES,
+    U32,
+    AddressType,
+    ArrayType,
+    FieldType,
+    MessageType,
+    ScalarType,
+    ValueType,
+    cast_value,
+    struct_dtype,
+    struct_layout,
+)
 
 __all__ = ["ADDRESS", "ADDRESS_DTYPE", "BOOL", "F32", "F64", "I32", "I64", "MESSAGE_ALIGN",
            "SCALAR_TYPES", "U32", "AddressType", "ArrayType", "FieldType", "MessageType",

@@ -1,0 +1,206 @@
+"""The calls a handler body may make: casts, `math.*`, `min max abs len`, message
+constructors, kernel helpers, `@rc.device` functions and the expression intrinsics.
+Anything else called is one located error."""
+
+from __future__ import annotations
+
+import ast
+import difflib
+
+from ..ir import nodes as ir
+from ..ir.types import ADDRESS, BOOL, F64, I32, U64, ArrayType, ScalarType, cast_value
+from . import names
+from .typerules import TypeRuleError, Weak, default_type, float_for_int, promote, weak_to
+
+
+def lower_call(fl, node: ast.Call):
+    """Lower `node` (a call expression) for the FunctionLowering `fl`."""
+    func = node.func
+    if (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)
+            and func.value.id == "self" and "self" not in fl.locals):
+        return helper_call(fl, node, func.attr)
+    obj = names.resolve(func, fl.ctx.globals)
+    if isinstance(obj, names.Unresolved):
+        raise fl.error(func, f"'{obj.dotted}' is not defined")
+    if isinstance(obj, ScalarType) or obj is bool:
+        return cast(fl, node, obj if isinstance(obj, ScalarType) else BOOL)
+    math_name = names.math_function(obj)
+    if math_name is not None:
+        return math_call(fl, node, math_name)
+    intrinsic = names.intrinsic_name(obj)
+    if intrinsic is not None:
+        return intrinsic_expr(fl, node, intrinsic)
+    if obj is len:
+        fl.expect_args(node, 1, "len(array)")
+        value = fl.expr(node.args[0])
+        if not isinstance(getattr(value, "type", None), ArrayType):
+            raise fl.error(node.args[0], "len() takes an array")
+        return Weak(value.type.length)
+    builder = fl.ctx.builder
+    if builder.is_message_class(obj):
+        return construct(fl, node, obj)
+    if builder.is_device_function(obj):
+        info = builder.device_function(obj, node, fl)
+        return call_with(fl, node, info)
+    hints = {print: "no printing on the device; rc.emit a message to the host",
+             int: "use an explicit width: i32(x) or i64(x)",
+             float: "use an explicit width: f32(x) or f64(x)",
+             range: "range is only allowed in `for i in range(...)`"}
+    hint = None
+    try:
+        hint = hints.get(obj)
+    except TypeError:
+        pass
+    raise fl.error(func, f"'{ast.unparse(func)}' cannot be called in a ring kernel",
+                   hint or "call kernel helpers (self.f), @rc.device functions, math.*, "
+                           "min/max/abs or the rc intrinsics")
+
+
+def cast(fl, node: ast.Call, target: ScalarType):
+    fl.expect_args(node, 1, f"{target}(value)")
+    value = fl.expr(node.args[0])
+    if isinstance(value, Weak):
+        return ir.Const(_py(cast_value(value.value, target)), target)
+    if not isinstance(value.type, ScalarType):
+        raise fl.error(node.args[0], f"cannot cast a {value.type} to {target}")
+    if target == BOOL:
+        return fl.truth(value, node.args[0])
+    return value if value.type == target else ir.Cast(value, target)
+
+
+def _py(value):
+    return value.item() if hasattr(value, "item") else value
+
+
+def math_call(fl, node: ast.Call, name: str):
+    if node.keywords:
+        raise fl.error(node, f"{name}() takes positional arguments only")
+    args = [fl.expr(a) for a in node.args]
+    for a, n in zip(args, node.args):
+        if not isinstance(a, Weak) and not isinstance(a.type, ScalarType):
+            raise fl.error(n, f"{name}() cannot take a {a.type}")
+    if name in ("min", "max"):
+        if len(args) < 2:
+            raise fl.error(node, f"{name}() takes two or more numbers", f"{name}(a, b)")
+        t = common_type(fl, args, node, name)
+        if t.is_bool:
+            raise fl.error(node, f"{name}() of bools is not supported")
+        typed = [fl.operand(a, t, n) for a, n in zip(args, node.args)]
+        result = typed[0]
+        for value in typed[1:]:
+            result = ir.MathCall(name, (result, value), t)
+        return result
+    arity = 2 if name == "pow" else 1
+    if len(args) != arity:
+        raise fl.error(node, f"{name}() takes {arity} argument{'s' if arity > 1 else ''}")
+    if name == "abs":
+        value = args[0]
+        if isinstance(value, Weak):
+            return Weak(abs(value.value))
+        if value.type.is_bool:
+            raise fl.error(node, "abs() of a bool is not supported")
+        return ir.MathCall("abs", (value,), value.type)
+    t = common_type(fl, args, node, name)
+    if t.is_bool:
+        raise fl.error(node, f"math.{name}() cannot take a bool")
+    if t.is_int:
+        t = float_for_int(t)
+    typed = tuple(fl.operand(a, t, n) for a, n in zip(args, node.args))
+    result_type = BOOL if name in ("isnan", "isinf") else t
+    return ir.MathCall(name, typed, result_type)
+
+
+def common_type(fl, args, node: ast.AST, what: str) -> ScalarType:
+    typed = [a.type for a in args if not isinstance(a, Weak)]
+    try:
+        if not typed:
+            weak = [a for a in args if isinstance(a, Weak)]
+            return max((default_type(w) for w in weak), key=lambda t: (t.is_float, t.bits))
+        t = typed[0]
+        for other in typed[1:]:
+            t = promote(t, other, f"{what}()")
+        for a in args:
+            if isinstance(a, Weak):
+                if a.is_float and t.is_int:
+                    t = float_for_int(t)
+                weak_to(a, t)
+        return t
+    except TypeRuleError as exc:
+        raise fl.rule(node, exc) from None
+
+
+def construct(fl, node: ast.Call, cls) -> ir.MessageNew:
+    spec = cls._ringc_message
+    t = fl.ctx.builder.message_type(cls, node, fl)
+    if node.args:
+        raise fl.error(node.args[0], f"{spec.name}(...) takes keyword arguments",
+                       f"{spec.name}({', '.join(n + '=...' for n, _ in spec.fields[:2])})")
+    known = dict(spec.fields)
+    fields = []
+    for kw in node.keywords:
+        if kw.arg is None:
+            raise fl.error(kw.value, "** is not supported", "name each field")
+        if kw.arg not in known:
+            close = difflib.get_close_matches(kw.arg, list(known), n=1)
+            raise fl.error(kw.value, f"message {spec.name} has no field '{kw.arg}'",
+                           f"did you mean '{close[0]}'?" if close else
+                           "fields: " + ", ".join(known))
+        ftype = known[kw.arg]
+        if isinstance(ftype, ArrayType):
+            raise fl.error(kw.value, f"array field '{kw.arg}' cannot be given in the "
+                                     "constructor",
+                           f"build the message in a local, then set m.{kw.arg}[i] in a loop")
+        fields.append((kw.arg, fl.convert(fl.expr(kw.value), ftype, kw.value)))
+    return ir.MessageNew(spec.name, tuple(fields), t)
+
+
+def helper_call(fl, node: ast.Call, name: str):
+    if fl.ctx.kernel is None:
+        raise fl.error(node, "device functions have no self")
+    info = fl.ctx.builder.helper(fl.ctx.kernel, name, node, fl)
+    return call_with(fl, node, info)
+
+
+def call_with(fl, node: ast.Call, info) -> ir.Call:
+    if node.keywords:
+        raise fl.error(node.keywords[0].value, "pass arguments by position")
+    if len(node.args) != len(info.params):
+        raise fl.error(node, f"{info.key}() takes {len(info.params)} argument"
+                             f"{'' if len(info.params) == 1 else 's'}, got {len(node.args)}")
+    args = tuple(fl.convert(fl.expr(a), p.type, a) for a, p in zip(node.args, info.params))
+    if info.effects:
+        fl.effects = True
+    return ir.Call(info.key, args, info.returns)
+
+
+def intrinsic_expr(fl, node: ast.Call, name: str):
+    if name in ("send", "emit", "reply", "fail"):
+        raise fl.error(node, f"rc.{name}(...) is a statement, not a value",
+                       "call it on its own line")
+    kernel_only = name != "clock"
+    if kernel_only and fl.ctx.kernel is None:
+        raise fl.error(node, f"rc.{name}() cannot be used in an @rc.device function",
+                       "pass the value in as a parameter")
+    if name in ("sender", "clock", "instance_id"):
+        fl.expect_args(node, 0, f"rc.{name}()")
+        t = {"sender": ADDRESS, "clock": U64, "instance_id": I32}[name]
+        return ir.Intrinsic(name, (), t)
+    arity = 3 if name == "atomic_cas" else 2
+    form = "rc.atomic_cas(self.x, expected, desired)" if arity == 3 else f"rc.{name}(self.x, v)"
+    fl.expect_args(node, arity, form)
+    place = fl.expr(node.args[0])
+    root = place.base if isinstance(place, ir.Index) else place
+    if not isinstance(root, ir.State) or not isinstance(place.type, ScalarType):
+        raise fl.error(node.args[0], f"rc.{name} works on a state variable or an element of "
+                                     "a state array", form)
+    t = place.type
+    allowed = t.is_int and t.bits >= 32 or (t.is_float and name in ("atomic_add", "atomic_cas")
+                                             and t.bits == 32)
+    if not allowed:
+        raise fl.error(node.args[0], f"rc.{name} is not available for {t}",
+                       "atomics work on i32, u32, i64, u64 (and f32 for add and cas)")
+    if t == F64:
+        raise fl.error(node.args[0], f"rc.{name} is not available for f64")
+    args = (place,) + tuple(fl.convert(fl.expr(a), t, a) for a in node.args[1:])
+    fl.effects = True
+    return ir.Intrinsic(name, args, t)

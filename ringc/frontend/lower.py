@@ -1,0 +1,849 @@
+"""Lowering one function body (handler, kernel helper or device function) to typed IR.
+
+The supported syntax is the table `STATEMENTS` / `EXPRESSIONS` below: an `ast` node outside
+it fails in one place, `unsupported`, with a hint. Every error is a `CompileError` at the
+user's file:line:col.
+
+Locals are typed before the body is lowered: every assignment to a local is typed with the
+locals known so far until nothing changes, untyped literals being weak (DESIGN.md:
+"a local's type is the promotion of everything assigned to it").
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+from dataclasses import dataclass, field
+
+from ..errors import CompileError
+from ..ir import nodes as ir
+from ..ir.types import ADDRESS, BOOL, I32, AddressType, ArrayType, MessageType, ScalarType
+from . import names
+from .typerules import (
+    TypeRuleError,
+    Weak,
+    can_store,
+    default_type,
+    float_for_int,
+    fold,
+    fold_unary,
+    meet_weak,
+    promote,
+    weak_to,
+)
+
+BINOPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div",
+          ast.FloorDiv: "floordiv", ast.Mod: "mod", ast.BitAnd: "bitand", ast.BitOr: "bitor",
+          ast.BitXor: "bitxor", ast.LShift: "shl", ast.RShift: "shr"}
+CMPOPS = {ast.Eq: "eq", ast.NotEq: "ne", ast.Lt: "lt", ast.LtE: "le", ast.Gt: "gt",
+          ast.GtE: "ge"}
+SYMBOLS = {"add": "+", "sub": "-", "mul": "*", "div": "/", "floordiv": "//", "mod": "%",
+           "bitand": "&", "bitor": "|", "bitxor": "^", "shl": "<<", "shr": ">>"}
+
+# Hints for constructs people reach for first.
+HINTS = {
+    "ListComp": "use a for loop over range(...)", "GeneratorExp": "use a for loop over range(...)",
+    "DictComp": "use a for loop over range(...)", "SetComp": "use a for loop over range(...)",
+    "List": "fixed arrays live in state or messages: Array[T, n]",
+    "Tuple": "assign one value per statement", "Dict": "use state arrays indexed by key",
+    "Set": "use state arrays", "Lambda": "define an @rc.device function or a helper method",
+    "Try": "use rc.fail('reason') to give up on a message", "Raise": "use rc.fail('reason')",
+    "Assert": "check the condition and call rc.fail('reason')",
+    "With": "no context managers in handlers", "Import": "import at module level",
+    "ImportFrom": "import at module level", "Global": "keep state in the kernel: self.x",
+    "Nonlocal": "keep state in the kernel: self.x", "Delete": "state cannot be deleted",
+    "JoinedStr": "strings exist only as rc.fail reasons", "Yield": "handlers return a reply",
+    "Await": "handlers are synchronous", "NamedExpr": "assign in its own statement",
+    "Starred": "pass arguments one by one", "Pow": "use math.pow(a, b)",
+    "MatMult": "no matrix operator: write the loop", "Is": "use ==", "IsNot": "use !=",
+    "In": "compare explicitly", "NotIn": "compare explicitly", "Slice": "index one element",
+    "FunctionDef": "define helpers as methods of the kernel or @rc.device functions",
+    "ClassDef": "define classes at module level", "Match": "use if/elif/else",
+    "AsyncFunctionDef": "handlers are synchronous", "AsyncFor": "handlers are synchronous",
+}
+
+INTRINSIC_STATEMENTS = ("send", "emit", "reply", "fail")
+
+
+class _Unresolved(Exception):
+    """A local whose type is not known yet (raised only while inferring local types)."""
+
+
+@dataclass
+class FunctionInfo:
+    """What a caller needs of a helper or device function, and what lowering found."""
+    key: str                      # "self.name" for helpers, the plain name for device fns
+    params: tuple[ir.Param, ...]
+    returns: object               # IR type or None
+    node: ast.FunctionDef
+    effects: bool = False         # writes state, sends, emits, replies or uses atomics
+    lowered: ir.FunctionDef | None = None
+
+
+@dataclass
+class Context:
+    """What a function body can see; provided by the program builder."""
+    file: str
+    globals: dict
+    builder: object                 # ProgramBuilder: messages, kernels, functions
+    kernel: object | None = None    # KernelInfo of the enclosing kernel, None in device fns
+    kind: str = "handler"           # handler | helper | device
+    state: dict = field(default_factory=dict)   # name -> IR type
+
+
+class FunctionLowering:
+    """Lowers one `ast.FunctionDef` to an `ir.FunctionDef`."""
+
+    def __init__(self, ctx: Context, node: ast.FunctionDef, params: tuple[ir.Param, ...],
+                 returns: object):
+        self.ctx = ctx
+        self.node = node
+        self.params = params
+        self.returns = returns
+        self.locals: dict[str, object] = {p.name: p.type for p in params}
+        self.param_names = {p.name for p in params}
+        self.declared: dict[str, object] = {}   # annotated locals
+        self.probing = False
+        self.loop_depth = 0
+        self.effects = False
+        self.inferred_returns: object = None
+
+    # -- errors --------------------------------------------------------------------------
+
+    def error(self, node: ast.AST, message: str, hint: str | None = None) -> CompileError:
+        return CompileError(message, self.loc(node), hint)
+
+    def loc(self, node: ast.AST) -> ir.Loc:
+        return ir.Loc(self.ctx.file, getattr(node, "lineno", self.node.lineno),
+                      getattr(node, "col_offset", self.node.col_offset) + 1)
+
+    def unsupported(self, node: ast.AST, what: str | None = None,
+                    construct: ast.AST | None = None) -> CompileError:
+        """The one error for syntax outside the tables; `construct` (an operator node,
+        which has no location) picks the hint when given."""
+        name = type(construct or node).__name__
+        return self.error(node, f"{what or name} is not supported in ring kernels",
+                          HINTS.get(name, "see the supported subset in DESIGN.md"))
+
+    def rule(self, node: ast.AST, exc: TypeRuleError) -> CompileError:
+        return self.error(node, exc.message, exc.hint)
+
+    # -- entry ---------------------------------------------------------------------------
+
+    def lower(self) -> ir.FunctionDef:
+        self.infer_locals()
+        body = self.block(self.node.body)
+        local_defs = tuple(ir.LocalDef(n, t) for n, t in self.locals.items()
+                           if n not in self.param_names)
+        returns = self.returns
+        if returns is None and self.ctx.kind == "handler":
+            returns = self.inferred_returns
+        return ir.FunctionDef(self.node.name, self.params, returns, local_defs, body,
+                              self.loc(self.node))
+
+    # -- local type inference ------------------------------------------------------------
+
+    def infer_locals(self) -> None:
+        assignments = list(self._assignments(self.node.body))
+        for name, annotation, _ in assignments:
+            if annotation is not None:
+                self.declared[name] = self._annotation(annotation)
+                self.locals[name] = self.declared[name]
+        weak_only: set[str] = set()
+        self.probing = True
+        for _ in range(2 * len(assignments) + 2):
+            changed = False
+            for name, annotation, value in assignments:
+                if annotation is not None or name in self.param_names or value is None:
+                    continue
+                try:
+                    result = self._probe(value)
+                except (_Unresolved, CompileError):
+                    continue
+                if self._merge(name, result, weak_only):
+                    changed = True
+            if not changed:
+                break
+        self.probing = False
+        for name, _, value in assignments:
+            if name not in self.locals:
+                if value is None:
+                    self.locals[name] = I32     # a for loop over no range: reported there
+                    continue
+                self._probe_for_error(value)
+                raise self.error(value or self.node, f"cannot infer the type of local '{name}'",
+                                 f"annotate it: {name}: i32 = ...")
+
+    def _probe(self, value) -> object:
+        if isinstance(value, tuple):        # (target name node, augmented BinOp node)
+            return self.expr(value[1])
+        return self.expr(value)
+
+    def _probe_for_error(self, value) -> None:
+        self.probing = False
+        self._probe(value)
+
+    def _merge(self, name: str, result: object, weak_only: set[str]) -> bool:
+        new_weak = isinstance(result, Weak)
+        new_type = default_type(result) if new_weak else result.type
+        old = self.locals.get(name)
+        if old is None:
+            self.locals[name] = new_type
+            if new_weak:
+                weak_only.add(name)
+            return True
+        if not (isinstance(old, ScalarType) and isinstance(new_type, ScalarType)):
+            return False
+        if old.kind != new_type.kind and not (old.is_int and new_type.is_int):
+            return False        # a float into an int local: reported when lowering
+        if name in weak_only:
+            if new_weak:
+                merged = old if old.bits >= new_type.bits else new_type
+            else:
+                merged = new_type
+                weak_only.discard(name)
+        elif new_weak:
+            return False
+        else:
+            try:
+                merged = promote(old, new_type, "assignment")
+            except TypeRuleError:
+                return False
+        if merged != old:
+            self.locals[name] = merged
+            return True
+        return False
+
+    def _assignments(self, body: list[ast.stmt]):
+        """(name, annotation, value) for every assignment to a plain local name."""
+        for stmt in body:
+            if isinstance(stmt, ast.Assign):
+                for target in stmt.targets:
+                    if isinstance(target, ast.Name):
+                        yield target.id, None, stmt.value
+            elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
+                yield stmt.target.id, stmt.annotation, stmt.value
+            elif isinstance(stmt, ast.AugAssign) and isinstance(stmt.target, ast.Name):
+                binop = ast.BinOp(left=ast.Name(stmt.target.id, ast.Load()), op=stmt.op,
+                                  right=stmt.value)
+                ast.copy_location(binop, stmt)
+                ast.copy_location(binop.left, stmt.target)
+                yield stmt.target.id, None, (stmt.target, binop)
+            elif isinstance(stmt, ast.For) and isinstance(stmt.target, ast.Name):
+                yield stmt.target.id, None, self._range_probe(stmt)
+            if isinstance(stmt, (ast.If, ast.While, ast.For)):
+                yield from self._assignments(stmt.body)
+                yield from self._assignments(stmt.orelse)
+
+    def _range_probe(self, stmt: ast.For) -> ast.expr | None:
+        """An expression whose type is the loop variable's: start + stop (+ 0 for range(n))."""
+        call = stmt.iter
+        if not (isinstance(call, ast.Call) and 1 <= len(call.args) <= 3):
+            return None
+        args = call.args[:2] if len(call.args) > 1 else [call.args[0]]
+        if len(args) == 1:
+            return args[0]
+        probe = ast.BinOp(left=args[0], op=ast.Add(), right=args[1])
+        return ast.copy_location(probe, call)
+
+    def _annotation(self, node: ast.AST) -> object:
+        obj = names.static_type(node, self.ctx.globals)
+        t = self.ctx.builder.value_type(obj)
+        if t is None:
+            raise self.error(node, f"'{ast.unparse(node)}' is not a ringc type",
+                             "use a scalar type (i32, f32, ...), a message class or rc.Address")
+        return t
+
+    # -- statements ----------------------------------------------------------------------
+
+    def block(self, stmts: list[ast.stmt]) -> tuple[ir.Stmt, ...]:
+        out: list[ir.Stmt] = []
+        for stmt in stmts:
+            visitor = STATEMENTS.get(type(stmt))
+            if visitor is None:
+                raise self.unsupported(stmt)
+            result = visitor(self, stmt)
+            if result is None:
+                continue
+            if isinstance(result, list):
+                out.extend(result)
+            else:
+                out.append(result)
+        return tuple(out)
+
+    def stmt_assign(self, node: ast.Assign) -> list[ir.Stmt]:
+        value = self.expr(node.value)
+        self.check_alone(value, node.value, allow_root=True)
+        return [self.store(target, value, node, node.value) for target in node.targets]
+
+    def stmt_annassign(self, node: ast.AnnAssign):
+        if not isinstance(node.target, ast.Name):
+            raise self.error(node, "only local variables can be annotated",
+                             "state is declared as a class attribute of the kernel")
+        if node.value is None:
+            return None
+        value = self.expr(node.value)
+        self.check_alone(value, node.value, allow_root=True)
+        return self.store(node.target, value, node, node.value)
+
+    def stmt_augassign(self, node: ast.AugAssign) -> ir.Stmt:
+        op = BINOPS.get(type(node.op))
+        if op is None:
+            raise self.unsupported(node, f"operator {type(node.op).__name__}", node.op)
+        current = self.expr(node.target)       # the visitors read Store targets too
+        value = self.binary(op, current, self.expr(node.value), node)
+        self.check_alone(value, node.value, allow_root=False)
+        return self.store(node.target, value, node, node.value)
+
+    def store(self, target: ast.expr, value, stmt: ast.AST, value_node: ast.AST) -> ir.Stmt:
+        if isinstance(target, ast.Name):
+            name = target.id
+            if name not in self.locals:
+                raise self.error(target, f"cannot infer the type of local '{name}'")
+            t = self.locals[name]
+            if isinstance(t, ArrayType):
+                raise self.error(value_node, f"local '{name}' would hold a whole array",
+                                 "index the array where you use it: m.v[i]")
+            converted = self.convert(value, t, value_node, local=name)
+            return ir.Assign(ir.Local(name, t), converted, self.loc(stmt))
+        if isinstance(target, (ast.Attribute, ast.Subscript)):
+            place = self.expr(target)
+            if isinstance(place.type, (ArrayType, MessageType)):
+                raise self.error(target, "whole arrays and messages cannot be assigned here",
+                                 "assign element by element in a loop")
+            self.check_state_write(place, target)
+            converted = self.convert(value, place.type, value_node)
+            return ir.Assign(place, converted, self.loc(stmt))
+        raise self.unsupported(target, f"assignment to {type(target).__name__}")
+
+    def check_state_write(self, place, node: ast.AST) -> None:
+        root = place
+        while isinstance(root, (ir.Index, ir.Member)):
+            root = root.base
+        if isinstance(root, ir.State):
+            self.effects = True
+            kernel = self.ctx.kernel
+            if kernel is not None and kernel.options.concurrency == "parallel":
+                raise self.error(node, f"kernel '{kernel.name}' is concurrency='parallel': "
+                                       f"its state may only change through rc.atomic_*",
+                                 f"use rc.atomic_add(self.{root.name}, ...) or make the "
+                                 "kernel 'ordered'")
+        elif isinstance(root, ir.Local) and isinstance(root.type, AddressType):
+            raise self.error(node, "an address's fields cannot be assigned")
+
+    def stmt_expr(self, node: ast.Expr):
+        if isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+            return None                                   # docstring
+        if isinstance(node.value, ast.Call):
+            special = self.intrinsic_statement(node.value)
+            if special is not None:
+                return special
+            value = self.expr(node.value)
+            if isinstance(value, (ir.Call, ir.Intrinsic)):
+                self.check_alone(value, node.value, allow_root=True)
+                return ir.ExprStmt(value, self.loc(node))
+        raise self.error(node, "this expression has no effect",
+                         "assign its value or remove it")
+
+    def stmt_if(self, node: ast.If) -> ir.Stmt:
+        cond = self.condition(node.test)
+        return ir.If(cond, self.block(node.body), self.block(node.orelse), self.loc(node))
+
+    def stmt_while(self, node: ast.While) -> ir.Stmt:
+        if node.orelse:
+            raise self.error(node.orelse[0], "while/else is not supported",
+                             "use a flag variable")
+        cond = self.condition(node.test)
+        self.loop_depth += 1
+        body = self.block(node.body)
+        self.loop_depth -= 1
+        return ir.While(cond, body, self.loc(node))
+
+    def stmt_for(self, node: ast.For) -> ir.Stmt:
+        if node.orelse:
+            raise self.error(node.orelse[0], "for/else is not supported", "use a flag variable")
+        call = node.iter
+        if not (isinstance(call, ast.Call) and names.resolve(call.func, self.ctx.globals) is range):
+            raise self.error(node.iter, "for loops iterate over range(...) only",
+                             "write: for i in range(n)")
+        if not isinstance(node.target, ast.Name):
+            raise self.error(node.target, "the loop variable must be a plain name")
+        if call.keywords or not 1 <= len(call.args) <= 3:
+            raise self.error(call, "range takes 1 to 3 positional arguments")
+        args = list(call.args)
+        step = 1
+        if len(args) == 3:
+            step_value = self.expr(args[2])
+            if not isinstance(step_value, Weak) or step_value.is_float:
+                raise self.error(args[2], "the step of range must be an integer constant",
+                                 "use a while loop for a computed step")
+            step = step_value.value
+            if step == 0:
+                raise self.error(args[2], "range step must not be zero")
+        name = node.target.id
+        t = self.locals[name]
+        if not (isinstance(t, ScalarType) and t.is_int):
+            raise self.error(node.target, f"loop variable '{name}' must be an integer, "
+                                          f"but it is also assigned a {t}")
+        start = self.convert(self.expr(args[0]), t, args[0]) if len(args) > 1 else ir.Const(0, t)
+        stop = self.convert(self.expr(args[-2] if len(args) == 3 else args[-1]), t, node.iter)
+        if not t.fits(step):
+            raise self.error(args[2], f"step {step} does not fit the loop variable's type {t}")
+        self.loop_depth += 1
+        body = self.block(node.body)
+        self.loop_depth -= 1
+        return ir.For(name, start, stop, step, body, self.loc(node))
+
+    def stmt_break(self, node: ast.Break) -> ir.Stmt:
+        return ir.Break(self.loc(node))
+
+    def stmt_continue(self, node: ast.Continue) -> ir.Stmt:
+        return ir.Continue(self.loc(node))
+
+    def stmt_pass(self, node: ast.Pass):
+        return None
+
+    def stmt_return(self, node: ast.Return) -> ir.Stmt:
+        if node.value is None or (isinstance(node.value, ast.Constant)
+                                  and node.value.value is None):
+            if self.ctx.kind != "handler" and self.returns is not None:
+                raise self.error(node, f"'{self.node.name}' must return a {self.returns}")
+            return ir.Return(None, self.loc(node))
+        value = self.expr(node.value)
+        self.check_alone(value, node.value, allow_root=True)
+        expected = self.returns
+        if self.ctx.kind == "handler":
+            if not isinstance(getattr(value, "type", None), MessageType):
+                raise self.error(node.value, "a handler returns a message (the reply) or nothing",
+                                 "return Reply(field=...)")
+            if expected is None:
+                if self.inferred_returns not in (None, value.type):
+                    raise self.error(node.value, f"handler returns {value.type} here but "
+                                                 f"{self.inferred_returns} elsewhere",
+                                     "annotate the reply type: -> Msg")
+                self.inferred_returns = value.type
+                expected = value.type
+        elif expected is None:
+            raise self.error(node.value, f"'{self.node.name}' has no return annotation "
+                                         "but returns a value",
+                             f"annotate it: def {self.node.name}(...) -> i32:")
+        return ir.Return(self.convert(value, expected, node.value), self.loc(node))
+
+    # -- intrinsic statements ------------------------------------------------------------
+
+    def intrinsic_statement(self, call: ast.Call):
+        name = names.intrinsic_name(names.resolve(call.func, self.ctx.globals))
+        if name not in INTRINSIC_STATEMENTS:
+            return None
+        loc = self.loc(call)
+        if name == "fail":
+            self.expect_args(call, 1, "rc.fail(\"reason\")")
+            reason = call.args[0]
+            if not (isinstance(reason, ast.Constant) and isinstance(reason.value, str)
+                    and reason.value):
+                raise self.error(reason, "rc.fail takes a non-empty string literal reason",
+                                 'write rc.fail("stale_request")')
+            return ir.Fail(reason.value, loc)
+        if self.ctx.kind == "device":
+            raise self.error(call, f"rc.{name} cannot be used in an @rc.device function",
+                             "device functions compute values; send from the handler")
+        self.effects = True
+        if name == "emit":
+            self.expect_args(call, 1, "rc.emit(msg)")
+            return ir.Emit(self.message_value(call.args[0]), loc)
+        if name == "reply":
+            self.expect_args(call, 2, "rc.reply(address, msg)")
+            address = self.expr(call.args[0])
+            if getattr(address, "type", None) != ADDRESS:
+                raise self.error(call.args[0], "rc.reply's first argument must be an "
+                                               "rc.Address", "keep the value of rc.sender()")
+            return ir.Reply(address, self.message_value(call.args[1]), loc)
+        return self.send(call)
+
+    def send(self, call: ast.Call) -> ir.Stmt:
+        kw = {k.arg: k.value for k in call.keywords}
+        if len(call.args) == 3 and "instance" not in kw:
+            kw["instance"] = call.args[2]
+        if len(call.args) not in (2, 3) or set(kw) - {"instance"}:
+            raise self.error(call, "rc.send takes (Kernel, msg, instance=0)")
+        target = names.resolve(call.args[0], self.ctx.globals)
+        kernel = self.ctx.builder.kernel_for_send(target)
+        if kernel is None:
+            raise self.error(call.args[0], f"'{ast.unparse(call.args[0])}' is not a ring kernel",
+                             "the first argument of rc.send is a @rc.ring_kernel class")
+        message = self.message_value(call.args[1])
+        if message.type.name not in kernel.handled:
+            raise self.error(call.args[1], f"kernel '{kernel.name}' has no handler for "
+                                           f"{message.type.name}",
+                             f"add a method on_...(self, m: {message.type.name}) to "
+                             f"{kernel.name}")
+        instance = ir.Const(0, I32)
+        if "instance" in kw:
+            value = self.expr(kw["instance"])
+            if isinstance(value, Weak):
+                instance = self.convert(value, I32, kw["instance"])
+            elif isinstance(value.type, ScalarType) and value.type.is_int:
+                instance = value if value.type == I32 else ir.Cast(value, I32)
+            else:
+                raise self.error(kw["instance"], "instance must be an integer")
+        return ir.Send(kernel.name, instance, message, self.loc(call))
+
+    def message_value(self, node: ast.expr) -> ir.Expr:
+        value = self.expr(node)
+        if not isinstance(getattr(value, "type", None), MessageType):
+            raise self.error(node, "a message is expected here",
+                             "construct one: Msg(field=...), or pass a message variable")
+        self.check_alone(value, node, allow_root=True)
+        return value
+
+    def expect_args(self, call: ast.Call, n: int, form: str) -> None:
+        if len(call.args) != n or call.keywords:
+            raise self.error(call, f"write {form}")
+
+    # -- expressions ---------------------------------------------------------------------
+
+    def expr(self, node: ast.expr):
+        visitor = EXPRESSIONS.get(type(node))
+        if visitor is None:
+            raise self.unsupported(node)
+        return visitor(self, node)
+
+    def typed(self, value, node: ast.AST) -> ir.Expr:
+        if isinstance(value, Weak):
+            try:
+                t = default_type(value)
+            except TypeRuleError as exc:
+                raise self.rule(node, exc) from None
+            return ir.Const(weak_to(value, t), t)
+        return value
+
+    def convert(self, value, target, node: ast.AST, local: str | None = None) -> ir.Expr:
+        """`value` as `target`, for a store: same_kind conversions only."""
+        what = f"local '{local}'" if local else "this place"
+        if isinstance(value, Weak):
+            if not isinstance(target, ScalarType):
+                raise self.error(node, f"a number cannot be stored in {what} of type {target}")
+            if local and value.is_float and target.is_int:
+                raise self.error(node, f"assigning a float to int {what}",
+                                 f"cast explicitly, e.g. {target}(x), or start it as a float")
+            try:
+                return ir.Const(weak_to(value, target), target)
+            except TypeRuleError as exc:
+                raise self.rule(node, exc) from None
+        source = value.type
+        if source == target:
+            return value
+        if isinstance(source, ScalarType) and isinstance(target, ScalarType):
+            if local and source.is_float != target.is_float:
+                kind = "float" if source.is_float else "int"
+                raise self.error(node, f"assigning a {kind} to {target} {what}",
+                                 f"cast explicitly: {target}(...)")
+            if can_store(source, target):
+                return ir.Cast(value, target)
+            raise self.error(node, f"cannot store a {source} in {what} of type {target} "
+                                   "implicitly", f"cast explicitly: {target}(...)")
+        raise self.error(node, f"cannot store a {source} in {what} of type {target}")
+
+    def condition(self, node: ast.expr) -> ir.Expr:
+        value = self.expr(node)
+        self.check_alone(value, node, allow_root=True)
+        return self.truth(value, node)
+
+    def truth(self, value, node: ast.AST) -> ir.Expr:
+        if isinstance(value, Weak):
+            return ir.Const(bool(value.value), BOOL)
+        t = value.type
+        if t == BOOL:
+            return value
+        if isinstance(t, ScalarType):
+            return ir.Compare("ne", value, ir.Const(0.0 if t.is_float else 0, t), BOOL)
+        raise self.error(node, f"a {t} has no truth value", "compare it explicitly")
+
+    def ex_constant(self, node: ast.Constant):
+        v = node.value
+        if isinstance(v, bool):
+            return ir.Const(v, BOOL)
+        if isinstance(v, (int, float)):
+            return Weak(v)
+        if isinstance(v, str):
+            raise self.error(node, "strings are only allowed as rc.fail reasons")
+        raise self.error(node, f"constant {v!r} is not supported")
+
+    def ex_name(self, node: ast.Name):
+        name = node.id
+        if name in self.locals:
+            return ir.Local(name, self.locals[name])
+        obj = names.resolve(node, self.ctx.globals)
+        if isinstance(obj, bool):
+            return ir.Const(obj, BOOL)
+        if isinstance(obj, (int, float)):
+            return Weak(obj)
+        if self.probing and self._assigned_later(name):
+            raise _Unresolved(name)
+        if isinstance(obj, names.Unresolved):
+            candidates = list(self.locals) + [k for k in self.ctx.globals if not k.startswith("_")]
+            close = difflib.get_close_matches(name, candidates, n=1)
+            raise self.error(node, f"name '{name}' is not defined",
+                             f"did you mean '{close[0]}'?" if close else None)
+        raise self.error(node, f"'{name}' cannot be used as a value here",
+                         "module-level names must be int, float or bool constants")
+
+    def _assigned_later(self, name: str) -> bool:
+        return any(n == name for n, _, _ in self._assignments(self.node.body))
+
+    def ex_attribute(self, node: ast.Attribute):
+        base_node = node.value
+        if isinstance(base_node, ast.Name) and base_node.id == "self" and "self" not in self.locals:
+            if self.ctx.kernel is None:
+                raise self.error(node, "device functions have no state")
+            if node.attr not in self.ctx.state:
+                close = difflib.get_close_matches(node.attr, list(self.ctx.state), n=1)
+                raise self.error(node, f"kernel '{self.ctx.kernel.name}' has no state "
+                                       f"'{node.attr}'",
+                                 f"did you mean 'self.{close[0]}'?" if close else
+                                 f"declare it in the class: {node.attr}: i32")
+            return ir.State(node.attr, self.ctx.state[node.attr])
+        obj = names.resolve(node, self.ctx.globals)
+        if isinstance(obj, bool):
+            return ir.Const(obj, BOOL)
+        if isinstance(obj, (int, float)) and not isinstance(obj, names.Unresolved):
+            return Weak(obj)
+        base = self.expr(base_node)
+        t = getattr(base, "type", None)
+        if isinstance(t, MessageType):
+            fields = self.ctx.builder.message_fields(t.name)
+            if node.attr not in fields:
+                close = difflib.get_close_matches(node.attr, list(fields), n=1)
+                raise self.error(node, f"message {t.name} has no field '{node.attr}'",
+                                 f"did you mean '{close[0]}'?" if close else
+                                 "fields: " + ", ".join(fields))
+            return ir.Member(base, node.attr, fields[node.attr])
+        raise self.error(node, f"'{ast.unparse(node)}' has no attribute '{node.attr}' "
+                               "usable in a kernel")
+
+    def ex_subscript(self, node: ast.Subscript):
+        base = self.expr(node.value)
+        t = getattr(base, "type", None)
+        if not isinstance(t, ArrayType):
+            raise self.error(node.value, f"'{ast.unparse(node.value)}' is not an array")
+        if isinstance(node.slice, ast.Slice):
+            raise self.unsupported(node.slice)
+        index = self.expr(node.slice)
+        if isinstance(index, Weak):
+            if index.is_float:
+                raise self.error(node.slice, "array indices must be integers")
+            if not 0 <= index.value < t.length:
+                raise self.error(node.slice, f"index {index.value} is out of range for "
+                                             f"{t} (0..{t.length - 1})")
+            index = ir.Const(index.value, I32)
+        elif not (isinstance(index.type, ScalarType) and index.type.is_int):
+            raise self.error(node.slice, f"array indices must be integers, not {index.type}")
+        return ir.Index(base, index, t.elem)
+
+    def ex_binop(self, node: ast.BinOp):
+        op = BINOPS.get(type(node.op))
+        if op is None:
+            raise self.unsupported(node, f"operator {type(node.op).__name__}", node.op)
+        return self.binary(op, self.expr(node.left), self.expr(node.right), node)
+
+    def binary(self, op: str, left, right, node: ast.AST):
+        symbol = SYMBOLS[op]
+        what = f"'{symbol}'"
+        for side in (left, right):
+            t = getattr(side, "type", None)
+            if t is not None and not isinstance(t, ScalarType):
+                raise self.error(node, f"{what} cannot take a {t}")
+        try:
+            if isinstance(left, Weak) and isinstance(right, Weak):
+                return Weak(fold(op, left.value, right.value))
+            if op in ("bitand", "bitor", "bitxor", "shl", "shr"):
+                return self.bitwise(op, left, right, node)
+            t = self.operand_type(left, right, what)
+            if t.is_bool:
+                raise TypeRuleError(f"{what} cannot take bools",
+                                    "convert explicitly, e.g. i32(flag)")
+            if op == "div" and t.is_int:
+                t = float_for_int(t)
+        except TypeRuleError as exc:
+            raise self.rule(node, exc) from None
+        return ir.Binary(op, self.operand(left, t, node), self.operand(right, t, node), t)
+
+    def bitwise(self, op: str, left, right, node: ast.AST):
+        t = self.operand_type(left, right, f"'{SYMBOLS[op]}'")
+        if t.is_float or (t.is_bool and op in ("shl", "shr")):
+            raise TypeRuleError(f"'{SYMBOLS[op]}' needs integers, not {t}")
+        return ir.Binary(op, self.operand(left, t, node), self.operand(right, t, node), t)
+
+    def operand_type(self, left, right, what: str) -> ScalarType:
+        if isinstance(left, Weak):
+            return meet_weak(left, right.type, what)
+        if isinstance(right, Weak):
+            return meet_weak(right, left.type, what)
+        return promote(left.type, right.type, what)
+
+    def operand(self, value, t: ScalarType, node: ast.AST) -> ir.Expr:
+        if isinstance(value, Weak):
+            try:
+                return ir.Const(weak_to(value, t), t)
+            except TypeRuleError as exc:
+                raise self.rule(node, exc) from None
+        return value if value.type == t else ir.Cast(value, t)
+
+    def ex_unaryop(self, node: ast.UnaryOp):
+        operand = self.expr(node.operand)
+        if isinstance(node.op, ast.Not):
+            if isinstance(operand, Weak):
+                return ir.Const(not operand.value, BOOL)
+            return ir.Unary("not", self.truth(operand, node.operand), BOOL)
+        if isinstance(node.op, ast.UAdd):
+            return operand
+        op = "neg" if isinstance(node.op, ast.USub) else "invert"
+        if isinstance(operand, Weak):
+            try:
+                return Weak(fold_unary(op, operand.value))
+            except TypeRuleError as exc:
+                raise self.rule(node, exc) from None
+        t = operand.type
+        if not isinstance(t, ScalarType) or t.is_bool or (op == "invert" and t.is_float):
+            raise self.error(node, f"'{'-' if op == 'neg' else '~'}' cannot take a {t}",
+                             "use `not` for bools" if t == BOOL else None)
+        return ir.Unary(op, operand, t)
+
+    def ex_boolop(self, node: ast.BoolOp):
+        op = "and" if isinstance(node.op, ast.And) else "or"
+        values = [self.truth(self.expr(v), v) for v in node.values]
+        result = values[0]
+        for value in values[1:]:
+            result = ir.Logical(op, result, value, BOOL)
+        return result
+
+    def ex_compare(self, node: ast.Compare):
+        for op_node in node.ops:
+            if type(op_node) not in CMPOPS:
+                raise self.unsupported(node, f"comparison {type(op_node).__name__}", op_node)
+        operands = [self.expr(node.left)] + [self.expr(c) for c in node.comparators]
+        parts = []
+        for i, op_node in enumerate(node.ops):
+            op = CMPOPS[type(op_node)]
+            left, right = operands[i], operands[i + 1]
+            if 0 < i and isinstance(right, (ir.Call, ir.Intrinsic)):
+                raise self.error(node.comparators[i - 1], "a chained comparison would "
+                                 "evaluate this call twice", "split the comparison")
+            parts.append(self.compare(op, left, right, node))
+        result = parts[0]
+        for part in parts[1:]:
+            result = ir.Logical("and", result, part, BOOL)
+        return result
+
+    def compare(self, op: str, left, right, node: ast.AST):
+        if isinstance(left, Weak) and isinstance(right, Weak):
+            return ir.Const(bool(fold(op, left.value, right.value)), BOOL)
+        for side in (left, right):
+            t = getattr(side, "type", None)
+            if t is not None and not isinstance(t, ScalarType):
+                raise self.error(node, f"a {t} cannot be compared", "compare its fields")
+        try:
+            t = self.operand_type(left, right, "comparison")
+        except TypeRuleError as exc:
+            raise self.rule(node, exc) from None
+        if t.is_bool and op not in ("eq", "ne"):
+            raise self.error(node, "bools can only be compared with == and !=")
+        return ir.Compare(op, self.operand(left, t, node), self.operand(right, t, node), BOOL)
+
+    def ex_ifexp(self, node: ast.IfExp):
+        cond = self.truth(self.expr(node.test), node.test)
+        then, orelse = self.expr(node.body), self.expr(node.orelse)
+        if isinstance(then, Weak) and isinstance(orelse, Weak):
+            then, orelse = self.typed(then, node.body), self.typed(orelse, node.orelse)
+        tt, te = getattr(then, "type", None), getattr(orelse, "type", None)
+        if isinstance(tt, ScalarType) or isinstance(te, ScalarType):
+            try:
+                t = self.operand_type(then, orelse, "conditional expression")
+            except TypeRuleError as exc:
+                raise self.rule(node, exc) from None
+            return ir.Select(cond, self.operand(then, t, node), self.operand(orelse, t, node), t)
+        if tt != te or tt is None:
+            raise self.error(node, f"the branches have different types ({tt} and {te})")
+        return ir.Select(cond, then, orelse, tt)
+
+    def ex_call(self, node: ast.Call):
+        from .calls import lower_call  # the call table lives in its own module
+        return lower_call(self, node)
+
+    # -- effects -------------------------------------------------------------------------
+
+    def check_alone(self, value, node: ast.AST, allow_root: bool) -> None:
+        """A call that changes state must be the whole expression: Python evaluates left
+        to right, C does not promise an order, so nothing may be evaluated beside it."""
+        if isinstance(value, Weak):
+            return
+        for sub in _subexpressions(value, root=not allow_root):
+            if _is_effectful(sub, self.ctx):
+                name = sub.function if isinstance(sub, ir.Call) else f"rc.{sub.name}"
+                raise self.error(node, f"{name}() changes state or "
+                                       "sends, so it must be the whole expression",
+                                 "give it its own statement: tmp = " + name + "(...)")
+
+
+def _subexpressions(e: ir.Expr, root: bool):
+    """Every subexpression of e; e itself too when root is True."""
+    if root:
+        yield e
+    for child in _children(e):
+        yield from _subexpressions(child, root=True)
+
+
+def _children(e: ir.Expr):
+    if isinstance(e, (ir.Unary,)):
+        return (e.operand,)
+    if isinstance(e, (ir.Binary, ir.Compare, ir.Logical)):
+        return (e.left, e.right)
+    if isinstance(e, ir.Select):
+        return (e.cond, e.then, e.orelse)
+    if isinstance(e, ir.Cast):
+        return (e.expr,)
+    if isinstance(e, (ir.Call, ir.MathCall, ir.Intrinsic)):
+        return e.args
+    if isinstance(e, ir.MessageNew):
+        return tuple(v for _, v in e.fields)
+    if isinstance(e, (ir.Member,)):
+        return (e.base,)
+    if isinstance(e, ir.Index):
+        return (e.base, e.index)
+    return ()
+
+
+def _is_effectful(e: ir.Expr, ctx: Context) -> bool:
+    if isinstance(e, ir.Intrinsic):
+        return e.name.startswith("atomic_")
+    if isinstance(e, ir.Call):
+        return ctx.builder.function_effects(ctx.kernel, e.function)
+    return False
+
+
+STATEMENTS = {
+    ast.Assign: FunctionLowering.stmt_assign,
+    ast.AnnAssign: FunctionLowering.stmt_annassign,
+    ast.AugAssign: FunctionLowering.stmt_augassign,
+    ast.Expr: FunctionLowering.stmt_expr,
+    ast.If: FunctionLowering.stmt_if,
+    ast.While: FunctionLowering.stmt_while,
+    ast.For: FunctionLowering.stmt_for,
+    ast.Break: FunctionLowering.stmt_break,
+    ast.Continue: FunctionLowering.stmt_continue,
+    ast.Pass: FunctionLowering.stmt_pass,
+    ast.Return: FunctionLowering.stmt_return,
+}
+
+EXPRESSIONS = {
+    ast.Constant: FunctionLowering.ex_constant,
+    ast.Name: FunctionLowering.ex_name,
+    ast.Attribute: FunctionLowering.ex_attribute,
+    ast.Subscript: FunctionLowering.ex_subscript,
+    ast.BinOp: FunctionLowering.ex_binop,
+    ast.UnaryOp: FunctionLowering.ex_unaryop,
+    ast.BoolOp: FunctionLowering.ex_boolop,
+    ast.Compare: FunctionLowering.ex_compare,
+    ast.IfExp: FunctionLowering.ex_ifexp,
+    ast.Call: FunctionLowering.ex_call,
+}

@@ -1,0 +1,135 @@
+"""Static name resolution: what a name or dotted name in user code refers to.
+
+Handler bodies are compiled, not run, so names are resolved against the defining module's
+globals at compile time: scalar types, message classes, kernels, device functions,
+`ringc` and `math` (under any alias), intrinsics imported by name, and module-level
+int/float/bool constants.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import math
+import types
+from dataclasses import dataclass
+
+from .. import intrinsics
+from ..ir.types import ArrayType, ScalarType
+from ..types import Address, Array
+
+_RINGC_MODULE_NAMES = ("ringc",)
+
+
+@dataclass(frozen=True)
+class Unresolved:
+    """A dotted name that names nothing static (an error for the caller to report)."""
+    dotted: str
+
+
+def dotted_name(node: ast.AST) -> str | None:
+    """`a.b.c` for a chain of Name/Attribute nodes, else None."""
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+        return ".".join(reversed(parts))
+    return None
+
+
+def resolve(node: ast.AST, module_globals: dict) -> object:
+    """The Python object a Name/Attribute chain names in `module_globals`, or Unresolved."""
+    dotted = dotted_name(node)
+    if dotted is None:
+        return Unresolved("<expression>")
+    head, *rest = dotted.split(".")
+    if head in module_globals:
+        obj = module_globals[head]
+    elif hasattr(builtins, head):
+        obj = getattr(builtins, head)
+    else:
+        return Unresolved(dotted)
+    for attr in rest:
+        if not isinstance(obj, (types.ModuleType, type)) or not hasattr(obj, attr):
+            return Unresolved(dotted)
+        obj = getattr(obj, attr)
+    return obj
+
+
+def is_ringc_module(obj: object) -> bool:
+    return isinstance(obj, types.ModuleType) and obj.__name__ in _RINGC_MODULE_NAMES
+
+
+def is_math_module(obj: object) -> bool:
+    return obj is math
+
+
+def intrinsic_name(obj: object) -> str | None:
+    """'send', 'atomic_add', ... when obj is one of ringc's intrinsics."""
+    for name, fn in intrinsics.INTRINSIC_FUNCTIONS.items():
+        if obj is fn:
+            return name
+    return None
+
+
+MATH_NAMES = {getattr(math, n): n for n in (
+    "sqrt", "exp", "log", "sin", "cos", "tan", "floor", "ceil", "fabs", "pow",
+    "isnan", "isinf")}
+BUILTIN_MATH = {min: "min", max: "max", abs: "abs"}
+
+
+def math_function(obj: object) -> str | None:
+    try:
+        return MATH_NAMES.get(obj) or BUILTIN_MATH.get(obj)
+    except TypeError:  # unhashable objects name no function
+        return None
+
+
+def static_type(node: ast.AST, module_globals: dict) -> object:
+    """Evaluate an annotation statically: scalar types, `bool`, `Array[T, n]`,
+    `rc.Address`, message classes, None. Returns the object or Unresolved."""
+    if isinstance(node, ast.Constant):
+        if node.value is None:
+            return None
+        if isinstance(node.value, str):
+            try:
+                return static_type(ast.parse(node.value, mode="eval").body, module_globals)
+            except SyntaxError:
+                return Unresolved(node.value)
+        return node.value
+    if isinstance(node, ast.Subscript):
+        base = resolve(node.value, module_globals)
+        if base is not Array:
+            return Unresolved(dotted_name(node.value) or "<subscript>")
+        items = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+        if len(items) != 2:
+            return Unresolved("Array[...]")
+        elem = static_type(items[0], module_globals)
+        length = static_constant(items[1], module_globals)
+        try:
+            return Array[elem, length]
+        except TypeError:
+            return Unresolved("Array[...]")
+    obj = resolve(node, module_globals)
+    if obj is bool:
+        return obj
+    if isinstance(obj, (ScalarType, ArrayType)) or obj is Address:
+        return obj
+    return obj
+
+
+def static_constant(node: ast.AST, module_globals: dict) -> object:
+    """An int/float/bool literal or module-level constant, else Unresolved."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float, bool)):
+        return node.value
+    if (isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub)
+            and isinstance(node.operand, ast.Constant)
+            and isinstance(node.operand.value, (int, float))
+            and not isinstance(node.operand.value, bool)):
+        return -node.operand.value
+    obj = resolve(node, module_globals)
+    if isinstance(obj, (int, float, bool)):
+        return obj
+    return Unresolved(dotted_name(node) or "<expression>")

@@ -1,0 +1,32 @@
+"""Shared fixtures: user programs written to real files, as users write them."""
+
+from __future__ import annotations
+
+import itertools
+import textwrap
+
+import pytest
+
+from ringc.frontend.files import import_file, kernels_in
+
+PRELUDE = "import math\nimport ringc as rc\nfrom ringc import *\n"
+PRELUDE_LINES = PRELUDE.count("\n")
+_counter = itertools.count()
+
+
+@pytest.fixture
+def user_module(tmp_path):
+    """Write `source` (after PRELUDE) to a .py file and import it; returns the module."""
+    def load(source: str, prelude: bool = True):
+        path = tmp_path / f"user_{next(_counter)}.py"
+        path.write_text((PRELUDE if prelude else "") + textwrap.dedent(source))
+        return import_file(path)
+    return load
+
+
+@pytest.fixture
+def user_kernels(user_module):
+    """The kernel classes of a user source, in definition order."""
+    def load(source: str):
+        return kernels_in(user_module(source))
+    return load

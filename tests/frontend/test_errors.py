@@ -1,0 +1,237 @@
+"""Every user mistake is one CompileError at file:line:col, with the line, a caret and a
+hint, and nothing of the frontend's own stack in its text."""
+
+from __future__ import annotations
+
+import pytest
+
+from ringc.errors import CompileError
+from ringc.frontend import build_program
+from tests.conftest import PRELUDE_LINES
+
+MSGS = """
+@rc.message
+class In:
+    a: i32
+    b: i64
+    x: f32
+    u: u64
+    v: Array[f32, 4]
+
+@rc.message
+class Out:
+    i: i32
+"""
+MSG_LINES = MSGS.count("\n")
+
+
+def compile_error(user_kernels, source: str) -> CompileError:
+    with pytest.raises(CompileError) as info:
+        build_program(user_kernels(MSGS + source))
+    return info.value
+
+
+def handler_error(user_kernels, body: str, state: str = "n: i32") -> CompileError:
+    import textwrap
+    lines = textwrap.indent(textwrap.dedent(body).strip("\n"), " " * 8)
+    return compile_error(user_kernels, f"""
+@rc.ring_kernel
+class K:
+    {state}
+
+    def on_in(self, m: In):
+{lines}
+""")
+
+
+def where(err: CompileError) -> tuple[int, int]:
+    """(line within the handler body, column) of an error raised by handler_error."""
+    return err.line - PRELUDE_LINES - MSG_LINES - 6, err.col - 8
+
+
+def assert_well_formed(err: CompileError) -> None:
+    text = str(err)
+    first = text.splitlines()[0]
+    assert first.startswith(f"{err.file}:{err.line}:{err.col}: error: ")
+    assert "^" in text.splitlines()[2]
+    assert "Traceback" not in text and "ringc/frontend" not in text and "lower.py" not in text
+
+
+@pytest.mark.parametrize("body, message, line, col", [
+    ("x = [1, 2]", "List is not supported", 1, 5),
+    ("x = {1: 2}", "Dict is not supported", 1, 5),
+    ("x = [i for i in range(3)]", "ListComp is not supported", 1, 5),
+    ("x = lambda: 1", "Lambda is not supported", 1, 5),
+    ("x = 2 ** 3", "operator Pow is not supported", 1, 5),
+    ("try:\n    pass\nexcept Exception:\n    pass", "Try is not supported", 1, 1),
+    ("raise ValueError()", "Raise is not supported", 1, 1),
+    ("assert m.a > 0", "Assert is not supported", 1, 1),
+    ("with open('f') as f:\n    pass", "With is not supported", 1, 1),
+    ("print(m.a)", "'print' cannot be called", 1, 1),
+    ("x = f'{m.a}'", "JoinedStr is not supported", 1, 5),
+    ("x = m.v[1:2]", "Slice is not supported", 1, 9),
+    ("x = m.a is None", "comparison Is is not supported", 1, 5),
+])
+def test_unsupported_constructs(user_kernels, body, message, line, col):
+    err = handler_error(user_kernels, body)
+    assert message in err.message
+    assert where(err) == (line, col)
+    assert err.hint
+    assert_well_formed(err)
+
+
+@pytest.mark.parametrize("body, message, line, col", [
+    ("x = totl + 1", "name 'totl' is not defined", 1, 5),
+    ("x = m.aa", "message In has no field 'aa'", 1, 5),
+    ("self.count = 1", "kernel 'K' has no state 'count'", 1, 1),
+    ("x = m.a\nx = 0.5", "assigning a float to int local 'x'", 2, 5),
+    ("x = m.x\nx = m.a", "assigning a int to f32 local 'x'", 2, 5),
+    ("m.u = m.a", "cannot store a i32 in this place of type u64", 1, 7),
+    ("self.n = m.x", "cannot store a f32", 1, 10),
+    ("x = m.b + m.u", "mixes i64 and u64", 1, 5),
+    ("x = m.a + True", "mixes bool", 1, 5),
+    ("x = u8(m.a) + 300", "literal 300 does not fit in u8", 1, 5),
+    ("x = m.v[4]", "index 4 is out of range", 1, 9),
+    ("x = m.x << 1", "needs integers", 1, 5),
+    ("x = 1 // 0", "division by zero in a constant", 1, 5),
+    ("for i in [1, 2]:\n    pass", "for loops iterate over range", 1, 10),
+    ("for i in range(0, 10, m.a):\n    pass", "step of range must be an integer constant", 1, 23),
+    ("for i in range(0, 10, 0):\n    pass", "range step must not be zero", 1, 23),
+    ("return 5", "a handler returns a message", 1, 8),
+    ("rc.fail(m.a)", "non-empty string literal", 1, 9),
+    ("x = rc.send(K, Out())", "is a statement, not a value", 1, 5),
+    ("rc.send(In, Out())", "is not a ring kernel", 1, 9),
+    ("rc.send(K, Out())", "kernel 'K' has no handler for Out", 1, 12),
+    ("rc.atomic_add(m.a, 1)", "works on a state variable", 1, 15),
+    ("x = self.nope(1)", "has no helper method 'nope'", 1, 5),
+    ("x = Out(1)", "takes keyword arguments", 1, 9),
+    ("x = Out(j=1)", "message Out has no field 'j'", 1, 11),
+    ("x = int(m.x)", "'int' cannot be called", 1, 5),
+    ("m.a", "has no effect", 1, 1),
+    ("x = m.v", "would hold a whole array", 1, 5),
+])
+def test_typing_and_name_errors(user_kernels, body, message, line, col):
+    err = handler_error(user_kernels, body)
+    assert message in err.message, err.message
+    assert where(err) == (line, col)
+    assert_well_formed(err)
+
+
+def test_hint_suggests_close_names(user_kernels):
+    err = handler_error(user_kernels, "self.m = 1", state="mm: i32")
+    assert err.hint == "did you mean 'self.mm'?"
+    err = handler_error(user_kernels, "x = m.xx")
+    assert err.hint == "did you mean 'x'?"
+
+
+def test_parallel_kernel_cannot_write_state(user_kernels):
+    err = compile_error(user_kernels, """
+@rc.ring_kernel(concurrency="parallel")
+class K:
+    n: i32
+
+    def on_in(self, m: In):
+        self.n += 1
+""")
+    assert "may only change through rc.atomic_" in err.message
+    assert err.line == PRELUDE_LINES + MSG_LINES + 7
+    assert_well_formed(err)
+
+
+def test_recursion_between_helpers(user_kernels):
+    err = compile_error(user_kernels, """
+@rc.ring_kernel
+class K:
+    def on_in(self, m: In):
+        x = self.f(1)
+
+    def f(self, n: i32) -> i32:
+        return self.g(n)
+
+    def g(self, n: i32) -> i32:
+        return self.f(n - 1)
+""")
+    assert "recursion is not supported (K.f -> K.g -> K.f)" in err.message
+    assert_well_formed(err)
+
+
+def test_state_changing_call_must_stand_alone(user_kernels):
+    err = compile_error(user_kernels, """
+@rc.ring_kernel
+class K:
+    n: i32
+
+    def on_in(self, m: In):
+        x = self.bump() + self.n
+
+    def bump(self) -> i32:
+        self.n += 1
+        return self.n
+""")
+    assert "self.bump() changes state or sends, so it must be the whole expression" in err.message
+    assert_well_formed(err)
+
+
+@pytest.mark.parametrize("source, message", [
+    ("@rc.ring_kernel(capcity=16)\nclass K:\n    def on_in(self, m: In):\n        pass\n",
+     "unknown ring_kernel option 'capcity'"),
+    ("@rc.ring_kernel(capacity=100)\nclass K:\n    def on_in(self, m: In):\n        pass\n",
+     "capacity=100 is invalid"),
+    ("@rc.ring_kernel(mode='eager')\nclass K:\n    def on_in(self, m: In):\n        pass\n",
+     "mode='eager' is invalid"),
+    ("@rc.ring_kernel(targets=['vulkan'])\nclass K:\n    def on_in(self, m: In):\n        pass\n",
+     "targets=['vulkan'] is invalid"),
+])
+def test_decorator_options_fail_at_the_decorator(user_module, source, message):
+    with pytest.raises(CompileError) as info:
+        user_module(MSGS + source)
+    err = info.value
+    assert message in err.message
+    assert err.line == PRELUDE_LINES + MSG_LINES + 1
+    assert_well_formed(err)
+
+
+@pytest.mark.parametrize("source, message, line", [
+    ("@rc.message\nclass M:\n    a: int\n", "has type int, which a message cannot hold", 3),
+    ("@rc.message\nclass M:\n    a: i32 = 3\n", "cannot have a default value", 3),
+])
+def test_message_definition_errors(user_module, source, message, line):
+    with pytest.raises(CompileError) as info:
+        user_module(source)
+    assert message in info.value.message
+    assert info.value.line == PRELUDE_LINES + line
+
+
+@pytest.mark.parametrize("source, message", [
+    ("class K:\n    def on_in(self, m):\n        pass\n", "needs a message type"),
+    ("class K:\n    def on_in(self, m: i32):\n        pass\n", "which is not a message"),
+    ("class K:\n    def on_in(self, a: In, b: In):\n        pass\n",
+     "must take exactly one message parameter"),
+    ("class K:\n    def on_a(self, m: In):\n        pass\n    def on_b(self, m: In):\n"
+     "        pass\n", "two handlers for In"),
+    ("class K:\n    n = 0\n    def on_in(self, m: In):\n        pass\n",
+     "state needs a type annotation"),
+    ("class K:\n    n: Array[i32, 2] = [1]\n    def on_in(self, m: In):\n        pass\n",
+     "must list 2 values"),
+    ("class K:\n    n: i32\n", "has no handlers"),
+])
+def test_kernel_definition_errors(user_kernels, source, message):
+    err = compile_error(user_kernels, "@rc.ring_kernel\n" + source)
+    assert message in err.message, err.message
+    assert_well_formed(err) if err.source_line else None
+
+
+def test_device_function_cannot_send(user_kernels):
+    err = compile_error(user_kernels, """
+@rc.device
+def bad(x: i32) -> i32:
+    rc.emit(Out(i=x))
+    return x
+
+@rc.ring_kernel
+class K:
+    def on_in(self, m: In):
+        y = bad(m.a)
+""")
+    assert "cannot be used in an @rc.device function" in err.message
+    assert_well_formed(err)
