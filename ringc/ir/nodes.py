@@ -15,10 +15,10 @@ Conventions the frontend guarantees and the verifier checks:
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 
-from .types import (AddressType, ArrayType, FieldType, Loc, MessageType, ScalarType,
-                    ValueType)
+from .types import AddressType, ArrayType, FieldType, Loc, MessageType, ScalarType, ValueType
 
 __all__ = [
     "Loc", "ScalarType", "ArrayType", "AddressType", "MessageType", "ValueType", "FieldType",
@@ -47,10 +47,23 @@ INTRINSICS = {"sender": 0, "clock": 0, "instance_id": 0,
 # Expressions
 # ---------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Const:
+    """A literal of `type`. Equality is by representation, not by Python's `==`: NaN equals
+    NaN (same bits), -0.0 differs from 0.0, True from 1 and 1 from 1.0."""
     value: bool | int | float
     type: ScalarType
+
+    def _key(self) -> tuple:
+        v = self.value
+        bits = struct.pack("<d", v) if isinstance(v, float) else v
+        return (type(v), bits, self.type)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Const) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,642 @@
+"""Check that a Program is well-formed, well-typed IR.
+
+The frontend is meant to produce only IR that passes; `verify` is the net under it (and
+under hand-written .rir files) that turns a malformed Program into an `IRVerifyError`
+before codegen sees it. It checks:
+
+- definitions: names unique in their scope (messages, kernels, device functions, fields,
+  state, handlers and helpers of a kernel, parameters and locals of a function); message
+  `type_id`s 1, 2, 3... in program order; field and state types are scalars, `address` or
+  arrays of those with length >= 1; every message type named exists; state initialisers
+  match their type; kernel options take their documented values;
+- handlers: exactly one parameter, of a message type, at most one handler per message
+  type in a kernel, and they reply a message type or nothing; no function calls itself,
+  directly or not (OpenCL C and Metal forbid recursion);
+- statements: the conventions of nodes.py (`Assign` value of exactly the target's type,
+  targets a Local/State/Member/Index chain, conditions `bool`, `For` over an integer local
+  with a non-zero constant step, `Break`/`Continue` only in loops, `Return` matching the
+  function, `Send` to a kernel with a handler for the message, `Reply` to an address); a
+  parallel kernel writes state only through atomics;
+- expressions: every node's type against its operands (see nodes.py), names resolved in
+  the function, the kernel state or the program, `Const` values of their type and range,
+  math and intrinsic arity, atomics on `State` or an `Index` of one.
+
+Limits: it does not analyse control flow (a helper may end without `return`, a local may
+be read before it is written) and does not know what a particular target supports.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .nodes import (
+    COMPARE_OPS,
+    INTRINSICS,
+    LOGICAL_OPS,
+    MATH_FUNCTIONS,
+    Assign,
+    Binary,
+    Break,
+    Call,
+    Cast,
+    Compare,
+    Const,
+    Continue,
+    Emit,
+    Expr,
+    ExprStmt,
+    Fail,
+    For,
+    FunctionDef,
+    If,
+    Index,
+    Intrinsic,
+    KernelDef,
+    KernelOptions,
+    Local,
+    Logical,
+    MathCall,
+    Member,
+    MessageNew,
+    Program,
+    Reply,
+    Return,
+    Select,
+    Send,
+    State,
+    StateDef,
+    Stmt,
+    Unary,
+    While,
+)
+from .types import ADDRESS, BOOL, SCALAR_TYPES, AddressType, ArrayType, Loc, MessageType, ScalarType
+
+__all__ = ["verify", "IRVerifyError"]
+
+_ADDRESS_FIELDS = {"queue": SCALAR_TYPES["u32"], "reserved": SCALAR_TYPES["u32"],
+                   "correlation": SCALAR_TYPES["u64"]}
+_ARITHMETIC = ("add", "sub", "mul", "floordiv", "mod")
+_BITWISE = ("bitand", "bitor", "bitxor")
+_SHIFTS = ("shl", "shr")
+_FLOAT_MATH = ("sqrt", "exp", "log", "sin", "cos", "tan", "floor", "ceil", "fabs", "pow",
+               "isnan", "isinf")
+_BINARY_MATH = ("pow", "min", "max")
+_OPTION_CHOICES = {"mode": ("persistent", "event_driven"),
+                   "concurrency": ("ordered", "parallel"),
+                   "backpressure": ("block", "reject")}
+_TARGETS = ("cuda", "opencl", "metal")
+
+
+class IRVerifyError(Exception):
+    """Malformed IR. `loc` is the user-source location of the statement or definition at
+    fault (None when there is none); str() reads `FILE:LINE:COL: error: MESSAGE`."""
+
+    def __init__(self, message: str, loc: Loc | None):
+        self.message = message
+        self.loc = loc
+        super().__init__(f"{loc}: error: {message}" if loc else f"error: {message}")
+
+
+def verify(program: Program) -> None:
+    """Raise IRVerifyError at the first malformed thing found in `program`."""
+    messages = _unique(program.messages, "message", lambda m: m.loc)
+    for number, message in enumerate(program.messages, start=1):
+        _check_message(message, number, messages)
+    kernels = _unique(program.kernels, "kernel", lambda k: k.loc)
+    devices = _unique(program.functions, "device function", lambda f: f.loc)
+    calls: dict[tuple[str | None, str], set[tuple[str | None, str]]] = {}
+    for kernel in program.kernels:
+        _check_kernel(kernel, messages, kernels)
+        for kind, functions in (("handler", kernel.handlers), ("helper", kernel.helpers)):
+            for function in functions:
+                checker = _FunctionChecker(program, messages, kernels, devices, kernel, kind,
+                                           function)
+                checker.check()
+                calls[(kernel.name, function.name)] = checker.calls
+    for function in program.functions:
+        _check_signature(function, messages)
+        checker = _FunctionChecker(program, messages, kernels, devices, None, "device",
+                                   function)
+        checker.check()
+        calls[(None, function.name)] = checker.calls
+    _check_no_recursion(program, calls)
+
+
+def _unique(items, what: str, loc_of) -> dict:
+    """{name: item}, raising on a repeated name."""
+    seen: dict = {}
+    for item in items:
+        if item.name in seen:
+            raise IRVerifyError(f"{what} {item.name!r} defined twice", loc_of(item))
+        seen[item.name] = item
+    return seen
+
+
+# ---------------------------------------------------------------------------------------
+# Types
+# ---------------------------------------------------------------------------------------
+
+def _check_type(t, messages: dict, loc: Loc, what: str, allow_message: bool = True) -> None:
+    """`t` is a valid value type (a field type unless `allow_message`)."""
+    if isinstance(t, (ScalarType, AddressType)):
+        return
+    if isinstance(t, ArrayType):
+        if not isinstance(t.elem, (ScalarType, AddressType)):
+            raise IRVerifyError(f"{what}: array elements must be scalars or address, "
+                                f"not {t.elem!r}", loc)
+        if not isinstance(t.length, int) or t.length < 1:
+            raise IRVerifyError(f"{what}: array length must be at least 1, not {t.length}",
+                                loc)
+        return
+    if isinstance(t, MessageType):
+        if not allow_message:
+            raise IRVerifyError(f"{what}: a message ({t.name}) cannot be stored here", loc)
+        if t.name not in messages:
+            raise IRVerifyError(f"{what}: unknown message {t.name!r}", loc)
+        return
+    raise IRVerifyError(f"{what}: not an IR type: {t!r}", loc)
+
+
+def _check_value(value, t: ScalarType, loc: Loc, what: str) -> None:
+    """`value` is a Python bool/int/float of `t`'s kind, and an int fits `t`."""
+    if t.is_bool:
+        ok = isinstance(value, bool)
+    elif t.is_int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        if ok and not t.fits(value):
+            raise IRVerifyError(f"{what}: {value} does not fit {t}", loc)
+    else:
+        ok = isinstance(value, float)
+    if not ok:
+        raise IRVerifyError(f"{what}: {value!r} ({type(value).__name__}) is not a {t} value",
+                            loc)
+
+
+# ---------------------------------------------------------------------------------------
+# Definitions
+# ---------------------------------------------------------------------------------------
+
+def _check_message(message, number: int, messages: dict) -> None:
+    if message.type_id != number:
+        raise IRVerifyError(f"message {message.name!r} has type_id {message.type_id}; "
+                            f"type ids are 1, 2, 3... in program order, so {number}",
+                            message.loc)
+    _unique(message.fields, f"in message {message.name!r}, field", lambda _: message.loc)
+    for f in message.fields:
+        _check_type(f.type, messages, message.loc, f"field {message.name}.{f.name}",
+                    allow_message=False)
+
+
+def _check_kernel(kernel: KernelDef, messages: dict, kernels: dict) -> None:
+    _check_options(kernel)
+    _unique(kernel.state, f"in kernel {kernel.name!r}, state", lambda _: kernel.loc)
+    for state in kernel.state:
+        _check_state(kernel, state, messages)
+    _unique(kernel.handlers + kernel.helpers, f"in kernel {kernel.name!r}, function",
+            lambda f: f.loc)
+    handled: set[str] = set()
+    for handler in kernel.handlers:
+        _check_signature(handler, messages)
+        if len(handler.params) != 1 or not isinstance(handler.params[0].type, MessageType):
+            raise IRVerifyError(f"handler {handler.name!r} must take exactly one parameter, "
+                                "a message", handler.loc)
+        message = handler.params[0].type.name
+        if message in handled:
+            raise IRVerifyError(f"kernel {kernel.name!r} has two handlers for message "
+                                f"{message!r}", handler.loc)
+        handled.add(message)
+        if handler.returns is not None and not isinstance(handler.returns, MessageType):
+            raise IRVerifyError(f"handler {handler.name!r} must reply a message or nothing, "
+                                f"not {handler.returns}", handler.loc)
+    for helper in kernel.helpers:
+        _check_signature(helper, messages)
+
+
+def _check_options(kernel: KernelDef) -> None:
+    o: KernelOptions = kernel.options
+
+    def bad(option: str, expected: str) -> IRVerifyError:
+        return IRVerifyError(f"kernel {kernel.name!r}: option {option}="
+                             f"{getattr(o, option)!r} must be {expected}", kernel.loc)
+
+    for option, choices in _OPTION_CHOICES.items():
+        if getattr(o, option) not in choices:
+            raise bad(option, " or ".join(repr(c) for c in choices))
+    for option in ("capacity", "instances", "max_batch"):
+        value = getattr(o, option)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise bad(option, "a positive integer")
+    if o.capacity & (o.capacity - 1):
+        raise bad("capacity", "a power of two")
+    if not isinstance(o.domain, str) or not o.domain:
+        raise bad("domain", "a non-empty name")
+    targets = o.targets
+    if not (isinstance(targets, tuple) and targets and len(set(targets)) == len(targets)
+            and set(targets) <= set(_TARGETS)):
+        raise bad("targets", f"distinct names among {', '.join(_TARGETS)}")
+    for option in ("bounds_check", "fast_math"):
+        if not isinstance(getattr(o, option), bool):
+            raise bad(option, "True or False")
+
+
+def _check_state(kernel: KernelDef, state: StateDef, messages: dict) -> None:
+    what = f"state {kernel.name}.{state.name}"
+    _check_type(state.type, messages, kernel.loc, what, allow_message=False)
+    if state.init is None:
+        return
+    elem = state.type.elem if isinstance(state.type, ArrayType) else state.type
+    if isinstance(elem, AddressType):
+        raise IRVerifyError(f"{what}: an address cannot have an initial value", kernel.loc)
+    if isinstance(state.type, ArrayType):
+        if not isinstance(state.init, tuple) or len(state.init) != state.type.length:
+            raise IRVerifyError(f"{what}: initial value must be a tuple of "
+                                f"{state.type.length} values", kernel.loc)
+        for value in state.init:
+            _check_value(value, elem, kernel.loc, what)
+    else:
+        _check_value(state.init, state.type, kernel.loc, what)
+
+
+def _check_signature(function: FunctionDef, messages: dict) -> None:
+    names = _unique(function.params + function.locals,
+                    f"in function {function.name!r}, parameter or local", lambda _: function.loc)
+    for name, item in names.items():
+        _check_type(item.type, messages, function.loc, f"{function.name}: {name}")
+    if function.returns is not None:
+        _check_type(function.returns, messages, function.loc, f"{function.name} returns")
+
+
+def _check_no_recursion(program: Program, calls: dict) -> None:
+    """No cycle in the call graph; nodes are (kernel name or None, function name)."""
+    done: set = set()
+
+    def visit(node, path: list) -> None:
+        if node in path:
+            cycle = path[path.index(node):] + [node]
+            function = _function_at(program, node)
+            raise IRVerifyError("recursion is not supported: "
+                                + " -> ".join(name for _, name in cycle), function.loc)
+        if node in done:
+            return
+        for callee in sorted(calls.get(node, ()), key=str):
+            visit(callee, path + [node])
+        done.add(node)
+
+    for node in calls:
+        visit(node, [])
+
+
+def _function_at(program: Program, node: tuple[str | None, str]) -> FunctionDef:
+    kernel, name = node
+    functions = program.functions if kernel is None else program.kernel(kernel).helpers
+    return next(f for f in functions if f.name == name)
+
+
+# ---------------------------------------------------------------------------------------
+# Function bodies
+# ---------------------------------------------------------------------------------------
+
+@dataclass
+class _FunctionChecker:
+    """Checks one function's body; `kind` is "handler", "helper" or "device"."""
+
+    program: Program
+    messages: dict
+    kernels: dict
+    devices: dict
+    kernel: KernelDef | None
+    kind: str
+    function: FunctionDef
+    calls: set = field(default_factory=set)  # (kernel or None, function) it calls
+    scope: dict = field(default_factory=dict)  # parameter and local types by name
+    state: dict = field(default_factory=dict)  # state types by name
+    loc: Loc | None = None  # of the statement being checked
+    loops: int = 0  # loops around it
+
+    def check(self) -> None:
+        self.scope = {v.name: v.type for v in self.function.params + self.function.locals}
+        self.state = {s.name: s.type for s in self.kernel.state} if self.kernel else {}
+        self.loc = self.function.loc
+        self.block(self.function.body)
+
+    def error(self, message: str) -> IRVerifyError:
+        return IRVerifyError(f"in {self.function.name}: {message}", self.loc)
+
+    def expect(self, e: Expr, t, what: str) -> None:
+        """Check `e`, and that its type is `t`."""
+        self.expr(e)
+        if e.type != t:
+            raise self.error(f"{what} must be {t}, not {e.type}")
+
+    def expect_kind(self, e: Expr, test, kind: str, what: str) -> None:
+        """Check `e`, and that its type is a scalar passing `test`."""
+        self.expr(e)
+        if not (isinstance(e.type, ScalarType) and test(e.type)):
+            raise self.error(f"{what} must be {kind}, not {e.type}")
+
+    # --- statements -------------------------------------------------------------------
+
+    def block(self, stmts: tuple[Stmt, ...]) -> None:
+        for stmt in stmts:
+            self.stmt(stmt)
+
+    def stmt(self, stmt: Stmt) -> None:
+        self.loc = getattr(stmt, "loc", self.loc)
+        match stmt:
+            case Assign():
+                self.assign(stmt)
+            case If() | While() | For() | Break() | Continue():
+                self.control(stmt)
+            case Return():
+                self.return_(stmt)
+            case ExprStmt(expr):
+                self.expr(expr)
+            case Send() | Emit() | Reply() | Fail():
+                self.messaging(stmt)
+            case _:
+                raise self.error(f"not a statement: {stmt!r}")
+
+    def assign(self, stmt: Assign) -> None:
+        root = stmt.target
+        while isinstance(root, (Member, Index)):
+            root = root.base
+        if not isinstance(root, (Local, State)):
+            raise self.error(f"cannot assign to {type(stmt.target).__name__}: a target is a "
+                             "local, state, or a field or element of one")
+        if (isinstance(root, State) and self.kernel is not None
+                and self.kernel.options.concurrency == "parallel"):
+            raise self.error(f"parallel kernel {self.kernel.name!r} writes state "
+                             f"{root.name!r}; use rc.atomic_*")
+        self.expr(stmt.target)
+        self.expect(stmt.value, stmt.target.type, "assigned value")
+
+    def control(self, stmt: If | While | For | Break | Continue) -> None:
+        match stmt:
+            case If(cond, then, orelse, _):
+                self.expect(cond, BOOL, "if condition")
+                self.block(then)
+                self.loc = stmt.loc
+                self.block(orelse)
+            case While(cond, body, _):
+                self.expect(cond, BOOL, "while condition")
+                self.loop(body)
+            case For(var, start, stop, step, body, _):
+                var_type = self.scope.get(var)
+                if not (isinstance(var_type, ScalarType) and var_type.is_int):
+                    raise self.error(f"for variable {var!r} must be an integer local")
+                self.expect(start, var_type, "range start")
+                self.expect(stop, var_type, "range stop")
+                if isinstance(step, bool) or not isinstance(step, int) or step == 0:
+                    raise self.error(f"range step must be a non-zero integer, not {step!r}")
+                self.loop(body)
+            case Break() | Continue():
+                if not self.loops:
+                    raise self.error(f"{type(stmt).__name__.lower()} outside a loop")
+
+    def loop(self, body: tuple[Stmt, ...]) -> None:
+        self.loops += 1
+        self.block(body)
+        self.loops -= 1
+
+    def return_(self, stmt: Return) -> None:
+        returns = self.function.returns
+        if stmt.value is None:
+            if returns is not None and self.kind != "handler":
+                raise self.error(f"return without a value from a function returning {returns}")
+            return
+        if returns is None:
+            raise self.error("return with a value from a function that returns nothing")
+        self.expect(stmt.value, returns, "returned value")
+
+    def messaging(self, stmt: Send | Emit | Reply | Fail) -> None:
+        match stmt:
+            case Send(kernel, instance, message, _):
+                target = self.kernels.get(kernel)
+                if target is None:
+                    raise self.error(f"send to unknown kernel {kernel!r}")
+                self.expect_kind(instance, lambda t: t.is_int, "an integer", "send instance")
+                self.expect_message(message, "sent value")
+                if not any(h.params and h.params[0].type == message.type
+                           for h in target.handlers):
+                    raise self.error(f"kernel {kernel!r} has no handler for {message.type}")
+            case Emit(message, _):
+                self.expect_message(message, "emitted value")
+            case Reply(address, message, _):
+                self.expect(address, ADDRESS, "reply address")
+                self.expect_message(message, "reply value")
+            case Fail(reason, _):
+                if not isinstance(reason, str):
+                    raise self.error(f"fail reason must be a string, not {reason!r}")
+
+    def expect_message(self, e: Expr, what: str) -> None:
+        self.expr(e)
+        if not isinstance(e.type, MessageType):
+            raise self.error(f"{what} must be a message, not {e.type}")
+
+    # --- expressions ------------------------------------------------------------------
+
+    def expr(self, e: Expr) -> None:
+        match e:
+            case Const() | Local() | State():
+                self.leaf(e)
+            case Member() | Index():
+                self.access(e)
+            case Unary() | Binary() | Compare() | Logical() | Select() | Cast():
+                self.operator(e)
+            case Call():
+                self.call(e)
+            case MathCall():
+                self.math_call(e)
+            case MessageNew():
+                self.message_new(e)
+            case Intrinsic():
+                self.intrinsic(e)
+            case _:
+                raise self.error(f"not an expression: {e!r}")
+
+    def leaf(self, e: Const | Local | State) -> None:
+        match e:
+            case Const(value, t):
+                if not isinstance(t, ScalarType):
+                    raise self.error(f"constant of non-scalar type {t}")
+                _check_value(value, t, self.loc, f"in {self.function.name}: constant")
+            case Local(name, t):
+                if name not in self.scope:
+                    raise self.error(f"unknown local {name!r}")
+                if self.scope[name] != t:
+                    raise self.error(f"local {name!r} is {self.scope[name]}, used as {t}")
+            case State(name, t):
+                if self.kernel is None:
+                    raise self.error(f"device function reads state {name!r}: it has none")
+                if name not in self.state:
+                    raise self.error(f"unknown state {name!r} in kernel {self.kernel.name!r}")
+                if self.state[name] != t:
+                    raise self.error(f"state {name!r} is {self.state[name]}, used as {t}")
+
+    def access(self, e: Member | Index) -> None:
+        self.expr(e.base)
+        base = e.base.type
+        if isinstance(e, Index):
+            if not isinstance(base, ArrayType):
+                raise self.error(f"indexing a {base}, not an array")
+            self.expect_kind(e.index, lambda t: t.is_int, "an integer", "index")
+            expected = base.elem
+        elif isinstance(base, MessageType):
+            fields = {f.name: f.type for f in self.messages[base.name].fields}
+            if e.field not in fields:
+                raise self.error(f"message {base.name!r} has no field {e.field!r}")
+            expected = fields[e.field]
+        elif isinstance(base, AddressType):
+            if e.field not in _ADDRESS_FIELDS:
+                raise self.error(f"an address has no field {e.field!r}")
+            expected = _ADDRESS_FIELDS[e.field]
+        else:
+            raise self.error(f"field {e.field!r} of a {base}, not a message or address")
+        if e.type != expected:
+            raise self.error(f"{type(e).__name__.lower()} is {expected}, typed {e.type}")
+
+    def operator(self, e: Unary | Binary | Compare | Logical | Select | Cast) -> None:
+        if not isinstance(e.type, ScalarType) and not isinstance(e, Select):
+            raise self.error(f"{type(e).__name__.lower()} of non-scalar type {e.type}")
+        match e:
+            case Unary(op, operand, t):
+                test, kind = {"neg": (_numeric, "numeric"), "not": (_is_bool, "bool"),
+                              "invert": (_is_int, "an integer")}.get(op, (None, ""))
+                if test is None or not test(t):
+                    raise self.error(f"unary {op!r} of type {t} (needs {kind or 'a known op'})")
+                self.expect(operand, t, f"operand of {op!r}")
+            case Binary(op, left, right, t):
+                self.binary(op, t)
+                self.expect(left, t, f"left operand of {op!r}")
+                self.expect(right, t, f"right operand of {op!r}")
+            case Compare(op, left, right, t):
+                if op not in COMPARE_OPS or t != BOOL:
+                    raise self.error(f"compare {op!r} of type {t} (needs a known op, bool)")
+                self.expect_kind(left, lambda _: True, "a scalar", f"operand of {op!r}")
+                self.expect(right, left.type, f"right operand of {op!r}")
+            case Logical(op, left, right, t):
+                if op not in LOGICAL_OPS or t != BOOL:
+                    raise self.error(f"logical {op!r} of type {t} (needs and/or, bool)")
+                self.expect(left, BOOL, f"left operand of {op!r}")
+                self.expect(right, BOOL, f"right operand of {op!r}")
+            case Select(cond, then, orelse, t):
+                self.expect(cond, BOOL, "select condition")
+                self.expect(then, t, "select value")
+                self.expect(orelse, t, "select alternative")
+            case Cast(operand, t):
+                self.expect_kind(operand, lambda _: True, "a scalar", "cast operand")
+
+    def binary(self, op: str, t: ScalarType) -> None:
+        if op in _ARITHMETIC:
+            ok, kind = _numeric(t), "numeric"
+        elif op == "div":
+            ok, kind = t.is_float, "a float (ints are cast first)"
+        elif op in _BITWISE:
+            ok, kind = t.is_int or t.is_bool, "an integer or bool"
+        elif op in _SHIFTS:
+            ok, kind = t.is_int, "an integer"
+        else:
+            raise self.error(f"unknown binary operator {op!r}")
+        if not ok:
+            raise self.error(f"binary {op!r} of type {t}; it must be {kind}")
+
+    def call(self, e: Call) -> None:
+        callee = self.callee(e.function)
+        if len(e.args) != len(callee.params):
+            raise self.error(f"{e.function} takes {len(callee.params)} arguments, "
+                             f"given {len(e.args)}")
+        for arg, param in zip(e.args, callee.params, strict=True):
+            self.expect(arg, param.type, f"argument {param.name!r} of {e.function}")
+        if e.type != callee.returns:
+            raise self.error(f"{e.function} returns {callee.returns}, call typed {e.type}")
+
+    def callee(self, function: str) -> FunctionDef:
+        """The function a Call names; records the call-graph edge."""
+        if function.startswith("self."):
+            name = function[len("self."):]
+            if self.kernel is None:
+                raise self.error(f"device function calls kernel helper {function!r}")
+            helpers = {h.name: h for h in self.kernel.helpers}
+            if name not in helpers:
+                raise self.error(f"kernel {self.kernel.name!r} has no helper {name!r}")
+            self.calls.add((self.kernel.name, name))
+            return helpers[name]
+        if function not in self.devices:
+            raise self.error(f"unknown device function {function!r}")
+        self.calls.add((None, function))
+        return self.devices[function]
+
+    def math_call(self, e: MathCall) -> None:
+        if e.function not in MATH_FUNCTIONS:
+            raise self.error(f"unknown math function {e.function!r}")
+        arity = 2 if e.function in _BINARY_MATH else 1
+        if len(e.args) != arity:
+            raise self.error(f"{e.function} takes {arity} arguments, given {len(e.args)}")
+        if e.function in _FLOAT_MATH:
+            test, kind = _is_float, "a float"
+        else:
+            test, kind = _numeric, "numeric"
+        self.expect_kind(e.args[0], test, kind, f"argument of {e.function}")
+        for arg in e.args[1:]:
+            self.expect(arg, e.args[0].type, f"argument of {e.function}")
+        result = BOOL if e.function in ("isnan", "isinf") else e.args[0].type
+        if e.type != result:
+            raise self.error(f"{e.function} gives {result}, typed {e.type}")
+
+    def message_new(self, e: MessageNew) -> None:
+        if e.message not in self.messages:
+            raise self.error(f"unknown message {e.message!r}")
+        if e.type != MessageType(e.message):
+            raise self.error(f"new {e.message} typed {e.type}")
+        fields = {f.name: f.type for f in self.messages[e.message].fields}
+        given: set[str] = set()
+        for name, value in e.fields:
+            if name not in fields:
+                raise self.error(f"message {e.message!r} has no field {name!r}")
+            if name in given:
+                raise self.error(f"field {name!r} of {e.message} given twice")
+            given.add(name)
+            self.expect(value, fields[name], f"field {e.message}.{name}")
+
+    def intrinsic(self, e: Intrinsic) -> None:
+        if e.name not in INTRINSICS:
+            raise self.error(f"unknown intrinsic {e.name!r}")
+        if len(e.args) != INTRINSICS[e.name]:
+            raise self.error(f"{e.name} takes {INTRINSICS[e.name]} arguments, "
+                             f"given {len(e.args)}")
+        if e.name == "sender":
+            if e.type != ADDRESS:
+                raise self.error(f"sender gives an address, typed {e.type}")
+        elif e.name in ("clock", "instance_id"):
+            if not _is_int(e.type):
+                raise self.error(f"{e.name} gives an integer, typed {e.type}")
+        else:
+            self.atomic(e)
+
+    def atomic(self, e: Intrinsic) -> None:
+        target = e.args[0]
+        if not (isinstance(target, State)
+                or isinstance(target, Index) and isinstance(target.base, State)):
+            raise self.error(f"{e.name} acts on state or an element of state, "
+                             f"not {type(target).__name__}")
+        self.expect_kind(target, _numeric, "numeric", f"{e.name} target")
+        for arg in e.args[1:]:
+            self.expect(arg, target.type, f"argument of {e.name}")
+        if e.type != target.type:
+            raise self.error(f"{e.name} gives {target.type}, typed {e.type}")
+
+
+def _numeric(t) -> bool:
+    return isinstance(t, ScalarType) and (t.is_int or t.is_float)
+
+
+def _is_int(t) -> bool:
+    return isinstance(t, ScalarType) and t.is_int
+
+
+def _is_float(t) -> bool:
+    return isinstance(t, ScalarType) and t.is_float
+
+
+def _is_bool(t) -> bool:
+    return isinstance(t, ScalarType) and t.is_bool
