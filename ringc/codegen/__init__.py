@@ -1,0 +1,184 @@
+"""Codegen: from an IR `Program` to the complete source of one target.
+
+`generate(program, target)` computes the arena layout, prints every handler, kernel helper
+and device function with the target's dialect (`ringc.backends.<target>.dialect`), and
+renders the target's template (`templates/<target>/program.*.j2`, which extends
+`templates/common.j2`) around them. The result carries the layout the runtime drives the
+program with and the table of `rc.fail` reasons (reason code 16 + index).
+
+A kernel whose `targets` option excludes the target, or a feature the target lacks (Metal:
+f64, 64-bit atomics), is a `CompileError` naming the line.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from functools import lru_cache
+
+import jinja2
+
+from ..errors import CompileError
+from ..ir.nodes import Fail, FunctionDef, Program
+from ..ir.types import MessageType, ScalarType, struct_layout
+from .cfamily import CFamilyDialect, Names, Printer, mangle
+from .layout import FIRST_USER_REASON, REASONS, Layout, check_recursion, compute_layout
+
+__all__ = ["GeneratedProgram", "generate", "TARGETS", "Layout"]
+
+TARGETS = {"opencl": "opencl/program.cl.j2", "cuda": "cuda/program.cu.j2",
+           "metal": "metal/program.metal.j2"}
+BLOCK_SPINS = 1 << 20     # retries of a send that finds its queue full (backpressure="block")
+DEAD_SPINS = 1 << 16      # retries of a dead letter that finds the dead-letter queue full
+MAX_LOCAL = 256           # parallel messages one work-group takes per pass (and local arrays)
+_U32, _U64 = ScalarType("u32"), ScalarType("u64")
+
+
+@dataclass(frozen=True)
+class GeneratedProgram:
+    """The emitted source of one target, with its arena layout and `rc.fail` reasons."""
+    target: str
+    source: str
+    layout: Layout
+    reasons: tuple[str, ...]
+
+
+def dialect_for(target: str) -> CFamilyDialect:
+    """The dialect of a target, from `ringc.backends.<target>.dialect`."""
+    if target not in TARGETS:
+        raise CompileError(f"unknown target '{target}'",
+                           hint="targets are " + ", ".join(TARGETS))
+    return importlib.import_module(f"ringc.backends.{target}.dialect").DIALECT
+
+
+@lru_cache(maxsize=1)
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.PackageLoader("ringc.templates", "."),
+                              undefined=jinja2.StrictUndefined, trim_blocks=True,
+                              lstrip_blocks=True, keep_trailing_newline=True,
+                              autoescape=False)
+
+
+def fail_reasons(program: Program) -> tuple[str, ...]:
+    """The `rc.fail` strings in the order the program first uses them."""
+    found: dict[str, None] = {}
+
+    def visit(stmts) -> None:
+        for s in stmts:
+            if isinstance(s, Fail):
+                found.setdefault(s.reason)
+            for sub in ("then", "orelse", "body"):
+                visit(getattr(s, sub, ()))
+    for k in program.kernels:
+        for fn in (*k.handlers, *k.helpers):
+            visit(fn.body)
+    for fn in program.functions:
+        visit(fn.body)
+    return tuple(found)
+
+
+def generate(program: Program, target: str, *, output_capacity: int = 4096,
+             dead_letter_capacity: int = 1024, debug: bool = False) -> GeneratedProgram:
+    """The complete source of `program` for `target` ("opencl", "cuda" or "metal").
+    `debug` adds a printf for every dead-lettered message where the target has printf."""
+    dialect = dialect_for(target)
+    for k in program.kernels:
+        if target not in k.options.targets:
+            raise CompileError(
+                f"kernel '{k.name}' is not meant for {target} (its targets are "
+                f"{', '.join(k.options.targets)})", k.loc,
+                hint=f"add '{target}' to its targets option, or compile for another target")
+    layout = compute_layout(program, output_capacity, dead_letter_capacity)
+    check_recursion(program)
+    reasons = fail_reasons(program)
+    names = Names()
+    printer = Printer(dialect, program, layout, names,
+                      {r: FIRST_USER_REASON + i for i, r in enumerate(reasons)})
+    messages = [_message_view(printer, m) for m in program.messages]
+    kernels = [_kernel_view(printer, k, layout) for k in program.kernels]
+    functions, prototypes = _print_functions(printer, program)
+    for view in (*messages, *kernels):
+        for t, loc in view.pop("checks"):
+            printer.check_type(t, loc)
+    asserts = [("sizeof(rc_address)", 16), ("__builtin_offsetof(rc_address, correlation)", 8)]
+    for view in (*messages, *kernels):
+        asserts += view.pop("asserts")
+    pragmas = list(dialect.pragmas) + [dialect.feature_pragmas[f] for f in
+                                       sorted(printer.helpers.features)
+                                       if f in dialect.feature_pragmas]
+    context = dict(
+        d=dialect, G=dialect.global_space, L=dialect.local_space, P=dialect.private_space,
+        FN=dialect.function_qualifier, layout=layout, messages=messages, kernels=kernels,
+        functions=functions, prototypes=prototypes, helpers=list(
+            printer.helpers.items.values()), asserts=asserts, pragmas=pragmas,
+        builtin_reasons=REASONS, user_reasons=[(FIRST_USER_REASON + i, r) for i, r in
+                                               enumerate(reasons)],
+        block_spins=BLOCK_SPINS, dead_spins=DEAD_SPINS, max_local=MAX_LOCAL, debug=debug,
+        has_parallel=any(k.concurrency == "parallel" for k in layout.kernels),
+        u64=lambda n: printer.const(n, _U64),
+        atomic_add_u32=dialect.atomic("add", _U32, p="rc_p", v="rc_v"),
+        atomic_cas_u32=dialect.atomic("cas", _U32, p="rc_p", e="rc_e", v="rc_v"))
+    source = _environment().get_template(TARGETS[target]).render(context)
+    return GeneratedProgram(target, source, layout, reasons)
+
+
+def _struct_fields(printer: Printer, fields, size: int) -> list[str]:
+    """C member declarations (bool stored as uchar) padded to `size` bytes."""
+    decls = [printer.declare(t, mangle(name), storage=True) for name, t in fields]
+    natural = struct_layout(list(fields))[1] if fields else 0
+    if size > natural:
+        decls.append(f"uchar rc_pad[{size - natural}]")
+    return decls
+
+
+def _asserts(c_name: str, fields, dtype) -> list[tuple[str, int]]:
+    checks = [(f"sizeof({c_name})", dtype.itemsize)]
+    for name, _ in fields:
+        checks.append((f"__builtin_offsetof({c_name}, {mangle(name)})", dtype.fields[name][1]))
+    return checks
+
+
+def _message_view(printer: Printer, m) -> dict:
+    ml = printer.layout.message(m.name)
+    fields = [(f.name, f.type) for f in m.fields]
+    c_name = printer.names("msg", m.name)
+    return dict(name=m.name, type_id=m.type_id, size=ml.size, c=c_name,
+                fields=_struct_fields(printer, fields, ml.size),
+                put=printer.names("put", m.name), send=printer.names("send", m.name),
+                dead=printer.names("dead", m.name),
+                asserts=_asserts(c_name, fields, ml.dtype),
+                checks=[(t, m.loc) for _, t in fields])
+
+
+def _kernel_view(printer: Printer, k, layout: Layout) -> dict:
+    kl = layout.kernel(k.name)
+    fields = [(s.name, s.type) for s in k.state]
+    c_state = printer.names("state", k.name)
+    decls = _struct_fields(printer, fields, kl.state_dtype.itemsize) if fields else [
+        "uchar rc_empty"]
+    handlers = []
+    for h, hl in zip(k.handlers, kl.handlers):
+        handlers.append(dict(type_id=hl.type_id, name=hl.message,
+                             message=printer.names("msg", hl.message),
+                             dead=printer.names("dead", hl.message),
+                             function=printer.function_name(h, k)))
+    return dict(name=k.name, layout=kl, state=c_state, state_fields=decls,
+                end=kl.queue_base + kl.instances, handlers=handlers,
+                dispatch=printer.names("dispatch", k.name), room=printer.names("room", k.name),
+                serve=printer.names("serve", k.name), take=printer.names("take", k.name),
+                asserts=_asserts(c_state, fields, kl.state_dtype) if fields else [],
+                checks=[(t, k.loc) for _, t in fields])
+
+
+def _print_functions(printer: Printer, program: Program) -> tuple[list[str], list[str]]:
+    functions, prototypes = [], []
+    entries: list[tuple[FunctionDef, object, bool]] = []
+    for k in program.kernels:
+        entries += [(fn, k, True) for fn in k.handlers] + [(fn, k, False) for fn in k.helpers]
+    entries += [(fn, None, False) for fn in program.functions]
+    for fn, kernel, handler in entries:
+        if handler and not (len(fn.params) == 1 and isinstance(fn.params[0].type, MessageType)):
+            raise CompileError(f"handler '{fn.name}' must take exactly one message", fn.loc)
+        functions.append(printer.function(fn, kernel, handler))
+        prototypes.append(printer.signature(fn, kernel, handler))
+    return functions, prototypes

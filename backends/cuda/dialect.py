@@ -1,0 +1,53 @@
+"""CUDA C++ spelling for the C-family printer (header-free: NVRTC compiles it alone).
+
+Float `+ - * /` and `sqrt` use the `__f*_rn` / `__d*_rn` intrinsics, which are never
+contracted into FMA and ignore `--use_fast_math`, unless the kernel asked for fast_math.
+`rc.clock()` reads `%globaltimer` (ns). 64-bit atomic max/min need sm_35 or later.
+"""
+
+from ringc.codegen.cfamily import CFamilyDialect
+
+_ULL = "unsigned long long"
+
+
+class CudaDialect(CFamilyDialect):
+    target = "cuda"
+    types = {**CFamilyDialect.types, "i8": "signed char", "i64": "long long"}
+    int_suffix = {**CFamilyDialect.int_suffix, "i64": "LL", "u64": "ULL"}
+    function_qualifier = "__device__ "
+    local_space = "__shared__ "
+    kernel_qualifier = 'extern "C" __global__'
+    barrier = "__syncthreads()"
+    fence = "__threadfence_system()"
+    atomic_rmw = {
+        ("add", 32): "atomicAdd(({t}*){p}, {v})",
+        ("max", 32): "atomicMax(({t}*){p}, {v})",
+        ("min", 32): "atomicMin(({t}*){p}, {v})",
+        ("add", 64): f"(({{t}})atomicAdd(({_ULL}*){{p}}, ({_ULL}){{v}}))",
+        ("max", 64): "atomicMax(({t}*){p}, {v})",
+        ("min", 64): "atomicMin(({t}*){p}, {v})",
+    }
+    atomic_cas = {32: "atomicCAS(({t}*){p}, {e}, {v})",
+                  64: f"(({{t}})atomicCAS(({_ULL}*){{p}}, ({_ULL}){{e}}, ({_ULL}){{v}}))"}
+    exact_float_ops = {
+        **{(op, "f32"): f"__f{op}_rn({{a}}, {{b}})" for op in ("add", "sub", "mul", "div")},
+        **{(op, "f64"): f"__d{op}_rn({{a}}, {{b}})" for op in ("add", "sub", "mul", "div")},
+        ("sqrt", "f32"): "__fsqrt_rn({a})",
+        ("sqrt", "f64"): "__dsqrt_rn({a})",
+    }
+    math = {f: (f + "f", f) for f in ("sqrt", "exp", "log", "sin", "cos", "tan", "floor",
+                                      "ceil", "fabs", "pow", "fmod", "copysign")}
+    math.update(isnan=("isnan", "isnan"), isinf=("isinf", "isinf"))
+    infinity = {"f32": "__int_as_float(0x7f800000)",
+                "f64": "__longlong_as_double(0x7ff0000000000000LL)"}
+    nan = {"f32": "__int_as_float(0x7fc00000)",
+           "f64": "__longlong_as_double(0x7ff8000000000000LL)"}
+    bitcast = {("f32", "u32"): "__float_as_uint({x})", ("u32", "f32"): "__uint_as_float({x})",
+               ("f64", "u64"): "((ulong)__double_as_longlong({x}))",
+               ("u64", "f64"): "__longlong_as_double((long long){x})"}
+    clock = "rc_globaltimer()"
+    zero_init = "{}"
+    printf = "printf"
+
+
+DIALECT = CudaDialect()

@@ -1,0 +1,119 @@
+"""Build emitted OpenCL C with the OpenCL implementation found here (PoCL on a CPU-only box).
+
+The build is a real one (`clBuildProgram` through pyopencl) on the first device of the
+preferred platform: PoCL when installed, otherwise the first platform with a device. A
+successful check says the program builds for *that* device; another vendor's compiler
+may still reject it. Nothing is launched.
+
+Build options (`build_options`): ``-cl-std=CL1.2``, because the emitted code uses only
+OpenCL C 1.2 (``atomic_*`` on ``volatile __global`` pointers, ``atom_*`` for 64-bit with
+the ``cl_khr_int64_*`` pragmas, ``mem_fence``) and every OpenCL 1.2, 2.x and 3.0
+implementation accepts CL1.2, while CL3.0 is refused by 1.2-only ones (Apple, older
+drivers). ``-cl-fp32-correctly-rounded-divide-sqrt`` makes float division and sqrt match
+numpy. ``-cl-fast-relaxed-math`` replaces it only when `fast_math` is asked for.
+Contraction of ``a*b + c`` into fma is switched off by the source itself
+(``#pragma OPENCL FP_CONTRACT OFF``), not by an option.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import shutil
+import time
+import warnings
+from typing import TYPE_CHECKING
+
+from ..toolchain import CheckResult, ToolchainUnavailable
+
+#: The options every ringc OpenCL program is built with (the loader uses the same).
+BUILD_OPTIONS: tuple[str, ...] = ("-cl-std=CL1.2", "-cl-fp32-correctly-rounded-divide-sqrt")
+#: The options with `fast_math`: relaxed IEEE semantics, never used unless asked for.
+FAST_MATH_OPTIONS: tuple[str, ...] = ("-cl-std=CL1.2", "-cl-fast-relaxed-math")
+
+if TYPE_CHECKING:
+    import pyopencl
+
+_POCL = "Portable Computing Language"
+# PoCL names the source it builds after a temporary file in its cache; say `program.cl`.
+_POCL_TEMPFILE = re.compile(r"\S*/tempfile_\w+\.cl\b")
+
+
+def build_options(fast_math: bool = False) -> tuple[str, ...]:
+    """The OpenCL build options for a program (see the module docstring for why)."""
+    return FAST_MATH_OPTIONS if fast_math else BUILD_OPTIONS
+
+
+def available() -> str | None:
+    """None when OpenCL programs can be built here, else a one-sentence reason why not."""
+    try:
+        _context()
+    except ToolchainUnavailable as exc:
+        return str(exc)
+    return None
+
+
+def check(source: str, *, fast_math: bool = False) -> CheckResult:
+    """Build `source` on the preferred OpenCL device with `build_options(fast_math)`.
+
+    Returns ok=True with the build log (often empty), or ok=False with the compiler's
+    diagnostics. Raises ToolchainUnavailable when there is no usable OpenCL device."""
+    context, tool = _context()
+    import pyopencl as cl
+
+    device = context.devices[0]
+    program = cl.Program(context, source)
+    start = time.perf_counter()
+    ok, failure = True, ""
+    with warnings.catch_warnings():      # the log is returned, not warned about
+        warnings.simplefilter("ignore", cl.CompilerWarning)
+        try:
+            program.build(options=list(build_options(fast_math)), devices=[device])
+        except cl.Error as exc:
+            ok = False
+            failure = str(exc)
+    seconds = time.perf_counter() - start
+    try:
+        log = program.get_build_info(device, cl.program_build_info.LOG)
+    except cl.Error:
+        log = ""
+    if not ok and not log.strip():
+        log = failure
+    return CheckResult("opencl", tool, ok, _POCL_TEMPFILE.sub("program.cl", log), seconds)
+
+
+@functools.lru_cache(maxsize=1)
+def _context():
+    """The (context, tool description) checks build in; raises ToolchainUnavailable."""
+    try:
+        import pyopencl as cl
+    except ImportError:
+        raise ToolchainUnavailable(
+            "pyopencl is not installed (pip install 'ringc[opencl]')") from None
+    try:
+        platforms = cl.get_platforms()
+    except cl.Error:
+        platforms = []
+    candidates = []
+    for platform in sorted(platforms, key=lambda p: p.name != _POCL):
+        try:
+            candidates.extend((platform, device) for device in platform.get_devices())
+        except cl.Error:             # a platform with no device raises DEVICE_NOT_FOUND
+            continue
+    if not candidates:
+        why = "no OpenCL platform" if not platforms else "no OpenCL device"
+        raise ToolchainUnavailable(
+            f"{why} found (pip install pocl-binary-distribution, or install a vendor ICD)")
+    platform, device = candidates[0]
+    if platform.name == _POCL and device.type & cl.device_type.CPU and not shutil.which("ld"):
+        raise ToolchainUnavailable(
+            "PoCL's CPU device needs the linker `ld` (binutils) on PATH to build programs")
+    tool = f"{implementation(platform)} ({device.name.strip()}) via pyopencl"
+    return cl.Context([device]), tool
+
+
+def implementation(platform: pyopencl.Platform) -> str:
+    """The OpenCL implementation of a pyopencl platform, e.g. 'PoCL 3.0-rc2' from its
+    version 'OpenCL 3.0 PoCL 3.0-rc2  Linux, Release, ...'."""
+    words = platform.version.split(",")[0].split()
+    return " ".join(words[2:4]) or platform.name.strip()

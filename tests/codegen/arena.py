@@ -1,0 +1,87 @@
+"""Drive an emitted program over a numpy arena, as the runtime does: put messages in input
+queues, run `rc_main(arena, drain=1)` on PoCL, read the host output and dead-letter queues."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ringc.codegen.layout import DEAD_QUEUE, HOST_QUEUE, STATS_DTYPE, Layout
+
+from .toolchains import build_opencl, opencl_context
+
+
+def u32(arena: np.ndarray, offset: int) -> np.ndarray:
+    return arena[offset:offset + 4].view(np.uint32)
+
+
+def push(arena: np.ndarray, layout: Layout, queue_id: int, message: str, record,
+         source: int = HOST_QUEUE, correlation: int = 0) -> None:
+    """Produce one message into an input queue as the host does."""
+    q = layout.queue(queue_id)
+    tail = int(u32(arena, q.tail_offset)[0])
+    start = q.slots_offset + (tail & (q.capacity - 1)) * q.slot_size
+    slot = arena[start:start + q.slot_size].view(q.slot_dtype(layout.message(message).dtype))
+    assert slot["seq"][0] == tail, "queue full"
+    slot["type_id"] = layout.message(message).type_id
+    slot["source"] = source
+    slot["correlation"] = correlation
+    slot["payload"] = record
+    slot["seq"] = tail + 1
+    u32(arena, q.tail_offset)[0] = tail + 1
+
+
+def drain(arena: np.ndarray, queue_id: int, layout: Layout) -> list[dict]:
+    """Consume everything in the host output or dead-letter queue: one dict per slot
+    (header fields plus `message` name and `payload` record)."""
+    q = layout.queue(queue_id)
+    out = []
+    head = int(u32(arena, q.head_offset)[0])
+    while True:
+        start = q.slots_offset + (head & (q.capacity - 1)) * q.slot_size
+        raw = arena[start:start + q.slot_size].view(q.slot_dtype())[0]
+        if raw["seq"] != (head + 1) & 0xFFFFFFFF:
+            break
+        msg = layout.message_by_id(int(raw["type_id"]))
+        entry = {name: raw[name].item() for name in raw.dtype.names if name != "payload"}
+        payload = arena[start + q.payload_offset:start + q.payload_offset + msg.size]
+        entry.update(message=msg.name, payload=payload.view(msg.dtype)[0].copy())
+        out.append(entry)
+        u32(arena, start)[0] = head + q.capacity
+        head += 1
+    u32(arena, q.head_offset)[0] = head
+    return out
+
+
+def stats(arena: np.ndarray, layout: Layout, queue_id: int) -> np.void:
+    start = layout.stats_line(queue_id)
+    return arena[start:start + STATS_DTYPE.itemsize].view(STATS_DTYPE)[0]
+
+
+class DrainRunner:
+    """Builds a program once for PoCL and runs drain launches over numpy arenas."""
+
+    def __init__(self, source: str, layout: Layout, local_size: int = 1):
+        import pyopencl as cl
+        self.cl = cl
+        self.layout = layout
+        self.ctx = opencl_context()
+        self.queue = cl.CommandQueue(self.ctx)
+        self.kernel = cl.Kernel(build_opencl(source, context=self.ctx), "rc_main")
+        self.local_size = local_size
+
+    def run(self, arena: np.ndarray, groups: int = 1) -> np.ndarray:
+        cl = self.cl
+        mf = cl.mem_flags
+        buf = cl.Buffer(self.ctx, mf.READ_WRITE | mf.COPY_HOST_PTR, hostbuf=arena)
+        size = self.local_size
+        self.kernel.set_args(buf, np.uint32(1))
+        cl.enqueue_nd_range_kernel(self.queue, self.kernel, (size * groups,), (size,))
+        cl.enqueue_copy(self.queue, arena, buf)
+        self.queue.finish()
+        return arena
+
+    def host(self, arena: np.ndarray) -> list[dict]:
+        return drain(arena, HOST_QUEUE, self.layout)
+
+    def dead(self, arena: np.ndarray) -> list[dict]:
+        return drain(arena, DEAD_QUEUE, self.layout)
