@@ -4,10 +4,22 @@ Write `@rc.message` classes and `@rc.ring_kernel` classes, then `rc.compile(...)
 CUDA C, OpenCL C or Metal Shading Language. See DESIGN.md for the contract.
 """
 
+from .compiler import CompiledProgram, compile
 from .dsl import device, message, ring_kernel
 from .errors import BackendUnavailable, CompileError, QueueFull, RingcError
-from .intrinsics import (atomic_add, atomic_cas, atomic_max, atomic_min, clock, emit, fail,
-                         instance_id, reply, send, sender)
+from .intrinsics import (
+                         atomic_add,
+                         atomic_cas,
+                         atomic_max,
+                         atomic_min,
+                         clock,
+                         emit,
+                         fail,
+                         instance_id,
+                         reply,
+                         send,
+                         sender,
+)
 from .types import SCALAR_TYPES, Address, Array
 
 bool_ = SCALAR_TYPES["bool"]
@@ -25,7 +37,7 @@ f64 = SCALAR_TYPES["f64"]
 __version__ = "0.1.0"
 
 __all__ = [
-    "message", "ring_kernel", "device",
+    "message", "ring_kernel", "device", "compile", "CompiledProgram",
     "CompileError", "QueueFull", "BackendUnavailable", "RingcError",
     "send", "emit", "reply", "sender", "fail", "clock", "instance_id",
     "atomic_add", "atomic_max", "atomic_min", "atomic_cas",

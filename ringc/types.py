@@ -44,6 +44,8 @@ class _ArrayFactory:
         elem, length = item
         if elem is Address:
             elem = ADDRESS
+        elif elem is bool:
+            elem = BOOL
         if not isinstance(elem, (ScalarType, AddressType)):
             raise TypeError(f"Array elements must be a scalar type or rc.Address, not {elem!r}")
         if isinstance(length, bool) or not isinstance(length, int) or length < 1:

@@ -581,10 +581,12 @@ class FunctionLowering:
         if self.probing and self._assigned_later(name):
             raise _Unresolved(name)
         if isinstance(obj, names.Unresolved):
-            candidates = list(self.locals) + [k for k in self.ctx.globals if not k.startswith("_")]
-            close = difflib.get_close_matches(name, candidates, n=1)
+            candidates = (list(self.locals) + [f"self.{k}" for k in self.ctx.state]
+                          + [k for k in self.ctx.globals if not k.startswith("_")])
+            bare = {c.removeprefix("self."): c for c in reversed(candidates)}
+            close = difflib.get_close_matches(name, list(bare), n=1)
             raise self.error(node, f"name '{name}' is not defined",
-                             f"did you mean '{close[0]}'?" if close else None)
+                             f"did you mean '{bare[close[0]]}'?" if close else None)
         raise self.error(node, f"'{name}' cannot be used as a value here",
                          "module-level names must be int, float or bool constants")
 

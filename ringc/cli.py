@@ -1,0 +1,174 @@
+"""The `ringc` command: compile, inspect, check, devices.
+
+A mistake in the user's program or on the command line prints one located message and
+exits with status 1; ringc's own stack is never shown for those.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .compiler import CompiledProgram, compile, to_program
+from .dsl import TARGETS
+from .errors import CompileError, RingcError
+
+EPILOG = """\
+examples:
+  ringc compile samples/pipeline.py --target all -o out/
+  ringc compile samples/kv_store.py --emit ir            # the textual IR on stdout
+  ringc inspect samples/scatter_gather.py
+  ringc check out/pipeline.rir --target opencl
+  ringc devices
+
+FILE is a Python file defining @rc.ring_kernel classes, or a .rir file of textual IR.
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        return args.run(args)
+    except CompileError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    except RingcError as exc:
+        print(f"ringc: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ringc", description="Compile Python ring kernels to CUDA C, OpenCL C and Metal.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"ringc {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("compile", help="emit source (or IR) for one or more targets",
+                       description="Compile FILE's kernels and write the emitted programs.")
+    _file_args(p)
+    p.add_argument("-o", "--output", metavar="DIR", type=Path,
+                   help="write FILE-STEM.{cu,cl,metal,rir} into DIR (default: print to stdout)")
+    p.add_argument("--emit", choices=("source", "ir"), default="source",
+                   help="what to write: the target source (default) or the textual IR")
+    p.add_argument("--debug", action="store_true",
+                   help="emit printf diagnostics in the device loop (off by default)")
+    p.set_defaults(run=cmd_compile)
+
+    p = sub.add_parser("inspect", help="show kernels, handlers, message layouts and queue sizes",
+                       description="Describe FILE's program: kernels, handlers, message "
+                                   "layouts (offsets, sizes), state and queue sizes.")
+    p.add_argument("file", type=Path, metavar="FILE")
+    p.add_argument("--kernel", action="append", metavar="NAME",
+                   help="only this kernel (and what it sends to); repeatable")
+    p.set_defaults(run=cmd_inspect)
+
+    p = sub.add_parser("check", help="build the emitted source with every toolchain present",
+                       description="Compile FILE for the targets and build each program with "
+                                   "the real toolchains found here: PoCL (OpenCL), NVRTC or "
+                                   "nvcc (CUDA, sm_80 and sm_90), and g++ -fsyntax-only over "
+                                   "a Metal shim header (a syntax and type check, not Metal).")
+    _file_args(p)
+    p.set_defaults(run=cmd_check)
+
+    p = sub.add_parser("devices", help="list backends and devices available here",
+                       description="List every backend with its devices, or why it has none.")
+    p.set_defaults(run=cmd_devices)
+    return parser
+
+
+def _file_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", type=Path, metavar="FILE", help="a .py file with kernels, or a .rir")
+    p.add_argument("--target", choices=TARGETS + ("all",), default="all",
+                   help="target language (default: all)")
+    p.add_argument("--kernel", action="append", metavar="NAME",
+                   help="compile only this kernel (and what it sends to); repeatable")
+
+
+def _targets(args, program) -> list[str]:
+    if args.target != "all":
+        return [args.target]
+    wanted = [t for t in TARGETS if all(t in k.options.targets for k in program.kernels)]
+    if not wanted:
+        raise CompileError("no target is allowed by every kernel's `targets` option")
+    return wanted
+
+
+def cmd_compile(args) -> int:
+    program = to_program(args.file, args.kernel)
+    stem = args.file.stem
+    if args.emit == "ir":
+        text = compile(program, _targets(args, program)[0]).ir
+        _write(args.output, f"{stem}.rir", text)
+        return 0
+    for target in _targets(args, program):
+        result = compile(program, target, debug=args.debug)
+        _write(args.output, stem + result.extension, result.source)
+    return 0
+
+
+def _write(directory: Path | None, name: str, text: str) -> None:
+    if directory is None:
+        sys.stdout.write(text)
+        return
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / name).write_text(text)
+    print(f"wrote {directory / name}")
+
+
+def cmd_check(args) -> int:
+    from .backends.toolchain import check_all
+    program = to_program(args.file, args.kernel)
+    sources = {t: compile(program, t).source for t in _targets(args, program)}
+    failed = False
+    for result in check_all(sources):
+        status = {True: "ok", False: "FAILED", None: "skipped"}[result.ok]
+        print(f"{result.target:7} {status:8} {result.tool} ({result.seconds:.2f} s)")
+        if result.ok is False:
+            failed = True
+            print(_indent(result.log.strip()))
+        elif result.ok is None:
+            print(_indent(result.log.strip()))
+    return 1 if failed else 0
+
+
+def cmd_inspect(args) -> int:
+    from .describe import describe
+    program = to_program(args.file, args.kernel)
+    compiled: CompiledProgram = compile(program, _inspect_target(program))
+    print(describe(compiled))
+    return 0
+
+
+def _inspect_target(program) -> str:
+    for target in ("opencl", "cuda", "metal"):
+        if all(target in k.options.targets for k in program.kernels):
+            return target
+    return program.kernels[0].options.targets[0]
+
+
+def cmd_devices(args) -> int:
+    from .backends.devices import list_devices
+    for info in list_devices():
+        print(info.describe() if hasattr(info, "describe") else str(info))
+    return 0
+
+
+def _indent(text: str) -> str:
+    return "\n".join("    " + line for line in text.splitlines())
+
+
+def _version() -> str:
+    from . import __version__
+    return __version__
+
+
+if __name__ == "__main__":
+    sys.exit(main())

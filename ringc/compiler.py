@@ -1,0 +1,93 @@
+"""`rc.compile`: kernels (or a `.py` / `.rir` file) to the IR text and a target's source.
+
+This is the driver of the pipeline; each stage lives in its own package:
+frontend (Python -> IR), ir (verify, print, parse), codegen (IR -> source).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import codegen
+from .dsl import TARGETS
+from .errors import CompileError
+from .frontend import build_program
+from .frontend.files import import_file, kernels_in
+from .ir import IRVerifyError, Program, RirSyntaxError, parse_program, print_program, verify
+from .ir.types import Loc
+
+
+@dataclass(frozen=True)
+class CompiledProgram:
+    """The result of compiling a program for one target.
+
+    `ir` is the textual IR, `source` the emitted program, `layout` the arena layout the
+    runtime uses, `reasons` the `rc.fail` reasons by code (16 + index), `program` the IR."""
+    target: str
+    ir: str
+    source: str
+    program: Program
+    layout: object
+    reasons: tuple[str, ...]
+
+    @property
+    def extension(self) -> str:
+        return {"cuda": ".cu", "opencl": ".cl", "metal": ".metal"}[self.target]
+
+
+def compile(kernels, target: str = "opencl", *, output_capacity: int = 4096,  # noqa: A001
+            dead_letter_capacity: int = 1024, debug: bool = False) -> CompiledProgram:
+    """Compile `kernels` (a kernel class, a sequence of them, an IR `Program`, or the path
+    of a `.py` / `.rir` file) for `target` ('cuda', 'opencl' or 'metal')."""
+    try:
+        if target not in TARGETS:
+            raise CompileError(f"unknown target '{target}'",
+                               hint="targets are " + ", ".join(TARGETS))
+        program = to_program(kernels)
+        generated = codegen.generate(program, target, output_capacity=output_capacity,
+                                     dead_letter_capacity=dead_letter_capacity, debug=debug)
+    except CompileError as exc:   # the user's error, not our call stack
+        raise exc.with_traceback(None) from None
+    return CompiledProgram(target, print_program(program), generated.source, program,
+                           generated.layout, generated.reasons)
+
+
+def to_program(kernels, names: list[str] | None = None) -> Program:
+    """The verified IR program of kernel classes, an IR Program, or a file path."""
+    if isinstance(kernels, Program):
+        program = kernels
+    elif isinstance(kernels, (str, Path)):
+        program = load_file(Path(kernels), names)
+    else:
+        program = build_program(kernels)
+    try:
+        verify(program)
+    except IRVerifyError as exc:
+        raise CompileError(f"invalid IR: {exc.message}", exc.loc) from None
+    return program
+
+
+def load_file(path: Path, names: list[str] | None = None) -> Program:
+    """The program in a `.py` file (its kernels, or those named) or a `.rir` file."""
+    if not path.exists():
+        raise CompileError(f"no such file: {path}")
+    if path.suffix == ".rir":
+        try:
+            return parse_program(path.read_text(), str(path))
+        except RirSyntaxError as exc:
+            raise CompileError(exc.message, exc.loc) from None
+    if path.suffix != ".py":
+        raise CompileError(f"{path}: expected a .py or .rir file")
+    kernels = kernels_in(import_file(path))
+    if not kernels:
+        raise CompileError(f"{path} defines no @rc.ring_kernel class",
+                           Loc(str(path), 1, 1), "decorate a class with @rc.ring_kernel(...)")
+    if names:
+        by_name = {k.__name__: k for k in kernels}
+        missing = [n for n in names if n not in by_name]
+        if missing:
+            raise CompileError(f"{path} has no kernel named {', '.join(missing)}",
+                               hint="kernels: " + ", ".join(by_name))
+        kernels = [by_name[n] for n in names]
+    return build_program(kernels)
