@@ -1,0 +1,101 @@
+"""`rc.compile` as users call it: kernels, a .py path or a .rir path in; .ir, .source and
+.target out; user errors raised as located CompileErrors without ringc's frames."""
+
+from __future__ import annotations
+
+import traceback
+from pathlib import Path
+
+import pytest
+
+import ringc as rc
+from ringc.ir import parse_program
+
+
+def line_of(module, text: str) -> int:
+    """The 1-based line of `text` in a user module's file."""
+    lines = Path(module.__file__).read_text().splitlines()
+    return next(i for i, line in enumerate(lines, 1) if text in line)
+
+SUMMER = """
+@rc.message
+class Work:
+    id: i32
+    data: Array[f32, 4]
+    ts: i64
+
+@rc.message
+class Sum:
+    id: i32
+    value: f32
+
+@rc.ring_kernel(capacity=1024)
+class Summer:
+    processed: i64
+
+    def on_work(self, m: Work) -> Sum:
+        self.processed += 1
+        s = 0.0
+        for i in range(4):
+            s += m.data[i]
+        return Sum(id=m.id, value=s)
+"""
+
+
+@pytest.mark.parametrize("target, marker", [("opencl", "__kernel"), ("cuda", "__global__"),
+                                            ("metal", "kernel void rc_main")])
+def test_compile_kernel_classes(user_module, target, marker):
+    mod = user_module(SUMMER)
+    result = rc.compile(mod.Summer, target)
+    assert result.target == target
+    assert marker in result.source
+    assert "rc_msg_Work" in result.source and "rc_state_Summer" in result.source
+    assert f"// {Path(mod.__file__).name}:{line_of(mod, 's += m.data[i]')}\n" in result.source
+    assert parse_program(result.ir) == result.program
+    assert result.layout.message("Work").dtype == mod.Work.dtype
+
+
+def test_compile_a_file_and_its_ir(tmp_path, user_module):
+    mod = user_module(SUMMER)
+    from_file = rc.compile(mod.__file__, "opencl")
+    rir = tmp_path / "summer.rir"
+    rir.write_text(from_file.ir)
+    from_ir = rc.compile(str(rir), "opencl")
+    assert from_ir.source == from_file.source
+
+
+def test_metal_lacks_f64_and_says_where(user_module):
+    mod = user_module(SUMMER.replace("value: f32", "value: f64"))
+    rc.compile(mod.Summer, "cuda")                  # fine elsewhere
+    with pytest.raises(rc.CompileError) as info:
+        rc.compile(mod.Summer, "metal")
+    assert "f64" in info.value.message
+    assert info.value.file == mod.__file__
+
+
+def test_targets_option_restricts_compilation(user_module):
+    mod = user_module(SUMMER.replace("capacity=1024", "capacity=1024, targets=['cuda']"))
+    rc.compile(mod.Summer, "cuda")
+    with pytest.raises(rc.CompileError, match="opencl"):
+        rc.compile(mod.Summer, "opencl")
+
+
+def test_unknown_target():
+    with pytest.raises(rc.CompileError, match="unknown target 'vulkan'"):
+        rc.compile([], "vulkan")
+
+
+def test_not_a_kernel():
+    with pytest.raises(rc.CompileError, match="is not a @rc.ring_kernel class"):
+        rc.compile(int, "opencl")
+
+
+def test_user_error_carries_no_ringc_frames(user_module):
+    mod = user_module(SUMMER.replace("s += m.data[i]", "s += m.dta[i]"))
+    with pytest.raises(rc.CompileError) as info:
+        rc.compile(mod.Summer, "opencl")
+    err = info.value
+    assert (err.line, err.col) == (line_of(mod, "m.dta"), 18)
+    frames = traceback.extract_tb(err.__traceback__)
+    assert not [f for f in frames if "/ringc/frontend/" in f.filename]
+    assert err.__cause__ is None and err.__suppress_context__
