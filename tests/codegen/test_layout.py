@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -184,3 +186,21 @@ def test_coverage_program_layout_is_consistent():
     par = layout.kernel("Par")
     assert par.concurrency == "parallel" and par.mode == "event_driven"
     assert layout.kernel("Calc").handler_for(1).function == "on_ints"
+
+
+@pytest.mark.parametrize("target", ["opencl", "cuda", "metal"])
+def test_a_wrong_layout_fails_the_real_build(target):
+    """The layout asserts are checked by the compilers: a program whose struct offsets
+    disagree with the numpy layout does not build (so a passing build proves they agree)."""
+    from ringc.backends.toolchain import check_all
+
+    source = generate(semantics_program(metal=target == "metal"), target).source
+    wrong = re.sub(r"(__builtin_offsetof\(rc_msg_\w+, \w+\) == )(\d+)",
+                   lambda m: m.group(1) + str(int(m.group(2)) + 4), source, count=1)
+    assert wrong != source
+    results = check_all({target: source}) + check_all({target: wrong})
+    if any(r.ok is None for r in results):
+        pytest.skip(f"no {target} toolchain here: {results[0].log}")
+    half = len(results) // 2
+    assert all(r.ok for r in results[:half])
+    assert not any(r.ok for r in results[half:])
