@@ -62,7 +62,8 @@ from ..ir.nodes import (
     While,
 )
 from ..ir.types import AddressType, ArrayType, MessageType, ScalarType
-from .layout import Layout, expr_children, walk
+from ..ir.walk import expr_children, walk
+from .layout import Layout
 
 __all__ = ["RESERVED", "mangle", "Names", "CFamilyDialect", "Printer"]
 

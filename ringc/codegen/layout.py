@@ -19,32 +19,22 @@ import numpy as np
 
 from ..errors import CompileError
 from ..ir.nodes import (
-    Binary,
     Call,
-    Cast,
-    Compare,
     Const,
     Emit,
     For,
     FunctionDef,
     If,
-    Index,
-    Intrinsic,
     KernelDef,
     Loc,
-    Logical,
-    MathCall,
-    Member,
-    MessageNew,
     Program,
     Reply,
     Return,
-    Select,
     Send,
-    Unary,
     While,
 )
 from ..ir.types import MESSAGE_ALIGN, struct_dtype
+from ..ir.walk import walk
 
 __all__ = ["HOST_QUEUE", "DEAD_QUEUE", "LINE", "SLOT_HEADER", "DEAD_HEADER",
            "SLOT_HEADER_DTYPE", "DEAD_HEADER_DTYPE", "CONTROL_DTYPE", "STATS_DTYPE",
@@ -248,34 +238,6 @@ def _trip_count(stmt: For) -> int:
     if isinstance(stmt.start, Const) and isinstance(stmt.stop, Const):
         return len(range(int(stmt.start.value), int(stmt.stop.value), stmt.step))
     return 1
-
-
-def expr_children(e) -> tuple:
-    """The operands of an expression node, in Python's evaluation order."""
-    if isinstance(e, (Call, MathCall, Intrinsic)):
-        return e.args
-    if isinstance(e, MessageNew):
-        return tuple(v for _, v in e.fields)
-    if isinstance(e, Select):
-        return (e.cond, e.then, e.orelse)
-    if isinstance(e, Index):
-        return (e.base, e.index)
-    if isinstance(e, (Binary, Compare, Logical)):
-        return (e.left, e.right)
-    if isinstance(e, Member):
-        return (e.base,)
-    if isinstance(e, Unary):
-        return (e.operand,)
-    if isinstance(e, Cast):
-        return (e.expr,)
-    return ()
-
-
-def walk(e):
-    """`e` and every expression inside it, parents first, in evaluation order."""
-    yield e
-    for child in expr_children(e):
-        yield from walk(child)
 
 
 def _calls(expr) -> list[Call]:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from ..errors import CompileError
 from ..ir import nodes as ir
 from ..ir.types import ADDRESS, BOOL, I32, AddressType, ArrayType, MessageType, ScalarType
+from ..ir.walk import walk
 from . import names
 from .typerules import (
     TypeRuleError,
@@ -779,40 +780,15 @@ class FunctionLowering:
         to right, C does not promise an order, so nothing may be evaluated beside it."""
         if isinstance(value, Weak):
             return
-        for sub in _subexpressions(value, root=not allow_root):
+        subexpressions = walk(value)
+        if allow_root:
+            next(subexpressions)
+        for sub in subexpressions:
             if _is_effectful(sub, self.ctx):
                 name = sub.function if isinstance(sub, ir.Call) else f"rc.{sub.name}"
                 raise self.error(node, f"{name}() changes state or "
                                        "sends, so it must be the whole expression",
                                  "give it its own statement: tmp = " + name + "(...)")
-
-
-def _subexpressions(e: ir.Expr, root: bool):
-    """Every subexpression of e; e itself too when root is True."""
-    if root:
-        yield e
-    for child in _children(e):
-        yield from _subexpressions(child, root=True)
-
-
-def _children(e: ir.Expr):
-    if isinstance(e, (ir.Unary,)):
-        return (e.operand,)
-    if isinstance(e, (ir.Binary, ir.Compare, ir.Logical)):
-        return (e.left, e.right)
-    if isinstance(e, ir.Select):
-        return (e.cond, e.then, e.orelse)
-    if isinstance(e, ir.Cast):
-        return (e.expr,)
-    if isinstance(e, (ir.Call, ir.MathCall, ir.Intrinsic)):
-        return e.args
-    if isinstance(e, ir.MessageNew):
-        return tuple(v for _, v in e.fields)
-    if isinstance(e, (ir.Member,)):
-        return (e.base,)
-    if isinstance(e, ir.Index):
-        return (e.base, e.index)
-    return ()
 
 
 def _is_effectful(e: ir.Expr, ctx: Context) -> bool:
