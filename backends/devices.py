@@ -10,7 +10,6 @@ CUDA compilers (NVRTC, nvcc) need no GPU, so the cuda entries also say which are
 from __future__ import annotations
 
 import platform
-import sys
 from dataclasses import dataclass, field
 
 from .opencl.toolchain import implementation
@@ -177,5 +176,5 @@ def _metal() -> DeviceInfo:
 
 
 def _sim() -> DeviceInfo:
-    return DeviceInfo("sim", "Python simulator", {
-        "runs": f"in this process (Python {platform.python_version()}, {sys.platform})"})
+    return DeviceInfo("sim", None, reason="the Python simulator arrives with rc.launch, "
+                                          "which this version of ringc does not have yet")

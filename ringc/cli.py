@@ -156,8 +156,10 @@ def _inspect_target(program) -> str:
 
 def cmd_devices(args) -> int:
     from .backends.devices import list_devices
+    print("ringc compiles for these backends here; running programs on them (rc.launch) "
+          "is not part of this version yet.\n")
     for info in list_devices():
-        print(info.describe() if hasattr(info, "describe") else str(info))
+        print(info.describe())
     return 0
 
 
