@@ -13,6 +13,7 @@ from pathlib import Path
 from .compiler import CompiledProgram, compile, to_program
 from .dsl import TARGETS
 from .errors import CompileError, RingcError
+from .ir import print_program
 
 EPILOG = """\
 examples:
@@ -105,8 +106,7 @@ def cmd_compile(args) -> int:
     program = to_program(args.file, args.kernel)
     stem = args.file.stem
     if args.emit == "ir":
-        text = compile(program, _targets(args, program)[0]).ir
-        _write(args.output, f"{stem}.rir", text)
+        _write(args.output, f"{stem}.rir", print_program(program))
         return 0
     for target in _targets(args, program):
         result = compile(program, target, debug=args.debug)
