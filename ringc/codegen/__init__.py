@@ -21,7 +21,7 @@ import jinja2
 from ..errors import CompileError
 from ..ir.nodes import Fail, FunctionDef, Program
 from ..ir.types import MessageType, ScalarType, struct_layout
-from .cfamily import CFamilyDialect, Names, Printer, mangle
+from .cfamily import CFamilyDialect, Names, Printer, comment_text, mangle
 from .layout import FIRST_USER_REASON, REASONS, Layout, check_recursion, compute_layout
 
 __all__ = ["GeneratedProgram", "generate", "TARGETS", "Layout"]
@@ -31,6 +31,7 @@ TARGETS = {"opencl": "opencl/program.cl.j2", "cuda": "cuda/program.cu.j2",
 BLOCK_SPINS = 1 << 20     # retries of a send that finds its queue full (backpressure="block")
 DEAD_SPINS = 1 << 16      # retries of a dead letter that finds the dead-letter queue full
 MAX_LOCAL = 256           # parallel messages one work-group takes per pass (and local arrays)
+DRAIN_PASSES = 1 << 10    # passes one event-driven launch makes at most; the host relaunches
 _U32, _U64 = ScalarType("u32"), ScalarType("u64")
 
 
@@ -53,10 +54,12 @@ def dialect_for(target: str) -> CFamilyDialect:
 
 @lru_cache(maxsize=1)
 def _environment() -> jinja2.Environment:
-    return jinja2.Environment(loader=jinja2.PackageLoader("ringc.templates", "."),
-                              undefined=jinja2.StrictUndefined, trim_blocks=True,
-                              lstrip_blocks=True, keep_trailing_newline=True,
-                              autoescape=False)
+    env = jinja2.Environment(loader=jinja2.PackageLoader("ringc.templates", "."),
+                             undefined=jinja2.StrictUndefined, trim_blocks=True,
+                             lstrip_blocks=True, keep_trailing_newline=True,
+                             autoescape=False)
+    env.filters["comment"] = comment_text
+    return env
 
 
 def fail_reasons(program: Program) -> tuple[str, ...]:
@@ -114,6 +117,7 @@ def generate(program: Program, target: str, *, output_capacity: int = 4096,
         builtin_reasons=REASONS, user_reasons=[(FIRST_USER_REASON + i, r) for i, r in
                                                enumerate(reasons)],
         block_spins=BLOCK_SPINS, dead_spins=DEAD_SPINS, max_local=MAX_LOCAL, debug=debug,
+        drain_passes=DRAIN_PASSES,
         has_parallel=any(k.concurrency == "parallel" for k in layout.kernels),
         u64=lambda n: printer.const(n, _U64),
         atomic_add_u32=dialect.atomic("add", _U32, p="rc_p", v="rc_v"),

@@ -21,6 +21,7 @@ and messages, not arrays. Identifiers must be ASCII or are encoded (see `mangle`
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from dataclasses import dataclass, field
@@ -505,7 +506,7 @@ class Printer:
 
     def locate(self, loc: Loc) -> None:
         self.loc = loc
-        where = (loc.file.rsplit("/", 1)[-1], loc.line)
+        where = (comment_text(loc.file.rsplit("/", 1)[-1]), loc.line)
         if where != self.last_line:
             self.emit(f"// {where[0]}:{where[1]}")
             self.last_line = where
@@ -529,9 +530,10 @@ class Printer:
             root = root.base
         private = isinstance(root, Local)    # a store there after a fault is harmless
         indices = _chain_indices(s.target)
-        # Python evaluates the value, then the target's indices; then the store happens
+        # Python evaluates the value, then the target's indices; then the store happens,
+        # only if nothing faulted: a shared target gets the value through a temporary
         value = self.expr(s.value)
-        if indices and self.effects(s.value) & (FAULT | WRITE):
+        if (indices or not private) and self.effects(s.value) & (FAULT | WRITE):
             value = self.hoist(value, s.value.type)
         overrides = {}
         for ix in indices:
@@ -655,7 +657,7 @@ class Printer:
 
     def stmt_fail(self, s: Fail) -> None:
         self.emit(f"rc_fault(rc_ctx, {self.reasons[s.reason]}u); "
-                  f"return{self.zero_return()};  // {_comment(s.reason)}")
+                  f"return{self.zero_return()};  // {comment_text(s.reason)}")
 
     def stmt_exprstmt(self, s: ExprStmt) -> None:
         text = self.expr(s.expr)
@@ -998,8 +1000,13 @@ def _parenthesized(text: str) -> str:
     return f"({text})"
 
 
-def _comment(text: str) -> str:
-    return text.replace("*/", "* /").replace("\n", " ")[:60]
+def comment_text(text: str) -> str:
+    """User text (an rc.fail reason, a file name) made safe inside a `//` comment: plain
+    words stay as they are, anything else is quoted with escapes, so no newline or
+    trailing backslash can end the comment early or splice the next line into it."""
+    if re.fullmatch(r"[\w.+\- ]*", text):
+        return text
+    return json.dumps(text)
 
 
 def _chain_indices(e) -> list[Index]:

@@ -21,6 +21,10 @@ def lower_call(fl, node: ast.Call):
         return helper_call(fl, node, func.attr)
     obj = names.resolve(func, fl.ctx.globals)
     if isinstance(obj, names.Unresolved):
+        if names.dotted_name(func) is None:
+            raise fl.error(func, f"calling '{ast.unparse(func)}' is not supported in ring "
+                                 "kernels", "call self.helper(...), an @rc.device function, "
+                                            "math.*, min/max/abs or an rc intrinsic")
         raise fl.error(func, f"'{obj.dotted}' is not defined")
     if isinstance(obj, ScalarType) or obj is bool:
         return cast(fl, node, obj if isinstance(obj, ScalarType) else BOOL)
@@ -60,6 +64,9 @@ def cast(fl, node: ast.Call, target: ScalarType):
     fl.expect_args(node, 1, f"{target}(value)")
     value = fl.expr(node.args[0])
     if isinstance(value, Weak):
+        if not value.is_float and not -(1 << 63) <= value.value < 1 << 64:
+            raise fl.error(node.args[0], f"integer literal {value.value} does not fit in "
+                                         "64 bits")
         return ir.Const(_py(cast_value(value.value, target)), target)
     if not isinstance(value.type, ScalarType):
         raise fl.error(node.args[0], f"cannot cast a {value.type} to {target}")

@@ -139,6 +139,10 @@ class FunctionLowering:
         returns = self.returns
         if returns is None and self.ctx.kind == "handler":
             returns = self.inferred_returns
+        if returns is not None and self.ctx.kind != "handler" and not _always_returns(body):
+            raise self.error(self.node, f"'{self.node.name}' may reach its end without "
+                                        f"returning a {returns}",
+                             "return a value on every path, e.g. a return at the end")
         return ir.FunctionDef(self.node.name, self.params, returns, local_defs, body,
                               self.loc(self.node))
 
@@ -154,15 +158,14 @@ class FunctionLowering:
         self.probing = True
         for _ in range(2 * len(assignments) + 2):
             changed = False
-            for name, annotation, value in assignments:
-                if annotation is not None or name in self.param_names or value is None:
+            for name, _, value in assignments:
+                if name in self.declared or name in self.param_names or value is None:
                     continue
                 try:
                     result = self._probe(value)
-                except (_Unresolved, CompileError):
+                    changed = self._merge(name, result, weak_only) or changed
+                except (_Unresolved, CompileError, TypeRuleError):
                     continue
-                if self._merge(name, result, weak_only):
-                    changed = True
             if not changed:
                 break
         self.probing = False
@@ -181,8 +184,11 @@ class FunctionLowering:
         return self.expr(value)
 
     def _probe_for_error(self, value) -> None:
+        """Lower `value` for real, so whatever made its type unknowable is reported."""
         self.probing = False
-        self._probe(value)
+        result = self._probe(value)
+        if isinstance(result, Weak):
+            self.typed(result, value[1] if isinstance(value, tuple) else value)
 
     def _merge(self, name: str, result: object, weak_only: set[str]) -> bool:
         new_weak = isinstance(result, Weak)
@@ -343,6 +349,7 @@ class FunctionLowering:
             if isinstance(value, (ir.Call, ir.Intrinsic)):
                 self.check_alone(value, node.value, allow_root=True)
                 return ir.ExprStmt(value, self.loc(node))
+        self.expr(node.value)          # an unsupported construct is reported as such
         raise self.error(node, "this expression has no effect",
                          "assign its value or remove it")
 
@@ -546,9 +553,26 @@ class FunctionLowering:
         raise self.error(node, f"cannot store a {source} in {what} of type {target}")
 
     def condition(self, node: ast.expr) -> ir.Expr:
-        value = self.expr(node)
+        value = self.truth_of(node)
         self.check_alone(value, node, allow_root=True)
-        return self.truth(value, node)
+        return value
+
+    def truth_of(self, node: ast.expr) -> ir.Expr:
+        """`node` where Python asks for its truth (if/while tests, `not`, the test of a
+        conditional expression): numbers test against zero, also inside and/or/not."""
+        if isinstance(node, ast.BoolOp):
+            op = "and" if isinstance(node.op, ast.And) else "or"
+            values = [self.truth_of(v) for v in node.values]
+            result = values[0]
+            for value in values[1:]:
+                result = ir.Logical(op, result, value, BOOL)
+            return result
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+            operand = self.truth_of(node.operand)
+            if isinstance(operand, ir.Const):
+                return ir.Const(not operand.value, BOOL)
+            return ir.Unary("not", operand, BOOL)
+        return self.truth(self.expr(node), node)
 
     def truth(self, value, node: ast.AST) -> ir.Expr:
         if isinstance(value, Weak):
@@ -621,6 +645,9 @@ class FunctionLowering:
                                  f"did you mean '{close[0]}'?" if close else
                                  "fields: " + ", ".join(fields))
             return ir.Member(base, node.attr, fields[node.attr])
+        if t == ADDRESS:
+            raise self.error(node, "an rc.Address is opaque: its fields cannot be read",
+                             "store it, put it in a message, or answer it with rc.reply")
         raise self.error(node, f"'{ast.unparse(node)}' has no attribute '{node.attr}' "
                                "usable in a kernel")
 
@@ -693,11 +720,9 @@ class FunctionLowering:
         return value if value.type == t else ir.Cast(value, t)
 
     def ex_unaryop(self, node: ast.UnaryOp):
-        operand = self.expr(node.operand)
         if isinstance(node.op, ast.Not):
-            if isinstance(operand, Weak):
-                return ir.Const(not operand.value, BOOL)
-            return ir.Unary("not", self.truth(operand, node.operand), BOOL)
+            return self.truth_of(node)
+        operand = self.expr(node.operand)
         if isinstance(node.op, ast.UAdd):
             return operand
         op = "neg" if isinstance(node.op, ast.USub) else "invert"
@@ -713,12 +738,16 @@ class FunctionLowering:
         return ir.Unary(op, operand, t)
 
     def ex_boolop(self, node: ast.BoolOp):
-        op = "and" if isinstance(node.op, ast.And) else "or"
-        values = [self.truth(self.expr(v), v) for v in node.values]
-        result = values[0]
-        for value in values[1:]:
-            result = ir.Logical(op, result, value, BOOL)
-        return result
+        """`and`/`or` used as a value: Python gives one of the operands, so only bools
+        (whose operand value is their truth) are accepted here."""
+        for operand in node.values:
+            value = self.expr(operand)
+            if getattr(value, "type", None) != BOOL:
+                word = "and" if isinstance(node.op, ast.And) else "or"
+                raise self.error(operand, f"'{word}' as a value needs bool operands: in "
+                                          "Python it gives one of the operands",
+                                 "compare explicitly (x != 0), or write `a if cond else b`")
+        return self.truth_of(node)
 
     def ex_compare(self, node: ast.Compare):
         for op_node in node.ops:
@@ -754,7 +783,7 @@ class FunctionLowering:
         return ir.Compare(op, self.operand(left, t, node), self.operand(right, t, node), BOOL)
 
     def ex_ifexp(self, node: ast.IfExp):
-        cond = self.truth(self.expr(node.test), node.test)
+        cond = self.truth_of(node.test)
         then, orelse = self.expr(node.body), self.expr(node.orelse)
         if isinstance(then, Weak) and isinstance(orelse, Weak):
             then, orelse = self.typed(then, node.body), self.typed(orelse, node.orelse)
@@ -789,6 +818,17 @@ class FunctionLowering:
                 raise self.error(node, f"{name}() changes state or "
                                        "sends, so it must be the whole expression",
                                  "give it its own statement: tmp = " + name + "(...)")
+
+
+def _always_returns(body: tuple[ir.Stmt, ...]) -> bool:
+    """Whether every path through `body` ends in a return (or rc.fail)."""
+    for stmt in body:
+        if isinstance(stmt, (ir.Return, ir.Fail)):
+            return True
+        if isinstance(stmt, ir.If) and _always_returns(stmt.then) \
+                and _always_returns(stmt.orelse):
+            return True
+    return False
 
 
 def _is_effectful(e: ir.Expr, ctx: Context) -> bool:

@@ -91,7 +91,12 @@ def weak_to(weak: Weak, target: ScalarType) -> int | float | bool:
         raise TypeRuleError(f"literal {weak.value!r} used as a bool",
                             "write True or False, or compare: x != 0")
     if target.is_float:
-        return float(target.np_dtype.type(weak.value))
+        with np.errstate(over="ignore"):
+            value = float(target.np_dtype.type(weak.value))
+        if np.isfinite(weak.value) and not np.isfinite(value):
+            raise TypeRuleError(f"float literal {weak.value!r} overflows {target}",
+                                "use a wider type or a smaller value")
+        return value
     if weak.is_float:
         raise TypeRuleError(f"float literal {weak.value!r} where {target} is needed",
                             f"cast explicitly: {target}({weak.value!r})")

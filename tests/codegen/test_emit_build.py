@@ -98,3 +98,27 @@ def test_targets_option_is_enforced():
     generate(narrowed, "cuda")
     with pytest.raises(CompileError, match="unknown target"):
         generate(program, "vulkan")
+
+
+def test_user_text_in_comments_cannot_break_the_source(user_module):
+    """rc.fail reasons and file names reach `//` comments: a newline or a trailing
+    backslash in them must not end the comment early or splice the next line in."""
+    from ringc.backends.toolchain import check_all
+    from ringc.compiler import compile
+
+    module = user_module("""
+@rc.message
+class M:
+    a: i32
+
+@rc.ring_kernel
+class K:
+    def on_m(self, m: M):
+        if m.a < 0:
+            rc.fail("two\\n lines")
+        if m.a > 5:
+            rc.fail("ends in a backslash\\\\")
+""")
+    for target in ("opencl", "cuda", "metal"):
+        results = check_all({target: compile(module.K, target).source})
+        assert all(r.ok is not False for r in results), [r.log for r in results]

@@ -109,6 +109,16 @@ def test_unsupported_constructs(user_kernels, body, message, line, col):
     ("x = int(m.x)", "'int' cannot be called", 1, 5),
     ("m.a", "has no effect", 1, 1),
     ("x = m.v", "would hold a whole array", 1, 5),
+    ("x = 1 << 100", "does not fit in 64 bits", 1, 5),
+    ("for i in range(99999999999999999999999):\n    pass", "does not fit", 1, 16),
+    ("x = i32(99999999999999999999999)", "does not fit in 64 bits", 1, 9),
+    ("m.x = 1e39", "float literal 1e+39 overflows f32", 1, 7),
+    ("x = m.a and 5", "'and' as a value needs bool operands", 1, 5),
+    ("x = m.a > 0 or m.b", "'or' as a value needs bool operands", 1, 16),
+    ("x: i32 = 0\nx = m.x", "assigning a float to i32 local 'x'", 2, 5),
+    ("a = rc.sender()\nq = a.queue", "an rc.Address is opaque", 2, 5),
+    ("x = super().on_in(m)", "calling 'super().on_in' is not supported", 1, 5),
+    ("yield 1", "Yield is not supported", 1, 1),
 ])
 def test_typing_and_name_errors(user_kernels, body, message, line, col):
     err = handler_error(user_kernels, body)
@@ -235,3 +245,47 @@ class K:
 """)
     assert "cannot be used in an @rc.device function" in err.message
     assert_well_formed(err)
+
+
+def test_annotated_local_keeps_its_type(user_kernels):
+    from ringc.ir import nodes as ir
+    program = build_program(user_kernels(MSGS + """
+@rc.ring_kernel
+class K:
+    def on_in(self, m: In):
+        x: i32 = 0
+        x = m.b
+"""))
+    fn = program.kernel("K").handlers[0]
+    assert [(d.name, str(d.type)) for d in fn.locals] == [("x", "i32")]
+    assert isinstance(fn.body[1].value, ir.Cast)       # i64 -> i32 converts, same_kind
+
+
+def test_helper_must_return_on_every_path(user_kernels):
+    err = compile_error(user_kernels, """
+@rc.ring_kernel
+class K:
+    def on_in(self, m: In):
+        x = self.pick(m.a)
+
+    def pick(self, a: i32) -> i32:
+        if a > 0:
+            return 1
+""")
+    assert "'pick' may reach its end without returning a i32" in err.message
+    assert_well_formed(err)
+
+
+def test_numbers_in_conditions_test_against_zero(user_kernels):
+    program = build_program(user_kernels(MSGS + """
+@rc.ring_kernel
+class K:
+    def on_in(self, m: In):
+        if m.a and not m.b or m.x:
+            pass
+        y = 1 if m.a or m.b else 2
+        z = not m.a
+"""))
+    fn = program.kernel("K").handlers[0]
+    assert str(fn.body[0].cond.type) == "bool"
+    assert [(d.name, str(d.type)) for d in fn.locals] == [("y", "i32"), ("z", "bool")]

@@ -1,0 +1,105 @@
+"""User source -> frontend -> codegen -> PoCL: what a handler does when it faults, and that
+an event-driven launch ends. Runs rc_main(drain=1) over a numpy arena (tests/codegen/arena)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import ringc as rc
+from tests.codegen.arena import DrainRunner, push
+
+pytest.importorskip("pyopencl", reason="the OpenCL tests need pyopencl and PoCL")
+
+FAULTS = """
+@rc.message
+class In:
+    a: i32
+    v: Array[i32, 4]
+
+@rc.ring_kernel(mode="event_driven")
+class K:
+    t1: i32 = 11
+    t2: i32 = 22
+    t3: i32 = 33
+    t4: i32 = 44
+    arr: Array[i32, 2] = [55, 66]
+
+    def h(self, x: i32) -> i32:
+        if x < 0:
+            rc.fail("negative")
+        return x
+
+    def on_in(self, m: In):
+        if m.a == 1:
+            self.t1 = m.v[m.v[0]]
+        if m.a == 2:
+            self.t2 = m.a // m.v[0]
+        if m.a == 3:
+            self.t3 = self.h(m.v[0])
+        if m.a == 4:
+            self.arr[1] = m.a % m.v[0]
+        if m.a == 5:
+            self.t4 -= self.h(m.v[0])
+        if m.a == 6:
+            self.t4 += 1 // m.v[0] + 1
+"""
+
+
+def run(module, kernel: str, message: str, records: list[dict]):
+    compiled = rc.compile(getattr(module, kernel), "opencl")
+    layout = compiled.layout
+    runner = DrainRunner(compiled.source, layout)
+    arena = layout.new_arena()
+    dtype = layout.message(message).dtype
+    for i, fields in enumerate(records):
+        record = np.zeros((), dtype)
+        for name, value in fields.items():
+            record[name] = value
+        push(arena, layout, layout.kernel(kernel).queue_base, message, record,
+             correlation=i + 1)
+    runner.run(arena)
+    k = layout.kernel(kernel)
+    state = arena[k.state_offset:k.state_offset + k.state_dtype.itemsize].view(k.state_dtype)
+    return state[0], runner.dead(arena), compiled.reasons
+
+
+def test_a_faulting_handler_stores_nothing(user_module):
+    module = user_module(FAULTS)
+    state, dead, reasons = run(module, "K", "In", [
+        {"a": 1, "v": [9, 0, 0, 0]},      # index out of range
+        {"a": 2, "v": [0, 0, 0, 0]},      # division by zero
+        {"a": 3, "v": [-1, 0, 0, 0]},     # rc.fail in a helper
+        {"a": 4, "v": [0, 0, 0, 0]},      # modulo by zero into an array element
+        {"a": 5, "v": [-1, 0, 0, 0]},     # augmented assignment through a failing helper
+        {"a": 6, "v": [0, 0, 0, 0]},      # augmented assignment with a faulting operand
+    ])
+    assert [(d["reason"], d["correlation"]) for d in dead] == [
+        (3, 1), (2, 2), (16, 3), (2, 4), (16, 5), (2, 6)]
+    assert reasons == ("negative",)
+    assert (state["t1"], state["t2"], state["t3"], state["t4"]) == (11, 22, 33, 44)
+    assert list(state["arr"]) == [55, 66]
+
+
+PING = """
+@rc.message
+class Ping:
+    n: i32
+
+@rc.ring_kernel(mode="event_driven", capacity=16)
+class Echo:
+    seen: i32
+
+    def on_ping(self, m: Ping):
+        self.seen += 1
+        rc.send(Echo, Ping(n=m.n + 1))
+"""
+
+
+def test_an_event_driven_launch_is_bounded(user_module):
+    """A kernel that keeps feeding itself must not keep one drain launch alive forever:
+    the launch returns after its bound, with the conversation still queued."""
+    module = user_module(PING)
+    state, dead, _ = run(module, "Echo", "Ping", [{"n": 0}])
+    assert dead == []
+    assert 0 < state["seen"] < 1_000_000
