@@ -1,0 +1,33 @@
+"""The distribution installs everything as `ringc.*` and carries its data files."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_wheel_holds_only_ringc_and_its_data(tmp_path):
+    pytest.importorskip("setuptools", minversion="77",
+                        reason="building the wheel offline needs setuptools>=77 "
+                               "(make setup installs it)")
+    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps",
+                            "--no-build-isolation", "-w", str(tmp_path), str(ROOT)],
+                           capture_output=True, text=True, timeout=300)
+    assert build.returncode == 0, build.stderr
+    (wheel,) = tmp_path.glob("ringc-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    tops = {n.split("/")[0] for n in names}
+    assert tops == {"ringc", next(t for t in tops if t.endswith(".dist-info"))}
+    for data in ("ringc/ir/ringc.lark", "ringc/templates/common.j2",
+                 "ringc/templates/cuda/program.cu.j2", "ringc/templates/opencl/program.cl.j2",
+                 "ringc/templates/metal/program.metal.j2",
+                 "ringc/backends/metal/metal_shim.h", "ringc/backends/opencl/dialect.py"):
+        assert data in names
+    entry_points = next(n for n in names if n.endswith("entry_points.txt"))
+    assert "ringc = ringc.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
