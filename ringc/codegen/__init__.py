@@ -21,7 +21,8 @@ import jinja2
 from ..errors import CompileError
 from ..ir.nodes import Fail, FunctionDef, Program
 from ..ir.types import MessageType, ScalarType, struct_layout
-from .cfamily import CFamilyDialect, Names, Printer, comment_text, mangle
+from .cfamily import CFamilyDialect, Printer, comment_text
+from .identifiers import Names, mangle
 from .layout import FIRST_USER_REASON, REASONS, Layout, check_recursion, compute_layout
 
 __all__ = ["GeneratedProgram", "generate", "TARGETS", "Layout"]

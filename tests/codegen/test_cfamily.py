@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from ringc.codegen import dialect_for, generate
-from ringc.codegen.cfamily import RESERVED, CFamilyDialect, Names, Printer, mangle
+from ringc.codegen.cfamily import CFamilyDialect, Printer
+from ringc.codegen.identifiers import RESERVED, Names, mangle
 from ringc.codegen.layout import compute_layout
 from ringc.errors import CompileError
 from ringc.ir.nodes import Program

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from ringc.codegen import generate
-from ringc.codegen.cfamily import Names
+from ringc.codegen.identifiers import Names
 from ringc.errors import CompileError
 
 from .programs import coverage_program, semantics_program
