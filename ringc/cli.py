@@ -21,6 +21,7 @@ examples:
   ringc compile samples/kv_store.py --emit ir            # the textual IR on stdout
   ringc inspect samples/scatter_gather.py
   ringc check out/pipeline.rir --target opencl
+  ringc check out/pipeline.cu                            # an emitted program, as written
   ringc devices
 
 FILE is a Python file defining @rc.ring_kernel classes, or a .rir file of textual IR.
@@ -75,7 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Compile FILE for the targets and build each program with "
                                    "the real toolchains found here: PoCL (OpenCL), NVRTC or "
                                    "nvcc (CUDA, sm_80 and sm_90), and g++ -fsyntax-only over "
-                                   "a Metal shim header (a syntax and type check, not Metal).")
+                                   "a Metal shim header (a syntax and type check, not Metal). "
+                                   "FILE may also be an emitted .cl, .cu or .metal program.")
     _file_args(p)
     p.set_defaults(run=cmd_check)
 
@@ -123,10 +125,21 @@ def _write(directory: Path | None, name: str, text: str) -> None:
     print(f"wrote {directory / name}")
 
 
+SOURCE_SUFFIXES = {".cl": "opencl", ".cu": "cuda", ".metal": "metal"}
+
+
 def cmd_check(args) -> int:
     from .backends.toolchain import check_all
-    program = to_program(args.file, args.kernel)
-    sources = {t: compile(program, t).source for t in _targets(args, program)}
+    target = SOURCE_SUFFIXES.get(args.file.suffix)
+    if target is not None:                 # an emitted program, e.g. from `ringc compile -o`
+        if not args.file.exists():
+            raise CompileError(f"no such file: {args.file}")
+        if args.target not in ("all", target):
+            raise CompileError(f"{args.file} is {target} source, not {args.target}")
+        sources = {target: args.file.read_text()}
+    else:
+        program = to_program(args.file, args.kernel)
+        sources = {t: compile(program, t).source for t in _targets(args, program)}
     failed = False
     for result in check_all(sources):
         status = {True: "ok", False: "FAILED", None: "skipped"}[result.ok]

@@ -50,6 +50,18 @@ def test_compile_all_targets_then_check_the_ir_file(tmp_path, capsys):
     capsys.readouterr()
     assert main(["check", str(rir), "--target", "opencl"]) == 0
     assert "opencl  ok" in capsys.readouterr().out
+    for ext, target in ((".cu", "cuda"), (".cl", "opencl"), (".metal", "metal")):
+        assert main(["check", str(tmp_path / f"pipeline{ext}")]) == 0
+        out = capsys.readouterr().out
+        assert out.startswith(f"{target:7} ") and "FAILED" not in out
+
+
+def test_check_reports_a_broken_emitted_program(tmp_path, capsys):
+    broken = tmp_path / "broken.cl"
+    broken.write_text("__kernel void rc_main(__global uchar* a) { oops }\n")
+    assert main(["check", str(broken)]) == 1
+    out = capsys.readouterr().out
+    assert "opencl  FAILED" in out and "oops" in out
 
 
 def test_compile_to_stdout(capsys):
