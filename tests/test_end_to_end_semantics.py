@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import ringc as rc
-from tests.codegen.arena import DrainRunner, push
+from tests.codegen.arena import DrainRunner, push, stats
 
 pytest.importorskip("pyopencl", reason="the OpenCL tests need pyopencl and PoCL")
 
@@ -103,3 +103,70 @@ def test_an_event_driven_launch_is_bounded(user_module):
     state, dead, _ = run(module, "Echo", "Ping", [{"n": 0}])
     assert dead == []
     assert 0 < state["seen"] < 1_000_000
+
+
+RELAY = """
+@rc.message
+class Ping:
+    n: i32
+
+@rc.ring_kernel(mode="event_driven", capacity=16, concurrency="parallel")
+class Relay:
+    def on_ping(self, m: Ping):
+        if m.n > 0:
+            rc.send(Relay, Ping(n=m.n - 1))
+"""
+
+
+def test_parallel_claims_leave_room_for_their_sends(user_module):
+    """Claimed but unreleased slots are not free: eight work-items must not all claim
+    when the device ring has room for one more send (they would end in queue_full)."""
+    compiled = rc.compile(user_module(RELAY).Relay, "opencl")
+    layout = compiled.layout
+    runner = DrainRunner(compiled.source, layout, local_size=8)
+    arena = layout.new_arena()
+    for i in range(15):                       # the device ring: 15 of 16 slots taken
+        push(arena, layout, 0, "Ping", np.array((1,), layout.message("Ping").dtype),
+             correlation=i + 1, ring="device")
+    for _ in range(8):
+        runner.run(arena)
+    s = stats(arena, layout, 0)
+    assert runner.dead(arena) == []
+    assert (s["processed"], s["dead_lettered"], s["busy"]) == (30, 0, 0)
+
+
+ORDERED = """
+@rc.message
+class Item:
+    n: i32
+
+@rc.message
+class Seen:
+    n: i32
+
+@rc.ring_kernel(mode="event_driven", capacity=32)
+class Log:
+    def on_item(self, m: Item) -> Seen:
+        return Seen(n=m.n)
+"""
+
+
+def test_host_and_device_rings_are_both_served_in_order_and_active_is_honoured(user_module):
+    compiled = rc.compile(user_module(ORDERED).Log, "opencl")
+    layout = compiled.layout
+    runner = DrainRunner(compiled.source, layout)
+    arena = layout.new_arena()
+    item = layout.message("Item").dtype
+    for n in range(10):
+        ring = "ingress" if n % 3 else "device"
+        push(arena, layout, 0, "Item", np.array((n,), item), correlation=n + 1, ring=ring)
+    active = arena[layout.stats_line(0):layout.stats_line(0) + 4].view(np.uint32)
+    active[0] = 0                              # deactivated: nothing is taken
+    runner.run(arena)
+    assert runner.host(arena) == [] and stats(arena, layout, 0)["busy"] == 0
+    active[0] = 1
+    runner.run(arena)
+    seen = [h["payload"]["n"] for h in runner.host(arena)]
+    assert sorted(seen) == list(range(10))
+    for ring in ([n for n in range(10) if n % 3], [n for n in range(10) if not n % 3]):
+        assert [n for n in seen if n in ring] == ring        # each ring in its own order

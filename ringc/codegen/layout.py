@@ -58,8 +58,9 @@ CONTROL_DTYPE = np.dtype({
     "formats": ["<u4", "<u4", "<u8", "<u4", "<u4"],
     "offsets": [0, 4, 8, 16, 20], "itemsize": LINE})
 STATS_DTYPE = np.dtype({
-    "names": ["active", "processed", "dead_lettered", "sent", "received"],
-    "formats": ["<u4"] * 5, "offsets": [0, 4, 8, 12, 16], "itemsize": LINE})
+    "names": ["active", "processed", "dead_lettered", "sent", "received", "busy"],
+    "formats": ["<u4"] * 6, "offsets": [0, 4, 8, 12, 16, 20], "itemsize": LINE})
+INGRESS = 0x8000_0000      # device code's ring id of queue q's host ingress ring: q | INGRESS
 SLOT_HEADER_DTYPE = np.dtype({
     "names": ["seq", "type_id", "source", "flags", "correlation", "timestamp"],
     "formats": ["<u4", "<u4", "<u4", "<u4", "<u8", "<u8"],
@@ -160,6 +161,7 @@ class KernelLayout:
     payload_size: int
     queue_offset: int        # instance i's queue starts at queue_offset + i * queue_size
     queue_size: int
+    ingress_offset: int      # instance i's host ingress ring: ingress_offset + i * queue_size
     state_offset: int        # instance i's state starts at state_offset + i * state_stride
     state_stride: int
     state_dtype: np.dtype
@@ -182,7 +184,8 @@ class Layout:
     state_offset: int
     messages: tuple[MessageLayout, ...]
     kernels: tuple[KernelLayout, ...]
-    queues: tuple[QueueLayout, ...]      # the input queues, by queue id
+    queues: tuple[QueueLayout, ...]      # the input queues' device rings, by queue id
+    ingress: tuple[QueueLayout, ...]     # the input queues' host ingress rings, by queue id
     host_queue: QueueLayout
     dead_letter_queue: QueueLayout
     control_offset: int = 0
@@ -207,6 +210,11 @@ class Layout:
             return self.dead_letter_queue
         return self.queues[queue_id]
 
+    def ingress_queue(self, queue_id: int) -> QueueLayout:
+        """The ring the host produces into for input queue `queue_id` (it alone writes it,
+        with plain stores; the device consumes it beside the device ring)."""
+        return self.ingress[queue_id]
+
     def stats_line(self, queue_id: int) -> int:
         return self.stats_offset + queue_id * LINE
 
@@ -214,7 +222,7 @@ class Layout:
         """A fresh arena (uint8): zero, every slot's `seq` = its index, every instance
         active, state at its defaults."""
         arena = np.zeros(self.arena_size, dtype=np.uint8)
-        for q in (*self.queues, self.host_queue, self.dead_letter_queue):
+        for q in (*self.queues, *self.ingress, self.host_queue, self.dead_letter_queue):
             seqs = arena[q.slots_offset:q.slots_offset + q.capacity * q.slot_size]
             seqs.view(np.uint32).reshape(q.capacity, q.slot_size // 4)[:, 0] = np.arange(
                 q.capacity, dtype=np.uint32)
@@ -361,21 +369,24 @@ def compute_layout(program: Program, output_capacity: int = 4096,
             backpressure=k.options.backpressure, max_batch=k.options.max_batch,
             instances=k.options.instances, queue_base=base, capacity=k.options.capacity,
             slot_size=SLOT_HEADER + payload, payload_size=payload, queue_offset=0,
-            queue_size=0, state_offset=offset, state_stride=stride, state_dtype=state_dtype,
+            queue_size=0, ingress_offset=0, state_offset=offset, state_stride=stride, state_dtype=state_dtype,
             state_init=tuple((s.name, s.init) for s in k.state if s.init is not None),
             handlers=tuple(handlers)))
         offset += stride * k.options.instances
         base += k.options.instances
     queues: list[QueueLayout] = []
-    for i, k in enumerate(kernels):
-        first = QueueLayout(k.queue_base, f"{k.name}[0]", offset, k.capacity, k.slot_size,
-                            SLOT_HEADER, k.payload_size, k.name, 0)
-        kernels[i] = k = replace(k, queue_offset=offset, queue_size=first.size)
-        for inst in range(k.instances):
-            queues.append(QueueLayout(k.queue_base + inst, f"{k.name}[{inst}]", offset,
-                                      k.capacity, k.slot_size, SLOT_HEADER, k.payload_size,
-                                      k.name, inst))
-            offset += k.queue_size
+    ingress: list[QueueLayout] = []
+    for rings, suffix, field in ((queues, "", "queue_offset"),
+                                 (ingress, " ingress", "ingress_offset")):
+        for i, k in enumerate(kernels):
+            size = QueueLayout(k.queue_base, k.name, offset, k.capacity, k.slot_size,
+                               SLOT_HEADER, k.payload_size).size
+            kernels[i] = k = replace(k, queue_size=size, **{field: offset})
+            for inst in range(k.instances):
+                rings.append(QueueLayout(k.queue_base + inst, f"{k.name}[{inst}]{suffix}",
+                                         offset, k.capacity, k.slot_size, SLOT_HEADER,
+                                         k.payload_size, k.name, inst))
+                offset += k.queue_size
     host = QueueLayout(HOST_QUEUE, "host", offset,
                        _power_of_two(output_capacity, "output_capacity", None),
                        SLOT_HEADER + largest, SLOT_HEADER, largest)
@@ -386,4 +397,4 @@ def compute_layout(program: Program, output_capacity: int = 4096,
     offset += dead.size
     return Layout(arena_size=offset, stats_offset=stats_offset, state_offset=state_offset,
                   messages=messages, kernels=tuple(kernels), queues=tuple(queues),
-                  host_queue=host, dead_letter_queue=dead)
+                  ingress=tuple(ingress), host_queue=host, dead_letter_queue=dead)

@@ -15,9 +15,11 @@ def u32(arena: np.ndarray, offset: int) -> np.ndarray:
 
 
 def push(arena: np.ndarray, layout: Layout, queue_id: int, message: str, record,
-         source: int = HOST_QUEUE, correlation: int = 0) -> None:
-    """Produce one message into an input queue as the host does."""
-    q = layout.queue(queue_id)
+         source: int = HOST_QUEUE, correlation: int = 0, ring: str = "ingress") -> None:
+    """Produce one message into an input queue as the host does: into its ingress ring,
+    where the host is the only producer (`ring="device"`: the device ring, as a kernel's
+    rc.send would, possible here only because nothing else runs meanwhile)."""
+    q = layout.ingress_queue(queue_id) if ring == "ingress" else layout.queue(queue_id)
     tail = int(u32(arena, q.tail_offset)[0])
     start = q.slots_offset + (tail & (q.capacity - 1)) * q.slot_size
     slot = arena[start:start + q.slot_size].view(q.slot_dtype(layout.message(message).dtype))

@@ -77,11 +77,17 @@ def test_regions_are_ordered_and_line_aligned():
     q0, q1, q2 = layout.queues
     assert q0.offset == k2.state_offset + 64 and q1.offset == q0.offset + q0.size
     assert q0.size == 128 + 8 * 64 and q2.offset == q1.offset + q1.size
+    i0, i1, i2 = layout.ingress                 # the host's rings, after the device rings
+    assert i0.offset == q2.offset + q2.size and i2.offset == i1.offset + i1.size
+    assert [(i.id, i.capacity, i.slot_size) for i in layout.ingress] == [
+        (q.id, q.capacity, q.slot_size) for q in layout.queues]
+    assert (k1.ingress_offset, k2.ingress_offset) == (i0.offset, i2.offset)
+    assert layout.ingress_queue(1) is i1
     host, dead = layout.host_queue, layout.dead_letter_queue
-    assert host.offset == q2.offset + q2.size and host.slot_size == SLOT_HEADER + 80
+    assert host.offset == i2.offset + i2.size and host.slot_size == SLOT_HEADER + 80
     assert dead.offset == host.offset + host.size and dead.slot_size == DEAD_HEADER + 80
     assert layout.arena_size == dead.offset + dead.size
-    for q in (*layout.queues, host, dead):
+    for q in (*layout.queues, *layout.ingress, host, dead):
         assert q.offset % LINE == 0 and q.slot_size % 16 == 0
     assert layout.queue(HOST_QUEUE) is host and layout.queue(DEAD_QUEUE) is dead
     assert layout.message_by_id(2).name == "B"

@@ -69,7 +69,7 @@ def test_persistent_loop_serves_a_live_host_then_stops():
     kernel_.set_args(buf, np.uint32(0))
     event = cl.enqueue_nd_range_kernel(queue, kernel_, (1,), (1,))
     work = np.zeros((), layout.message("Work").dtype)
-    q = layout.queues[0]
+    q = layout.ingress_queue(0)                                 # the host's ring of queue 0
     total, received, deadline = 2000, {}, time.monotonic() + 30
     sent = 0
     try:
@@ -92,3 +92,4 @@ def test_persistent_loop_serves_a_live_host_then_stops():
         assert payload["id"] == corr - 1 and payload["value"] == np.float32(corr - 1 + 3.5)
     s = stats(arena, layout, 0)
     assert s["processed"] == total and s["dead_lettered"] == 0 and u32(arena, 4)[0] == 0
+    assert s["busy"] == 0
