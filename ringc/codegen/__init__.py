@@ -33,6 +33,7 @@ BLOCK_SPINS = 1 << 20     # retries of a send that finds its queue full (backpre
 DEAD_SPINS = 1 << 16      # retries of a dead letter that finds the dead-letter queue full
 MAX_LOCAL = 256           # parallel messages one work-group takes per pass (and local arrays)
 DRAIN_PASSES = 1 << 10    # passes one event-driven launch makes at most; the host relaunches
+ROOM_PATIENCE = 1 << 6    # passes a message waits for room in device rings before it is taken
 _U32, _U64 = ScalarType("u32"), ScalarType("u64")
 
 
@@ -118,7 +119,7 @@ def generate(program: Program, target: str, *, output_capacity: int = 4096,
         builtin_reasons=REASONS, user_reasons=[(FIRST_USER_REASON + i, r) for i, r in
                                                enumerate(reasons)],
         block_spins=BLOCK_SPINS, dead_spins=DEAD_SPINS, max_local=MAX_LOCAL, debug=debug,
-        drain_passes=DRAIN_PASSES,
+        drain_passes=DRAIN_PASSES, room_patience=ROOM_PATIENCE,
         has_parallel=any(k.concurrency == "parallel" for k in layout.kernels),
         u64=lambda n: printer.const(n, _U64),
         atomic_add_u32=dialect.atomic("add", _U32, p="rc_p", v="rc_v"),

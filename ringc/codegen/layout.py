@@ -58,8 +58,8 @@ CONTROL_DTYPE = np.dtype({
     "formats": ["<u4", "<u4", "<u8", "<u4", "<u4"],
     "offsets": [0, 4, 8, 16, 20], "itemsize": LINE})
 STATS_DTYPE = np.dtype({
-    "names": ["active", "processed", "dead_lettered", "sent", "received", "busy"],
-    "formats": ["<u4"] * 6, "offsets": [0, 4, 8, 12, 16, 20], "itemsize": LINE})
+    "names": ["active", "processed", "dead_lettered", "sent", "received", "busy", "deferred"],
+    "formats": ["<u4"] * 7, "offsets": [0, 4, 8, 12, 16, 20, 24], "itemsize": LINE})
 INGRESS = 0x8000_0000      # device code's ring id of queue q's host ingress ring: q | INGRESS
 SLOT_HEADER_DTYPE = np.dtype({
     "names": ["seq", "type_id", "source", "flags", "correlation", "timestamp"],
@@ -369,7 +369,8 @@ def compute_layout(program: Program, output_capacity: int = 4096,
             backpressure=k.options.backpressure, max_batch=k.options.max_batch,
             instances=k.options.instances, queue_base=base, capacity=k.options.capacity,
             slot_size=SLOT_HEADER + payload, payload_size=payload, queue_offset=0,
-            queue_size=0, ingress_offset=0, state_offset=offset, state_stride=stride, state_dtype=state_dtype,
+            queue_size=0, ingress_offset=0, state_offset=offset, state_stride=stride,
+            state_dtype=state_dtype,
             state_init=tuple((s.name, s.init) for s in k.state if s.init is not None),
             handlers=tuple(handlers)))
         offset += stride * k.options.instances
