@@ -36,7 +36,7 @@ from ..ir.nodes import (
 from ..ir.types import MESSAGE_ALIGN, struct_dtype
 from ..ir.walk import walk
 
-__all__ = ["HOST_QUEUE", "DEAD_QUEUE", "LINE", "SLOT_HEADER", "DEAD_HEADER",
+__all__ = ["HOST_QUEUE", "DEAD_QUEUE", "INGRESS", "LINE", "SLOT_HEADER", "DEAD_HEADER",
            "SLOT_HEADER_DTYPE", "DEAD_HEADER_DTYPE", "CONTROL_DTYPE", "STATS_DTYPE",
            "REASONS", "RoomNeed", "HandlerLayout", "MessageLayout", "QueueLayout",
            "KernelLayout", "Layout", "compute_layout", "room_needs"]
