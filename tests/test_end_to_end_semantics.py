@@ -46,11 +46,17 @@ class K:
 """
 
 
-def run(module, kernel: str, message: str, records: list[dict]):
-    compiled = rc.compile(getattr(module, kernel), "opencl")
+def start(kernel_cls, local_size: int = 1):
+    """(layout, runner, fresh arena, fail reasons) of a kernel compiled for OpenCL and
+    built on PoCL."""
+    compiled = rc.compile(kernel_cls, "opencl")
     layout = compiled.layout
-    runner = DrainRunner(compiled.source, layout)
-    arena = layout.new_arena()
+    runner = DrainRunner(compiled.source, layout, local_size=local_size)
+    return layout, runner, layout.new_arena(), compiled.reasons
+
+
+def run(module, kernel: str, message: str, records: list[dict]):
+    layout, runner, arena, reasons = start(getattr(module, kernel))
     dtype = layout.message(message).dtype
     for i, fields in enumerate(records):
         record = np.zeros((), dtype)
@@ -61,7 +67,7 @@ def run(module, kernel: str, message: str, records: list[dict]):
     runner.run(arena)
     k = layout.kernel(kernel)
     state = arena[k.state_offset:k.state_offset + k.state_dtype.itemsize].view(k.state_dtype)
-    return state[0], runner.dead(arena), compiled.reasons
+    return state[0], runner.dead(arena), reasons
 
 
 def test_a_faulting_handler_stores_nothing(user_module):
@@ -121,10 +127,7 @@ class Relay:
 def test_parallel_claims_leave_room_for_their_sends(user_module):
     """Claimed but unreleased slots are not free: eight work-items must not all claim
     when the device ring has room for one more send (they would end in queue_full)."""
-    compiled = rc.compile(user_module(RELAY).Relay, "opencl")
-    layout = compiled.layout
-    runner = DrainRunner(compiled.source, layout, local_size=8)
-    arena = layout.new_arena()
+    layout, runner, arena, _ = start(user_module(RELAY).Relay, local_size=8)
     for i in range(15):                       # the device ring: 15 of 16 slots taken
         push(arena, layout, 0, "Ping", np.array((1,), layout.message("Ping").dtype),
              correlation=i + 1, ring="device")
@@ -152,10 +155,7 @@ class Log:
 
 
 def test_host_and_device_rings_are_both_served_in_order_and_active_is_honoured(user_module):
-    compiled = rc.compile(user_module(ORDERED).Log, "opencl")
-    layout = compiled.layout
-    runner = DrainRunner(compiled.source, layout)
-    arena = layout.new_arena()
+    layout, runner, arena, _ = start(user_module(ORDERED).Log)
     item = layout.message("Item").dtype
     for n in range(10):
         ring = "ingress" if n % 3 else "device"
@@ -190,10 +190,7 @@ def test_a_kernel_that_floods_its_own_queue_still_makes_progress(user_module):
     """Each handling sends two messages to its own 4-slot queue: waiting for room would
     wait forever, so after RC_ROOM_PATIENCE passes the message is taken anyway and the
     send that finds no room is dead-lettered as queue_full; nothing hangs, nothing is lost."""
-    compiled = rc.compile(user_module(FANOUT).Fan, "opencl")
-    layout = compiled.layout
-    runner = DrainRunner(compiled.source, layout)
-    arena = layout.new_arena()
+    layout, runner, arena, _ = start(user_module(FANOUT).Fan)
     push(arena, layout, 0, "Job", np.array((6,), layout.message("Job").dtype), correlation=1)
     dead = []
     rings = (layout.queue(0), layout.ingress_queue(0))
@@ -227,10 +224,7 @@ class Spread:
 
 
 def test_a_busy_parallel_instance_does_not_starve_another(user_module):
-    compiled = rc.compile(user_module(SPREAD).Spread, "opencl")
-    layout = compiled.layout
-    runner = DrainRunner(compiled.source, layout, local_size=4)
-    arena = layout.new_arena()
+    layout, runner, arena, _ = start(user_module(SPREAD).Spread, local_size=4)
     unit = np.array((0,), layout.message("Unit").dtype)
     for _ in range(8000):
         push(arena, layout, 0, "Unit", unit)
