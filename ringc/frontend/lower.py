@@ -175,7 +175,8 @@ class FunctionLowering:
                     self.locals[name] = I32     # a for loop over no range: reported there
                     continue
                 self._probe_for_error(value)
-                raise self.error(value or self.node, f"cannot infer the type of local '{name}'",
+                node = value[1] if isinstance(value, tuple) else value
+                raise self.error(node, f"cannot infer the type of local '{name}'",
                                  f"annotate it: {name}: i32 = ...")
 
     def _probe(self, value) -> object:
