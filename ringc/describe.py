@@ -11,7 +11,8 @@ def describe(compiled: CompiledProgram) -> str:
     program, layout = compiled.program, compiled.layout
     out: list[str] = []
     out.append(f"program: {len(program.kernels)} kernel(s), {len(program.messages)} "
-               f"message type(s), arena {_bytes(layout.arena_size)}")
+               f"message type(s); memory: {_bytes(layout.local_offset)} host-facing, "
+               f"{_bytes(layout.arena_size - layout.local_offset)} device-local")
     out.append("")
     out.append("messages (layout identical on cuda, opencl and metal):")
     for message, mlayout in zip(program.messages, layout.messages):

@@ -792,7 +792,7 @@ class Printer:
         if e.name == "sender":
             return "rc_sender(rc_ctx)"
         if e.name == "clock":
-            return "rc_clock(rc_ctx->arena)"
+            return "rc_clock(rc_ctx->arena, rc_ctx->devmem)"
         if e.name == "instance_id":
             return self.d.ops["cast"].format(t=self.ctype(e.type), a="rc_ctx->instance")
         name = self.atomic_helper(e.name[len("atomic_"):], e.type)

@@ -44,6 +44,7 @@ __all__ = ["HOST_QUEUE", "DEAD_QUEUE", "INGRESS", "LINE", "SLOT_HEADER", "DEAD_H
 HOST_QUEUE = 0xFFFF_FFFF   # the host as a sender or reply address; also the host output queue
 DEAD_QUEUE = 0xFFFF_FFFE   # the dead-letter queue's id inside device code
 LINE = 64                  # every region, counter and queue starts on its own line
+PAGE = 4096                # the device-local part starts on a page of its own
 QUEUE_HEADER = 128         # head line + tail line, then the slots
 SLOT_HEADER = 32           # seq, type_id, source, flags, correlation, timestamp
 DEAD_HEADER = 48           # SLOT_HEADER + queue, reason, detail, reserved
@@ -178,10 +179,16 @@ class KernelLayout:
 
 @dataclass(frozen=True)
 class Layout:
-    """Where everything lives in the arena (see docs/device-program.md)."""
+    """Where everything lives (see docs/device-program.md). Offsets are in one numbering:
+    `[0, local_offset)` is the host-facing arena (control block, stats, ingress rings, host
+    output and dead-letter queues), `[local_offset, arena_size)` the device-local part
+    (state and device rings). The kernel takes the two as separate buffers (`rc_main(arena,
+    local, drain)`); a runtime may also allocate one buffer and pass `arena + local_offset`
+    as the second."""
     arena_size: int
     stats_offset: int
     state_offset: int
+    local_offset: int
     messages: tuple[MessageLayout, ...]
     kernels: tuple[KernelLayout, ...]
     queues: tuple[QueueLayout, ...]      # the input queues' device rings, by queue id
@@ -351,43 +358,44 @@ def compute_layout(program: Program, output_capacity: int = 4096,
     largest = max((m.size for m in messages), default=MESSAGE_ALIGN)
     num_queues = sum(k.options.instances for k in program.kernels)
     stats_offset = LINE
-    offset = state_offset = stats_offset + num_queues * LINE
     kernels: list[KernelLayout] = []
     base = 0
     for index, k in enumerate(program.kernels):
         _power_of_two(k.options.capacity, f"capacity of kernel '{k.name}'", k.loc)
         state_dtype = struct_dtype([(s.name, s.type) for s in k.state])
-        stride = _round_up(state_dtype.itemsize, LINE)
         handlers = []
         for h in k.handlers:
             msg = h.params[0].type.name
             handlers.append(HandlerLayout(by_name[msg].type_id, msg, h.name,
                                           room_needs(program, k, h)))
         payload = max((by_name[h.message].size for h in handlers), default=MESSAGE_ALIGN)
+        slot_size = SLOT_HEADER + payload
         kernels.append(KernelLayout(
             name=k.name, index=index, mode=k.options.mode, concurrency=k.options.concurrency,
             backpressure=k.options.backpressure, max_batch=k.options.max_batch,
             instances=k.options.instances, queue_base=base, capacity=k.options.capacity,
-            slot_size=SLOT_HEADER + payload, payload_size=payload, queue_offset=0,
-            queue_size=0, ingress_offset=0, state_offset=offset, state_stride=stride,
-            state_dtype=state_dtype,
+            slot_size=slot_size, payload_size=payload, queue_offset=0,
+            queue_size=QueueLayout(base, k.name, 0, k.options.capacity, slot_size,
+                                   SLOT_HEADER, payload).size,
+            ingress_offset=0, state_offset=0,
+            state_stride=_round_up(state_dtype.itemsize, LINE), state_dtype=state_dtype,
             state_init=tuple((s.name, s.init) for s in k.state if s.init is not None),
             handlers=tuple(handlers)))
-        offset += stride * k.options.instances
         base += k.options.instances
-    queues: list[QueueLayout] = []
-    ingress: list[QueueLayout] = []
-    for rings, suffix, field in ((queues, "", "queue_offset"),
-                                 (ingress, " ingress", "ingress_offset")):
+
+    def rings(offset: int, field: str, suffix: str) -> tuple[int, list[QueueLayout]]:
+        placed = []
         for i, k in enumerate(kernels):
-            size = QueueLayout(k.queue_base, k.name, offset, k.capacity, k.slot_size,
-                               SLOT_HEADER, k.payload_size).size
-            kernels[i] = k = replace(k, queue_size=size, **{field: offset})
+            kernels[i] = k = replace(k, **{field: offset})
             for inst in range(k.instances):
-                rings.append(QueueLayout(k.queue_base + inst, f"{k.name}[{inst}]{suffix}",
-                                         offset, k.capacity, k.slot_size, SLOT_HEADER,
-                                         k.payload_size, k.name, inst))
+                placed.append(QueueLayout(k.queue_base + inst, f"{k.name}[{inst}]{suffix}",
+                                          offset, k.capacity, k.slot_size, SLOT_HEADER,
+                                          k.payload_size, k.name, inst))
                 offset += k.queue_size
+        return offset, placed
+
+    # host-facing memory: control block, stats, ingress rings, host output, dead letters
+    offset, ingress = rings(stats_offset + num_queues * LINE, "ingress_offset", " ingress")
     host = QueueLayout(HOST_QUEUE, "host", offset,
                        _power_of_two(output_capacity, "output_capacity", None),
                        SLOT_HEADER + largest, SLOT_HEADER, largest)
@@ -396,6 +404,13 @@ def compute_layout(program: Program, output_capacity: int = 4096,
                        _power_of_two(dead_letter_capacity, "dead_letter_capacity", None),
                        DEAD_HEADER + largest, DEAD_HEADER, largest)
     offset += dead.size
+    # device memory: state, then the device rings
+    local_offset = state_offset = offset = _round_up(offset, PAGE)
+    for i, k in enumerate(kernels):
+        kernels[i] = replace(k, state_offset=offset)
+        offset += k.state_stride * k.instances
+    offset, queues = rings(offset, "queue_offset", "")
     return Layout(arena_size=offset, stats_offset=stats_offset, state_offset=state_offset,
-                  messages=messages, kernels=tuple(kernels), queues=tuple(queues),
-                  ingress=tuple(ingress), host_queue=host, dead_letter_queue=dead)
+                  local_offset=local_offset, messages=messages, kernels=tuple(kernels),
+                  queues=tuple(queues), ingress=tuple(ingress), host_queue=host,
+                  dead_letter_queue=dead)

@@ -72,13 +72,19 @@ class DrainRunner:
         self.local_size = local_size
 
     def run(self, arena: np.ndarray, groups: int = 1) -> np.ndarray:
+        """One drain launch over `arena` (the whole layout in one array): its host-facing
+        part and its device-local part go to the kernel as the two buffers they are."""
         cl = self.cl
         mf = cl.mem_flags
-        buf = cl.Buffer(self.ctx, mf.READ_WRITE | mf.COPY_HOST_PTR, hostbuf=arena)
+        split = self.layout.local_offset
+        parts = (arena[:split], arena[split:])
+        bufs = [cl.Buffer(self.ctx, mf.READ_WRITE | mf.COPY_HOST_PTR, hostbuf=part)
+                for part in parts]
         size = self.local_size
-        self.kernel.set_args(buf, np.uint32(1))
+        self.kernel.set_args(*bufs, np.uint32(1))
         cl.enqueue_nd_range_kernel(self.queue, self.kernel, (size * groups,), (size,))
-        cl.enqueue_copy(self.queue, arena, buf)
+        for part, buf in zip(parts, bufs):
+            cl.enqueue_copy(self.queue, part, buf)
         self.queue.finish()
         return arena
 

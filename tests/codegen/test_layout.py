@@ -68,25 +68,28 @@ def test_regions_are_ordered_and_line_aligned():
     layout = compute_layout(small_program(), output_capacity=16, dead_letter_capacity=8)
     assert layout.stats_offset == LINE and layout.num_queues == 3
     k1, k2 = layout.kernels
-    assert layout.state_offset == LINE + 3 * LINE == k1.state_offset
-    assert k1.state_dtype.itemsize == 24 and k1.state_stride == 64
-    assert k2.state_offset == k1.state_offset + 2 * 64
     assert (k1.queue_base, k2.queue_base) == (0, 2)
     assert k1.payload_size == 32 and k1.slot_size == SLOT_HEADER + 32
     assert k2.payload_size == 16            # no handlers: the minimum payload
-    q0, q1, q2 = layout.queues
-    assert q0.offset == k2.state_offset + 64 and q1.offset == q0.offset + q0.size
-    assert q0.size == 128 + 8 * 64 and q2.offset == q1.offset + q1.size
-    i0, i1, i2 = layout.ingress                 # the host's rings, after the device rings
-    assert i0.offset == q2.offset + q2.size and i2.offset == i1.offset + i1.size
-    assert [(i.id, i.capacity, i.slot_size) for i in layout.ingress] == [
-        (q.id, q.capacity, q.slot_size) for q in layout.queues]
+    # host-facing part: control, stats, ingress rings, host output, dead letters
+    i0, i1, i2 = layout.ingress
+    assert i0.offset == LINE + 3 * LINE and i1.offset == i0.offset + i0.size
+    assert i0.size == 128 + 8 * 64 and i2.offset == i1.offset + i1.size
     assert (k1.ingress_offset, k2.ingress_offset) == (i0.offset, i2.offset)
     assert layout.ingress_queue(1) is i1
     host, dead = layout.host_queue, layout.dead_letter_queue
     assert host.offset == i2.offset + i2.size and host.slot_size == SLOT_HEADER + 80
     assert dead.offset == host.offset + host.size and dead.slot_size == DEAD_HEADER + 80
-    assert layout.arena_size == dead.offset + dead.size
+    # device-local part, on a page of its own: state, then the device rings
+    assert layout.local_offset % 4096 == 0 and layout.local_offset >= dead.offset + dead.size
+    assert layout.state_offset == layout.local_offset == k1.state_offset
+    assert k1.state_dtype.itemsize == 24 and k1.state_stride == 64
+    assert k2.state_offset == k1.state_offset + 2 * 64
+    q0, q1, q2 = layout.queues
+    assert q0.offset == k2.state_offset + 64 and q1.offset == q0.offset + q0.size
+    assert q2.offset == q1.offset + q1.size and layout.arena_size == q2.offset + q2.size
+    assert [(i.id, i.capacity, i.slot_size) for i in layout.ingress] == [
+        (q.id, q.capacity, q.slot_size) for q in layout.queues]
     for q in (*layout.queues, *layout.ingress, host, dead):
         assert q.offset % LINE == 0 and q.slot_size % 16 == 0
     assert layout.queue(HOST_QUEUE) is host and layout.queue(DEAD_QUEUE) is dead

@@ -65,8 +65,10 @@ def test_persistent_loop_serves_a_live_host_then_stops():
     queue = cl.CommandQueue(ctx)
     arena = aligned_zeros(layout.arena_size)
     arena[:] = layout.new_arena()
-    buf = cl.Buffer(ctx, cl.mem_flags.READ_WRITE | cl.mem_flags.USE_HOST_PTR, hostbuf=arena)
-    kernel_.set_args(buf, np.uint32(0))
+    split = layout.local_offset                  # page-aligned: both parts stay aligned
+    bufs = [cl.Buffer(ctx, cl.mem_flags.READ_WRITE | cl.mem_flags.USE_HOST_PTR, hostbuf=part)
+            for part in (arena[:split], arena[split:])]
+    kernel_.set_args(*bufs, np.uint32(0))
     event = cl.enqueue_nd_range_kernel(queue, kernel_, (1,), (1,))
     work = np.zeros((), layout.message("Work").dtype)
     q = layout.ingress_queue(0)                                 # the host's ring of queue 0
