@@ -1,5 +1,6 @@
 """User source -> frontend -> codegen -> PoCL: what a handler does when it faults, and that
-an event-driven launch ends. Runs rc_main(drain=1) over a numpy arena (tests/codegen/arena)."""
+the loop makes progress and stays fair. Runs rc_main(mode=DRAIN_LAUNCH) over a numpy arena
+(tests/codegen/arena)."""
 
 from __future__ import annotations
 
@@ -233,3 +234,38 @@ def test_a_busy_parallel_instance_does_not_starve_another(user_module):
     runner.run(arena)                          # one launch: at most RC_DRAIN_PASSES passes
     assert stats(arena, layout, 1)["processed"] == 10
     assert stats(arena, layout, 0)["processed"] > 0
+
+
+MIXED = """
+@rc.message
+class Tick:
+    n: i32
+
+@rc.ring_kernel
+class Always:
+    count: i32
+
+    def on_tick(self, m: Tick):
+        self.count += 1
+        rc.send(Sometimes, Tick(n=m.n))
+
+@rc.ring_kernel(mode="event_driven")
+class Sometimes:
+    count: i32
+
+    def on_tick(self, m: Tick):
+        self.count += 1
+"""
+
+
+def test_the_launch_mode_selects_which_kernels_are_served(user_module):
+    from ringc.codegen.layout import RETURN_WHEN_IDLE, SERVE_EVENT_DRIVEN, SERVE_PERSISTENT
+    layout, runner, arena, _ = start(user_module(MIXED).Always)
+    tick = np.array((1,), layout.message("Tick").dtype)
+    for _ in range(5):
+        push(arena, layout, layout.kernel("Always").queue_base, "Tick", tick)
+    runner.run(arena)                                  # a drain launch: event-driven only
+    assert stats(arena, layout, 0)["processed"] == 0
+    runner.run(arena, mode=SERVE_PERSISTENT | SERVE_EVENT_DRIVEN | RETURN_WHEN_IDLE)
+    processed = [stats(arena, layout, k.queue_base)["processed"] for k in layout.kernels]
+    assert processed == [5, 5]                         # one launch served both kinds

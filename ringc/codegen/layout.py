@@ -36,7 +36,9 @@ from ..ir.nodes import (
 from ..ir.types import MESSAGE_ALIGN, struct_dtype
 from ..ir.walk import walk
 
-__all__ = ["HOST_QUEUE", "DEAD_QUEUE", "INGRESS", "LINE", "SLOT_HEADER", "DEAD_HEADER",
+__all__ = ["HOST_QUEUE", "DEAD_QUEUE", "INGRESS", "SERVE_PERSISTENT", "SERVE_EVENT_DRIVEN",
+           "RETURN_WHEN_IDLE", "PERSISTENT_LAUNCH", "DRAIN_LAUNCH", "LINE", "SLOT_HEADER",
+           "DEAD_HEADER",
            "SLOT_HEADER_DTYPE", "DEAD_HEADER_DTYPE", "CONTROL_DTYPE", "STATS_DTYPE",
            "REASONS", "RoomNeed", "HandlerLayout", "MessageLayout", "QueueLayout",
            "KernelLayout", "Layout", "compute_layout", "room_needs"]
@@ -62,6 +64,12 @@ STATS_DTYPE = np.dtype({
     "names": ["active", "processed", "dead_lettered", "sent", "received", "busy", "deferred"],
     "formats": ["<u4"] * 7, "offsets": [0, 4, 8, 12, 16, 20, 24], "itemsize": LINE})
 INGRESS = 0x8000_0000      # device code's ring id of queue q's host ingress ring: q | INGRESS
+# rc_main's `mode` bits
+SERVE_PERSISTENT = 1       # serve mode="persistent" kernels
+SERVE_EVENT_DRIVEN = 2     # serve mode="event_driven" kernels
+RETURN_WHEN_IDLE = 4       # return when a pass takes nothing (or after RC_DRAIN_PASSES passes)
+PERSISTENT_LAUNCH = SERVE_PERSISTENT
+DRAIN_LAUNCH = SERVE_EVENT_DRIVEN | RETURN_WHEN_IDLE
 SLOT_HEADER_DTYPE = np.dtype({
     "names": ["seq", "type_id", "source", "flags", "correlation", "timestamp"],
     "formats": ["<u4", "<u4", "<u4", "<u4", "<u8", "<u8"],

@@ -1,11 +1,12 @@
 """Drive an emitted program over a numpy arena, as the runtime does: put messages in input
-queues, run `rc_main(arena, drain=1)` on PoCL, read the host output and dead-letter queues."""
+queues, run `rc_main(arena, local, DRAIN_LAUNCH)` on PoCL, read the host output and
+dead-letter queues."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from ringc.codegen.layout import DEAD_QUEUE, HOST_QUEUE, STATS_DTYPE, Layout
+from ringc.codegen.layout import DEAD_QUEUE, DRAIN_LAUNCH, HOST_QUEUE, STATS_DTYPE, Layout
 
 from .toolchains import build_opencl, opencl_context
 
@@ -71,7 +72,7 @@ class DrainRunner:
         self.kernel = cl.Kernel(build_opencl(source, context=self.ctx), "rc_main")
         self.local_size = local_size
 
-    def run(self, arena: np.ndarray, groups: int = 1) -> np.ndarray:
+    def run(self, arena: np.ndarray, groups: int = 1, mode: int = DRAIN_LAUNCH) -> np.ndarray:
         """One drain launch over `arena` (the whole layout in one array): its host-facing
         part and its device-local part go to the kernel as the two buffers they are."""
         cl = self.cl
@@ -81,7 +82,7 @@ class DrainRunner:
         bufs = [cl.Buffer(self.ctx, mf.READ_WRITE | mf.COPY_HOST_PTR, hostbuf=part)
                 for part in parts]
         size = self.local_size
-        self.kernel.set_args(*bufs, np.uint32(1))
+        self.kernel.set_args(*bufs, np.uint32(mode))
         cl.enqueue_nd_range_kernel(self.queue, self.kernel, (size * groups,), (size,))
         for part, buf in zip(parts, bufs):
             cl.enqueue_copy(self.queue, part, buf)

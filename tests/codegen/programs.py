@@ -368,7 +368,7 @@ def _half():
 
 
 def semantics_program(metal: bool = False) -> Program:
-    """Event-driven kernels the PoCL tests run with drain=1 (and every target builds)."""
+    """Event-driven kernels the PoCL tests run with DRAIN_LAUNCH (and every target builds)."""
     front, back = _pipeline()
     return Program(_messages(not metal),
                    (_calc(not metal), front, back, _parallel(not metal), _odd()), (_half(),))

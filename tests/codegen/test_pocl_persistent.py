@@ -1,5 +1,5 @@
 """A persistent launch on PoCL: the host produces and consumes through a shared arena while
-`rc_main(arena, drain=0)` runs, then stops it with the stop flag."""
+`rc_main(arena, local, PERSISTENT_LAUNCH)` runs, then stops it with the stop flag."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import time
 import numpy as np
 
 from ringc.codegen import generate
+from ringc.codegen.layout import PERSISTENT_LAUNCH
 from ringc.ir.nodes import Program
 from ringc.ir.types import MessageType
 
@@ -68,7 +69,7 @@ def test_persistent_loop_serves_a_live_host_then_stops():
     split = layout.local_offset                  # page-aligned: both parts stay aligned
     bufs = [cl.Buffer(ctx, cl.mem_flags.READ_WRITE | cl.mem_flags.USE_HOST_PTR, hostbuf=part)
             for part in (arena[:split], arena[split:])]
-    kernel_.set_args(*bufs, np.uint32(0))
+    kernel_.set_args(*bufs, np.uint32(PERSISTENT_LAUNCH))
     event = cl.enqueue_nd_range_kernel(queue, kernel_, (1,), (1,))
     work = np.zeros((), layout.message("Work").dtype)
     q = layout.ingress_queue(0)                                 # the host's ring of queue 0

@@ -1,5 +1,6 @@
-"""Run emitted OpenCL on PoCL: `rc_main(arena, drain=1)` over a numpy arena filled as the
-runtime fills it, and compare every answer with numpy / Python semantics, bit for bit."""
+"""Run emitted OpenCL on PoCL: `rc_main(arena, local, DRAIN_LAUNCH)` over a numpy arena
+filled as the runtime fills it, and compare every answer with numpy / Python semantics, bit
+for bit."""
 
 from __future__ import annotations
 
