@@ -269,3 +269,69 @@ def test_the_launch_mode_selects_which_kernels_are_served(user_module):
     runner.run(arena, mode=SERVE_PERSISTENT | SERVE_EVENT_DRIVEN | RETURN_WHEN_IDLE)
     processed = [stats(arena, layout, k.queue_base)["processed"] for k in layout.kernels]
     assert processed == [5, 5]                         # one launch served both kinds
+
+
+LOOP = """
+@rc.message
+class Job:
+    n: i32
+
+@rc.ring_kernel(mode="event_driven", capacity=4, backpressure="reject", max_batch=1)
+class Loop:
+    def on_job(self, m: Job):
+        if m.n > 0:
+            rc.send(Loop, Job(n=m.n - 1))
+"""
+
+
+def test_a_head_waiting_for_room_does_not_block_the_other_ring(user_module):
+    """The device ring is full of self-sending jobs (each frees the slot it needs); a host
+    job at the head of the ingress ring must wait, but the device ring goes on meanwhile,
+    and with max_batch=1 the two rings still take turns."""
+    layout, runner, arena, _ = start(user_module(LOOP).Loop)
+    job = layout.message("Job").dtype
+    for _ in range(4):
+        push(arena, layout, 0, "Job", np.array((3,), job), ring="device")
+    push(arena, layout, 0, "Job", np.array((3,), job))
+    runner.run(arena)
+    assert runner.dead(arena) == []
+    assert stats(arena, layout, 0)["processed"] == 20          # 5 chains of 4, one launch
+
+
+PIPE = """
+@rc.message
+class Job:
+    n: i32
+
+@rc.ring_kernel(mode="event_driven", capacity=16, backpressure="reject")
+class A:
+    def on_job(self, m: Job):
+        rc.send(B, Job(n=m.n))
+
+@rc.ring_kernel(mode="event_driven", capacity=4)
+class B:
+    def on_job(self, m: Job):
+        rc.emit(m)
+"""
+
+
+def test_a_slow_host_backpressures_two_hops_upstream_without_loss(user_module):
+    """B waits for the host output queue; A waits for B. Patience must not cut A's wait
+    short (that would reject A's sends): the wait ends when the host reads."""
+    compiled = rc.compile(user_module(PIPE).A, "opencl", output_capacity=4)
+    layout = compiled.layout
+    runner = DrainRunner(compiled.source, layout)
+    arena = layout.new_arena()
+    job = layout.message("Job").dtype
+    for n in range(12):
+        push(arena, layout, 0, "Job", np.array((n,), job))
+    for _ in range(100):                           # the host does not read for a while
+        runner.run(arena)
+    got, dead = [], []
+    for _ in range(50):
+        got += runner.host(arena)
+        dead += runner.dead(arena)
+        runner.run(arena)
+    got += runner.host(arena)
+    assert dead == [] and runner.dead(arena) == []
+    assert sorted(int(h["payload"]["n"]) for h in got) == list(range(12))

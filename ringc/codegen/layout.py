@@ -191,7 +191,7 @@ class Layout:
     `[0, local_offset)` is the host-facing arena (control block, stats, ingress rings, host
     output and dead-letter queues), `[local_offset, arena_size)` the device-local part
     (state and device rings). The kernel takes the two as separate buffers (`rc_main(arena,
-    local, drain)`); a runtime may also allocate one buffer and pass `arena + local_offset`
+    local, mode)`); a runtime may also allocate one buffer and pass `arena + local_offset`
     as the second."""
     arena_size: int
     stats_offset: int
