@@ -1,8 +1,8 @@
 // metal_shim.h: lets a C++17 compiler syntax- and type-check the Metal Shading Language
 // ringc emits, on machines without Apple's Metal compiler:
 //
-//     g++ -std=c++17 -fsyntax-only -Wno-unknown-pragmas -Wno-attributes -x c++ \
-//         -include metal_shim.h program.metal
+//     g++ -std=c++17 -fsyntax-only -Wno-unknown-pragmas -Wno-attributes -x c++
+//         -include metal_shim.h program.metal        (one command line)
 //
 // This is a syntax/type check, not Metal: address spaces become nothing, attributes are
 // ignored, and the functions below are declarations only (nothing links or runs). It
