@@ -21,6 +21,7 @@ import jinja2
 from ..errors import CompileError
 from ..ir.nodes import Fail, FunctionDef, Program
 from ..ir.types import MessageType, ScalarType, struct_layout
+from ..ir.walk import all_stmts
 from .cfamily import CFamilyDialect, Printer, comment_text
 from .identifiers import Names, mangle
 from .layout import FIRST_USER_REASON, REASONS, Layout, check_recursion, compute_layout
@@ -66,19 +67,10 @@ def _environment() -> jinja2.Environment:
 
 def fail_reasons(program: Program) -> tuple[str, ...]:
     """The `rc.fail` strings in the order the program first uses them."""
-    found: dict[str, None] = {}
-
-    def visit(stmts) -> None:
-        for s in stmts:
-            if isinstance(s, Fail):
-                found.setdefault(s.reason)
-            for sub in ("then", "orelse", "body"):
-                visit(getattr(s, sub, ()))
-    for k in program.kernels:
-        for fn in (*k.handlers, *k.helpers):
-            visit(fn.body)
-    for fn in program.functions:
-        visit(fn.body)
+    functions = [*(fn for k in program.kernels for fn in (*k.handlers, *k.helpers)),
+                 *program.functions]
+    found = {s.reason: None for fn in functions for s in all_stmts(fn.body)
+             if isinstance(s, Fail)}
     return tuple(found)
 
 

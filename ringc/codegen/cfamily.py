@@ -63,7 +63,7 @@ from ..ir.nodes import (
     While,
 )
 from ..ir.types import AddressType, ArrayType, MessageType, ScalarType
-from ..ir.walk import expr_children, walk
+from ..ir.walk import all_stmts, expr_children, stmt_exprs, walk
 from .identifiers import Names, mangle
 from .layout import Layout
 
@@ -352,17 +352,13 @@ class Printer:
         params = {p.name for p in fn.params}
         found: dict[str, object] = {lv.name: lv.type for lv in fn.locals}
 
-        def visit(stmts) -> None:
-            for s in stmts:
-                if isinstance(s, For) and s.var not in params:
-                    found.setdefault(s.var, s.start.type)
-                for e in _stmt_exprs(s):
-                    for node in walk(e):
-                        if isinstance(node, Local) and node.name not in params:
-                            found.setdefault(node.name, node.type)
-                for sub in ("then", "orelse", "body"):
-                    visit(getattr(s, sub, ()))
-        visit(fn.body)
+        for s in all_stmts(fn.body):
+            if isinstance(s, For) and s.var not in params:
+                found.setdefault(s.var, s.start.type)
+            for e in stmt_exprs(s):
+                for node in walk(e):
+                    if isinstance(node, Local) and node.name not in params:
+                        found.setdefault(node.name, node.type)
         return found
 
     def zero_return(self) -> str:
@@ -479,7 +475,7 @@ class Printer:
     def loop_may_fault(self, s) -> bool:
         """Can an iteration fault? Then each iteration starts with a fault check, so a
         loop whose values went harmless after a fault cannot spin forever."""
-        return any(self.effects(e) & FAULT for st in _all_stmts([s]) for e in _stmt_exprs(st))
+        return any(self.effects(e) & FAULT for st in all_stmts([s]) for e in stmt_exprs(st))
 
     def stmt_while(self, s: While) -> None:
         may_fault = self.loop_may_fault(s)
@@ -907,14 +903,3 @@ def _chain_indices(e) -> list[Index]:
     return list(reversed(found))
 
 
-def _stmt_exprs(s) -> list:
-    return [getattr(s, f) for f in ("target", "value", "cond", "start", "stop", "expr",
-                                    "instance", "message", "address")
-            if getattr(s, f, None) is not None]
-
-
-def _all_stmts(stmts):
-    for s in stmts:
-        yield s
-        for sub in ("then", "orelse", "body"):
-            yield from _all_stmts(getattr(s, sub, ()))

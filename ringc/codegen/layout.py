@@ -34,7 +34,7 @@ from ..ir.nodes import (
     While,
 )
 from ..ir.types import MESSAGE_ALIGN, struct_dtype
-from ..ir.walk import walk
+from ..ir.walk import stmt_exprs, walk
 
 __all__ = ["HOST_QUEUE", "DEAD_QUEUE", "INGRESS", "SERVE_PERSISTENT", "SERVE_EVENT_DRIVEN",
            "RETURN_WHEN_IDLE", "PERSISTENT_LAUNCH", "DRAIN_LAUNCH", "LINE", "SLOT_HEADER",
@@ -267,12 +267,6 @@ def _calls(expr) -> list[Call]:
     return [e for e in walk(expr) if isinstance(e, Call)]
 
 
-def _stmt_exprs(stmt) -> list:
-    return [getattr(stmt, f) for f in ("target", "value", "cond", "start", "stop", "expr",
-                                       "instance", "message", "address")
-            if getattr(stmt, f, None) is not None]
-
-
 class _NeedCounter:
     """Sums sends per queue group over a function body (If: the larger branch; constant
     loops multiply; other loops count once). Detects recursion, which GPUs cannot run."""
@@ -306,7 +300,7 @@ class _NeedCounter:
                 total[key] = total.get(key, 0) + n * times
 
         for stmt in stmts:
-            for expr in _stmt_exprs(stmt):
+            for expr in stmt_exprs(stmt):
                 for call in _calls(expr):
                     add(self.call(call.function, stmt.loc))
             if isinstance(stmt, If):

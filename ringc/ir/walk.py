@@ -1,4 +1,4 @@
-"""Walking expression trees: every pass that inspects IR expressions uses these."""
+"""Walking IR: every pass that inspects statements or expressions uses these."""
 
 from __future__ import annotations
 
@@ -17,8 +17,12 @@ from .nodes import (
     Member,
     MessageNew,
     Select,
+    Stmt,
     Unary,
 )
+
+_STMT_EXPR_FIELDS = ("target", "value", "cond", "start", "stop", "expr", "instance",
+                     "message", "address")
 
 
 def expr_children(e: Expr) -> tuple[Expr, ...]:
@@ -47,3 +51,16 @@ def walk(e: Expr) -> Iterator[Expr]:
     yield e
     for child in expr_children(e):
         yield from walk(child)
+
+
+def stmt_exprs(stmt: Stmt) -> list[Expr]:
+    """The expressions a statement holds directly (not those of nested statements)."""
+    return [getattr(stmt, f) for f in _STMT_EXPR_FIELDS if getattr(stmt, f, None) is not None]
+
+
+def all_stmts(stmts) -> Iterator[Stmt]:
+    """Every statement of `stmts` and of the blocks nested in them, in source order."""
+    for s in stmts:
+        yield s
+        for sub in ("then", "orelse", "body"):
+            yield from all_stmts(getattr(s, sub, ()))
