@@ -20,6 +20,8 @@ from .intrinsics import (
                          send,
                          sender,
 )
+from .launcher import launch
+from .runtime import DeadLetter, Metrics, Runtime, Status
 from .types import SCALAR_TYPES, Address, Array
 
 bool_ = SCALAR_TYPES["bool"]
@@ -37,7 +39,8 @@ f64 = SCALAR_TYPES["f64"]
 __version__ = "0.1.0"
 
 __all__ = [
-    "message", "ring_kernel", "device", "compile", "CompiledProgram",
+    "message", "ring_kernel", "device", "compile", "CompiledProgram", "launch", "Runtime",
+    "Status", "Metrics", "DeadLetter",
     "CompileError", "QueueFull", "BackendUnavailable", "RingcError",
     "send", "emit", "reply", "sender", "fail", "clock", "instance_id",
     "atomic_add", "atomic_max", "atomic_min", "atomic_cas",

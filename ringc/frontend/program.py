@@ -355,6 +355,14 @@ class ProgramBuilder:
 
 def build_program(kernels) -> ir.Program:
     """The IR program of `kernels` (a kernel class or a sequence of them)."""
+    return build_program_with_classes(kernels)[0]
+
+
+def build_program_with_classes(kernels) -> tuple[ir.Program, dict[str, type], dict[str, type]]:
+    """The IR program of `kernels`, and the Python classes of its messages and of its
+    kernels by name (the runtime answers with objects of those message classes)."""
     if isinstance(kernels, type):
         kernels = [kernels]
-    return ProgramBuilder().build(list(kernels))
+    builder = ProgramBuilder()
+    program = builder.build(list(kernels))
+    return program, dict(builder.message_names), dict(builder.kernel_names)

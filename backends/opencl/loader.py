@@ -1,0 +1,192 @@
+"""Run an emitted OpenCL program: pick a device, build (cached), share memory, launch.
+
+Memory: the whole layout lives in one host allocation the device uses in place: fine-grain
+SVM where the device offers it, otherwise a page-aligned numpy array wrapped as two
+`USE_HOST_PTR` buffers (the host-facing part and the device-local part, split at the
+page-aligned `local_offset`). The second is zero-copy only where the device shares the
+host's memory (CPU devices, integrated GPUs); a discrete GPU without fine-grain SVM cannot
+exchange messages with a running kernel and is refused with `BackendUnavailable`.
+
+Launches never block the host: `running()` polls the launch's event (PoCL does not deliver
+Ctrl-C to a thread waiting in `clFinish`). Work-groups: on a CPU device one fewer than its
+compute units (at least one: PoCL runs one work-group per worker thread, and the host needs
+a core), never more than the program has input queues; on a GPU one per compute unit.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import warnings
+
+import numpy as np
+
+from ringc.codegen.layout import Layout
+from ringc.errors import BackendUnavailable, RingcError
+
+from .toolchain import _POCL, build_options
+
+__all__ = ["OpenCLDevice", "find_device"]
+
+PAGE = 4096
+MAX_PARALLEL_WIDTH = {"cpu": 16, "gpu": 128}
+
+
+def _cl():
+    try:
+        import pyopencl as cl
+    except ImportError:
+        raise BackendUnavailable("pyopencl is not installed (pip install 'ringc[opencl]')") \
+            from None
+    return cl
+
+
+def _all_devices() -> list:
+    cl = _cl()
+    try:
+        platforms = cl.get_platforms()
+    except cl.Error:
+        platforms = []
+    found = []
+    for platform in sorted(platforms, key=lambda p: p.name != _POCL):
+        try:
+            found.extend(platform.get_devices())
+        except cl.Error:                    # a platform without devices
+            continue
+    return found
+
+
+def find_device(wanted: str | int | None = None):
+    """The OpenCL device to run on: PoCL's CPU device (or the first one) by default, the
+    `wanted`-th device of `ringc devices`' OpenCL list, or the first whose name or
+    platform contains `wanted` (case-insensitive)."""
+    devices = _all_devices()
+    if not devices:
+        raise BackendUnavailable("no OpenCL device found (pip install "
+                                 "pocl-binary-distribution, or install a vendor ICD)")
+    if wanted is None:
+        return devices[0]
+    if isinstance(wanted, int):
+        if 0 <= wanted < len(devices):
+            return devices[wanted]
+    else:
+        for d in devices:
+            if wanted.lower() in f"{d.name} {d.platform.name}".lower():
+                return d
+    names = "; ".join(f"{i}: {d.name.strip()}" for i, d in enumerate(devices))
+    raise BackendUnavailable(f"no OpenCL device matches {wanted!r} (devices here: {names})")
+
+
+@functools.cache
+def _context(device):
+    return _cl().Context([device])
+
+
+@functools.lru_cache(maxsize=32)
+def _built(device, source_hash: str, source: str, options: tuple[str, ...]):
+    """The built program: built once per process (PoCL and pyopencl keep binaries on disk
+    too, so a new process rebuilds from cache)."""
+    cl = _cl()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", cl.CompilerWarning)
+        try:
+            return cl.Program(_context(device), source).build(options=list(options))
+        except cl.Error as exc:
+            raise RingcError(f"the OpenCL compiler rejected the generated program "
+                             f"(a ringc bug; please report it): {exc}") from None
+
+
+def _aligned(size: int) -> np.ndarray:
+    raw = np.zeros(size + PAGE, dtype=np.uint8)
+    start = -raw.ctypes.data % PAGE
+    return raw[start:start + size]
+
+
+class OpenCLDevice:
+    """One program's memory and launches on one OpenCL device (see the module doc)."""
+
+    def __init__(self, source: str, layout: Layout, image: np.ndarray, *,
+                 device: str | int | None = None, memory: str = "auto",
+                 groups: int | None = None, parallel: bool = False,
+                 fast_math: bool = False):
+        cl = self.cl = _cl()
+        self.cl_device = find_device(device)
+        self.context = _context(self.cl_device)
+        is_cpu = bool(self.cl_device.type & cl.device_type.CPU)
+        self.layout = layout
+        self.program = _built(self.cl_device, hashlib.sha256(source.encode()).hexdigest(),
+                              source, build_options(fast_math))
+        self.kernel = cl.Kernel(self.program, "rc_main")
+        self.queue = cl.CommandQueue(self.context)
+        self.memory_kind = self._memory_kind(memory, is_cpu)
+        if self.memory_kind == "svm":
+            # 128 bytes: the largest alignment PoCL's clSVMAlloc grants, and more than any
+            # struct in the arena needs
+            self.memory = cl.fsvm_empty(self.context, layout.arena_size, np.uint8,
+                                        alignment=128)
+        else:
+            self.memory = _aligned(layout.arena_size)
+        self.memory[:] = image
+        split = layout.local_offset
+        self.arena = self.memory[:split]
+        self._local = self.memory[split:]
+        if self.memory_kind == "svm":
+            self._args = (cl.SVM(self.arena), cl.SVM(self._local))
+        else:
+            flags = cl.mem_flags.READ_WRITE | cl.mem_flags.USE_HOST_PTR
+            self._args = tuple(cl.Buffer(self.context, flags, hostbuf=part)
+                               for part in (self.arena, self._local))
+        units = self.cl_device.max_compute_units
+        default = max(1, units - 1) if is_cpu else units
+        self.groups = groups or max(1, min(default, layout.num_queues))
+        width = MAX_PARALLEL_WIDTH["cpu" if is_cpu else "gpu"]
+        self.local_size = min(width, self.cl_device.max_work_group_size) if parallel else 1
+        self._event = None
+        self.description = (f"{self.cl_device.name.strip()} ({self.cl_device.platform.name}"
+                            f"), {self.groups} work-group(s) x {self.local_size}, "
+                            f"{self.memory_kind} memory")
+
+    def _memory_kind(self, memory: str, is_cpu: bool) -> str:
+        cl = self.cl
+        try:
+            fine = bool(self.cl_device.svm_capabilities
+                        & cl.device_svm_capabilities.FINE_GRAIN_BUFFER)
+        except (cl.Error, AttributeError):
+            fine = False
+        shared = is_cpu or bool(getattr(self.cl_device, "host_unified_memory", False))
+        if memory not in ("auto", "svm", "host_ptr"):
+            raise ValueError(f"memory must be 'auto', 'svm' or 'host_ptr', not {memory!r}")
+        if memory == "svm" and not fine:
+            raise BackendUnavailable(f"{self.cl_device.name.strip()} has no fine-grain SVM")
+        if memory == "host_ptr" or (memory == "auto" and not fine):
+            if not shared:
+                raise BackendUnavailable(
+                    f"{self.cl_device.name.strip()} has neither fine-grain SVM nor memory "
+                    "shared with the host, so the host cannot reach a running kernel's queues")
+            return "host_ptr"
+        return "svm"
+
+    def read_local(self, offset: int, size: int) -> np.ndarray:
+        return self.memory[offset:offset + size]
+
+    def write_local(self, offset: int, data: np.ndarray) -> None:
+        self.memory[offset:offset + len(data)] = data
+
+    def launch(self, mode: int) -> None:
+        cl = self.cl
+        self.kernel.set_args(*self._args, np.uint32(mode))
+        self._event = cl.enqueue_nd_range_kernel(
+            self.queue, self.kernel, (self.groups * self.local_size,), (self.local_size,))
+        self.queue.flush()
+
+    def running(self) -> bool:
+        if self._event is None:
+            return False
+        status = self._event.command_execution_status
+        if status < 0:
+            raise RingcError(f"the OpenCL launch failed with status {status}")
+        return status != self.cl.command_execution_status.COMPLETE
+
+    def release(self) -> None:
+        """Nothing to free early: the memory stays readable for status and checkpoint
+        after shutdown, and goes with this object."""

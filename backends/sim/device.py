@@ -1,0 +1,60 @@
+"""The simulator as a device: `SimMachine` (the device program in Python) on a thread.
+
+The arena is a plain numpy array the host runtime reads and writes exactly as it does a
+device's; the machine runs `rc_main`'s loop over it on one daemon thread (one work-group,
+so the simulator shows no parallel interleaving). Python's GIL makes it slow, not different.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from ringc.codegen.layout import Layout
+from ringc.errors import RingcError
+from ringc.ir.nodes import Program
+
+from .machine import SimMachine
+
+__all__ = ["SimDevice"]
+
+
+class SimDevice:
+    """One program's memory and launches in the simulator."""
+
+    description = "ringc simulator (Python, one work-group)"
+
+    def __init__(self, program: Program, layout: Layout, reasons: tuple[str, ...],
+                 image: np.ndarray):
+        self.memory = image.copy()
+        self.arena = self.memory[:layout.local_offset]
+        self.machine = SimMachine(program, layout, reasons)
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    def read_local(self, offset: int, size: int) -> np.ndarray:
+        return self.memory[offset:offset + size]
+
+    def write_local(self, offset: int, data: np.ndarray) -> None:
+        self.memory[offset:offset + len(data)] = data
+
+    def launch(self, mode: int) -> None:
+        self._thread = threading.Thread(target=self._run, args=(mode,), name="ringc-sim",
+                                        daemon=True)
+        self._thread.start()
+
+    def _run(self, mode: int) -> None:
+        try:
+            self.machine.run(self.memory, mode)
+        except BaseException as exc:            # reported to the host by running()
+            self._error = exc
+
+    def running(self) -> bool:
+        if self._error is not None:
+            raise RingcError(f"the simulator stopped on an internal error: "
+                             f"{type(self._error).__name__}: {self._error}")
+        return self._thread is not None and self._thread.is_alive()
+
+    def release(self) -> None:
+        """Nothing to free: the memory stays readable after shutdown."""

@@ -1,0 +1,204 @@
+"""The host's side of the arena's rings (docs/device-program.md, "Queues").
+
+The host is the only producer of the ingress rings and the only consumer of the host output
+and dead-letter queues, so it uses plain numpy stores throughout: a batch is written whole,
+then published by its sequence words and one store of the counter. It never writes a slot's
+`seq` word while writing records, and it never performs an atomic operation on the arena.
+`publish_fence()` keeps the order of the host's stores (payload before `seq` before the
+counter) and of its loads; `full_fence()` also orders stores before later loads, where the
+protocol needs that (quiescing an instance for a checkpoint).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import platform
+import struct
+import threading
+
+import numpy as np
+
+from ..codegen.layout import QueueLayout
+
+__all__ = ["full_fence", "publish_fence", "IngressRing", "OutputRing", "u32_at", "u64_at"]
+
+_U32_WRAP = 1 << 32
+_U32 = struct.Struct("<I")
+_HEADER = struct.Struct("<IIIQQ")            # type_id, source, flags, correlation, timestamp
+
+
+def _fence_function():
+    """libatomic's `atomic_thread_fence` (seq_cst) where it exists; otherwise a lock's
+    acquire and release, which on x86 and ARM are full barriers too."""
+    name = ctypes.util.find_library("atomic")
+    if name:
+        try:
+            fn = ctypes.CDLL(name).atomic_thread_fence
+            fn.argtypes, fn.restype = [ctypes.c_int], None
+            return lambda: fn(5)           # memory_order_seq_cst
+        except (OSError, AttributeError):
+            pass
+    lock = threading.Lock()
+
+    def locked() -> None:
+        with lock:
+            pass
+    return locked
+
+
+full_fence = _fence_function()
+# Between the host's stores to one ring (payload, then seq, then the counter) and between its
+# loads (seq, then the payload) only the CPU's order matters, and x86's memory model (TSO)
+# keeps stores in program order and loads in program order; other CPUs get a full fence.
+publish_fence = (lambda: None) if platform.machine().lower() in (
+    "x86_64", "amd64", "i386", "i686") else full_fence
+
+
+def u32_at(memory: np.ndarray, offset: int) -> np.ndarray:
+    """A one-element uint32 view of the arena at `offset`."""
+    return memory[offset:offset + 4].view(np.uint32)
+
+
+def u64_at(memory: np.ndarray, offset: int) -> np.ndarray:
+    return memory[offset:offset + 8].view(np.uint64)
+
+
+class _Ring:
+    def __init__(self, memory: np.ndarray, queue: QueueLayout):
+        self.queue = queue
+        self.capacity = queue.capacity
+        self.mask = queue.capacity - 1
+        self.head = u32_at(memory, queue.head_offset)
+        self.tail = u32_at(memory, queue.tail_offset)
+        region = memory[queue.slots_offset:queue.slots_offset + queue.capacity * queue.slot_size]
+        self.rows = region.reshape(queue.capacity, queue.slot_size)
+        self.seq = region.view(np.uint32).reshape(queue.capacity, queue.slot_size // 4)[:, 0]
+        self.region = region
+        self.mv = memoryview(memory)          # struct access: the one-message fast paths
+        self.slot_size = queue.slot_size
+        self.slots_offset = queue.slots_offset
+
+    def used(self) -> int:
+        """Messages in the ring now (`tail - head`); a snapshot while the device runs."""
+        return (int(self.tail[0]) - int(self.head[0])) % _U32_WRAP
+
+    def _spans(self, first: int, n: int):
+        """(ring index, batch index, count) pieces of `n` slots from position `first`."""
+        start = first & self.mask
+        head_part = min(n, self.capacity - start)
+        yield start, 0, head_part
+        if head_part < n:
+            yield 0, head_part, n - head_part
+
+
+class IngressRing(_Ring):
+    """Input queue `q`'s ingress ring, produced into by the host alone."""
+
+    def __init__(self, memory: np.ndarray, queue: QueueLayout):
+        super().__init__(memory, queue)
+        self._typed: dict[np.dtype, np.ndarray] = {}
+
+    def free(self, limit: int) -> int:
+        """Slots free from `tail` on, up to `limit`, judged by their sequence words (a slot
+        the device has taken but not yet released is not free)."""
+        tail = int(self.tail[0])
+        limit = min(limit, self.capacity)
+        if limit == 1:
+            return int(self.seq[tail & self.mask] == tail)
+        positions = (tail + np.arange(limit, dtype=np.uint64)) % _U32_WRAP
+        ready = self.seq[(positions & self.mask).astype(np.intp)] == positions.astype(np.uint32)
+        return limit if ready.all() else int(np.argmin(ready))
+
+    def _slots(self, dtype: np.dtype) -> np.ndarray:
+        slots = self._typed.get(dtype)
+        if slots is None:
+            slots = self._typed[dtype] = self.region.view(self.queue.slot_dtype(dtype))
+        return slots
+
+    def produce_one(self, type_id: int, payload: bytes, source: int, correlation: int,
+                    timestamp: int) -> bool:
+        """One message (its payload's bytes): the same protocol as `produce` with struct
+        stores, for latency. False when the slot at `tail` is not free."""
+        mv, tail = self.mv, _U32.unpack_from(self.mv, self.queue.tail_offset)[0]
+        slot = self.slots_offset + (tail & self.mask) * self.slot_size
+        if _U32.unpack_from(mv, slot)[0] != tail:
+            return False
+        _HEADER.pack_into(mv, slot + 4, type_id, source, 0, correlation, timestamp)
+        start = slot + self.queue.payload_offset
+        mv[start:start + len(payload)] = payload
+        publish_fence()
+        _U32.pack_into(mv, slot, (tail + 1) % _U32_WRAP)
+        publish_fence()
+        _U32.pack_into(mv, self.queue.tail_offset, (tail + 1) % _U32_WRAP)
+        return True
+
+    def produce(self, type_id: int, records: np.ndarray, source: int,
+                correlations: np.ndarray, timestamp: int) -> int:
+        """Write as many of `records` (a 1-d array of one message dtype) as fit, then
+        publish them; returns how many went in."""
+        n = self.free(len(records))
+        if n == 0:
+            return 0
+        tail = int(self.tail[0])
+        slots = self._slots(records.dtype)
+        for ring_at, batch_at, count in self._spans(tail, n):
+            part = slots[ring_at:ring_at + count]
+            part["type_id"] = type_id
+            part["source"] = source
+            part["flags"] = 0
+            part["correlation"] = correlations[batch_at:batch_at + count]
+            part["timestamp"] = timestamp
+            part["payload"] = records[batch_at:batch_at + count]
+        publish_fence()
+        for ring_at, batch_at, count in self._spans(tail, n):
+            self.seq[ring_at:ring_at + count] = (
+                (tail + batch_at + np.arange(1, count + 1, dtype=np.uint64)) % _U32_WRAP)
+        publish_fence()
+        self.tail[0] = (tail + n) % _U32_WRAP
+        return n
+
+
+class OutputRing(_Ring):
+    """The host output queue or the dead-letter queue, consumed by the host alone."""
+
+    def ready(self) -> int:
+        """How many messages are ready from `head`, counting 0, 1 or 2 ("more than one"):
+        two loads, cheap enough to poll."""
+        mv, head = self.mv, _U32.unpack_from(self.mv, self.queue.head_offset)[0]
+        for k in (0, 1):
+            slot = self.slots_offset + ((head + k) & self.mask) * self.slot_size
+            if _U32.unpack_from(mv, slot)[0] != (head + k + 1) % _U32_WRAP:
+                return k
+        return 2
+
+    def consume_one(self) -> bytes:
+        """The slot at `head` (which `ready` said holds a message) as bytes, released."""
+        mv, head = self.mv, _U32.unpack_from(self.mv, self.queue.head_offset)[0]
+        slot = self.slots_offset + (head & self.mask) * self.slot_size
+        publish_fence()
+        row = mv[slot:slot + self.slot_size].tobytes()
+        _U32.pack_into(mv, self.queue.head_offset, (head + 1) % _U32_WRAP)
+        publish_fence()
+        _U32.pack_into(mv, slot, (head + self.capacity) % _U32_WRAP)
+        return row
+
+    def consume(self, limit: int) -> np.ndarray:
+        """Up to `limit` ready slots as a copied (n, slot_size) uint8 array, released to the
+        device (head first, then each slot's `seq`)."""
+        head = int(self.head[0])
+        want = min(limit, self.capacity)
+        if want <= 0:
+            return self.rows[:0].copy()
+        positions = (head + np.arange(want, dtype=np.uint64)) % _U32_WRAP
+        index = (positions & self.mask).astype(np.intp)
+        ready = self.seq[index] == ((positions + 1) % _U32_WRAP).astype(np.uint32)
+        n = want if ready.all() else int(np.argmin(ready))
+        if n == 0:
+            return self.rows[:0].copy()
+        publish_fence()                        # the payloads are read after their seq words
+        rows = self.rows[index[:n]]         # fancy indexing copies
+        self.head[0] = (head + n) % _U32_WRAP
+        publish_fence()
+        self.seq[index[:n]] = ((positions[:n] + self.capacity) % _U32_WRAP).astype(np.uint32)
+        return rows

@@ -1,0 +1,648 @@
+"""`Runtime`: the host's side of a launched program (DESIGN.md section 1, "Runtime").
+
+It talks to the device only through the arena (docs/device-program.md): it produces into
+ingress rings, consumes the host output and dead-letter queues, reads the stats lines and
+writes `active` and `stop`. A *device* object (backends/<target>/loader.py, or the
+simulator) owns the memory and the launches; its interface is `Device` below.
+
+One lock guards every arena access; it is held briefly, never while waiting. Whoever waits
+(a `send` for room, a `request` for its reply, `receive`) pumps the output queues itself
+between short sleeps, and a background thread pumps every few milliseconds, so one thread
+may send more than every queue holds before it receives. No call blocks in a driver:
+waits are polls with sleeps, so Ctrl-C always reaches the main thread.
+"""
+
+from __future__ import annotations
+
+import struct
+import threading
+import time
+import weakref
+from collections import deque
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from ..codegen.layout import (
+    DEAD_QUEUE,
+    DRAIN_LAUNCH,
+    HOST_QUEUE,
+    REASONS,
+    SERVE_EVENT_DRIVEN,
+    SERVE_PERSISTENT,
+    KernelLayout,
+    Layout,
+)
+from ..errors import QueueFull, RingcError
+from ..ir.nodes import Emit, Program, Reply, Return
+from ..ir.walk import all_stmts
+from .reports import Counters, DeadLetter, LatencyBook, Metrics, Status, stats_view
+from .rings import IngressRing, OutputRing, full_fence, u32_at, u64_at
+
+__all__ = ["Device", "Runtime"]
+
+_HOST_CORRELATION_LIMIT = 1 << 63      # device-started conversations have bit 63 set
+_PUMP_INTERVAL = 0.002                 # background pump period (s)
+_FULL_PUMP_NS = 1_000_000              # a waiting caller's full pump period (ns)
+_SLOT_HEADER = struct.Struct("<IIIQQ")   # type_id, source, flags, correlation, timestamp
+
+
+class Device(Protocol):
+    """What a backend provides: the memory of one program and its launches."""
+    description: str
+    arena: np.ndarray          # the host-facing part [0, local_offset), zero-copy
+
+    def read_local(self, offset: int, size: int) -> np.ndarray:
+        """Bytes of the device-local part at layout offset `offset` (a copy or a view)."""
+
+    def write_local(self, offset: int, data: np.ndarray) -> None: ...
+
+    def launch(self, mode: int) -> None:
+        """Start `rc_main(arena, local, mode)` without waiting for it."""
+
+    def running(self) -> bool:
+        """Whether a launch is in flight; raises RingcError if the last one failed."""
+
+    def release(self) -> None:
+        """Free what can be freed once no launch is in flight."""
+
+
+@dataclass
+class _Chunk:
+    """Messages of one type moved out of the host output queue, in arrival order."""
+    type_id: int
+    records: np.ndarray
+    taken: int = 0
+
+    def __len__(self) -> int:
+        return len(self.records) - self.taken
+
+
+_live: weakref.WeakSet = weakref.WeakSet()
+
+
+def stop_all() -> None:
+    """Stop every live runtime without draining (the `atexit` hook)."""
+    for rt in list(_live):
+        rt.shutdown(drain=False, timeout=2.0)
+
+
+class Runtime:
+    """A launched program. Create with `rc.launch`; see DESIGN.md for the methods' contract.
+
+    Kernels are named by their class or their name (`rt.send(Summer, ...)`,
+    `rt.status("Summer")`); messages are `@rc.message` objects or numpy arrays of their
+    `dtype`."""
+
+    def __init__(self, program: Program, layout: Layout, reasons: tuple[str, ...],
+                 messages: dict[str, type], kernels: dict[str, type], device: Device,
+                 backend: str,
+                 host_buffer: int = 1 << 22):
+        self.backend = backend
+        self.device = device
+        self._program = program
+        self._layout = layout
+        self._reasons = {**REASONS, **{16 + i: r for i, r in enumerate(reasons)}}
+        self._classes = messages
+        self._kernel_classes = kernels
+        self._host_buffer = host_buffer
+        self._lock = threading.RLock()
+        mem = device.arena
+        self._stop_word = u32_at(mem, layout.control_offset)
+        self._clock_word = u64_at(mem, layout.control_offset + 8)
+        self._stats = stats_view(mem, layout.stats_offset, layout.num_queues)
+        self._counters = Counters(self._stats)
+        self._ingress = [IngressRing(mem, q) for q in layout.ingress]
+        self._output = OutputRing(mem, layout.host_queue)
+        self._dead = OutputRing(mem, layout.dead_letter_queue)
+        self._host_puts = np.zeros(layout.num_queues, dtype=np.int64)
+        self._chunks: deque[_Chunk] = deque()
+        self._buffered = 0
+        self._waiters: dict[int, object] = {}       # request correlation -> reply (or None)
+        self._dead_letters: list[DeadLetter] = []
+        self._latency = LatencyBook(layout.num_queues)
+        self._next_correlation = 1
+        self._host_types = _host_types(program, layout)
+        modes = {k.mode for k in layout.kernels}
+        self._persistent = "persistent" in modes
+        self._launches = 0
+        self._last_full_pump = 0
+        self._closing = False
+        self._closed = False
+        self._ended_at: float | None = None
+        self._error: BaseException | None = None
+        self._clock_word[0] = time.monotonic_ns()
+        self._started_at = time.monotonic()
+        if self._persistent:          # one launch serves every kernel, event-driven ones too
+            self._launch(SERVE_PERSISTENT | SERVE_EVENT_DRIVEN)
+        self._pumper = threading.Thread(target=self._background, name="ringc-pump",
+                                        daemon=True)
+        self._pumper.start()
+        _live.add(self)
+
+    # ---- kernels and messages ------------------------------------------------------------
+
+    def kernels(self) -> list:
+        """The program's kernels (classes where known, else names), in program order."""
+        return [self._kernel_classes.get(k.name, k.name) for k in self._layout.kernels]
+
+    def _kernel(self, kernel) -> KernelLayout:
+        name = kernel if isinstance(kernel, str) else getattr(kernel, "__name__", None)
+        for k in self._layout.kernels:
+            if k.name == name:
+                return k
+        known = ", ".join(k.name for k in self._layout.kernels)
+        raise ValueError(f"{name or kernel!r} is not a kernel of this program (kernels: {known})")
+
+    def _queues(self, k: KernelLayout, instance: int | None) -> range:
+        if instance is None:
+            return k.queue_ids
+        if not 0 <= instance < k.instances:
+            raise ValueError(f"{k.name} has {k.instances} instance(s); there is no instance "
+                             f"{instance}")
+        return range(k.queue_base + instance, k.queue_base + instance + 1)
+
+    def _message_of(self, k: KernelLayout, msg, type_name) -> tuple[int, np.ndarray]:
+        """(type id, 1-d records) of a message object or a numpy array for kernel `k`."""
+        handled = {h.message: h.type_id for h in k.handlers}
+        if isinstance(msg, np.ndarray):
+            if type_name is not None:
+                names = [getattr(type_name, "__name__", type_name)]
+            else:
+                names = [m for m in handled if self._layout.message(m).dtype == msg.dtype]
+            if len(names) != 1:
+                what = "no message" if not names else "several messages (" + ", ".join(
+                    names) + "); say which with type="
+                raise TypeError(f"an array of dtype {msg.dtype} matches {what} that "
+                                f"{k.name} handles")
+            name = names[0]
+            records = np.ascontiguousarray(msg.reshape(-1), dtype=self._layout.message(
+                name).dtype) if msg.dtype != self._layout.message(name).dtype else msg.reshape(-1)
+        else:
+            spec = getattr(type(msg), "_ringc_message", None)
+            if spec is None:
+                raise TypeError(f"send takes an @rc.message object or a numpy array, not "
+                                f"{type(msg).__name__}")
+            name = spec.name
+            records = np.asarray(msg.to_record()).reshape(1)
+        if name not in handled:
+            raise TypeError(f"{k.name} has no handler for {name} (it handles "
+                            f"{', '.join(handled) or 'nothing'})")
+        return handled[name], records
+
+    def _message_object(self, type_id: int, record):
+        cls = self._classes.get(self._layout.message_by_id(type_id).name)
+        return cls.from_record(record) if cls is not None else record.copy()
+
+    # ---- sending ---------------------------------------------------------------------------
+
+    def send(self, kernel, msg, instance: int = 0, timeout: float | None = None,
+             type=None) -> int:  # noqa: A002
+        """Put `msg` (a message, or a numpy array of one message dtype; `type` names the
+        message where several share that dtype) in `kernel`'s input queue `instance`.
+        Streams in as room frees; `timeout` bounds each wait for room (None: as long as the
+        program runs), then `rc.QueueFull` says how many went in. Returns the count."""
+        k = self._kernel(kernel)
+        queue = self._queues(k, instance).start
+        type_id, records = self._message_of(k, msg, type)
+        return self._put(queue, type_id, records, timeout, correlation=None)
+
+    def _put(self, queue: int, type_id: int, records: np.ndarray, timeout: float | None,
+             correlation: int | None) -> int:
+        done, total = 0, len(records)
+        ring = self._ingress[queue]
+        while done < total:
+            with self._lock:
+                self._check_open()
+                n = min(total - done, ring.capacity)
+                first = correlation if correlation is not None else self._next_correlation
+                corrs = np.arange(first, first + n, dtype=np.uint64)
+                now = time.monotonic_ns()
+                if n == 1:
+                    put = int(ring.produce_one(type_id, records[done].tobytes(), HOST_QUEUE,
+                                               first, now))
+                else:
+                    put = ring.produce(type_id, records[done:done + n], HOST_QUEUE, corrs, now)
+                if put:
+                    if correlation is None:
+                        self._next_correlation += put
+                    self._latency.sent(first, put, now)
+                    self._host_puts[queue] += put
+                    done += put
+                    if not self._persistent:
+                        self._relaunch_if_needed()
+                    continue
+            if not self._wait(lambda: ring.free(1) > 0 or self._closing, timeout):
+                raise QueueFull(f"{ring.queue.name} stayed full for {timeout} s: {done} of "
+                                f"{total} message(s) went in", accepted=done)
+        return done
+
+    def request(self, kernel, msg, timeout: float | None = None, instance: int = 0):
+        """Send `msg` and wait for the reply to it (matched by correlation id); raises
+        TimeoutError when none came in `timeout` seconds (a later reply then goes to the
+        host output queue, like a reply to `send`)."""
+        k = self._kernel(kernel)
+        queue = self._queues(k, instance).start
+        type_id, records = self._message_of(k, msg, None)
+        with self._lock:
+            corr = self._next_correlation
+            self._next_correlation += 1
+            self._waiters[corr] = None
+        try:
+            deadline = None if timeout is None else time.monotonic() + timeout
+            self._put(queue, type_id, records, timeout, correlation=corr)
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if not self._wait(lambda: self._waiters.get(corr) is not None or self._closed,
+                              left):
+                raise TimeoutError(f"no reply from {k.name} within {timeout} s")
+            reply = self._waiters.get(corr)
+            if reply is None:
+                raise RingcError("the program stopped before it replied")
+            return reply
+        finally:
+            with self._lock:
+                self._waiters.pop(corr, None)
+
+    # ---- receiving -------------------------------------------------------------------------
+
+    def receive(self, timeout: float | None = None):
+        """The next message in the host output queue (replies to `send`, `rc.emit`s, in
+        arrival order); TimeoutError when none arrives in `timeout` seconds."""
+        if not self._wait(lambda: self._buffered > 0 or self._closed, timeout):
+            raise TimeoutError(f"no message arrived within {timeout} s")
+        with self._lock:
+            if not self._buffered:
+                raise TimeoutError("no message to receive: the program has stopped")
+            chunk = self._chunks[0]
+            record = chunk.records[chunk.taken]
+            chunk.taken += 1
+            self._buffered -= 1
+            if not len(chunk):
+                self._chunks.popleft()
+            return self._message_object(chunk.type_id, record)
+
+    def receive_many(self, n: int, timeout: float | None = None, type=None):  # noqa: A002
+        """Up to `n` messages, once `n` arrived or `timeout` passed: a numpy array of the
+        message's dtype when `type` is given (other types stay queued) or when the program
+        can send the host one type only; otherwise a dict keyed by message class."""
+        type_id = None
+        if type is not None:
+            type_id = self._layout.message(getattr(type, "__name__", type)).type_id
+
+        def count() -> int:
+            if type_id is None:
+                return self._buffered
+            return sum(len(c) for c in self._chunks if c.type_id == type_id)
+
+        self._wait(lambda: count() >= n or self._closed, timeout)
+        with self._lock:
+            taken: dict[int, list[np.ndarray]] = {}
+            left, keep = n, deque()
+            for chunk in self._chunks:
+                if left and (type_id is None or chunk.type_id == type_id):
+                    part = chunk.records[chunk.taken:chunk.taken + left]
+                    chunk.taken += len(part)
+                    left -= len(part)
+                    self._buffered -= len(part)
+                    taken.setdefault(chunk.type_id, []).append(part)
+                if len(chunk):
+                    keep.append(chunk)
+            self._chunks = keep
+        types = [type_id] if type_id is not None else self._host_types
+        arrays = {t: np.concatenate(taken[t]) if t in taken else
+                  np.zeros(0, self._layout.message_by_id(t).dtype) for t in {*types, *taken}}
+        if len(arrays) == 1:
+            return next(iter(arrays.values()))
+        return {self._classes.get(self._layout.message_by_id(t).name,
+                                  self._layout.message_by_id(t).name): a
+                for t, a in sorted(arrays.items())}
+
+    # ---- pumping ---------------------------------------------------------------------------
+
+    def _pump(self, full: bool = True) -> None:
+        """Move what the device put in the host output and dead-letter queues into host
+        memory; `full` also refreshes the heartbeat and the 64-bit counters and relaunches
+        an event-driven program that has work. Caller holds the lock."""
+        now = time.monotonic_ns()
+        room = self._host_buffer - self._buffered
+        ready = self._output.ready() if room > 0 else 0
+        if ready == 1:
+            self._accept_one(self._output.consume_one(), now)
+        elif ready:
+            self._accept_output(self._output.consume(room), now)
+        if self._dead.ready():
+            self._accept_dead(self._dead.consume(self._dead.capacity))
+        if full:
+            self._clock_word[0] = now
+            self._counters.update()
+            if not self._persistent and not self._closed:
+                self._relaunch_if_needed()
+
+    def _accept_one(self, row: bytes, now: int) -> None:
+        """`_accept_output` of one slot, without numpy's per-call overheads."""
+        type_id, source, _, corr, _ = _SLOT_HEADER.unpack_from(row, 4)
+        msg = self._layout.message_by_id(type_id)
+        record = np.frombuffer(row, msg.dtype, count=1, offset=self._layout.host_queue
+                               .payload_offset)
+        self._latency.replied_one(source, corr, now)
+        if self._waiters.get(corr, 0) is None:
+            self._waiters[corr] = self._message_object(type_id, record[0])
+            return
+        self._chunks.append(_Chunk(type_id, record.copy()))
+        self._buffered += 1
+
+    def _accept_output(self, rows: np.ndarray, now: int) -> None:
+        slots = rows.reshape(-1).view(self._layout.host_queue.slot_dtype())
+        types, corrs, sources = slots["type_id"], slots["correlation"], slots["source"]
+        self._latency.replied(sources, corrs, now)
+        if self._waiters:
+            for i in np.flatnonzero(np.isin(corrs, list(self._waiters))):
+                corr = int(corrs[i])
+                if self._waiters[corr] is None:
+                    msg = self._layout.message_by_id(int(types[i]))
+                    record = slots["payload"][i][:msg.size].copy().view(msg.dtype)[0]
+                    self._waiters[corr] = self._message_object(int(types[i]), record)
+                    types[i] = 0                    # consumed by its requester
+        starts = np.flatnonzero(np.diff(types.astype(np.int64), prepend=-1) != 0)
+        for start, stop in zip(starts, [*starts[1:], len(types)]):
+            type_id = int(types[start])
+            if type_id == 0:
+                continue
+            msg = self._layout.message_by_id(type_id)
+            records = np.ascontiguousarray(slots["payload"][start:stop, :msg.size]).view(
+                msg.dtype).reshape(-1)
+            self._chunks.append(_Chunk(type_id, records))
+            self._buffered += len(records)
+
+    def _accept_dead(self, rows: np.ndarray) -> None:
+        slots = rows.reshape(-1).view(self._layout.dead_letter_queue.slot_dtype())
+        for slot in slots:
+            msg = self._layout.message_by_id(int(slot["type_id"]))
+            record = slot["payload"][:msg.size].copy().view(msg.dtype)[0]
+            kernel, instance = self._queue_name(int(slot["queue"]))
+            src_kernel, src_instance = self._queue_name(int(slot["source"]))
+            source = src_kernel if src_instance < 0 else f"{src_kernel}[{src_instance}]"
+            self._dead_letters.append(DeadLetter(
+                kernel, instance, self._reasons.get(int(slot["reason"]),
+                                                    f"reason {int(slot['reason'])}"),
+                self._message_object(int(slot["type_id"]), record), source or "host",
+                int(slot["correlation"]), int(slot["detail"])))
+
+    def _queue_name(self, queue: int) -> tuple[str | None, int]:
+        if queue in (HOST_QUEUE, DEAD_QUEUE) or queue >= self._layout.num_queues:
+            return (None if queue != HOST_QUEUE else "host"), -1
+        k = next(k for k in self._layout.kernels if queue in k.queue_ids)
+        return k.name, queue - k.queue_base
+
+    def _wait(self, ready, timeout: float | None) -> bool:
+        """Pump until `ready()` or `timeout`: yields for the first ~100 polls (a reply
+        takes microseconds), then sleeps, backing off to 1 ms."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        polls = 0
+        while True:
+            with self._lock:
+                now = time.monotonic_ns()
+                full = now - self._last_full_pump > _FULL_PUMP_NS
+                if full:
+                    self._last_full_pump = now
+                    self._check_device()
+                if not self._closed:
+                    self._pump(full)
+                if ready():
+                    return True
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            polls += 1
+            time.sleep(0 if polls < 100 else min(0.001, 1e-5 * (polls - 99)))
+
+    def _background(self) -> None:
+        while not self._closed:
+            with self._lock:
+                if self._closed:
+                    break
+                try:
+                    self._check_device()
+                    self._pump()
+                except RingcError:
+                    pass                     # recorded in self._error, raised to callers
+            time.sleep(_PUMP_INTERVAL)
+
+    def _check_device(self) -> None:
+        if self._error is None and self._launches:
+            try:
+                self.device.running()
+            except RingcError as exc:
+                self._error = exc
+        if self._error is not None:
+            raise RingcError(f"the {self.backend} program failed: {self._error}")
+
+    def _check_open(self) -> None:
+        if self._closing:
+            raise RingcError("this runtime is shut down (or shutting down): it takes no more "
+                             "messages")
+
+    # ---- launches --------------------------------------------------------------------------
+
+    def _launch(self, mode: int) -> None:
+        self.device.launch(mode)
+        self._launches += 1
+
+    def _pending(self, queues: range | None = None, active_only: bool = False) -> int:
+        total = 0
+        for q in queues if queues is not None else range(self._layout.num_queues):
+            if active_only and not self._stats["active"][q]:
+                continue
+            device_ring = self._layout.queue(q)
+            counters = self.device.read_local(device_ring.head_offset, 68).view(np.uint32)
+            total += self._ingress[q].used() + (int(counters[16]) - int(counters[0])) % (1 << 32)
+        return total
+
+    def _relaunch_if_needed(self) -> None:
+        """Event-driven programs: a drain launch whenever messages wait and none runs."""
+        if self._closed or self._stop_word[0]:
+            return
+        if not self.device.running() and self._pending(active_only=True):
+            self._launch(DRAIN_LAUNCH)
+
+    # ---- control ---------------------------------------------------------------------------
+
+    def activate(self, kernel, instance: int | None = None) -> None:
+        """Let the kernel's instances (or one) take messages again."""
+        self._set_active(kernel, instance, 1)
+
+    def deactivate(self, kernel, instance: int | None = None) -> None:
+        """Stop the kernel's instances (or one) taking messages; they stay queued."""
+        self._set_active(kernel, instance, 0)
+
+    def _set_active(self, kernel, instance: int | None, value: int) -> None:
+        queues = self._queues(self._kernel(kernel), instance)
+        with self._lock:
+            self._stats["active"][queues.start:queues.stop] = value
+            full_fence()
+
+    def _quiesced(self, queue: int):
+        """Context: instance `queue` between two messages (active cleared, busy == 0)."""
+        runtime = self
+
+        class Quiesce:
+            def __enter__(self):
+                with runtime._lock:
+                    self.was = int(runtime._stats["active"][queue])
+                    runtime._stats["active"][queue] = 0
+                    full_fence()
+                if not runtime._wait(lambda: runtime._stats["busy"][queue] == 0
+                                     or not runtime._device_running(), 10.0):
+                    with runtime._lock:
+                        runtime._stats["active"][queue] = self.was
+                    raise TimeoutError("the instance stayed inside a handler for 10 s")
+
+            def __exit__(self, *exc):
+                with runtime._lock:
+                    runtime._stats["active"][queue] = self.was
+                    full_fence()
+        return Quiesce()
+
+    def _device_running(self) -> bool:
+        try:
+            return self.device.running()
+        except RingcError:
+            return False
+
+    def checkpoint(self, kernel, instance: int = 0) -> np.void:
+        """The instance's state as a numpy record (fields named after the state
+        attributes), taken between two messages."""
+        k = self._kernel(kernel)
+        queue = self._queues(k, instance).start
+        offset = k.state_offset + instance * k.state_stride
+        with self._quiesced(queue):
+            raw = np.array(self.device.read_local(offset, k.state_dtype.itemsize), copy=True)
+        return raw.view(k.state_dtype)[0]
+
+    def restore(self, kernel, snapshot, instance: int = 0) -> None:
+        """Replace the instance's state with `snapshot` (from `checkpoint`, or any record
+        with the same fields), between two messages."""
+        k = self._kernel(kernel)
+        queue = self._queues(k, instance).start
+        record = np.zeros((), k.state_dtype)
+        names = getattr(getattr(snapshot, "dtype", None), "names", None)
+        if names is None or set(names) != set(k.state_dtype.names or ()):
+            raise TypeError(f"a snapshot of {k.name} is a record with the fields "
+                            f"{', '.join(k.state_dtype.names or ())}")
+        for name in names:
+            record[name] = snapshot[name]
+        offset = k.state_offset + instance * k.state_stride
+        with self._quiesced(queue):
+            self.device.write_local(offset, record.reshape(1).view(np.uint8))
+
+    # ---- reports ---------------------------------------------------------------------------
+
+    def status(self, kernel, instance: int | None = None) -> Status:
+        """The kernel's state now (all instances summed unless `instance` is given)."""
+        k = self._kernel(kernel)
+        queues = self._queues(k, instance)
+        with self._lock:
+            if not self._closed:
+                self._counters.update()
+            c = self._counters
+            return Status(
+                kernel=k.name, instances=len(queues),
+                active=bool(all(self._stats["active"][queues.start:queues.stop])),
+                launched=self._launches > 0 and not self._closed,
+                terminating=self._closing,
+                processed=c.sum("processed", queues), pending=self._pending(queues),
+                dead_lettered=c.sum("dead_lettered", queues),
+                sent=int(self._host_puts[queues.start:queues.stop].sum())
+                + c.sum("received", queues),
+                uptime=self._uptime())
+
+    def metrics(self, kernel, instance: int | None = None) -> Metrics:
+        """Throughput, reply latency, queue fill and dead letters of the kernel."""
+        k = self._kernel(kernel)
+        queues = self._queues(k, instance)
+        s = self.status(kernel, instance)
+        mean, p99 = self._latency.stats(queues)
+        uptime = max(s.uptime, 1e-9)
+        return Metrics(kernel=k.name, throughput=s.processed / uptime, latency_mean=mean,
+                       latency_p99=p99,
+                       input_utilisation=s.pending / (2 * k.capacity * len(queues)),
+                       output_utilisation=self._output.used() / self._output.capacity,
+                       dead_letters=s.dead_lettered, processed=s.processed)
+
+    def dead_letters(self) -> list[DeadLetter]:
+        """Every message dead-lettered since launch, oldest first."""
+        with self._lock:
+            if not self._closed:
+                self._pump()
+            return list(self._dead_letters)
+
+    def _uptime(self) -> float:
+        end = self._ended_at if self._ended_at is not None else time.monotonic()
+        return end - self._started_at
+
+    # ---- shutdown --------------------------------------------------------------------------
+
+    def shutdown(self, drain: bool = True, timeout: float = 5.0) -> bool:
+        """Stop the program. With `drain`, first wait (up to `timeout` s) until active
+        kernels have taken everything queued. Returns True when it drained (or was not
+        asked to) and the device stopped in time. Safe to call twice.
+
+        A launch that does not stop within the timeout (a handler in an endless loop)
+        cannot be cancelled: it is left with its stop flag set and its memory kept."""
+        with self._lock:
+            if self._closed:
+                return True
+            self._closing = True
+        deadline = time.monotonic() + timeout
+        clean = True
+        try:
+            if drain:
+                clean = self._wait(lambda: self._drained(), timeout)
+            with self._lock:
+                self._stop_word[0] = 1
+                full_fence()
+            stopped = self._wait(lambda: not self._device_running(),
+                                 max(0.0, deadline - time.monotonic()) + 1.0)
+            clean = clean and stopped
+        finally:
+            with self._lock:
+                self._pump()
+                self._closed = True
+                self._ended_at = time.monotonic()
+                if not self._device_running():
+                    self.device.release()
+            _live.discard(self)
+        return clean
+
+    def _drained(self) -> bool:
+        """Nothing queued in active kernels, nobody inside a handler."""
+        return self._pending(active_only=True) == 0 and not self._stats["busy"].any()
+
+    def __enter__(self) -> Runtime:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.shutdown(drain=exc_type is None)
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "running"
+        kernels = ", ".join(k.name for k in self._layout.kernels)
+        return f"<ringc.Runtime {self.backend} [{kernels}] {state} on {self.device.description}>"
+
+
+def _host_types(program: Program, layout: Layout) -> list[int]:
+    """Type ids of the messages the program can send the host: replies, emits, rc.reply."""
+    names = set()
+    for kernel in program.kernels:
+        for fn in (*kernel.handlers, *kernel.helpers):
+            for stmt in all_stmts(fn.body):
+                if isinstance(stmt, (Emit, Reply)):
+                    names.add(stmt.message.type.name)
+                elif isinstance(stmt, Return) and stmt.value is not None and fn in \
+                        kernel.handlers:
+                    names.add(stmt.value.type.name)
+    for fn in program.functions:
+        for stmt in all_stmts(fn.body):
+            if isinstance(stmt, (Emit, Reply)):
+                names.add(stmt.message.type.name)
+    return sorted(layout.message(n).type_id for n in names)
