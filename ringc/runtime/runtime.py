@@ -295,28 +295,41 @@ class Runtime:
                 return self._buffered
             return sum(len(c) for c in self._chunks if c.type_id == type_id)
 
-        self._wait(lambda: count() >= n or self._closed, timeout)
-        with self._lock:
-            taken: dict[int, list[np.ndarray]] = {}
-            left, keep = n, deque()
-            for chunk in self._chunks:
-                if left and (type_id is None or chunk.type_id == type_id):
-                    part = chunk.records[chunk.taken:chunk.taken + left]
-                    chunk.taken += len(part)
-                    left -= len(part)
-                    self._buffered -= len(part)
-                    taken.setdefault(chunk.type_id, []).append(part)
-                if len(chunk):
-                    keep.append(chunk)
-            self._chunks = keep
+        deadline = None if timeout is None else time.monotonic() + timeout
+        taken: dict[int, list[np.ndarray]] = {}
+        left = n
+        while True:
+            with self._lock:
+                left = self._take(type_id, left, taken)
+            if not left or self._closed:
+                break
+            wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if not self._wait(lambda: count() > 0 or self._closed, wait):
+                break
         types = [type_id] if type_id is not None else self._host_types
-        arrays = {t: np.concatenate(taken[t]) if t in taken else
-                  np.zeros(0, self._layout.message_by_id(t).dtype) for t in {*types, *taken}}
+        arrays = {t: _joined(taken.get(t, []), self._layout.message_by_id(t).dtype)
+                  for t in {*types, *taken}}
         if len(arrays) == 1:
             return next(iter(arrays.values()))
         return {self._classes.get(self._layout.message_by_id(t).name,
                                   self._layout.message_by_id(t).name): a
                 for t, a in sorted(arrays.items())}
+
+    def _take(self, type_id: int | None, left: int, taken: dict[int, list]) -> int:
+        """Move up to `left` buffered messages (of `type_id`, or any) into `taken`; returns
+        how many are still wanted. Caller holds the lock."""
+        keep: deque[_Chunk] = deque()
+        for chunk in self._chunks:
+            if left and (type_id is None or chunk.type_id == type_id):
+                part = chunk.records[chunk.taken:chunk.taken + left]
+                chunk.taken += len(part)
+                left -= len(part)
+                self._buffered -= len(part)
+                taken.setdefault(chunk.type_id, []).append(part)
+            if len(chunk):
+                keep.append(chunk)
+        self._chunks = keep
+        return left
 
     # ---- pumping ---------------------------------------------------------------------------
 
@@ -472,8 +485,12 @@ class Runtime:
         self._set_active(kernel, instance, 1)
 
     def deactivate(self, kernel, instance: int | None = None) -> None:
-        """Stop the kernel's instances (or one) taking messages; they stay queued."""
+        """Stop the kernel's instances (or one) taking messages; they stay queued. Returns
+        once none of them is inside a handler (the one in hand completes)."""
         self._set_active(kernel, instance, 0)
+        queues = self._queues(self._kernel(kernel), instance)
+        self._wait(lambda: not self._stats["busy"][queues.start:queues.stop].any()
+                   or not self._device_running(), None)
 
     def _set_active(self, kernel, instance: int | None, value: int) -> None:
         queues = self._queues(self._kernel(kernel), instance)
@@ -628,6 +645,16 @@ class Runtime:
         state = "closed" if self._closed else "running"
         kernels = ", ".join(k.name for k in self._layout.kernels)
         return f"<ringc.Runtime {self.backend} [{kernels}] {state} on {self.device.description}>"
+
+
+def _joined(parts: list[np.ndarray], dtype: np.dtype) -> np.ndarray:
+    """One array of `dtype` (padding kept, unlike np.concatenate) holding `parts`."""
+    out = np.empty(sum(len(p) for p in parts), dtype)
+    at = 0
+    for part in parts:
+        out[at:at + len(part)] = part
+        at += len(part)
+    return out
 
 
 def _host_types(program: Program, layout: Layout) -> list[int]:

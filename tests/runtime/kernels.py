@@ -1,0 +1,104 @@
+"""Kernels the runtime tests launch (module level: the frontend reads their source)."""
+
+import ringc as rc
+from ringc import Array, f32, i32, i64, u32
+
+
+@rc.message
+class Work:
+    id: i32
+    data: Array[f32, 4]
+    ts: i64
+
+
+@rc.message
+class Sum:
+    id: i32
+    value: f32
+
+
+@rc.ring_kernel(capacity=64)
+class Summer:
+    processed: i64
+    last: i32
+
+    def on_work(self, m: Work) -> Sum:
+        self.processed += 1
+        self.last = m.id
+        s = 0.0
+        for i in range(4):
+            s += m.data[i]
+        return Sum(id=m.id, value=s)
+
+
+@rc.message
+class Job:
+    sender: i32
+    seq: i32
+    divisor: i32
+    index: i32
+
+
+@rc.message
+class Done:
+    sender: i32
+    seq: i32
+    quotient: i32
+
+
+@rc.message
+class Note:
+    seq: i32
+
+
+@rc.ring_kernel(capacity=16, instances=2)
+class Worker:
+    """Replies `seq // divisor`; faults on divisor 0 (division_by_zero), index outside
+    0..3 (index_out_of_range), seq < 0 (rc.fail "negative"); emits a Note every 4th."""
+
+    table: Array[i32, 4]
+    handled: u32
+
+    def on_job(self, m: Job) -> Done:
+        if m.seq < 0:
+            rc.fail("negative")
+        self.table[m.index] += 1
+        self.handled += 1
+        if m.seq % 4 == 3:
+            rc.emit(Note(seq=m.seq))
+        return Done(sender=m.sender, seq=m.seq, quotient=m.seq // m.divisor)
+
+
+@rc.message
+class Spin:
+    rounds: i32
+
+
+@rc.ring_kernel(capacity=8)
+class Slow:
+    """Busy for `rounds` iterations per message: a handler that takes its time."""
+
+    acc: i64
+
+    def on_spin(self, m: Spin):
+        i = 0
+        while i < m.rounds:
+            self.acc += i % 7
+            i += 1
+
+
+@rc.message
+class Ask:
+    n: i32
+
+
+@rc.ring_kernel(capacity=32, mode="event_driven")
+class Forwarder:
+    """Event-driven: forwards to an instance of Worker that may not exist, and passes
+    Worker's replies on to the host."""
+
+    def on_ask(self, m: Ask):
+        rc.send(Worker, Job(sender=-1, seq=m.n, divisor=1, index=0), instance=m.n)
+
+    def on_done(self, m: Done):
+        rc.emit(m)
