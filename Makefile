@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 RINGC := $(VENV)/bin/ringc
 STAMP := $(VENV)/.ringc-installed
-SAMPLES := $(wildcard samples/*.py)
+SAMPLES := $(filter-out samples/run_%,$(wildcard samples/*.py))
 
 .PHONY: setup run test lint bench clean
 
@@ -16,15 +16,14 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e ".[opencl,cuda,dev]"
 	touch $(STAMP)
 
-# Until the runtime lands, the main job is the compiler's: every sample to every target,
-# then each program built by every toolchain present (PoCL, NVRTC/nvcc, the Metal shim).
+# The main job: every sample compiled for every target into build/, then the pipeline
+# sample launched on the default backend (OpenCL on PoCL) with a live stream of readings.
 run: setup
 	@for f in $(SAMPLES); do \
-	  echo "== $$f"; \
 	  $(RINGC) compile $$f --target all -o build/ || exit 1; \
-	  $(RINGC) compile $$f --emit ir -o build/ || exit 1; \
-	  $(RINGC) check $$f --target all || exit 1; \
 	done
+	@echo "compiled $(words $(SAMPLES)) samples for cuda, opencl and metal into build/"
+	$(PY) samples/run_pipeline.py
 
 lint: setup
 	$(VENV)/bin/ruff check ringc backends templates tests bench samples

@@ -61,8 +61,9 @@ CONTROL_DTYPE = np.dtype({
     "formats": ["<u4", "<u4", "<u8", "<u4", "<u4"],
     "offsets": [0, 4, 8, 16, 20], "itemsize": LINE})
 STATS_DTYPE = np.dtype({
-    "names": ["active", "processed", "dead_lettered", "sent", "received", "busy", "deferred"],
-    "formats": ["<u4"] * 7, "offsets": [0, 4, 8, 12, 16, 20, 24], "itemsize": LINE})
+    "names": ["active", "processed", "dead_lettered", "sent", "received", "busy", "deferred",
+              "waits_host"],
+    "formats": ["<u4"] * 8, "offsets": [0, 4, 8, 12, 16, 20, 24, 28], "itemsize": LINE})
 INGRESS = 0x8000_0000      # device code's ring id of queue q's host ingress ring: q | INGRESS
 # rc_main's `mode` bits
 SERVE_PERSISTENT = 1       # serve mode="persistent" kernels

@@ -102,3 +102,28 @@ class Forwarder:
 
     def on_done(self, m: Done):
         rc.emit(m)
+
+
+@rc.message
+class Item:
+    sender: i32
+    seq: i32
+
+
+@rc.ring_kernel(capacity=64, instances=2)
+class Stage:
+    """Forwards every item to Tail; items whose seq ends in 999 fail."""
+
+    forwarded: i64
+
+    def on_item(self, m: Item):
+        if m.seq % 1000 == 999:
+            rc.fail("unlucky")
+        self.forwarded += 1
+        rc.send(Tail, m)
+
+
+@rc.ring_kernel(capacity=32)
+class Tail:
+    def on_item(self, m: Item):
+        rc.emit(m)
