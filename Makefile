@@ -33,6 +33,7 @@ test: setup lint
 
 bench: setup
 	$(PY) bench/compile_bench.py
+	$(PY) bench/runtime_bench.py
 
 clean:
 	rm -rf build out .pytest_cache

@@ -176,5 +176,6 @@ def _metal() -> DeviceInfo:
 
 
 def _sim() -> DeviceInfo:
-    return DeviceInfo("sim", None, reason="the Python simulator arrives with rc.launch, "
-                                          "which this version of ringc does not have yet")
+    return DeviceInfo("sim", "Python simulator", {
+        "runs": "the program's IR in Python over the same queues, one work-group",
+        "use": "the oracle device backends are tested against; a debugger's backend"})

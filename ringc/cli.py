@@ -169,8 +169,8 @@ def _inspect_target(program) -> str:
 
 def cmd_devices(args) -> int:
     from .backends.devices import list_devices
-    print("ringc compiles for these backends here; running programs on them (rc.launch) "
-          "is not part of this version yet.\n")
+    print("ringc compiles for opencl, cuda and metal; rc.launch runs programs on opencl and "
+          "sim (running on cuda and metal is not in this version).\n")
     for info in list_devices():
         print(info.describe())
     return 0

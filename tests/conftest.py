@@ -8,6 +8,7 @@ import textwrap
 import pytest
 
 from ringc.frontend.files import import_file, kernels_in
+from tests.backend_support import unavailable
 
 PRELUDE = "import math\nimport ringc as rc\nfrom ringc import *\n"
 PRELUDE_LINES = PRELUDE.count("\n")
@@ -30,3 +31,13 @@ def user_kernels(user_module):
     def load(source: str):
         return kernels_in(user_module(source))
     return load
+
+
+@pytest.fixture(params=["sim", "opencl", "cuda"])
+def backend(request) -> str:
+    """Runs a test on every backend present: the simulator always, OpenCL where pyopencl
+    finds a device, CUDA where a GPU, its driver and ringc's CUDA loader are there."""
+    why = unavailable(request.param)
+    if why:
+        pytest.skip(f"{request.param}: {why}")
+    return request.param

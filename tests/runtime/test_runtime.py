@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 import ringc as rc
+from tests.backend_support import scale
 
-from .conftest import scale
 from .kernels import Ask, Done, Forwarder, Job, Note, Slow, Spin, Sum, Summer, Work, Worker
 
 

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 import ringc as rc
+from tests.backend_support import scale
 
-from .conftest import scale
 from .kernels import Item, Stage, Tail
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"

@@ -1,11 +1,9 @@
-"""One fixture runs each runtime test on every backend present: the simulator always,
-OpenCL where pyopencl finds a device, CUDA where a GPU and its driver are there."""
+"""Which backends can run programs here (for the `backend` fixture in tests/conftest.py),
+and stream lengths per backend."""
 
 from __future__ import annotations
 
 import functools
-
-import pytest
 
 import ringc as rc
 
@@ -29,14 +27,6 @@ def unavailable(backend: str) -> str | None:
         except Exception:            # an empty program is refused, but the backend is there
             return None
     return None
-
-
-@pytest.fixture(params=["sim", "opencl", "cuda"])
-def backend(request) -> str:
-    why = unavailable(request.param)
-    if why:
-        pytest.skip(f"{request.param}: {why}")
-    return request.param
 
 
 def scale(backend: str, device: int, sim: int) -> int:
