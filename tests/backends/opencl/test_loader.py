@@ -1,0 +1,75 @@
+"""The OpenCL loader: device choice, memory kinds, build caching, work-group count."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import ringc as rc
+from tests.backend_support import unavailable
+from tests.runtime.kernels import Item, Stage, Sum, Summer, Work
+
+pytestmark = pytest.mark.skipif(unavailable("opencl") is not None,
+                                reason=f"opencl: {unavailable('opencl')}")
+
+
+@pytest.mark.parametrize("memory", ["svm", "host_ptr"])
+def test_both_memory_kinds_exchange_messages_with_a_running_kernel(memory):
+    import pyopencl as cl
+
+    from ringc.backends.opencl.loader import find_device
+
+    fine = cl.device_svm_capabilities.FINE_GRAIN_BUFFER
+    if memory == "svm" and not find_device().svm_capabilities & fine:
+        pytest.skip("this OpenCL device has no fine-grain SVM")
+    with rc.launch(Summer, backend="opencl", memory=memory) as rt:
+        assert f"{memory} memory" in rt.device.description
+        for i in range(50):
+            assert rt.request(Summer, Work(id=i, data=[i, 1, 0, 0]), 5.0) == Sum(id=i,
+                                                                                 value=i + 1)
+        assert rt.checkpoint(Summer)["processed"] == 50
+
+
+def test_a_second_launch_does_not_rebuild():
+    from ringc.backends.opencl import loader
+
+    with rc.launch(Summer, backend="opencl"):
+        pass
+    before = loader._built.cache_info()
+    with rc.launch(Summer, backend="opencl"):
+        pass
+    after = loader._built.cache_info()
+    assert after.hits == before.hits + 1 and after.misses == before.misses
+
+
+def test_device_choice_by_name_index_and_errors():
+    from ringc.backends.opencl.loader import find_device
+
+    first = find_device()
+    assert find_device(0) == first
+    assert find_device(first.name.strip()[:6]) == first
+    with pytest.raises(rc.BackendUnavailable, match="no OpenCL device matches 'no-such-gpu'"):
+        rc.launch(Summer, backend="opencl", device="no-such-gpu")
+    with pytest.raises(rc.BackendUnavailable, match="no OpenCL device matches 99"):
+        rc.launch(Summer, backend="opencl", device=99)
+    with pytest.raises(ValueError, match="memory must be"):
+        rc.launch(Summer, backend="opencl", memory="managed")
+
+
+def test_work_groups_leave_a_core_to_the_host_and_never_exceed_the_queues():
+    import pyopencl as cl
+
+    from ringc.backends.opencl.loader import find_device
+
+    device = find_device()
+    with rc.launch(Stage, backend="opencl") as rt:         # Stage[0], Stage[1], Tail: 3 queues
+        groups = rt.device.groups
+    if device.type & cl.device_type.CPU:
+        assert groups == max(1, min(device.max_compute_units - 1, 3))
+    with rc.launch(Stage, backend="opencl", groups=2) as rt:   # two groups share the queues
+        assert rt.device.groups == 2
+        batch = np.zeros(2000, Item.dtype)
+        batch["seq"] = np.arange(2000)
+        rt.send(Stage, batch, instance=1)
+        got = rt.receive_many(2000 - 2, timeout=20.0)          # seq 999 and 1999 fail
+        assert (np.diff(got["seq"]) > 0).all() and len(got) == 1998
