@@ -20,8 +20,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import ringc as rc  # noqa: E402
 from bench_kernels import Count, Echo, First, Msg, Third  # noqa: E402
+
+import ringc as rc  # noqa: E402
 
 BULK = 2_000_000
 SIM_BULK = 5_000

@@ -1,6 +1,6 @@
 """User source -> frontend -> codegen -> PoCL: what a handler does when it faults, and that
 the loop makes progress and stays fair. Runs rc_main(mode=DRAIN_LAUNCH) over a numpy arena
-(tests/codegen/arena)."""
+(tests/codegen/arena), on PoCL and on the simulator (`backend="sim"`)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,22 @@ import numpy as np
 import pytest
 
 import ringc as rc
+from tests.backends.sim.runner import SimDrainRunner
 from tests.codegen.arena import DrainRunner, push, stats
 
-pytest.importorskip("pyopencl", reason="the OpenCL tests need pyopencl and PoCL")
+
+@pytest.fixture(params=["pocl", "sim"])
+def backend(request):
+    if request.param == "pocl":
+        pytest.importorskip("pyopencl", reason="the OpenCL tests need pyopencl and PoCL")
+    return request.param
+
+
+def runner_for(compiled, backend: str, local_size: int = 1):
+    """A drain runner of a compiled program on PoCL or the simulator."""
+    if backend == "sim":
+        return SimDrainRunner(compiled.program, compiled.layout, compiled.reasons, local_size)
+    return DrainRunner(compiled.source, compiled.layout, local_size=local_size)
 
 FAULTS = """
 @rc.message
@@ -47,17 +60,17 @@ class K:
 """
 
 
-def start(kernel_cls, local_size: int = 1):
+def start(kernel_cls, backend: str, local_size: int = 1):
     """(layout, runner, fresh arena, fail reasons) of a kernel compiled for OpenCL and
-    built on PoCL."""
+    built on PoCL, or run by the simulator."""
     compiled = rc.compile(kernel_cls, "opencl")
     layout = compiled.layout
-    runner = DrainRunner(compiled.source, layout, local_size=local_size)
+    runner = runner_for(compiled, backend, local_size)
     return layout, runner, layout.new_arena(), compiled.reasons
 
 
-def run(module, kernel: str, message: str, records: list[dict]):
-    layout, runner, arena, reasons = start(getattr(module, kernel))
+def run(module, kernel: str, message: str, records: list[dict], backend: str):
+    layout, runner, arena, reasons = start(getattr(module, kernel), backend)
     dtype = layout.message(message).dtype
     for i, fields in enumerate(records):
         record = np.zeros((), dtype)
@@ -71,7 +84,7 @@ def run(module, kernel: str, message: str, records: list[dict]):
     return state[0], runner.dead(arena), reasons
 
 
-def test_a_faulting_handler_stores_nothing(user_module):
+def test_a_faulting_handler_stores_nothing(user_module, backend):
     module = user_module(FAULTS)
     state, dead, reasons = run(module, "K", "In", [
         {"a": 1, "v": [9, 0, 0, 0]},      # index out of range
@@ -80,7 +93,7 @@ def test_a_faulting_handler_stores_nothing(user_module):
         {"a": 4, "v": [0, 0, 0, 0]},      # modulo by zero into an array element
         {"a": 5, "v": [-1, 0, 0, 0]},     # augmented assignment through a failing helper
         {"a": 6, "v": [0, 0, 0, 0]},      # augmented assignment with a faulting operand
-    ])
+    ], backend)
     assert [(d["reason"], d["correlation"]) for d in dead] == [
         (3, 1), (2, 2), (16, 3), (2, 4), (16, 5), (2, 6)]
     assert reasons == ("negative",)
@@ -103,11 +116,11 @@ class Echo:
 """
 
 
-def test_an_event_driven_launch_is_bounded(user_module):
+def test_an_event_driven_launch_is_bounded(user_module, backend):
     """A kernel that keeps feeding itself must not keep one drain launch alive forever:
     the launch returns after its bound, with the conversation still queued."""
     module = user_module(PING)
-    state, dead, _ = run(module, "Echo", "Ping", [{"n": 0}])
+    state, dead, _ = run(module, "Echo", "Ping", [{"n": 0}], backend)
     assert dead == []
     assert 0 < state["seen"] < 1_000_000
 
@@ -125,10 +138,10 @@ class Relay:
 """
 
 
-def test_parallel_claims_leave_room_for_their_sends(user_module):
+def test_parallel_claims_leave_room_for_their_sends(user_module, backend):
     """Claimed but unreleased slots are not free: eight work-items must not all claim
     when the device ring has room for one more send (they would end in queue_full)."""
-    layout, runner, arena, _ = start(user_module(RELAY).Relay, local_size=8)
+    layout, runner, arena, _ = start(user_module(RELAY).Relay, backend, local_size=8)
     for i in range(15):                       # the device ring: 15 of 16 slots taken
         push(arena, layout, 0, "Ping", np.array((1,), layout.message("Ping").dtype),
              correlation=i + 1, ring="device")
@@ -155,8 +168,9 @@ class Log:
 """
 
 
-def test_host_and_device_rings_are_both_served_in_order_and_active_is_honoured(user_module):
-    layout, runner, arena, _ = start(user_module(ORDERED).Log)
+def test_host_and_device_rings_are_both_served_in_order_and_active_is_honoured(
+        user_module, backend):
+    layout, runner, arena, _ = start(user_module(ORDERED).Log, backend)
     item = layout.message("Item").dtype
     for n in range(10):
         ring = "ingress" if n % 3 else "device"
@@ -187,11 +201,11 @@ class Fan:
 """
 
 
-def test_a_kernel_that_floods_its_own_queue_still_makes_progress(user_module):
+def test_a_kernel_that_floods_its_own_queue_still_makes_progress(user_module, backend):
     """Each handling sends two messages to its own 4-slot queue: waiting for room would
     wait forever, so after RC_ROOM_PATIENCE passes the message is taken anyway and the
     send that finds no room is dead-lettered as queue_full; nothing hangs, nothing is lost."""
-    layout, runner, arena, _ = start(user_module(FANOUT).Fan)
+    layout, runner, arena, _ = start(user_module(FANOUT).Fan, backend)
     push(arena, layout, 0, "Job", np.array((6,), layout.message("Job").dtype), correlation=1)
     dead = []
     rings = (layout.queue(0), layout.ingress_queue(0))
@@ -224,8 +238,8 @@ class Spread:
 """
 
 
-def test_a_busy_parallel_instance_does_not_starve_another(user_module):
-    layout, runner, arena, _ = start(user_module(SPREAD).Spread, local_size=4)
+def test_a_busy_parallel_instance_does_not_starve_another(user_module, backend):
+    layout, runner, arena, _ = start(user_module(SPREAD).Spread, backend, local_size=4)
     unit = np.array((0,), layout.message("Unit").dtype)
     for _ in range(8000):
         push(arena, layout, 0, "Unit", unit)
@@ -258,9 +272,9 @@ class Sometimes:
 """
 
 
-def test_the_launch_mode_selects_which_kernels_are_served(user_module):
+def test_the_launch_mode_selects_which_kernels_are_served(user_module, backend):
     from ringc.codegen.layout import RETURN_WHEN_IDLE, SERVE_EVENT_DRIVEN, SERVE_PERSISTENT
-    layout, runner, arena, _ = start(user_module(MIXED).Always)
+    layout, runner, arena, _ = start(user_module(MIXED).Always, backend)
     tick = np.array((1,), layout.message("Tick").dtype)
     for _ in range(5):
         push(arena, layout, layout.kernel("Always").queue_base, "Tick", tick)
@@ -284,11 +298,11 @@ class Loop:
 """
 
 
-def test_a_head_waiting_for_room_does_not_block_the_other_ring(user_module):
+def test_a_head_waiting_for_room_does_not_block_the_other_ring(user_module, backend):
     """The device ring is full of self-sending jobs (each frees the slot it needs); a host
     job at the head of the ingress ring must wait, but the device ring goes on meanwhile,
     and with max_batch=1 the two rings still take turns."""
-    layout, runner, arena, _ = start(user_module(LOOP).Loop)
+    layout, runner, arena, _ = start(user_module(LOOP).Loop, backend)
     job = layout.message("Job").dtype
     for _ in range(4):
         push(arena, layout, 0, "Job", np.array((3,), job), ring="device")
@@ -315,12 +329,12 @@ class B:
 """
 
 
-def test_a_slow_host_backpressures_two_hops_upstream_without_loss(user_module):
+def test_a_slow_host_backpressures_two_hops_upstream_without_loss(user_module, backend):
     """B waits for the host output queue; A waits for B. Patience must not cut A's wait
     short (that would reject A's sends): the wait ends when the host reads."""
     compiled = rc.compile(user_module(PIPE).A, "opencl", output_capacity=4)
     layout = compiled.layout
-    runner = DrainRunner(compiled.source, layout)
+    runner = runner_for(compiled, backend)
     arena = layout.new_arena()
     job = layout.message("Job").dtype
     for n in range(12):

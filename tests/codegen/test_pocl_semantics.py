@@ -1,6 +1,6 @@
 """Run emitted OpenCL on PoCL: `rc_main(arena, local, DRAIN_LAUNCH)` over a numpy arena
 filled as the runtime fills it, and compare every answer with numpy / Python semantics, bit
-for bit."""
+for bit. Every test runs on PoCL and on the simulator (`backend="sim"`), which must agree."""
 
 from __future__ import annotations
 
@@ -29,10 +29,23 @@ from .programs import (
 HOST_CLOCK = 123_456_789_000
 
 
+@pytest.fixture(scope="module", params=["pocl", "sim"])
+def backend(request):
+    return request.param
+
+
+def make_runner(backend: str, program, generated, local_size: int = 1):
+    """A drain runner of `generated` (emitted from `program`) on PoCL or the simulator."""
+    if backend == "sim":
+        from tests.backends.sim.runner import SimDrainRunner
+        return SimDrainRunner(program, generated.layout, generated.reasons, local_size)
+    return DrainRunner(generated.source, generated.layout, local_size=local_size)
+
+
 @pytest.fixture(scope="module")
-def calc():
+def calc(backend):
     generated = generate(semantics_program(), "opencl")
-    return generated, DrainRunner(generated.source, generated.layout)
+    return generated, make_runner(backend, semantics_program(), generated)
 
 
 def run_batch(calc, kernel: str, message: str, records, instance: int = 0, groups: int = 1,
@@ -229,9 +242,9 @@ def test_send_reply_return_emit_and_routing_faults(calc):
     assert rec["seen"][0]["correlation"] == 100
 
 
-def test_parallel_kernel_uses_atomics(calc):
+def test_parallel_kernel_uses_atomics(calc, backend):
     generated, _ = calc
-    runner = DrainRunner(generated.source, generated.layout, local_size=8)
+    runner = make_runner(backend, semantics_program(), generated, local_size=8)
     dtype = generated.layout.message("Tick").dtype
     values = list(range(-20, 45))
     arena, out, dead = run_batch(calc, "Par", "Tick", [np.array(v, dtype)[()] for v in values],
@@ -274,10 +287,10 @@ def _scalar(dtype):
     return next(t for t in SCALAR_TYPES.values() if t.np_dtype == dtype)
 
 
-def test_room_check_defers_instead_of_dead_lettering():
+def test_room_check_defers_instead_of_dead_lettering(backend):
     """With the host output queue nearly full, a drain takes only what can reply."""
     generated = generate(semantics_program(), "opencl", output_capacity=4)
-    runner = DrainRunner(generated.source, generated.layout)
+    runner = make_runner(backend, semantics_program(), generated)
     layout = generated.layout
     dtype = layout.message("Loop").dtype
     arena = layout.new_arena()

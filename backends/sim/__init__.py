@@ -1,0 +1,1 @@
+"""The simulator backend: runs a program's typed IR in Python over the device arena layout."""

@@ -1,0 +1,746 @@
+"""Runs handlers of a program's typed IR in Python, with the semantics of the emitted C.
+
+Every function (handler, kernel helper, device function) is compiled once into nested Python
+closures; running a handler is then a chain of closure calls over a frame list, not a walk of
+the IR tree. Values are: ints as Python ints kept in their type's range (two's-complement
+wrap after every operation), bools as Python bools, `f32`/`f64` as `numpy.float32` /
+`numpy.float64` scalars (numpy's scalar arithmetic is single IEEE operations in that
+precision: no wider intermediate, no fused multiply-add), addresses as `(queue, reserved,
+correlation)` tuples, arrays as numpy arrays (views where they live in state or a message),
+messages as one-element structured arrays ("records": field access through the array keeps
+padding bytes intact, which `numpy.void` does not). State is a one-element record *view*
+into the arena, written in place.
+
+Semantics follow `ringc.codegen.cfamily` and `templates/helpers.j2`: `//` and `%` on ints
+are Python's, a zero divisor is fault 2 (`division_by_zero`), `MIN // -1` wraps and
+`MIN % -1` is 0; on floats they are numpy's `floor_divide` / `remainder`, computed as the
+C helper computes them (so NaN results carry PoCL's sign bit); shifts by a count
+outside `0..bits-1` give 0 (or -1 for a negative value shifted right); float-to-int casts
+truncate, saturate and map NaN to 0; `min`/`max` are Python's (`a` unless `b` is strictly
+smaller/larger), integer `abs` wraps; atomics run sequentially and return the old value.
+
+A fault raises `Fault` at once. The C code instead sets a flag, goes on with harmless values
+and checks the flag before every store to state, send, emit, reply and atomic: no effect
+after the first fault is visible either way, and the C code sequences operands so that the
+first fault in Python's evaluation order wins, so both give the same outcome.
+
+Limits: every `Index` is bounds-checked here, also in kernels compiled with
+`bounds_check=False` (whose C code reads or writes outside the array instead); `fast_math`
+kernels are computed exactly (the C code may contract or reorder); transcendental `math`
+functions are numpy's, which agree with a device's to a few ulps, not bit for bit.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+from typing import Protocol
+
+import numpy as np
+
+from ringc.codegen.layout import FIRST_USER_REASON
+from ringc.ir.nodes import (
+    Assign,
+    Binary,
+    Break,
+    Call,
+    Cast,
+    Compare,
+    Const,
+    Continue,
+    Emit,
+    ExprStmt,
+    Fail,
+    For,
+    FunctionDef,
+    If,
+    Index,
+    Intrinsic,
+    KernelDef,
+    Local,
+    Logical,
+    MathCall,
+    Member,
+    MessageNew,
+    Program,
+    Reply,
+    Return,
+    Select,
+    Send,
+    State,
+    Unary,
+    While,
+)
+from ringc.ir.types import (
+    ADDRESS_DTYPE,
+    MESSAGE_ALIGN,
+    AddressType,
+    ArrayType,
+    MessageType,
+    ScalarType,
+    struct_dtype,
+)
+from ringc.ir.walk import all_stmts, stmt_exprs, walk
+
+__all__ = ["Fault", "Effects", "Interpreter", "Address", "HandlerFn", "DIVISION_BY_ZERO",
+           "INDEX_OUT_OF_RANGE", "Record", "copy_record"]
+
+DIVISION_BY_ZERO = 2
+INDEX_OUT_OF_RANGE = 3
+Address = tuple[int, int, int]          # (queue, reserved, correlation)
+Frame = list                            # [state, effects, instance, local 0, local 1, ...]
+Ev = Callable[[Frame], object]
+Record = np.ndarray                     # a message or state: a one-element structured array
+_STATE, _EFFECTS, _INSTANCE, _FIRST_LOCAL = 0, 1, 2, 3
+_BREAK, _CONTINUE = object(), object()  # statement results; a return is a 1-tuple
+_ADDRESS_FIELDS = {name: i for i, name in enumerate(ADDRESS_DTYPE.names)}
+
+
+class Fault(Exception):
+    """A handler ended with a dead-letter reason code (2, 3, or 16+ for `rc.fail`)."""
+
+    def __init__(self, reason: int):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Effects(Protocol):
+    """What a handler does to the world outside its state: the machine implements it."""
+
+    def send(self, kernel: str, instance: int, message: str, record: Record) -> None: ...
+
+    def emit(self, message: str, record: Record) -> None: ...
+
+    def reply(self, address: Address, message: str, record: Record) -> None: ...
+
+    def sender(self) -> Address: ...
+
+    def clock(self) -> int: ...
+
+
+# the handler's reply: (message name, record), or None
+HandlerFn = Callable[[Record | None, Record, int, Effects], tuple[str, Record] | None]
+
+
+# ---- values of each type -------------------------------------------------------------------
+
+def _wrapper(t: ScalarType) -> Callable[[int], int]:
+    """Two's-complement wrap of a Python int into `t`'s range."""
+    mask = (1 << t.bits) - 1
+    if t.is_signed:
+        half = 1 << (t.bits - 1)
+        return lambda v: ((v + half) & mask) - half
+    return lambda v: v & mask
+
+
+def _loader(t) -> Callable | None:
+    """Converts an element read from numpy memory to a value (None: use it as it is)."""
+    if isinstance(t, ScalarType):
+        return int if t.is_int else bool if t.is_bool else None
+    if isinstance(t, AddressType):
+        return np.void.item
+    return None
+
+
+def _const(value, t: ScalarType):
+    if t.is_bool:
+        return bool(value)
+    if t.is_int:
+        return _wrapper(t)(int(value))
+    return t.np_dtype.type(value)
+
+
+def _caster(src: ScalarType, dst: ScalarType) -> Callable | None:
+    """The conversion `dst(x)` of the C code (None: nothing to do)."""
+    if src == dst:
+        return None
+    if dst.is_bool:
+        return lambda v: bool(v != 0)
+    if dst.is_float:
+        make = dst.np_dtype.type
+        if src.is_float:
+            return make
+        if src.is_bool:
+            return lambda v: make(1.0 if v else 0.0)
+        if dst.bits == 64:
+            return lambda v: make(float(v))          # Python rounds ints correctly
+
+        def int_to_f32(v: int):
+            if -(1 << 53) <= v <= 1 << 53:             # exact as a double: one rounding
+                return make(v)
+            return make(np.int64(v) if v < 1 << 63 else np.uint64(v))
+        return int_to_f32
+    if src.is_float:
+        lo, hi = dst.min_max()
+        flo, fhi = float(src.np_dtype.type(lo)), float(src.np_dtype.type(hi))
+
+        def f2i(v):
+            if v != v:
+                return 0
+            if v <= flo:
+                return lo
+            if v >= fhi:
+                return hi
+            return int(v)
+        return f2i
+    if src.is_bool:
+        return int
+    return _wrapper(dst)
+
+
+def _zero(t, messages: dict[str, np.dtype]) -> Callable[[], object]:
+    """A factory of the zero value of `t` (fresh objects for mutable values)."""
+    if isinstance(t, ScalarType):
+        value = _const(0, t)
+        return lambda: value
+    if isinstance(t, AddressType):
+        return lambda: (0, 0, 0)
+    if isinstance(t, ArrayType):
+        dtype = t.elem.np_dtype
+        return lambda: np.zeros(t.length, dtype)
+    dtype = messages[t.name]
+    return lambda: np.zeros(1, dtype)
+
+
+def copy_record(record: Record) -> Record:
+    """A byte-for-byte copy of a record, padding included, as C copies a struct (numpy
+    copies a structured array with padding field by field, leaving the padding undefined)."""
+    return record.view(np.uint8).copy().view(record.dtype)
+
+
+# ---- compiled functions --------------------------------------------------------------------
+
+class _Function:
+    """One compiled function: a frame template and the closure of its body."""
+
+    def __init__(self) -> None:
+        self.template: list = []
+        self.fresh: list[tuple[int, Callable]] = []
+        self.copy_params: list[int] = []
+        self.body: Ev = lambda f: None
+        self.zero: Callable[[], object] = lambda: None
+
+    def __call__(self, state, effects, instance: int, args) -> object:
+        f = self.template.copy()
+        f[_STATE], f[_EFFECTS], f[_INSTANCE] = state, effects, instance
+        f[_FIRST_LOCAL:_FIRST_LOCAL + len(args)] = args
+        for i in self.copy_params:
+            f[i] = copy_record(f[i])
+        for i, make in self.fresh:
+            f[i] = make()
+        result = self.body(f)
+        return self.zero() if result is None else result[0]
+
+
+class Interpreter:
+    """Runs the handlers of `program`. `reasons` are its `rc.fail` strings in code order
+    (`GeneratedProgram.reasons`: reason 16 + index)."""
+
+    def __init__(self, program: Program, reasons: tuple[str, ...]):
+        self.program = program
+        self.reasons = {r: FIRST_USER_REASON + i for i, r in enumerate(reasons)}
+        self.dtypes = {m.name: struct_dtype([(f.name, f.type) for f in m.fields],
+                                            pad_to=MESSAGE_ALIGN) for m in program.messages}
+        self.type_ids = {m.name: m.type_id for m in program.messages}
+        self._functions: dict[tuple[str | None, str], _Function] = {}
+        self._handlers: dict[tuple[str, int], HandlerFn] = {}
+        entries: list[tuple[FunctionDef, KernelDef | None, str, bool]] = []
+        for k in program.kernels:
+            entries += [(fn, k, fn.name, True) for fn in k.handlers]
+            entries += [(fn, k, "self." + fn.name, False) for fn in k.helpers]
+        entries += [(fn, None, fn.name, False) for fn in program.functions]
+        for _fn, k, name, _ in entries:
+            self._functions[(k.name if k else None, name)] = _Function()
+        for fn, k, name, handler in entries:
+            compiled = self._functions[(k.name if k else None, name)]
+            _Compiler(self, k, fn, handler).fill(compiled)
+            if handler:
+                self._handlers[(k.name, self.type_ids[fn.params[0].type.name])] = compiled
+
+    def function(self, kernel: str | None, name: str) -> _Function:
+        return self._functions[(kernel, name)]
+
+    def handler(self, kernel: str, type_id: int) -> HandlerFn | None:
+        """The compiled handler of `kernel` for message `type_id`, or None. It runs as
+        `fn(state, message, instance, effects)` and returns the reply or None, or raises
+        `Fault`; call it inside `numpy.errstate(all="ignore")` (IEEE results, no warnings)."""
+        compiled = self._handlers.get((kernel, type_id))
+        if compiled is None:
+            return None
+        return lambda state, message, instance, effects: compiled(
+            state, effects, instance, (message,))
+
+    def handle(self, kernel_name: str, type_id: int, state_view: Record | None,
+               message_record: Record, instance: int,
+               effects: Effects) -> tuple[str, Record] | None:
+        """Run `kernel_name`'s handler of `type_id` on `message_record` (not modified) with
+        the instance's state record view (written in place). Returns the reply (`return
+        msg`: message name and record) or None; raises `Fault` when the handler faults and
+        `KeyError` when the kernel has no such handler."""
+        fn = self.handler(kernel_name, type_id)
+        if fn is None:
+            raise KeyError((kernel_name, type_id))
+        with np.errstate(all="ignore"):
+            return fn(state_view, message_record, instance, effects)
+
+
+def _collect_locals(fn: FunctionDef) -> dict[str, object]:
+    """Parameters first, then every other local (as `cfamily.Printer` finds them)."""
+    found: dict[str, object] = {p.name: p.type for p in fn.params}
+    for lv in fn.locals:
+        found.setdefault(lv.name, lv.type)
+    for s in all_stmts(fn.body):
+        if isinstance(s, For):
+            found.setdefault(s.var, s.start.type)
+        for e in stmt_exprs(s):
+            for node in walk(e):
+                if isinstance(node, Local):
+                    found.setdefault(node.name, node.type)
+    return found
+
+
+def _root(e):
+    while isinstance(e, (Member, Index)):
+        e = e.base
+    return e
+
+
+class _Compiler:
+    """Compiles one function's body into closures."""
+
+    def __init__(self, interp: Interpreter, kernel: KernelDef | None, fn: FunctionDef,
+                 handler: bool):
+        self.interp = interp
+        self.kernel = kernel
+        self.fn = fn
+        self.handler = handler
+        self.types = _collect_locals(fn)
+        self.slots = {name: _FIRST_LOCAL + i for i, name in enumerate(self.types)}
+
+    def fill(self, target: _Function) -> None:
+        dtypes = self.interp.dtypes
+        params = {p.name for p in self.fn.params}
+        target.template = [None] * (_FIRST_LOCAL + len(self.types))
+        for name, t in self.types.items():
+            if name in params:
+                continue
+            make = _zero(t, dtypes)
+            if isinstance(t, ScalarType) or isinstance(t, AddressType):
+                target.template[self.slots[name]] = make()
+            else:
+                target.fresh.append((self.slots[name], make))
+        # a message parameter the body writes to is copied: C passes it by value
+        written = {_root(s.target).name for s in all_stmts(self.fn.body)
+                   if isinstance(s, Assign) and isinstance(_root(s.target), Local)}
+        target.copy_params = [self.slots[p.name] for p in self.fn.params
+                              if p.name in written and isinstance(p.type, MessageType)]
+        if not self.handler and self.fn.returns is not None:
+            target.zero = _zero(self.fn.returns, dtypes)
+        target.body = self.block(self.fn.body)
+
+    # -- statements --------------------------------------------------------------------------
+
+    def block(self, stmts) -> Ev:
+        fns = [self.stmt(s) for s in stmts]
+        if len(fns) == 1:
+            return fns[0]
+
+        def run(f):
+            for s in fns:
+                r = s(f)
+                if r is not None:
+                    return r
+            return None
+        return run
+
+    def stmt(self, s) -> Ev:
+        return getattr(self, "stmt_" + type(s).__name__.lower())(s)
+
+    def stmt_assign(self, s: Assign) -> Ev:
+        value = self.expr(s.value)
+        t = s.target.type
+        if isinstance(t, ArrayType):
+            dst = self.expr(s.target)
+
+            def copy_array(f):
+                src = value(f)
+                dst(f)[...] = src
+            return copy_array
+        if isinstance(t, MessageType) and not isinstance(s.value, MessageNew):
+            inner = value
+            value = lambda f: copy_record(inner(f))  # noqa: E731
+        if isinstance(s.target, Member) and isinstance(s.target.base.type, AddressType):
+            return self.store_address_field(s.target, value)
+        ref = self.ref(s.target)
+
+        def assign(f):
+            v = value(f)
+            container, key = ref(f)
+            container[key] = v
+        return assign
+
+    def store_address_field(self, target: Member, value: Ev) -> Ev:
+        base = self.ref(target.base)
+        pos = _ADDRESS_FIELDS[target.field]
+
+        def assign(f):
+            v = value(f)
+            container, key = base(f)
+            old = container[key]
+            parts = list(old if isinstance(old, tuple) else old.item())
+            parts[pos] = v
+            container[key] = tuple(parts)
+        return assign
+
+    def ref(self, e) -> Callable[[Frame], tuple[object, object]]:
+        """(container, key) of a place, its indices evaluated (and checked) in order."""
+        if isinstance(e, Local):
+            slot = self.slots[e.name]
+            return lambda f: (f, slot)
+        if isinstance(e, State):
+            name = e.name
+            return lambda f: (f[_STATE][name], 0)
+        if isinstance(e, Member):
+            base, name = self.expr(e.base), e.field
+            return lambda f: (base(f)[name], 0)
+        base, index, n = self.expr(e.base), self.expr(e.index), e.base.type.length
+
+        def element(f):
+            container = base(f)
+            i = index(f)
+            if 0 <= i < n:
+                return container, i
+            raise Fault(INDEX_OUT_OF_RANGE)
+        return element
+
+    def stmt_if(self, s: If) -> Ev:
+        cond, then = self.expr(s.cond), self.block(s.then)
+        orelse = self.block(s.orelse) if s.orelse else (lambda f: None)
+        return lambda f: then(f) if cond(f) else orelse(f)
+
+    def stmt_while(self, s: While) -> Ev:
+        cond, body = self.expr(s.cond), self.block(s.body)
+
+        def loop(f):
+            while cond(f):
+                r = body(f)
+                if r is not None:
+                    if r is _BREAK:
+                        break
+                    if r is not _CONTINUE:
+                        return r
+            return None
+        return loop
+
+    def stmt_for(self, s: For) -> Ev:
+        var_type = self.types[s.var]
+        t = var_type if isinstance(var_type, ScalarType) else s.start.type
+        wide = _wrapper(ScalarType("i64" if t.is_signed else "u64"))
+        to_var = _wrapper(var_type)
+        start, stop, step = self.expr(s.start), self.expr(s.stop), s.step
+        slot, body = self.slots[s.var], self.block(s.body)
+
+        def loop(f):
+            first = wide(start(f))
+            for it in range(first, wide(stop(f)), step):
+                f[slot] = to_var(it)
+                r = body(f)
+                if r is not None:
+                    if r is _BREAK:
+                        break
+                    if r is not _CONTINUE:
+                        return r
+            return None
+        return loop
+
+    def stmt_break(self, s: Break) -> Ev:
+        return lambda f: _BREAK
+
+    def stmt_continue(self, s: Continue) -> Ev:
+        return lambda f: _CONTINUE
+
+    def stmt_fail(self, s: Fail) -> Ev:
+        code = self.interp.reasons[s.reason]
+
+        def fail(f):
+            raise Fault(code)
+        return fail
+
+    def stmt_exprstmt(self, s: ExprStmt) -> Ev:
+        value = self.expr(s.expr)
+
+        def run(f):
+            value(f)
+        return run
+
+    def stmt_return(self, s: Return) -> Ev:
+        if s.value is None:
+            return lambda f: (None,)
+        value = self.expr(s.value)
+        if self.handler:
+            name = s.value.type.name
+            return lambda f: ((name, value(f)),)
+        return lambda f: (value(f),)
+
+    def stmt_send(self, s: Send) -> Ev:
+        message, instance = self.expr(s.message), self.expr(s.instance)
+        kernel, name = s.kernel, s.message.type.name
+
+        def send(f):
+            record = message(f)
+            f[_EFFECTS].send(kernel, instance(f), name, record)
+        return send
+
+    def stmt_emit(self, s: Emit) -> Ev:
+        message, name = self.expr(s.message), s.message.type.name
+
+        def emit(f):
+            f[_EFFECTS].emit(name, message(f))
+        return emit
+
+    def stmt_reply(self, s: Reply) -> Ev:
+        address, message = self.expr(s.address), self.expr(s.message)
+        name = s.message.type.name
+
+        def reply(f):
+            to = address(f)
+            f[_EFFECTS].reply(to, name, message(f))
+        return reply
+
+    # -- expressions -------------------------------------------------------------------------
+
+    def expr(self, e) -> Ev:
+        return getattr(self, "expr_" + type(e).__name__.lower())(e)
+
+    def expr_const(self, e: Const) -> Ev:
+        value = _const(e.value, e.type)
+        return lambda f: value
+
+    def expr_local(self, e: Local) -> Ev:
+        return operator.itemgetter(self.slots[e.name])
+
+    def expr_state(self, e: State) -> Ev:
+        name, load = e.name, _loader(e.type)
+        if load is None:
+            return lambda f: f[_STATE][name][0]
+        return lambda f: load(f[_STATE][name][0])
+
+    def expr_member(self, e: Member) -> Ev:
+        base = self.expr(e.base)
+        if isinstance(e.base.type, AddressType):
+            pos = _ADDRESS_FIELDS[e.field]
+            return lambda f: base(f)[pos]
+        name, load = e.field, _loader(e.type)
+        if load is None:
+            return lambda f: base(f)[name][0]
+        return lambda f: load(base(f)[name][0])
+
+    def expr_index(self, e: Index) -> Ev:
+        base, index, n = self.expr(e.base), self.expr(e.index), e.base.type.length
+        load = _loader(e.type) or (lambda v: v)
+
+        def element(f):
+            array = base(f)
+            i = index(f)
+            if 0 <= i < n:
+                return load(array[i])
+            raise Fault(INDEX_OUT_OF_RANGE)
+        return element
+
+    def expr_unary(self, e: Unary) -> Ev:
+        a, t = self.expr(e.operand), e.type
+        if e.op == "not" or (e.op == "invert" and t.is_bool):
+            return lambda f: not a(f)
+        if t.is_float:
+            return lambda f: -a(f)
+        wrap = _wrapper(t)
+        if e.op == "invert":
+            return lambda f: wrap(~a(f))
+        return lambda f: wrap(-a(f))
+
+    def expr_binary(self, e: Binary) -> Ev:
+        a, b, t, op = self.expr(e.left), self.expr(e.right), e.type, e.op
+        if t.is_float:
+            fn = {"add": operator.add, "sub": operator.sub, "mul": operator.mul,
+                  "div": operator.truediv}.get(op) or _float_divmod(op, t)
+            return lambda f: fn(a(f), b(f))
+        if op in ("bitand", "bitor", "bitxor"):
+            fn = {"bitand": operator.and_, "bitor": operator.or_, "bitxor": operator.xor}[op]
+            if t.is_bool:
+                return lambda f: bool(fn(a(f), b(f)))
+            return lambda f: fn(a(f), b(f))
+        return _int_binary(op, t, a, b)
+
+    def expr_compare(self, e: Compare) -> Ev:
+        a, b = self.expr(e.left), self.expr(e.right)
+        fn = getattr(operator, e.op)
+        if e.left.type.is_float:
+            return lambda f: bool(fn(a(f), b(f)))
+        return lambda f: fn(a(f), b(f))
+
+    def expr_logical(self, e: Logical) -> Ev:
+        a, b = self.expr(e.left), self.expr(e.right)
+        if e.op == "and":
+            return lambda f: bool(a(f)) and bool(b(f))
+        return lambda f: bool(a(f)) or bool(b(f))
+
+    def expr_select(self, e: Select) -> Ev:
+        cond, then, orelse = self.expr(e.cond), self.expr(e.then), self.expr(e.orelse)
+        return lambda f: then(f) if cond(f) else orelse(f)
+
+    def expr_cast(self, e: Cast) -> Ev:
+        a = self.expr(e.expr)
+        conv = _caster(e.expr.type, e.type)
+        if conv is None:
+            return a
+        return lambda f: conv(a(f))
+
+    def expr_call(self, e: Call) -> Ev:
+        helper = e.function.startswith("self.")
+        fn = self.interp.function(self.kernel.name if helper else None, e.function)
+        args = [self.expr(x) for x in e.args]
+        if helper:
+            return lambda f: fn(f[_STATE], f[_EFFECTS], f[_INSTANCE], [x(f) for x in args])
+        return lambda f: fn(None, f[_EFFECTS], f[_INSTANCE], [x(f) for x in args])
+
+    def expr_mathcall(self, e: MathCall) -> Ev:
+        args, t, name = [self.expr(x) for x in e.args], e.args[0].type, e.function
+        if name in ("min", "max"):
+            better = operator.lt if name == "min" else operator.gt
+            first, rest = args[0], args[1:]
+
+            def fold(f):
+                out = first(f)
+                for x in rest:
+                    v = x(f)
+                    if better(v, out):
+                        out = v
+                return out
+            return fold
+        (a, *more) = args
+        if name == "abs" and t.is_int:
+            wrap = _wrapper(t)
+            return lambda f: wrap(-v) if (v := a(f)) < 0 else v
+        if name in ("isnan", "isinf"):
+            test = np.isnan if name == "isnan" else np.isinf
+            return lambda f: bool(test(a(f)))
+        ufunc = {"sqrt": np.sqrt, "exp": np.exp, "log": np.log, "sin": np.sin, "cos": np.cos,
+                 "tan": np.tan, "floor": np.floor, "ceil": np.ceil, "fabs": np.fabs,
+                 "abs": np.fabs, "pow": np.power}[name]
+        if more:
+            b = more[0]
+            return lambda f: ufunc(a(f), b(f))
+        return lambda f: ufunc(a(f))
+
+    def expr_messagenew(self, e: MessageNew) -> Ev:
+        dtype = self.interp.dtypes[e.message]
+        fields = [(name, self.expr(value)) for name, value in e.fields]
+
+        def build(f):
+            record = np.zeros(1, dtype)
+            for name, value in fields:
+                record[name][0] = value(f)
+            return record
+        return build
+
+    def expr_intrinsic(self, e: Intrinsic) -> Ev:
+        if e.name == "sender":
+            return lambda f: f[_EFFECTS].sender()
+        if e.name == "clock":
+            wrap = _wrapper(e.type)
+            return lambda f: wrap(f[_EFFECTS].clock())
+        if e.name == "instance_id":
+            wrap = _wrapper(e.type)
+            return lambda f: wrap(f[_INSTANCE])
+        return self.atomic(e)
+
+    def atomic(self, e: Intrinsic) -> Ev:
+        op, t = e.name[len("atomic_"):], e.type
+        place, load = self.ref(e.args[0]), _loader(t) or (lambda v: v)
+        args = [self.expr(x) for x in e.args[1:]]
+        if op == "cas":
+            expected, value = args
+            step = lambda cur, f: value(f) if cur == expected(f) else cur  # noqa: E731
+        else:
+            (value,) = args
+            if op == "max":
+                step = lambda cur, f: v if (v := value(f)) > cur else cur  # noqa: E731
+            elif op == "min":
+                step = lambda cur, f: v if (v := value(f)) < cur else cur  # noqa: E731
+            elif t.is_float:
+                step = lambda cur, f: cur + value(f)  # noqa: E731
+            else:
+                wrap = _wrapper(t)
+                step = lambda cur, f: wrap(cur + value(f))  # noqa: E731
+
+        def rmw(f):
+            container, key = place(f)
+            old = load(container[key])
+            container[key] = step(old, f)
+            return old
+        return rmw
+
+
+def _float_divmod(op: str, t: ScalarType) -> Callable:
+    """Float `//` or `%` step by step as helpers.j2 computes numpy's floor_divide and
+    remainder, with an invalid fmod (infinite dividend or zero divisor, no NaN operand)
+    giving the positive quiet NaN, as PoCL's fmod does (numpy's gives the negative one)."""
+    make = t.np_dtype.type
+    zero, one, half, nan = make(0), make(1), make(0.5), make(np.nan)
+
+    def fmod(a, b):
+        if (np.isinf(a) or b == zero) and a == a and b == b:
+            return nan
+        return np.fmod(a, b)
+
+    def floordiv(a, b):
+        if b == zero:
+            return a / b
+        mod = fmod(a, b)
+        div = (a - mod) / b
+        if mod != zero and (b < zero) != (mod < zero):
+            div = div - one
+        if div == zero:
+            return np.copysign(zero, a / b)
+        floor = np.floor(div)
+        return floor + one if div - floor > half else floor
+
+    def remainder(a, b):
+        mod = fmod(a, b)
+        if b == zero:
+            return mod
+        if mod == zero:
+            return np.copysign(zero, b)
+        return mod + b if (b < zero) != (mod < zero) else mod
+    return floordiv if op == "floordiv" else remainder
+
+
+def _int_binary(op: str, t: ScalarType, a: Ev, b: Ev) -> Ev:
+    """`+ - * // % << >>` on ints of type `t`, as the C helpers compute them."""
+    bits, signed, wrap = t.bits, t.is_signed, _wrapper(t)
+    if op in ("add", "sub", "mul"):
+        fn = {"add": operator.add, "sub": operator.sub, "mul": operator.mul}[op]
+        return lambda f: wrap(fn(a(f), b(f)))
+    if op in ("floordiv", "mod"):
+        floor = op == "floordiv"
+
+        def divmod_(f):
+            x, y = a(f), b(f)
+            if y == 0:
+                raise Fault(DIVISION_BY_ZERO)
+            if signed and y == -1:
+                return wrap(-x) if floor else 0
+            return x // y if floor else x % y
+        return divmod_
+    if op == "shl":
+        def shl(f):
+            x, y = a(f), b(f)
+            return wrap(x << y) if 0 <= y < bits else 0
+        return shl
+
+    def shr(f):
+        x, y = a(f), b(f)
+        if 0 <= y < bits:
+            return x >> y
+        return -1 if x < 0 else 0
+    return shr

@@ -1,0 +1,474 @@
+"""`rc_main` in Python: the device loop of templates/common.j2 over the same arena.
+
+`SimMachine(program, layout, reasons).run(arena, mode)` does what one launch of the emitted
+program does with work-groups of one work-item: the same control words (`stop`, `running`,
+`next_correlation`, `dead_letter_overflow`), the same per-queue stats (`active`,
+`processed`, `dead_lettered`, `sent`, `received`, `busy`, `deferred`, `waits_host`), the
+same ring protocol on sequence words and head/tail counters, the same slot and dead-letter
+headers, routing (`no_handler`, `no_such_instance`, `bad_address`, `queue_full`), room checks
+with credit and patience, `max_batch`, alternation of ingress and device rings, and the
+`mode` bits. A host thread reading and writing the same arena with numpy cannot tell it from
+a device.
+
+Deliberate simplifications, each with the device's outcome:
+- Parallel kernels: one pass claims up to `width` messages (the local size of a work-group,
+  default 1, at most MAX_LOCAL), handles them in claim order, then releases them, as PoCL
+  runs the work-items of one group one after another.
+- `groups` work-groups are interleaved pass by pass in one thread, so a run is
+  deterministic (a device runs them concurrently).
+- A send that finds a device ring or the dead-letter queue full dead-letters at once: while
+  the one simulated work-group is inside a handler nobody else can consume those rings, so
+  the device's retries (RC_BLOCK_SPINS, RC_DEAD_SPINS) would end the same way. A send that
+  finds the host output queue full waits up to `host_wait` seconds of wall time for a host
+  thread to drain it (not with `backpressure="reject"`, not once `stop` is set), then
+  dead-letters `queue_full`.
+- `rc.clock()` and slot timestamps come from the `clock` callable given to `run`, else
+  `time.monotonic_ns()`.
+One `run` at a time per machine. Without RETURN_WHEN_IDLE a pass that takes nothing sleeps
+(20 µs, doubling up to 1 ms) so that a host thread of the same process gets the GIL.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from ringc.codegen import DRAIN_PASSES, MAX_LOCAL, ROOM_PATIENCE
+from ringc.codegen.layout import (
+    DEAD_QUEUE,
+    HOST_QUEUE,
+    INGRESS,
+    RETURN_WHEN_IDLE,
+    SERVE_EVENT_DRIVEN,
+    SERVE_PERSISTENT,
+    KernelLayout,
+    Layout,
+    QueueLayout,
+)
+from ringc.ir.nodes import Program
+
+from .interpreter import Address, Fault, Interpreter, Record
+
+__all__ = ["SimMachine"]
+
+_M32, _M64 = 0xFFFF_FFFF, 0xFFFF_FFFF_FFFF_FFFF
+# control words (u32 index) and stats fields (u32 offset in a queue's line)
+_STOP, _RUNNING, _NEXT_CORRELATION, _DEAD_OVERFLOW = 0, 1, 4, 5
+_ACTIVE, _PROCESSED, _DEAD, _SENT, _RECEIVED, _BUSY, _DEFERRED, _WAITS_HOST = range(8)
+_QUEUE_FULL, _NO_SUCH_INSTANCE, _NO_HANDLER, _BAD_ADDRESS = 1, 4, 5, 6
+_OK, _WAIT_DEVICE, _WAIT_HOST = 0, 1, 2
+_NUMPY_FREE_CHECK = 16          # room checks of more slots compare seq words with numpy
+_IDLE_SLEEP, _IDLE_SLEEP_MAX = 20e-6, 1e-3
+
+
+class _Ring:
+    """One ring's word indices in the arena."""
+
+    __slots__ = ("head", "tail", "slots", "cap", "mask", "stride", "payload")
+
+    def __init__(self, q: QueueLayout):
+        self.head, self.tail = q.head_offset >> 2, q.tail_offset >> 2
+        self.slots, self.cap, self.mask = q.slots_offset, q.capacity, q.capacity - 1
+        self.stride, self.payload = q.slot_size, q.payload_offset
+
+    def slot(self, pos: int) -> int:
+        """The byte offset of the slot of position `pos`."""
+        return self.slots + (pos & self.mask) * self.stride
+
+
+class _Context:
+    """The `Effects` of one handling: the handling queue, its message's source and
+    correlation, and how long its sends wait for room."""
+
+    __slots__ = ("machine", "queue", "source", "correlation", "spins")
+
+    def __init__(self, machine: SimMachine, queue: int, source: int, correlation: int,
+                 spins: bool):
+        self.machine, self.queue, self.source = machine, queue, source
+        self.correlation, self.spins = correlation, spins
+
+    def send(self, kernel: str, instance: int, message: str, record: Record) -> None:
+        self.machine.send(self, kernel, instance, message, record)
+
+    def emit(self, message: str, record: Record) -> None:
+        self.machine.put(self, HOST_QUEUE, 0, message, record)
+
+    def reply(self, address: Address, message: str, record: Record) -> None:
+        self.machine.put(self, address[0], address[2], message, record)
+
+    def sender(self) -> Address:
+        return (self.source, 0, self.correlation)
+
+    def clock(self) -> int:
+        return self.machine.now()
+
+
+class SimMachine:
+    """Runs `program` (laid out as `layout`; `reasons` its `rc.fail` strings) over numpy
+    arenas. `width`: messages a pass claims from parallel queues (a work-group's local
+    size); `host_wait`: seconds a send waits for room in a full host output queue."""
+
+    def __init__(self, program: Program, layout: Layout, reasons: tuple[str, ...], *,
+                 width: int = 1, host_wait: float = 1.0):
+        self.layout = layout
+        self.interpreter = Interpreter(program, reasons)
+        self.width = max(1, min(width, MAX_LOCAL))
+        self.host_wait = host_wait
+        self.nq = layout.num_queues
+        self.rings: dict[int, _Ring] = {HOST_QUEUE: _Ring(layout.host_queue),
+                                        DEAD_QUEUE: _Ring(layout.dead_letter_queue)}
+        for q in range(self.nq):
+            self.rings[q] = _Ring(layout.queues[q])
+            self.rings[q | INGRESS] = _Ring(layout.ingress[q])
+        self.messages = {m.name: m.type_id for m in layout.messages}
+        self.handlers: list[dict[int, tuple[np.dtype, Callable]]] = []
+        self.accepts: list[frozenset[int]] = []
+        self.needs: list[dict[int, list[tuple[int, tuple[int, ...] | None]]]] = []
+        for k in layout.kernels:
+            self.handlers.append({h.type_id: (layout.message(h.message).dtype,
+                                              self.interpreter.handler(k.name, h.type_id))
+                                  for h in k.handlers})
+            self.accepts += [frozenset(h.type_id for h in k.handlers)] * k.instances
+            self.needs.append({h.type_id: self._room_terms(h.needs) for h in k.handlers})
+        self.kernel_of = [k for k in layout.kernels for _ in range(k.instances)]
+        self.w32 = self.w64 = self.arena = None
+        self.states: list[Record] = []
+        self.clock: Callable[[], int] = time.monotonic_ns
+
+    def _room_terms(self, needs) -> list[tuple[int, tuple[int, ...] | None]]:
+        """(count, queues) per room need; queues None: the message's sender."""
+        terms = []
+        for n in needs:
+            count = min(n.count, 1 << 20)
+            if n.target == "host":
+                terms.append((count, (HOST_QUEUE,)))
+            elif n.target == "reply":
+                terms.append((count, None))
+            else:
+                to = self.layout.kernel(n.kernel)
+                if n.instance is None:
+                    terms.append((count, tuple(to.queue_ids)))
+                elif 0 <= n.instance < to.instances:
+                    terms.append((count, (to.queue_base + n.instance,)))
+        return terms
+
+    # -- the loop ----------------------------------------------------------------------------
+
+    def run(self, arena: np.ndarray, mode: int, clock: Callable[[], int] | None = None, *,
+            groups: int = 1) -> None:
+        """One launch of `rc_main(arena, mode)` with `groups` work-groups over `arena`, a
+        uint8 array of the whole layout (host-facing and device-local parts)."""
+        layout = self.layout
+        if arena.dtype != np.uint8 or arena.shape != (layout.arena_size,):
+            raise ValueError(f"the arena must be {layout.arena_size} bytes of uint8")
+        self.arena, self.w32, self.w64 = arena, arena.view(np.uint32), arena.view(np.uint64)
+        self.clock = clock or time.monotonic_ns
+        self.states = [arena[start:start + k.state_dtype.itemsize].view(k.state_dtype)
+                       for k in layout.kernels for i in range(k.instances)
+                       for start in [k.state_offset + i * k.state_stride]]
+        w32 = self.w32
+        loops = [self._passes(g, groups, mode) for g in range(groups)]
+        w32[_RUNNING] = (int(w32[_RUNNING]) + groups) & _M32
+        delay = _IDLE_SLEEP
+        try:
+            with np.errstate(all="ignore"):
+                while loops:
+                    took = 0
+                    for loop in list(loops):
+                        try:
+                            took += next(loop)
+                        except StopIteration:
+                            loops.remove(loop)
+                            w32[_RUNNING] = (int(w32[_RUNNING]) - 1) & _M32
+                    if took:
+                        delay = _IDLE_SLEEP
+                    elif loops and not mode & RETURN_WHEN_IDLE:
+                        time.sleep(delay)
+                        delay = min(delay * 2, _IDLE_SLEEP_MAX)
+        finally:
+            w32[_RUNNING] = (int(w32[_RUNNING]) - len(loops)) & _M32
+
+    def _passes(self, group: int, groups: int, mode: int):
+        """Work-group `group`'s passes; yields how many messages each pass took."""
+        w32, stats = self.w32, self.layout.stats_offset >> 2
+        for pass_ in itertools.count():
+            go = w32[_STOP] == 0
+            took = 0
+            claimed: list[tuple[KernelLayout, int, _Ring, int]] = []
+            for k in self.layout.kernels if go else ():
+                if not mode & (SERVE_PERSISTENT if k.mode == "persistent"
+                               else SERVE_EVENT_DRIVEN):
+                    continue
+                if k.concurrency == "ordered":
+                    for q in k.queue_ids:
+                        line = stats + q * 16
+                        if q % groups != group or w32[line + _ACTIVE] == 0:
+                            continue
+                        self._add(line + _BUSY, 1)
+                        took += self._serve(k, q, pass_)
+                        self._add(line + _BUSY, _M32)
+                    continue
+                for i in range(k.instances):
+                    q = k.queue_base + (pass_ + group + i) % k.instances
+                    line = stats + q * 16
+                    mine = 0
+                    while len(claimed) < self.width and mine < k.max_batch:
+                        self._add(line + _BUSY, 1)     # released with the slot
+                        got = None if w32[line + _ACTIVE] == 0 else self._take(
+                            k, q, len(claimed) + 1, pass_)
+                        if got is None:
+                            self._add(line + _BUSY, _M32)
+                            break
+                        claimed.append((k, q, *got))
+                        mine += 1
+            n = len(claimed)
+            more = go and (not mode & RETURN_WHEN_IDLE
+                           or (took + n > 0 and pass_ + 1 < DRAIN_PASSES))
+            for k, q, ring, pos in claimed:
+                self._dispatch(k, q, ring, pos, ordered=False)
+            for _k, q, ring, pos in claimed:
+                self._release(ring, pos, ordered=False)
+                self._add(stats + q * 16 + _BUSY, _M32)
+            yield took + n
+            if not more:
+                return
+
+    def _serve(self, k: KernelLayout, q: int, turn: int) -> int:
+        """Take and handle up to max_batch messages of ordered queue q (rc_serve_*)."""
+        w32 = self.w32
+        line = (self.layout.stats_offset >> 2) + q * 16
+        took = 0
+        while took < k.max_batch:
+            if w32[line + _ACTIVE] == 0 or w32[_STOP] != 0:
+                break
+            patient = w32[line + _DEFERRED] < ROOM_PATIENCE
+            taken, pos, wait = None, 0, _OK
+            for i in (0, 1):
+                r = q if (turn + took + i) & 1 else q | INGRESS
+                ring = self.rings[r]
+                pos = int(w32[ring.head])
+                word = ring.slot(pos) >> 2
+                if w32[word] != (pos + 1) & _M32:
+                    continue
+                why = self._room(k, q, int(w32[word + 1]), int(w32[word + 2]),
+                                 1 if r == q else 0, 1, patient)
+                if why == _OK:
+                    taken = ring
+                    break
+                if wait != _WAIT_HOST:
+                    wait = why
+            if taken is not None or wait != _OK:
+                self._note_wait(line, _OK if taken is not None else wait)
+            if taken is None:
+                break
+            self._dispatch(k, q, taken, pos, ordered=True)
+            took += 1
+        return took
+
+    def _take(self, k: KernelLayout, q: int, mult: int,
+              turn: int) -> tuple[_Ring, int] | None:
+        """Claim one message of parallel queue q (rc_take_*): (ring, position) or None."""
+        w32 = self.w32
+        line = (self.layout.stats_offset >> 2) + q * 16
+        patient = w32[line + _DEFERRED] < ROOM_PATIENCE
+        wait = _OK
+        for i in (0, 1):
+            ring = self.rings[q if (turn + mult + i) & 1 else q | INGRESS]
+            pos = int(w32[ring.head])
+            word = ring.slot(pos) >> 2
+            if w32[word] != (pos + 1) & _M32:
+                continue
+            why = self._room(k, q, int(w32[word + 1]), int(w32[word + 2]), 0, mult, patient)
+            if why != _OK:
+                if wait != _WAIT_HOST:
+                    wait = why
+                continue
+            w32[ring.head] = (pos + 1) & _M32
+            self._note_wait(line, _OK)
+            return ring, pos
+        if wait != _OK:
+            self._note_wait(line, wait)
+        return None
+
+    # -- room ------------------------------------------------------------------------------
+
+    def _room(self, k: KernelLayout, q: int, type_id: int, source: int, credit: int,
+              mult: int, patient: bool) -> int:
+        for count, queues in self.needs[k.index].get(type_id, ()):
+            for to in (source,) if queues is None else queues:
+                why = self._has_room(to, count * mult, q, credit, patient)
+                if why != _OK:
+                    return why
+        return _OK
+
+    def _has_room(self, to: int, need: int, self_q: int, credit: int, patient: bool) -> int:
+        if to != HOST_QUEUE:
+            if to >= self.nq:
+                return _OK
+            if not patient and (to == self_q or self.w32[
+                    (self.layout.stats_offset >> 2) + to * 16 + _DEFERRED] >= ROOM_PATIENCE):
+                return _OK
+        ring = self.rings[to]
+        n = min(need, ring.cap)
+        if to == self_q:
+            n = n - credit if n > credit else 0
+        if self._free(ring, n):
+            return _OK
+        # a device ring whose own head waits for the host waits for the host too
+        if to == HOST_QUEUE or self.w32[
+                (self.layout.stats_offset >> 2) + to * 16 + _WAITS_HOST] != 0:
+            return _WAIT_HOST
+        return _WAIT_DEVICE
+
+    def _free(self, ring: _Ring, n: int) -> bool:
+        """Are the n slots from tail free, by their sequence words?"""
+        w32 = self.w32
+        tail = int(w32[ring.tail])
+        if n > _NUMPY_FREE_CHECK:
+            pos = (tail + np.arange(n, dtype=np.uint64)) & _M32
+            words = (ring.slots + (pos & ring.mask) * ring.stride) >> 2
+            return bool(np.array_equal(w32[words.astype(np.intp)], pos.astype(np.uint32)))
+        for i in range(n):
+            if w32[ring.slot(tail + i) >> 2] != (tail + i) & _M32:
+                return False
+        return True
+
+    def _note_wait(self, line: int, why: int) -> None:
+        w32, host = self.w32, 1 if why == _WAIT_HOST else 0
+        if why == _WAIT_DEVICE:
+            self._add(line + _DEFERRED, 1)
+        elif w32[line + _DEFERRED] != 0:
+            w32[line + _DEFERRED] = 0
+        if w32[line + _WAITS_HOST] != host:
+            w32[line + _WAITS_HOST] = host
+
+    # -- handling ----------------------------------------------------------------------------
+
+    def _dispatch(self, k: KernelLayout, q: int, ring: _Ring, pos: int, ordered: bool) -> None:
+        """Handle the message at `pos` of `ring` (rc_dispatch_*)."""
+        w32 = self.w32
+        start = ring.slot(pos)
+        word = start >> 2
+        type_id, source = int(w32[word + 1]), int(w32[word + 2])
+        ctx = _Context(self, q, source, int(self.w64[(start + 16) >> 3]),
+                       k.backpressure == "block")
+        entry = self.handlers[k.index].get(type_id)
+        if entry is None:
+            raw = self.arena[start + ring.payload:start + ring.payload + k.payload_size]
+            self._dead(ctx, q, _NO_HANDLER, 0, source, ctx.correlation, type_id, raw)
+            if ordered:
+                self._release(ring, pos, ordered=True)
+            return
+        dtype, handler = entry
+        begin = start + ring.payload
+        message = self.arena[begin:begin + dtype.itemsize].copy().view(dtype)
+        if ordered:
+            self._release(ring, pos, ordered=True)
+        try:
+            reply = handler(self.states[q], message, q - k.queue_base, ctx)
+        except Fault as fault:
+            self._dead(ctx, q, fault.reason, 0, source, ctx.correlation, type_id,
+                       message.view(np.uint8))
+            return
+        if reply is not None:
+            self.put(ctx, source, ctx.correlation, *reply)
+        self._add((self.layout.stats_offset >> 2) + q * 16 + _PROCESSED, 1)
+
+    def _release(self, ring: _Ring, pos: int, ordered: bool) -> None:
+        if ordered:
+            self.w32[ring.head] = (pos + 1) & _M32
+        self.w32[ring.slot(pos) >> 2] = (pos + ring.cap) & _M32
+
+    def send(self, ctx: _Context, kernel: str, instance: int, message: str,
+             record: Record) -> None:
+        """rc.send: a new conversation with instance `instance` of `kernel`."""
+        to = self.layout.kernel(kernel)
+        corr = (1 << 63) | int(self.w32[_NEXT_CORRELATION])
+        self._add(_NEXT_CORRELATION, 1)
+        instance &= _M64
+        if instance >= to.instances:
+            self._count(ctx.queue, _SENT)
+            self._count(to.queue_base, _RECEIVED)
+            self._dead(ctx, to.queue_base, _NO_SUCH_INSTANCE, instance & _M32, ctx.queue,
+                       corr, self.messages[message], record.view(np.uint8))
+            return
+        self.put(ctx, to.queue_base + instance, corr, message, record)
+
+    def put(self, ctx: _Context, to: int, corr: int, message: str, record: Record) -> None:
+        """Into input queue `to`'s device ring or the host output queue (rc_put_*)."""
+        type_id = self.messages[message]
+        payload = record.view(np.uint8)
+        self._count(ctx.queue, _SENT)
+        reason = 0
+        if to != HOST_QUEUE:
+            if to >= self.nq:
+                reason = _BAD_ADDRESS
+            else:
+                self._count(to, _RECEIVED)
+                reason = 0 if type_id in self.accepts[to] else _NO_HANDLER
+        pos = None if reason else self._claim(to, ctx.spins)
+        if pos is None:
+            self._dead(ctx, to, reason or _QUEUE_FULL,
+                       ctx.queue if reason == _BAD_ADDRESS else 0, ctx.queue, corr, type_id,
+                       payload)
+            return
+        ring = self.rings[to]
+        start = ring.slot(pos) + ring.payload
+        self.arena[start:start + payload.size] = payload
+        self._publish(ring, pos, type_id, ctx.queue, corr)
+
+    def _dead(self, ctx: _Context, at: int, reason: int, detail: int, source: int, corr: int,
+              type_id: int, payload: np.ndarray) -> None:
+        """A dead letter counted at queue `at` (rc_dlq_slot and rc_dead_*)."""
+        self._count(at, _DEAD)
+        pos = self._claim(DEAD_QUEUE, False)
+        if pos is None:
+            self._add(_DEAD_OVERFLOW, 1)
+            return
+        ring = self.rings[DEAD_QUEUE]
+        start = ring.slot(pos)
+        word = start >> 2
+        self.w32[word + 8:word + 12] = (at, reason, detail, 0)
+        self.arena[start + ring.payload:start + ring.payload + payload.size] = payload
+        self._publish(ring, pos, type_id, source, corr)
+
+    def _claim(self, r: int, wait: bool) -> int | None:
+        """Claim the slot at ring r's tail; None when it stays full (see the module doc)."""
+        w32, ring = self.w32, self.rings[r]
+        pos = int(w32[ring.tail])
+        word = ring.slot(pos) >> 2
+        if w32[word] != pos and not (wait and r == HOST_QUEUE and self._wait_host(word, pos)):
+            return None
+        w32[ring.tail] = (pos + 1) & _M32
+        return pos
+
+    def _wait_host(self, word: int, pos: int) -> bool:
+        """Wait for a host thread to free the host output slot at `word`."""
+        deadline = time.monotonic() + self.host_wait
+        delay = _IDLE_SLEEP
+        while self.w32[_STOP] == 0 and time.monotonic() < deadline:
+            time.sleep(delay)
+            delay = min(delay * 2, _IDLE_SLEEP_MAX)
+            if self.w32[word] == pos:
+                return True
+        return False
+
+    def _publish(self, ring: _Ring, pos: int, type_id: int, source: int, corr: int) -> None:
+        start = ring.slot(pos)
+        word = start >> 2
+        self.w32[word + 1:word + 4] = (type_id, source, 0)
+        self.w64[(start >> 3) + 2:(start >> 3) + 4] = (corr, self.now())
+        self.w32[word] = (pos + 1) & _M32
+
+    def now(self) -> int:
+        return self.clock() & _M64
+
+    def _count(self, q: int, field: int) -> None:
+        if q < self.nq:
+            self._add((self.layout.stats_offset >> 2) + q * 16 + field, 1)
+
+    def _add(self, word: int, value: int) -> None:
+        self.w32[word] = (int(self.w32[word]) + value) & _M32
