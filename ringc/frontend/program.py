@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import sys
+import types
 from dataclasses import dataclass, field
 
 from ..dsl import is_device_function, is_kernel, is_message
@@ -103,7 +104,7 @@ class ProgramBuilder:
                                "rename one")
         file, node = source_of(cls)
         info = KernelInfo(spec.name, cls, spec.options, spec.loc, file,
-                          sys.modules[cls.__module__].__dict__)
+                          _class_globals(cls))
         self.kernels[cls] = info
         self.kernel_names[spec.name] = cls
         self._parse_kernel(info, node)
@@ -351,6 +352,15 @@ class ProgramBuilder:
             if name not in info.helpers:
                 self._lower_helper(info, name)
         return tuple(handlers)
+
+
+def _class_globals(cls: type) -> dict:
+    """The globals the class's methods see: its module's namespace, even when a module of
+    that name was imported again since (sys.modules then holds the newer one)."""
+    for value in vars(cls).values():
+        if isinstance(value, types.FunctionType):
+            return value.__globals__
+    return sys.modules[cls.__module__].__dict__
 
 
 def build_program(kernels) -> ir.Program:

@@ -124,6 +124,9 @@ class Runtime:
         self._latency = LatencyBook(layout.num_queues)
         self._next_correlation = 1
         self._host_types = _host_types(program, layout)
+        self._decoders: dict[int, object] = {}
+        self._handled = {k.name: {h.message: h.type_id for h in k.handlers}
+                         for k in layout.kernels}
         modes = {k.mode for k in layout.kernels}
         self._persistent = "persistent" in modes
         self._launches = 0
@@ -163,37 +166,66 @@ class Runtime:
                              f"{instance}")
         return range(k.queue_base + instance, k.queue_base + instance + 1)
 
-    def _message_of(self, k: KernelLayout, msg, type_name) -> tuple[int, np.ndarray]:
-        """(type id, 1-d records) of a message object or a numpy array for kernel `k`."""
-        handled = {h.message: h.type_id for h in k.handlers}
-        if isinstance(msg, np.ndarray):
-            if type_name is not None:
-                names = [getattr(type_name, "__name__", type_name)]
-            else:
-                names = [m for m in handled if self._layout.message(m).dtype == msg.dtype]
-            if len(names) != 1:
-                what = "no message" if not names else "several messages (" + ", ".join(
-                    names) + "); say which with type="
-                raise TypeError(f"an array of dtype {msg.dtype} matches {what} that "
-                                f"{k.name} handles")
-            name = names[0]
-            records = np.ascontiguousarray(msg.reshape(-1), dtype=self._layout.message(
-                name).dtype) if msg.dtype != self._layout.message(name).dtype else msg.reshape(-1)
+    def _message_of(self, k: KernelLayout, msg, type_name) -> tuple[int, np.ndarray | bytes]:
+        """(type id, payload) of a message for kernel `k`: one message object's bytes, or a
+        1-d array of records of the message's dtype."""
+        handled = self._handled[k.name]
+        spec = getattr(type(msg), "_ringc_message", None)
+        if spec is not None:
+            if spec.name not in handled:
+                raise TypeError(f"{k.name} has no handler for {spec.name} (it handles "
+                                f"{', '.join(handled) or 'nothing'})")
+            return handled[spec.name], msg.to_record().tobytes()
+        if not isinstance(msg, np.ndarray) or msg.dtype.names is None:
+            raise TypeError(f"send takes an @rc.message object or a numpy structured array, "
+                            f"not {type(msg).__name__}")
+        if type_name is not None:
+            names = [getattr(type_name, "__name__", type_name)]
+            if names[0] not in handled:
+                raise TypeError(f"{k.name} has no handler for {names[0]} (it handles "
+                                f"{', '.join(handled) or 'nothing'})")
         else:
-            spec = getattr(type(msg), "_ringc_message", None)
-            if spec is None:
-                raise TypeError(f"send takes an @rc.message object or a numpy array, not "
-                                f"{type(msg).__name__}")
-            name = spec.name
-            records = np.asarray(msg.to_record()).reshape(1)
-        if name not in handled:
-            raise TypeError(f"{k.name} has no handler for {name} (it handles "
-                            f"{', '.join(handled) or 'nothing'})")
-        return handled[name], records
+            names = [m for m in handled if self._layout.message(m).dtype == msg.dtype]
+        if len(names) != 1:
+            what = "no message" if not names else "several messages (" + ", ".join(
+                names) + "); say which with type="
+            raise TypeError(f"an array of dtype {msg.dtype} matches {what} that {k.name} "
+                            f"handles")
+        dtype = self._layout.message(names[0]).dtype
+        records = msg.reshape(-1)
+        if records.dtype != dtype:
+            if set(records.dtype.names) != set(dtype.names):
+                raise TypeError(f"an array for {names[0]} needs the fields "
+                                f"{', '.join(dtype.names)}")
+            converted = np.zeros(len(records), dtype)
+            for name in dtype.names:
+                converted[name] = records[name]
+            records = converted
+        return handled[names[0]], records
 
     def _message_object(self, type_id: int, record):
         cls = self._classes.get(self._layout.message_by_id(type_id).name)
         return cls.from_record(record) if cls is not None else record.copy()
+
+    def _decode(self, type_id: int, buffer: bytes, offset: int):
+        """The message object in `buffer` at `offset`: struct-unpacked where every field
+        is a scalar (a reply's latency path), else through numpy."""
+        decode = self._decoders.get(type_id)
+        if decode is None:
+            msg = self._layout.message_by_id(type_id)
+            decode = self._decoders[type_id] = _struct_decoder(
+                self._classes.get(msg.name), msg.dtype) or (
+                lambda buf, at, t=type_id, d=msg.dtype: self._message_object(
+                    t, np.frombuffer(buf, d, count=1, offset=at)[0]))
+        return decode(buffer, offset)
+
+    def _type_id(self, message) -> int:
+        name = getattr(message, "__name__", message)
+        for m in self._layout.messages:
+            if m.name == name:
+                return m.type_id
+        raise TypeError(f"{name!r} is not a message of this program (messages: "
+                        f"{', '.join(m.name for m in self._layout.messages)})")
 
     # ---- sending ---------------------------------------------------------------------------
 
@@ -208,8 +240,10 @@ class Runtime:
         type_id, records = self._message_of(k, msg, type)
         return self._put(queue, type_id, records, timeout, correlation=None)
 
-    def _put(self, queue: int, type_id: int, records: np.ndarray, timeout: float | None,
-             correlation: int | None) -> int:
+    def _put(self, queue: int, type_id: int, records: np.ndarray | bytes,
+             timeout: float | None, correlation: int | None) -> int:
+        if isinstance(records, bytes):
+            return self._put_one(queue, type_id, records, timeout, correlation)
         done, total = 0, len(records)
         ring = self._ingress[queue]
         while done < total:
@@ -219,11 +253,7 @@ class Runtime:
                 first = correlation if correlation is not None else self._next_correlation
                 corrs = np.arange(first, first + n, dtype=np.uint64)
                 now = time.monotonic_ns()
-                if n == 1:
-                    put = int(ring.produce_one(type_id, records[done].tobytes(), HOST_QUEUE,
-                                               first, now))
-                else:
-                    put = ring.produce(type_id, records[done:done + n], HOST_QUEUE, corrs, now)
+                put = ring.produce(type_id, records[done:done + n], HOST_QUEUE, corrs, now)
                 if put:
                     if correlation is None:
                         self._next_correlation += put
@@ -237,6 +267,26 @@ class Runtime:
                 raise QueueFull(f"{ring.queue.name} stayed full for {timeout} s: {done} of "
                                 f"{total} message(s) went in", accepted=done)
         return done
+
+    def _put_one(self, queue: int, type_id: int, payload: bytes, timeout: float | None,
+                 correlation: int | None) -> int:
+        """`_put` of one message: struct stores, no numpy (the latency path)."""
+        ring = self._ingress[queue]
+        while True:
+            with self._lock:
+                self._check_open()
+                corr = correlation if correlation is not None else self._next_correlation
+                now = time.monotonic_ns()
+                if ring.produce_one(type_id, payload, HOST_QUEUE, corr, now):
+                    if correlation is None:
+                        self._next_correlation += 1
+                    self._latency.sent(corr, 1, now)
+                    self._host_puts[queue] += 1
+                    if not self._persistent:
+                        self._relaunch_if_needed()
+                    return 1
+            if not self._wait(lambda: ring.free(1) > 0 or self._closing, timeout):
+                raise QueueFull(f"{ring.queue.name} stayed full for {timeout} s", accepted=0)
 
     def request(self, kernel, msg, timeout: float | None = None, instance: int = 0):
         """Send `msg` and wait for the reply to it (matched by correlation id); raises
@@ -288,7 +338,7 @@ class Runtime:
         can send the host one type only; otherwise a dict keyed by message class."""
         type_id = None
         if type is not None:
-            type_id = self._layout.message(getattr(type, "__name__", type)).type_id
+            type_id = self._type_id(type)
 
         def count() -> int:
             if type_id is None:
@@ -355,14 +405,14 @@ class Runtime:
     def _accept_one(self, row: bytes, now: int) -> None:
         """`_accept_output` of one slot, without numpy's per-call overheads."""
         type_id, source, _, corr, _ = _SLOT_HEADER.unpack_from(row, 4)
-        msg = self._layout.message_by_id(type_id)
-        record = np.frombuffer(row, msg.dtype, count=1, offset=self._layout.host_queue
-                               .payload_offset)
+        offset = self._layout.host_queue.payload_offset
         self._latency.replied_one(source, corr, now)
         if self._waiters.get(corr, 0) is None:
-            self._waiters[corr] = self._message_object(type_id, record[0])
+            self._waiters[corr] = self._decode(type_id, row, offset)
             return
-        self._chunks.append(_Chunk(type_id, record.copy()))
+        msg = self._layout.message_by_id(type_id)
+        self._chunks.append(_Chunk(type_id, np.frombuffer(row, msg.dtype, count=1,
+                                                          offset=offset).copy()))
         self._buffered += 1
 
     def _accept_output(self, rows: np.ndarray, now: int) -> None:
@@ -645,6 +695,36 @@ class Runtime:
         state = "closed" if self._closed else "running"
         kernels = ", ".join(k.name for k in self._layout.kernels)
         return f"<ringc.Runtime {self.backend} [{kernels}] {state} on {self.device.description}>"
+
+
+_STRUCT_CODES = {"b1": "?", "i1": "b", "u1": "B", "i2": "h", "u2": "H", "i4": "i", "u4": "I",
+                 "i8": "q", "u8": "Q", "f4": "f", "f8": "d"}
+
+
+def _struct_decoder(cls, dtype: np.dtype):
+    """A function (buffer, offset) -> message object for a class of scalar fields only,
+    or None (arrays, addresses, no class)."""
+    if cls is None:
+        return None
+    fields = sorted((dtype.fields[n][1], n, dtype.fields[n][0]) for n in dtype.names)
+    fmt, at = "<", 0
+    for offset, _, ftype in fields:
+        code = _STRUCT_CODES.get(ftype.str[1:])
+        if code is None or ftype.shape:
+            return None
+        fmt += "x" * (offset - at) + code
+        at = offset + ftype.itemsize
+    layout = struct.Struct(fmt)
+    names = [n for _, n, _ in fields]
+    makers = [ftype.type for _, _, ftype in fields]
+    setter = object.__setattr__
+
+    def decode(buffer, offset):
+        obj = cls.__new__(cls)
+        for name, make, value in zip(names, makers, layout.unpack_from(buffer, offset)):
+            setter(obj, name, make(value))
+        return obj
+    return decode
 
 
 def _joined(parts: list[np.ndarray], dtype: np.dtype) -> np.ndarray:

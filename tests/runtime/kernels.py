@@ -127,3 +127,23 @@ class Stage:
 class Tail:
     def on_item(self, m: Item):
         rc.emit(m)
+
+
+@rc.ring_kernel(capacity=4)
+class Sink:
+    got: i32
+
+    def on_note(self, m: Note):
+        self.got += 1
+
+
+@rc.ring_kernel(capacity=8, backpressure="reject")
+class Spray:
+    """Sends `n` notes to Sink in a loop the room check cannot bound: what finds Sink's
+    queue full is dead-lettered at once (backpressure="reject")."""
+
+    def on_ask(self, m: Ask):
+        i = 0
+        while i < m.n:
+            rc.send(Sink, Note(seq=i))
+            i += 1

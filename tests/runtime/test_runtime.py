@@ -11,7 +11,21 @@ import pytest
 import ringc as rc
 from tests.backend_support import scale
 
-from .kernels import Ask, Done, Forwarder, Job, Note, Slow, Spin, Sum, Summer, Work, Worker
+from .kernels import (
+    Ask,
+    Done,
+    Forwarder,
+    Job,
+    Note,
+    Sink,
+    Slow,
+    Spin,
+    Spray,
+    Sum,
+    Summer,
+    Work,
+    Worker,
+)
 
 
 def test_send_receive_request_and_bulk(backend):
@@ -231,3 +245,38 @@ def test_launch_rejects_unknown_options_and_backends():
         rc.launch(Summer, backend="vulkan")
     with pytest.raises(rc.BackendUnavailable, match="Metal"):
         rc.launch(Summer, backend="metal")
+
+
+def test_reject_backpressure_dead_letters_queue_full_at_the_target(backend):
+    with rc.launch(Spray, backend=backend) as rt:
+        rt.deactivate(Sink)
+        rt.send(Spray, Ask(n=10))
+        rt.shutdown(drain=True, timeout=10.0)
+    dead = rt.dead_letters()
+    assert [d.reason for d in dead] == ["queue_full"] * 6             # Sink holds 4
+    assert {(d.kernel, d.instance, d.source) for d in dead} == {("Sink", 0, "Spray[0]")}
+    assert [d.message.seq for d in dead] == list(range(4, 10))
+    sink = rt.status(Sink)
+    assert (sink.sent, sink.pending, sink.dead_lettered, sink.processed) == (10, 4, 6, 0)
+
+
+def test_deactivating_mid_stream_conserves_every_message(backend):
+    n = scale(backend, 200_000, 2_000)
+    with rc.launch(Summer, backend=backend) as rt:
+        batch = np.zeros(n, Work.dtype)
+        batch["id"] = np.arange(n)
+        sender = threading.Thread(target=rt.send, args=(Summer, batch))
+        sender.start()
+        time.sleep(0.02)
+        rt.deactivate(Summer)
+        frozen = rt.status(Summer)
+        time.sleep(0.05)
+        later = rt.status(Summer)
+        assert later.processed == frozen.processed          # nothing taken while inactive
+        assert later.sent == later.processed + later.pending + later.dead_lettered
+        rt.activate(Summer)
+        sender.join()
+        got = rt.receive_many(n, timeout=60.0)
+        assert (got["id"] == np.arange(n)).all()
+        final = rt.status(Summer)
+        assert (final.sent, final.processed, final.pending) == (n, n, 0)
