@@ -682,8 +682,18 @@ class Runtime:
         return clean
 
     def _drained(self) -> bool:
-        """Nothing queued in active kernels, nobody inside a handler."""
-        return self._pending(active_only=True) == 0 and not self._stats["busy"].any()
+        """Every message sent to an active queue was handled or dead-lettered (so none is
+        queued or inside a handler). Two reads of the counters must agree: counters only
+        grow, so equal reads are the values at one instant between them (reading pending
+        counts one queue at a time can miss a message moving from queue to queue)."""
+        fields = ("active", "processed", "dead_lettered", "received")
+        first = {f: self._stats[f].copy() for f in fields}
+        if any((self._stats[f] != first[f]).any() for f in fields):
+            return False
+        sent = (self._host_puts + first["received"].astype(np.int64)) % (1 << 32)
+        done = (first["processed"].astype(np.int64) + first["dead_lettered"]) % (1 << 32)
+        active = first["active"] != 0
+        return bool((sent == done)[active].all())
 
     def __enter__(self) -> Runtime:
         return self
