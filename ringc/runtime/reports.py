@@ -26,7 +26,7 @@ class Status:
     kernel: str
     instances: int
     active: bool            # every instance asked for takes messages
-    launched: bool          # the program is running (between launches, for event-driven ones)
+    launched: bool          # the program is loaded and serving (until shutdown ends)
     terminating: bool       # shutdown has begun
     processed: int          # handlers that completed
     pending: int            # queued and not yet taken (both rings of every queue)

@@ -615,7 +615,7 @@ class Runtime:
             return Status(
                 kernel=k.name, instances=len(queues),
                 active=bool(all(self._stats["active"][queues.start:queues.stop])),
-                launched=self._launches > 0 and not self._closed,
+                launched=not self._closed,
                 terminating=self._closing,
                 processed=c.sum("processed", queues), pending=self._pending(queues),
                 dead_lettered=c.sum("dead_lettered", queues),
