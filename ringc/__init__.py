@@ -6,7 +6,7 @@ CUDA C, OpenCL C or Metal Shading Language. See DESIGN.md for the contract.
 
 from .compiler import CompiledProgram, compile
 from .dsl import device, message, ring_kernel
-from .errors import BackendUnavailable, CompileError, QueueFull, RingcError
+from .errors import BackendUnavailable, CompileError, DeadLettered, QueueFull, RingcError
 from .intrinsics import (
                          atomic_add,
                          atomic_cas,
@@ -41,7 +41,7 @@ __version__ = "0.1.0"
 __all__ = [
     "message", "ring_kernel", "device", "compile", "CompiledProgram", "launch", "Runtime",
     "Status", "Metrics", "DeadLetter",
-    "CompileError", "QueueFull", "BackendUnavailable", "RingcError",
+    "CompileError", "QueueFull", "BackendUnavailable", "RingcError", "DeadLettered",
     "send", "emit", "reply", "sender", "fail", "clock", "instance_id",
     "atomic_add", "atomic_max", "atomic_min", "atomic_cas",
     "Address", "Array",

@@ -72,3 +72,14 @@ class QueueFull(RingcError):
 
 class BackendUnavailable(RingcError):
     """The backend or device asked for does not exist here; the message says why in one sentence."""
+
+
+class DeadLettered(RingcError):
+    """`Runtime.request`'s message was dead-lettered instead of answered; `dead_letter`
+    says where and why (a `ringc.DeadLetter`)."""
+
+    def __init__(self, dead_letter):
+        self.dead_letter = dead_letter
+        where = dead_letter.kernel if dead_letter.instance < 0 else (
+            f"{dead_letter.kernel}[{dead_letter.instance}]")
+        super().__init__(f"the request was dead-lettered at {where}: {dead_letter.reason}")

@@ -49,6 +49,8 @@ def launch(kernels, backend: str = "opencl", device=None, **options) -> Runtime:
         raise TypeError(f"rc.launch got unknown option(s) {', '.join(unknown)} for backend "
                         f"{backend!r} (options: {', '.join(sorted(allowed))})")
     settings = {**_COMMON_OPTIONS, **options}
+    if device is not None and backend == "sim":
+        raise ValueError("backend 'sim' has one device: leave device out")
     if backend == "cuda":
         raise BackendUnavailable("running on CUDA is not in this version of ringc: "
                                  "rc.compile(..., 'cuda') and `ringc check` compile for it")
@@ -94,5 +96,8 @@ def _program(kernels):
         kernels = kernels_in(import_file(path))
         if not kernels:
             raise CompileError(f"{path} defines no @rc.ring_kernel class")
+    if isinstance(kernels, (list, tuple)) and not kernels:
+        raise CompileError("rc.launch got no kernels", hint="pass kernel classes, e.g. "
+                           "rc.launch(MyKernel) or rc.launch([A, B])")
     program, messages, kernel_classes = build_program_with_classes(kernels)
     return to_program(program), messages, kernel_classes

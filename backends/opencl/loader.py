@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import threading
 import warnings
 
 import numpy as np
@@ -29,6 +30,8 @@ from .toolchain import _POCL, build_options
 __all__ = ["OpenCLDevice", "find_device"]
 
 PAGE = 4096
+_workers_lock = threading.Lock()
+_workers_taken: dict[int, int] = {}       # CPU device -> work-groups of running launches
 MAX_PARALLEL_WIDTH = {"cpu": 16, "gpu": 128}
 
 
@@ -142,6 +145,8 @@ class OpenCLDevice:
         width = MAX_PARALLEL_WIDTH["cpu" if is_cpu else "gpu"]
         self.local_size = min(width, self.cl_device.max_work_group_size) if parallel else 1
         self._event = None
+        self._holds_workers = False
+        self.is_cpu = is_cpu
         self.description = (f"{self.cl_device.name.strip()} ({self.cl_device.platform.name}"
                             f"), {self.groups} work-group(s) x {self.local_size}, "
                             f"{self.memory_kind} memory")
@@ -174,6 +179,8 @@ class OpenCLDevice:
 
     def launch(self, mode: int) -> None:
         cl = self.cl
+        if self.is_cpu:
+            self._claim_workers()
         self.kernel.set_args(*self._args, np.uint32(mode))
         self._event = cl.enqueue_nd_range_kernel(
             self.queue, self.kernel, (self.groups * self.local_size,), (self.local_size,))
@@ -184,8 +191,34 @@ class OpenCLDevice:
             return False
         status = self._event.command_execution_status
         if status < 0:
+            self._release_workers()
             raise RingcError(f"the OpenCL launch failed with status {status}")
-        return status != self.cl.command_execution_status.COMPLETE
+        if status == self.cl.command_execution_status.COMPLETE:
+            self._release_workers()
+            return False
+        return True
+
+    def _claim_workers(self) -> None:
+        """PoCL runs as many work-groups at once as the device has compute units (worker
+        threads); a launch beyond that would wait in the queue until another program
+        ends. Refuse it instead, saying why."""
+        key = self.cl_device.int_ptr
+        with _workers_lock:
+            taken = _workers_taken.get(key, 0)
+            units = self.cl_device.max_compute_units
+            if taken + self.groups > units:
+                raise BackendUnavailable(
+                    f"{self.cl_device.name.strip()} runs {units} work-group(s) at once and "
+                    f"running programs hold {taken}: shut one down before launching another "
+                    f"(this one needs {self.groups})")
+            _workers_taken[key] = taken + self.groups
+            self._holds_workers = True
+
+    def _release_workers(self) -> None:
+        if self._holds_workers:
+            with _workers_lock:
+                _workers_taken[self.cl_device.int_ptr] -= self.groups
+            self._holds_workers = False
 
     def release(self) -> None:
         """Nothing to free early: the memory stays readable for status and checkpoint

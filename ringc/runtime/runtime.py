@@ -14,6 +14,8 @@ waits are polls with sleeps, so Ctrl-C always reaches the main thread.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import struct
 import threading
 import time
@@ -34,7 +36,7 @@ from ..codegen.layout import (
     KernelLayout,
     Layout,
 )
-from ..errors import QueueFull, RingcError
+from ..errors import DeadLettered, QueueFull, RingcError
 from ..ir.nodes import Emit, Program, Reply, Return
 from ..ir.walk import all_stmts
 from .reports import Counters, DeadLetter, LatencyBook, Metrics, Status, stats_view
@@ -85,7 +87,15 @@ _live: weakref.WeakSet = weakref.WeakSet()
 def stop_all() -> None:
     """Stop every live runtime without draining (the `atexit` hook)."""
     for rt in list(_live):
-        rt.shutdown(drain=False, timeout=2.0)
+        try:
+            rt.shutdown(drain=False, timeout=2.0)
+        except Exception:                    # a failed device: stop the others regardless
+            _keep_forever(rt.device)
+
+
+def _keep_forever(device) -> None:
+    """Never free `device` (and its memory): a kernel that may still run reads it."""
+    ctypes.pythonapi.Py_IncRef(ctypes.py_object(device))
 
 
 class Runtime:
@@ -130,6 +140,10 @@ class Runtime:
         modes = {k.mode for k in layout.kernels}
         self._persistent = "persistent" in modes
         self._launches = 0
+        self._launch_progress: tuple | None = None
+        self._output_taken = 0
+        self._wanted_active = np.ones(layout.num_queues, dtype=bool)
+        self._holds = np.zeros(layout.num_queues, dtype=np.int64)
         self._last_full_pump = 0
         self._closing = False
         self._closed = False
@@ -158,9 +172,11 @@ class Runtime:
         known = ", ".join(k.name for k in self._layout.kernels)
         raise ValueError(f"{name or kernel!r} is not a kernel of this program (kernels: {known})")
 
-    def _queues(self, k: KernelLayout, instance: int | None) -> range:
-        if instance is None:
+    def _queues(self, k: KernelLayout, instance: int | None, allow_all: bool = True) -> range:
+        if instance is None and allow_all:
             return k.queue_ids
+        if isinstance(instance, bool) or not isinstance(instance, (int, np.integer)):
+            raise TypeError(f"instance must be an int, not {type(instance).__name__}")
         if not 0 <= instance < k.instances:
             raise ValueError(f"{k.name} has {k.instances} instance(s); there is no instance "
                              f"{instance}")
@@ -269,8 +285,9 @@ class Runtime:
         return done
 
     def _put_one(self, queue: int, type_id: int, payload: bytes, timeout: float | None,
-                 correlation: int | None) -> int:
-        """`_put` of one message: struct stores, no numpy (the latency path)."""
+                 correlation: int | None = None) -> int:
+        """`_put` of one message: struct stores, no numpy (the latency path). Returns the
+        send time (ns). With `correlation`, the caller waits for the reply itself."""
         ring = self._ingress[queue]
         while True:
             with self._lock:
@@ -280,36 +297,43 @@ class Runtime:
                 if ring.produce_one(type_id, payload, HOST_QUEUE, corr, now):
                     if correlation is None:
                         self._next_correlation += 1
-                    self._latency.sent(corr, 1, now)
+                        self._latency.sent(corr, 1, now)
                     self._host_puts[queue] += 1
                     if not self._persistent:
                         self._relaunch_if_needed()
-                    return 1
+                    return now
             if not self._wait(lambda: ring.free(1) > 0 or self._closing, timeout):
                 raise QueueFull(f"{ring.queue.name} stayed full for {timeout} s", accepted=0)
 
     def request(self, kernel, msg, timeout: float | None = None, instance: int = 0):
-        """Send `msg` and wait for the reply to it (matched by correlation id); raises
-        TimeoutError when none came in `timeout` seconds (a later reply then goes to the
-        host output queue, like a reply to `send`)."""
+        """Send one message and wait for the reply to it (matched by correlation id).
+        Raises TimeoutError when none came in `timeout` seconds (a later reply then goes
+        to the host output queue, like a reply to `send`), and `rc.DeadLettered` when the
+        message was dead-lettered instead of answered."""
         k = self._kernel(kernel)
-        queue = self._queues(k, instance).start
-        type_id, records = self._message_of(k, msg, None)
+        queue = self._queues(k, instance, allow_all=False).start
+        type_id, payload = self._message_of(k, msg, None)
+        if not isinstance(payload, bytes):
+            raise TypeError("request takes one message object; send arrays with send() "
+                            "and collect the replies with receive_many()")
+        deadline = None if timeout is None else time.monotonic() + timeout
         with self._lock:
             corr = self._next_correlation
             self._next_correlation += 1
             self._waiters[corr] = None
         try:
-            deadline = None if timeout is None else time.monotonic() + timeout
-            self._put(queue, type_id, records, timeout, correlation=corr)
+            sent_at = self._put_one(queue, type_id, payload, timeout, correlation=corr)
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            if not self._wait(lambda: self._waiters.get(corr) is not None or self._closed,
-                              left):
+            if not self._wait(lambda: self._waiters[corr] is not None or self._closed, left):
                 raise TimeoutError(f"no reply from {k.name} within {timeout} s")
-            reply = self._waiters.get(corr)
-            if reply is None:
-                raise RingcError("the program stopped before it replied")
-            return reply
+            with self._lock:
+                reply = self._waiters[corr]
+                if isinstance(reply, DeadLetter):
+                    raise DeadLettered(reply)
+                if reply is None:
+                    raise RingcError("the program stopped before it replied")
+                self._latency.samples[queue].append(time.monotonic_ns() - sent_at)
+                return reply
         finally:
             with self._lock:
                 self._waiters.pop(corr, None)
@@ -319,23 +343,32 @@ class Runtime:
     def receive(self, timeout: float | None = None):
         """The next message in the host output queue (replies to `send`, `rc.emit`s, in
         arrival order); TimeoutError when none arrives in `timeout` seconds."""
-        if not self._wait(lambda: self._buffered > 0 or self._closed, timeout):
+        taken: list = []
+
+        def take() -> bool:                     # runs under the lock, inside _wait
+            if self._buffered:
+                chunk = self._chunks[0]
+                taken.append((chunk.type_id, chunk.records[chunk.taken:chunk.taken + 1]))
+                chunk.taken += 1
+                self._buffered -= 1
+                if not len(chunk):
+                    self._chunks.popleft()
+                return True
+            return self._closed
+
+        if not self._wait(take, timeout):
             raise TimeoutError(f"no message arrived within {timeout} s")
-        with self._lock:
-            if not self._buffered:
-                raise TimeoutError("no message to receive: the program has stopped")
-            chunk = self._chunks[0]
-            record = chunk.records[chunk.taken]
-            chunk.taken += 1
-            self._buffered -= 1
-            if not len(chunk):
-                self._chunks.popleft()
-            return self._message_object(chunk.type_id, record)
+        if not taken:
+            raise TimeoutError("no message to receive: the program has stopped")
+        type_id, record = taken[0]
+        return self._message_object(type_id, record[0])
 
     def receive_many(self, n: int, timeout: float | None = None, type=None):  # noqa: A002
         """Up to `n` messages, once `n` arrived or `timeout` passed: a numpy array of the
         message's dtype when `type` is given (other types stay queued) or when the program
         can send the host one type only; otherwise a dict keyed by message class."""
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+            raise ValueError(f"receive_many takes a count n >= 0, not {n!r}")
         type_id = None
         if type is not None:
             type_id = self._type_id(type)
@@ -389,11 +422,16 @@ class Runtime:
         an event-driven program that has work. Caller holds the lock."""
         now = time.monotonic_ns()
         room = self._host_buffer - self._buffered
+        if self._waiters:                  # a requester's reply may be behind a full buffer
+            room = max(room, self._output.capacity)
         ready = self._output.ready() if room > 0 else 0
         if ready == 1:
             self._accept_one(self._output.consume_one(), now)
+            self._output_taken += 1
         elif ready:
-            self._accept_output(self._output.consume(room), now)
+            rows = self._output.consume(room)
+            self._accept_output(rows, now)
+            self._output_taken += len(rows)
         if self._dead.ready():
             self._accept_dead(self._dead.consume(self._dead.capacity))
         if full:
@@ -406,10 +444,10 @@ class Runtime:
         """`_accept_output` of one slot, without numpy's per-call overheads."""
         type_id, source, _, corr, _ = _SLOT_HEADER.unpack_from(row, 4)
         offset = self._layout.host_queue.payload_offset
-        self._latency.replied_one(source, corr, now)
         if self._waiters.get(corr, 0) is None:
             self._waiters[corr] = self._decode(type_id, row, offset)
             return
+        self._latency.replied_one(source, corr, now)
         msg = self._layout.message_by_id(type_id)
         self._chunks.append(_Chunk(type_id, np.frombuffer(row, msg.dtype, count=1,
                                                           offset=offset).copy()))
@@ -446,11 +484,14 @@ class Runtime:
             kernel, instance = self._queue_name(int(slot["queue"]))
             src_kernel, src_instance = self._queue_name(int(slot["source"]))
             source = src_kernel if src_instance < 0 else f"{src_kernel}[{src_instance}]"
-            self._dead_letters.append(DeadLetter(
+            entry = DeadLetter(
                 kernel, instance, self._reasons.get(int(slot["reason"]),
                                                     f"reason {int(slot['reason'])}"),
                 self._message_object(int(slot["type_id"]), record), source or "host",
-                int(slot["correlation"]), int(slot["detail"])))
+                int(slot["correlation"]), int(slot["detail"]))
+            self._dead_letters.append(entry)
+            if self._waiters.get(entry.correlation, 0) is None:   # a request's conversation
+                self._waiters[entry.correlation] = entry
 
     def _queue_name(self, queue: int) -> tuple[str | None, int]:
         if queue in (HOST_QUEUE, DEAD_QUEUE) or queue >= self._layout.num_queues:
@@ -522,53 +563,64 @@ class Runtime:
         return total
 
     def _relaunch_if_needed(self) -> None:
-        """Event-driven programs: a drain launch whenever messages wait and none runs."""
-        if self._closed or self._stop_word[0]:
+        """Event-driven programs: a drain launch whenever messages wait and none runs,
+        unless the last launch took nothing and nothing changed since (its messages wait
+        for the host, or for an inactive queue)."""
+        if self._closed or self._stop_word[0] or self.device.running():
             return
-        if not self.device.running() and self._pending(active_only=True):
+        stats = self._stats
+        progress = (int(self._host_puts.sum()), int(stats["processed"].sum()),
+                    int(stats["dead_lettered"].sum()), int(stats["received"].sum()),
+                    int(stats["active"].sum()), self._output_taken)
+        if progress != self._launch_progress and self._pending(active_only=True):
+            self._launch_progress = progress
             self._launch(DRAIN_LAUNCH)
 
     # ---- control ---------------------------------------------------------------------------
 
     def activate(self, kernel, instance: int | None = None) -> None:
         """Let the kernel's instances (or one) take messages again."""
-        self._set_active(kernel, instance, 1)
+        self._set_active(kernel, instance, True)
 
     def deactivate(self, kernel, instance: int | None = None) -> None:
         """Stop the kernel's instances (or one) taking messages; they stay queued. Returns
         once none of them is inside a handler (the one in hand completes)."""
-        self._set_active(kernel, instance, 0)
-        queues = self._queues(self._kernel(kernel), instance)
+        queues = self._set_active(kernel, instance, False)
         self._wait(lambda: not self._stats["busy"][queues.start:queues.stop].any()
                    or not self._device_running(), None)
 
-    def _set_active(self, kernel, instance: int | None, value: int) -> None:
+    def _set_active(self, kernel, instance: int | None, value: bool) -> range:
         queues = self._queues(self._kernel(kernel), instance)
         with self._lock:
-            self._stats["active"][queues.start:queues.stop] = value
-            full_fence()
+            self._wanted_active[queues.start:queues.stop] = value
+            self._apply_active(queues)
+        return queues
 
+    def _apply_active(self, queues: range) -> None:
+        """The device's `active` words: what the user asked, unless a checkpoint or restore
+        holds the instance. Caller holds the lock."""
+        q = slice(queues.start, queues.stop)
+        self._stats["active"][q] = self._wanted_active[q] & (self._holds[q] == 0)
+        full_fence()
+
+    @contextlib.contextmanager
     def _quiesced(self, queue: int):
-        """Context: instance `queue` between two messages (active cleared, busy == 0)."""
-        runtime = self
-
-        class Quiesce:
-            def __enter__(self):
-                with runtime._lock:
-                    self.was = int(runtime._stats["active"][queue])
-                    runtime._stats["active"][queue] = 0
-                    full_fence()
-                if not runtime._wait(lambda: runtime._stats["busy"][queue] == 0
-                                     or not runtime._device_running(), 10.0):
-                    with runtime._lock:
-                        runtime._stats["active"][queue] = self.was
-                    raise TimeoutError("the instance stayed inside a handler for 10 s")
-
-            def __exit__(self, *exc):
-                with runtime._lock:
-                    runtime._stats["active"][queue] = self.was
-                    full_fence()
-        return Quiesce()
+        """Instance `queue` between two messages while the block runs: held inactive
+        (holds are counted, so concurrent checkpoints compose), and busy == 0."""
+        queues = range(queue, queue + 1)
+        with self._lock:
+            self._holds[queue] += 1
+            self._apply_active(queues)
+        try:
+            if not self._wait(lambda: self._stats["busy"][queue] == 0
+                              or not self._device_running(), 10.0):
+                raise TimeoutError("the instance stayed inside a handler for 10 s")
+            with self._lock:
+                yield
+        finally:
+            with self._lock:
+                self._holds[queue] -= 1
+                self._apply_active(queues)
 
     def _device_running(self) -> bool:
         try:
@@ -580,7 +632,7 @@ class Runtime:
         """The instance's state as a numpy record (fields named after the state
         attributes), taken between two messages."""
         k = self._kernel(kernel)
-        queue = self._queues(k, instance).start
+        queue = self._queues(k, instance, allow_all=False).start
         offset = k.state_offset + instance * k.state_stride
         with self._quiesced(queue):
             raw = np.array(self.device.read_local(offset, k.state_dtype.itemsize), copy=True)
@@ -590,14 +642,18 @@ class Runtime:
         """Replace the instance's state with `snapshot` (from `checkpoint`, or any record
         with the same fields), between two messages."""
         k = self._kernel(kernel)
-        queue = self._queues(k, instance).start
+        queue = self._queues(k, instance, allow_all=False).start
         record = np.zeros((), k.state_dtype)
         names = getattr(getattr(snapshot, "dtype", None), "names", None)
         if names is None or set(names) != set(k.state_dtype.names or ()):
             raise TypeError(f"a snapshot of {k.name} is a record with the fields "
                             f"{', '.join(k.state_dtype.names or ())}")
         for name in names:
-            record[name] = snapshot[name]
+            try:
+                record[name] = snapshot[name]
+            except (TypeError, ValueError) as exc:
+                raise TypeError(f"field {name!r} of the snapshot does not fit {k.name}'s "
+                                f"state: {exc}") from None
         offset = k.state_offset + instance * k.state_stride
         with self._quiesced(queue):
             self.device.write_local(offset, record.reshape(1).view(np.uint8))
@@ -649,37 +705,42 @@ class Runtime:
 
     # ---- shutdown --------------------------------------------------------------------------
 
-    def shutdown(self, drain: bool = True, timeout: float = 5.0) -> bool:
-        """Stop the program. With `drain`, first wait (up to `timeout` s) until active
-        kernels have taken everything queued. Returns True when it drained (or was not
-        asked to) and the device stopped in time. Safe to call twice.
+    def shutdown(self, drain: bool = True, timeout: float | None = 5.0) -> bool:
+        """Stop the program. With `drain`, first wait until active kernels have handled
+        everything sent to them. `timeout` bounds the drain and the stop together (None:
+        as long as it takes). Returns True when it drained (or was not asked to) and the
+        device stopped; safe to call again.
 
-        A launch that does not stop within the timeout (a handler in an endless loop)
-        cannot be cancelled: it is left with its stop flag set and its memory kept."""
+        A launch that does not stop in time (a handler in an endless loop) cannot be
+        cancelled: its stop flag stays set, the runtime stays `terminating`, a later
+        `shutdown` waits again, and its memory is never freed while it may run."""
+        if timeout is not None and timeout < 0:
+            raise ValueError(f"timeout must be >= 0 or None, not {timeout}")
         with self._lock:
             if self._closed:
                 return True
             self._closing = True
-        deadline = time.monotonic() + timeout
+        deadline = None if timeout is None else time.monotonic() + timeout
         clean = True
         try:
             if drain:
-                clean = self._wait(lambda: self._drained(), timeout)
+                clean = self._wait(self._drained, timeout)
+        finally:                                    # Ctrl-C in the drain still stops it
             with self._lock:
                 self._stop_word[0] = 1
                 full_fence()
-            stopped = self._wait(lambda: not self._device_running(),
-                                 max(0.0, deadline - time.monotonic()) + 1.0)
-            clean = clean and stopped
-        finally:
-            with self._lock:
-                self._pump()
+        left = None if deadline is None else max(0.0, deadline - time.monotonic()) + 1.0
+        stopped = self._wait(lambda: not self._device_running(), left)
+        with self._lock:
+            self._pump()
+            if stopped:
                 self._closed = True
                 self._ended_at = time.monotonic()
-                if not self._device_running():
-                    self.device.release()
-            _live.discard(self)
-        return clean
+                self.device.release()
+                _live.discard(self)
+            else:
+                _keep_forever(self.device)
+        return clean and stopped
 
     def _drained(self) -> bool:
         """Every message sent to an active queue was handled or dead-lettered (so none is

@@ -73,3 +73,24 @@ def test_ctrl_c_during_a_long_handler_leaves_promptly(backend):
     out, err = proc.communicate(timeout=60)
     assert proc.returncode != 0 and "KeyboardInterrupt" in err
     assert time.monotonic() - start < 20
+
+
+def test_ctrl_c_during_a_draining_shutdown_still_stops_the_kernel(backend):
+    rounds = 2_000_000_000 if backend != "sim" else 1_000_000      # about a second each
+    proc = child(backend, f"""
+        rt = rc.launch(Slow, backend=backend)
+        for _ in range(8):
+            rt.send(Slow, Spin(rounds={rounds}))
+        print("draining", flush=True)
+        try:
+            rt.shutdown(drain=True, timeout=None)
+        except KeyboardInterrupt:
+            print("interrupted", rt.status(Slow).terminating, flush=True)
+            raise SystemExit(3)
+    """)
+    assert proc.stdout.readline().strip() == "draining"
+    time.sleep(0.3)
+    os.kill(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 3, err                     # not an abort at exit
+    assert out.split() == ["interrupted", "True"]

@@ -73,3 +73,23 @@ def test_work_groups_leave_a_core_to_the_host_and_never_exceed_the_queues():
         rt.send(Stage, batch, instance=1)
         got = rt.receive_many(2000 - 2, timeout=20.0)          # seq 999 and 1999 fail
         assert (np.diff(got["seq"]) > 0).all() and len(got) == 1998
+
+
+def test_a_launch_beyond_the_cpu_devices_worker_threads_is_refused():
+    import pyopencl as cl
+
+    from ringc.backends.opencl.loader import find_device
+
+    device = find_device()
+    if not device.type & cl.device_type.CPU or device.max_compute_units > 8:
+        pytest.skip("checked on CPU devices with few compute units")
+    running = [rc.launch(Summer, backend="opencl", groups=1)
+               for _ in range(device.max_compute_units)]
+    try:
+        with pytest.raises(rc.BackendUnavailable, match="runs .* work-group.* at once"):
+            rc.launch(Summer, backend="opencl", groups=1)
+    finally:
+        for rt in running:
+            rt.shutdown(drain=False)
+    with rc.launch(Summer, backend="opencl") as rt:          # the threads are free again
+        assert rt.request(Summer, Work(id=2), timeout=5.0) == Sum(id=2, value=0.0)
