@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import operator
 import struct
 import threading
 import time
@@ -126,7 +127,7 @@ class Runtime:
         self._ingress = [IngressRing(mem, q) for q in layout.ingress]
         self._output = OutputRing(mem, layout.host_queue)
         self._dead = OutputRing(mem, layout.dead_letter_queue)
-        self._host_puts = np.zeros(layout.num_queues, dtype=np.int64)
+        self._host_puts = [0] * layout.num_queues        # per queue (a list: += is cheap)
         self._chunks: deque[_Chunk] = deque()
         self._buffered = 0
         self._waiters: dict[int, object] = {}       # request correlation -> reply (or None)
@@ -135,6 +136,9 @@ class Runtime:
         self._next_correlation = 1
         self._host_types = _host_types(program, layout)
         self._decoders: dict[int, object] = {}
+        self._encoders: dict[type, object] = {}
+        self._kernels_by_name = {k.name: k for k in layout.kernels}
+        self._targets: dict[tuple, tuple[KernelLayout, int]] = {}
         self._handled = {k.name: {h.message: h.type_id for h in k.handlers}
                          for k in layout.kernels}
         modes = {k.mode for k in layout.kernels}
@@ -166,9 +170,9 @@ class Runtime:
 
     def _kernel(self, kernel) -> KernelLayout:
         name = kernel if isinstance(kernel, str) else getattr(kernel, "__name__", None)
-        for k in self._layout.kernels:
-            if k.name == name:
-                return k
+        found = self._kernels_by_name.get(name)
+        if found is not None:
+            return found
         known = ", ".join(k.name for k in self._layout.kernels)
         raise ValueError(f"{name or kernel!r} is not a kernel of this program (kernels: {known})")
 
@@ -191,7 +195,11 @@ class Runtime:
             if spec.name not in handled:
                 raise TypeError(f"{k.name} has no handler for {spec.name} (it handles "
                                 f"{', '.join(handled) or 'nothing'})")
-            return handled[spec.name], msg.to_record().tobytes()
+            encode = self._encoders.get(type(msg))
+            if encode is None:
+                encode = self._encoders[type(msg)] = _struct_encoder(spec) or (
+                    lambda m: m.to_record().tobytes())
+            return handled[spec.name], encode(msg)
         if not isinstance(msg, np.ndarray) or msg.dtype.names is None:
             raise TypeError(f"send takes an @rc.message object or a numpy structured array, "
                             f"not {type(msg).__name__}")
@@ -309,34 +317,66 @@ class Runtime:
         """Send one message and wait for the reply to it (matched by correlation id).
         Raises TimeoutError when none came in `timeout` seconds (a later reply then goes
         to the host output queue, like a reply to `send`), and `rc.DeadLettered` when the
-        message was dead-lettered instead of answered."""
-        k = self._kernel(kernel)
-        queue = self._queues(k, instance, allow_all=False).start
+        message was dead-lettered instead of answered.
+
+        This is the latency path: one lock hold sends, then each poll is one lock hold
+        that looks at the host output queue's head slot."""
+        k, queue = self._target(kernel, instance)
         type_id, payload = self._message_of(k, msg, None)
         if not isinstance(payload, bytes):
             raise TypeError("request takes one message object; send arrays with send() "
                             "and collect the replies with receive_many()")
-        deadline = None if timeout is None else time.monotonic() + timeout
-        with self._lock:
+        lock, waiters, output = self._lock, self._waiters, self._output
+        with lock:
+            self._check_open()
             corr = self._next_correlation
             self._next_correlation += 1
-            self._waiters[corr] = None
+            waiters[corr] = None
+            sent_at = time.monotonic_ns()
+            sent = self._ingress[queue].produce_one(type_id, payload, HOST_QUEUE, corr,
+                                                    sent_at)
+            if sent:
+                self._host_puts[queue] += 1
+                if not self._persistent:
+                    self._relaunch_if_needed()
         try:
-            sent_at = self._put_one(queue, type_id, payload, timeout, correlation=corr)
-            left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            if not self._wait(lambda: self._waiters[corr] is not None or self._closed, left):
-                raise TimeoutError(f"no reply from {k.name} within {timeout} s")
-            with self._lock:
-                reply = self._waiters[corr]
-                if isinstance(reply, DeadLetter):
-                    raise DeadLettered(reply)
-                if reply is None:
-                    raise RingcError("the program stopped before it replied")
-                self._latency.samples[queue].append(time.monotonic_ns() - sent_at)
-                return reply
+            if not sent:
+                sent_at = self._put_one(queue, type_id, payload, timeout, correlation=corr)
+            deadline = None if timeout is None else sent_at / 1e9 + timeout
+            polls = 0
+            while True:
+                with lock:
+                    if waiters[corr] is None and not self._closed:
+                        if polls & 63 == 63:
+                            self._check_device()
+                            self._pump(True)
+                        elif output.ready():
+                            self._pump(False)
+                    reply = waiters[corr]
+                    if reply is not None:
+                        if isinstance(reply, DeadLetter):
+                            raise DeadLettered(reply)
+                        self._latency.samples[queue].append(time.monotonic_ns() - sent_at)
+                        return reply
+                    if self._closed:
+                        raise RingcError("the program stopped before it replied")
+                polls += 1
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise TimeoutError(f"no reply from {k.name} within {timeout} s")
+                time.sleep(0 if polls < 100 else min(0.001, 1e-5 * (polls - 99)))
         finally:
-            with self._lock:
-                self._waiters.pop(corr, None)
+            with lock:
+                waiters.pop(corr, None)
+
+    def _target(self, kernel, instance) -> tuple[KernelLayout, int]:
+        """(kernel layout, queue id) of one instance, cached for the latency path."""
+        try:
+            return self._targets[kernel, instance]
+        except (KeyError, TypeError):              # TypeError: unhashable, checked below
+            k = self._kernel(kernel)
+            found = self._targets[kernel, instance] = (
+                k, self._queues(k, instance, allow_all=False).start)
+            return found
 
     # ---- receiving -------------------------------------------------------------------------
 
@@ -432,9 +472,9 @@ class Runtime:
             rows = self._output.consume(room)
             self._accept_output(rows, now)
             self._output_taken += len(rows)
-        if self._dead.ready():
-            self._accept_dead(self._dead.consume(self._dead.capacity))
         if full:
+            if self._dead.ready():
+                self._accept_dead(self._dead.consume(self._dead.capacity))
             self._clock_word[0] = now
             self._counters.update()
             if not self._persistent and not self._closed:
@@ -569,7 +609,7 @@ class Runtime:
         if self._closed or self._stop_word[0] or self.device.running():
             return
         stats = self._stats
-        progress = (int(self._host_puts.sum()), int(stats["processed"].sum()),
+        progress = (sum(self._host_puts), int(stats["processed"].sum()),
                     int(stats["dead_lettered"].sum()), int(stats["received"].sum()),
                     int(stats["active"].sum()), self._output_taken)
         if progress != self._launch_progress and self._pending(active_only=True):
@@ -675,7 +715,7 @@ class Runtime:
                 terminating=self._closing,
                 processed=c.sum("processed", queues), pending=self._pending(queues),
                 dead_lettered=c.sum("dead_lettered", queues),
-                sent=int(self._host_puts[queues.start:queues.stop].sum())
+                sent=sum(self._host_puts[queues.start:queues.stop])
                 + c.sum("received", queues),
                 uptime=self._uptime())
 
@@ -751,7 +791,8 @@ class Runtime:
         first = {f: self._stats[f].copy() for f in fields}
         if any((self._stats[f] != first[f]).any() for f in fields):
             return False
-        sent = (self._host_puts + first["received"].astype(np.int64)) % (1 << 32)
+        sent = (np.array(self._host_puts, dtype=np.int64)
+                + first["received"].astype(np.int64)) % (1 << 32)
         done = (first["processed"].astype(np.int64) + first["dead_lettered"]) % (1 << 32)
         active = first["active"] != 0
         return bool((sent == done)[active].all())
@@ -772,30 +813,68 @@ _STRUCT_CODES = {"b1": "?", "i1": "b", "u1": "B", "i2": "h", "u2": "H", "i4": "i
                  "i8": "q", "u8": "Q", "f4": "f", "f8": "d"}
 
 
-def _struct_decoder(cls, dtype: np.dtype):
-    """A function (buffer, offset) -> message object for a class of scalar fields only,
-    or None (arrays, addresses, no class)."""
-    if cls is None:
-        return None
+def _struct_layout(dtype: np.dtype):
+    """(struct.Struct, [(field, numpy scalar type, array length or 0)]) of a message dtype
+    of scalars and arrays of scalars, in memory order with the padding skipped; None for
+    other fields (addresses)."""
     fields = sorted((dtype.fields[n][1], n, dtype.fields[n][0]) for n in dtype.names)
-    fmt, at = "<", 0
-    for offset, _, ftype in fields:
-        code = _STRUCT_CODES.get(ftype.str[1:])
-        if code is None or ftype.shape:
+    fmt, at, parts = "<", 0, []
+    for offset, name, ftype in fields:
+        base, shape = ftype.subdtype if ftype.subdtype else (ftype, ())
+        code = _STRUCT_CODES.get(base.str[1:])
+        if code is None or len(shape) > 1:
             return None
-        fmt += "x" * (offset - at) + code
+        count = shape[0] if shape else 0
+        fmt += "x" * (offset - at) + (f"{count}{code}" if count else code)
         at = offset + ftype.itemsize
-    layout = struct.Struct(fmt)
-    names = [n for _, n, _ in fields]
-    makers = [ftype.type for _, _, ftype in fields]
+        parts.append((name, base.type, count))
+    return struct.Struct(fmt + "x" * (dtype.itemsize - at)), parts
+
+
+def _struct_decoder(cls, dtype: np.dtype):
+    """A function (buffer, offset) -> message object, or None (no class, addresses)."""
+    found = _struct_layout(dtype) if cls is not None else None
+    if found is None:
+        return None
+    layout, parts = found
     setter = object.__setattr__
 
     def decode(buffer, offset):
-        obj = cls.__new__(cls)
-        for name, make, value in zip(names, makers, layout.unpack_from(buffer, offset)):
-            setter(obj, name, make(value))
+        values = layout.unpack_from(buffer, offset)
+        obj, at = cls.__new__(cls), 0
+        for name, make, count in parts:
+            if count:
+                setter(obj, name, np.array(values[at:at + count], dtype=make))
+                at += count
+            else:
+                setter(obj, name, make(values[at]))
+                at += 1
         return obj
     return decode
+
+
+def _struct_encoder(spec):
+    """A function message -> bytes, or None (addresses)."""
+    found = _struct_layout(spec.dtype)
+    if found is None:
+        return None
+    layout, parts = found
+    if not any(count for _, _, count in parts):
+        getter = operator.attrgetter(*[name for name, _, _ in parts])
+        if len(parts) == 1:
+            return lambda msg: layout.pack(getter(msg))
+        return lambda msg: layout.pack(*getter(msg))
+
+    def encode(msg) -> bytes:
+        values = []
+        for name, _, count in parts:
+            value = getattr(msg, name)
+            if count:
+                values.extend(value.tolist())
+            else:
+                values.append(value)
+        return layout.pack(*values)
+    return encode
 
 
 def _joined(parts: list[np.ndarray], dtype: np.dtype) -> np.ndarray:

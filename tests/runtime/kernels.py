@@ -147,3 +147,26 @@ class Spray:
         while i < m.n:
             rc.send(Sink, Note(seq=i))
             i += 1
+
+
+@rc.message
+class Mixed:
+    """Every scalar type, arrays and padding: the host's struct codec must match numpy."""
+    flag: rc.bool_
+    small: rc.i8
+    tiny: rc.u8
+    short: rc.i16
+    ushort: rc.u16
+    word: rc.u32
+    big: rc.i64
+    ubig: rc.u64
+    x: f32
+    y: rc.f64
+    xs: Array[f32, 3]
+    ids: Array[i64, 2]
+
+
+@rc.message
+class Addressed:
+    back: rc.Address
+    n: i32
