@@ -30,7 +30,8 @@ def median_seconds(fn, repeat: int = REPEAT) -> float:
 
 
 def main() -> int:
-    samples = sorted((ROOT / "samples").glob("*.py"))
+    samples = sorted(p for p in (ROOT / "samples").glob("*.py")
+                     if not p.stem.startswith("run_"))        # run_*: scripts that launch them
     print(f"{'sample':18} {'stage':22} {'ms':>9} {'x emission':>11}")
     for path in samples:
         frontend = median_seconds(lambda p=path: load_file(p))
