@@ -145,7 +145,7 @@ def format_table(rows: list[dict]) -> str:
 
 def _cell(value) -> str:
     if isinstance(value, float):
-        return f"{value:,.1f}" if abs(value) >= 100 else f"{value:.3g}"
+        return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.2f}"
     if isinstance(value, bool) or value is None:
         return str(value).lower() if value is not None else "-"
     if isinstance(value, int):
