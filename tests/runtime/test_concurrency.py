@@ -46,6 +46,10 @@ def test_concurrent_receivers_never_see_a_false_timeout(backend, fast_switching)
             t.start()
         for seq in range(n):
             rt.send(Worker, Job(seq=seq, divisor=1, index=0), instance=seq % 2, timeout=10.0)
+        deadline = time.monotonic() + 60              # stop signs go after every job:
+        while rt.status(Worker).processed < n:        # instances are not ordered together
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
         for _ in range(receivers):                    # a stop sign each
             rt.send(Worker, Job(seq=STOP, divisor=1, index=0), timeout=10.0)
         for t in threads:
