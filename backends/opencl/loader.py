@@ -181,10 +181,15 @@ class OpenCLDevice:
         cl = self.cl
         if self.is_cpu:
             self._claim_workers()
-        self.kernel.set_args(*self._args, np.uint32(mode))
-        self._event = cl.enqueue_nd_range_kernel(
-            self.queue, self.kernel, (self.groups * self.local_size,), (self.local_size,))
-        self.queue.flush()
+        try:
+            self.kernel.set_args(*self._args, np.uint32(mode))
+            self._event = cl.enqueue_nd_range_kernel(
+                self.queue, self.kernel, (self.groups * self.local_size,), (self.local_size,))
+            self.queue.flush()
+        except cl.Error as exc:
+            self._release_workers()
+            raise RingcError(f"{self.cl_device.name.strip()} refused the launch: {exc}") \
+                from None
 
     def running(self) -> bool:
         if self._event is None:

@@ -18,6 +18,7 @@ import contextlib
 import ctypes
 import operator
 import struct
+import sys
 import threading
 import time
 import weakref
@@ -37,7 +38,7 @@ from ..codegen.layout import (
     KernelLayout,
     Layout,
 )
-from ..errors import DeadLettered, QueueFull, RingcError
+from ..errors import BackendUnavailable, DeadLettered, QueueFull, RingcError
 from ..ir.nodes import Emit, Program, Reply, Return
 from ..ir.walk import all_stmts
 from .reports import Counters, DeadLetter, LatencyBook, Metrics, Status, stats_view
@@ -197,9 +198,14 @@ class Runtime:
                                 f"{', '.join(handled) or 'nothing'})")
             encode = self._encoders.get(type(msg))
             if encode is None:
-                encode = self._encoders[type(msg)] = _struct_encoder(spec) or (
-                    lambda m: m.to_record().tobytes())
-            return handled[spec.name], encode(msg)
+                encode = self._encoders[type(msg)] = _struct_encoder(spec) or _record_bytes
+            try:
+                return handled[spec.name], encode(msg)
+            except (struct.error, AttributeError, TypeError, ValueError, OverflowError):
+                try:                            # a field set to a list, or out of range
+                    return handled[spec.name], _record_bytes(msg)
+                except (TypeError, ValueError, OverflowError) as exc:
+                    raise TypeError(f"this {spec.name} cannot be sent: {exc}") from None
         if not isinstance(msg, np.ndarray) or msg.dtype.names is None:
             raise TypeError(f"send takes an @rc.message object or a numpy structured array, "
                             f"not {type(msg).__name__}")
@@ -260,27 +266,30 @@ class Runtime:
         Streams in as room frees; `timeout` bounds each wait for room (None: as long as the
         program runs), then `rc.QueueFull` says how many went in. Returns the count."""
         k = self._kernel(kernel)
-        queue = self._queues(k, instance).start
+        queue = self._queues(k, instance, allow_all=False).start
         type_id, records = self._message_of(k, msg, type)
-        return self._put(queue, type_id, records, timeout, correlation=None)
-
-    def _put(self, queue: int, type_id: int, records: np.ndarray | bytes,
-             timeout: float | None, correlation: int | None) -> int:
         if isinstance(records, bytes):
-            return self._put_one(queue, type_id, records, timeout, correlation)
+            self._put_one(queue, type_id, records, timeout)
+            return 1
+        return self._put(queue, type_id, records, timeout)
+
+    def _put(self, queue: int, type_id: int, records: np.ndarray,
+             timeout: float | None) -> int:
+        """Stream `records` into the queue's ingress ring as room frees; returns the count."""
         done, total = 0, len(records)
         ring = self._ingress[queue]
         while done < total:
             with self._lock:
-                self._check_open()
+                if self._closing:
+                    raise RingcError(f"the runtime is shutting down: {done} of {total} "
+                                     "message(s) went in")
                 n = min(total - done, ring.capacity)
-                first = correlation if correlation is not None else self._next_correlation
+                first = self._next_correlation
                 corrs = np.arange(first, first + n, dtype=np.uint64)
                 now = time.monotonic_ns()
                 put = ring.produce(type_id, records[done:done + n], HOST_QUEUE, corrs, now)
                 if put:
-                    if correlation is None:
-                        self._next_correlation += put
+                    self._next_correlation += put
                     self._latency.sent(first, put, now)
                     self._host_puts[queue] += put
                     done += put
@@ -370,12 +379,12 @@ class Runtime:
 
     def _target(self, kernel, instance) -> tuple[KernelLayout, int]:
         """(kernel layout, queue id) of one instance, cached for the latency path."""
+        key = (kernel, instance, type(instance))       # 1, True and 1.0 hash alike
         try:
-            return self._targets[kernel, instance]
+            return self._targets[key]
         except (KeyError, TypeError):              # TypeError: unhashable, checked below
             k = self._kernel(kernel)
-            found = self._targets[kernel, instance] = (
-                k, self._queues(k, instance, allow_all=False).start)
+            found = self._targets[key] = (k, self._queues(k, instance, allow_all=False).start)
             return found
 
     # ---- receiving -------------------------------------------------------------------------
@@ -611,10 +620,13 @@ class Runtime:
         stats = self._stats
         progress = (sum(self._host_puts), int(stats["processed"].sum()),
                     int(stats["dead_lettered"].sum()), int(stats["received"].sum()),
-                    int(stats["active"].sum()), self._output_taken)
+                    int(stats["deferred"].sum()), self._output_taken)
         if progress != self._launch_progress and self._pending(active_only=True):
+            try:
+                self._launch(DRAIN_LAUNCH)
+            except BackendUnavailable:       # the device's workers are busy: the pump retries
+                return
             self._launch_progress = progress
-            self._launch(DRAIN_LAUNCH)
 
     # ---- control ---------------------------------------------------------------------------
 
@@ -642,6 +654,7 @@ class Runtime:
         q = slice(queues.start, queues.stop)
         self._stats["active"][q] = self._wanted_active[q] & (self._holds[q] == 0)
         full_fence()
+        self._launch_progress = None       # what was inactive may have work: launch again
 
     @contextlib.contextmanager
     def _quiesced(self, queue: int):
@@ -724,7 +737,8 @@ class Runtime:
         k = self._kernel(kernel)
         queues = self._queues(k, instance)
         s = self.status(kernel, instance)
-        mean, p99 = self._latency.stats(queues)
+        with self._lock:
+            mean, p99 = self._latency.stats(queues)
         uptime = max(s.uptime, 1e-9)
         return Metrics(kernel=k.name, throughput=s.processed / uptime, latency_mean=mean,
                        latency_p99=p99,
@@ -770,10 +784,16 @@ class Runtime:
                 self._stop_word[0] = 1
                 full_fence()
         left = None if deadline is None else max(0.0, deadline - time.monotonic()) + 1.0
-        stopped = self._wait(lambda: not self._device_running(), left)
+        try:
+            stopped = self._wait(lambda: not self._device_running(), left)
+        except RingcError:                          # the device failed: it runs no more
+            stopped = True
         with self._lock:
-            self._pump()
+            if self._closed:                        # another thread's shutdown finished
+                return clean
             if stopped:
+                self._host_buffer = sys.maxsize     # all that is left moves to host memory
+                self._pump()
                 self._closed = True
                 self._ended_at = time.monotonic()
                 self.device.release()
@@ -851,6 +871,10 @@ def _struct_decoder(cls, dtype: np.dtype):
                 at += 1
         return obj
     return decode
+
+
+def _record_bytes(msg) -> bytes:
+    return msg.to_record().tobytes()
 
 
 def _struct_encoder(spec):

@@ -170,3 +170,14 @@ class Mixed:
 class Addressed:
     back: rc.Address
     n: i32
+
+
+@rc.ring_kernel(capacity=16, mode="event_driven")
+class Feeder:
+    """Event-driven and feeding itself: each message sends two more until n reaches 0, so
+    its own queue overflows (patience, then queue_full) and launches must go on."""
+
+    def on_ask(self, m: Ask):
+        if m.n > 0:
+            rc.send(Feeder, Ask(n=m.n - 1))
+            rc.send(Feeder, Ask(n=m.n - 1))

@@ -11,7 +11,7 @@ import pytest
 
 import ringc as rc
 
-from .kernels import Ask, Done, Forwarder, Job, Note, Sum, Summer, Work, Worker
+from .kernels import Ask, Done, Feeder, Forwarder, Job, Note, Sum, Summer, Work, Worker
 
 
 @pytest.fixture
@@ -125,3 +125,55 @@ def test_launch_refuses_nothing_and_a_device_for_the_simulator():
         rc.launch([], backend="sim")
     with pytest.raises(ValueError, match="has one device"):
         rc.launch(Summer, backend="sim", device=1)
+
+
+def test_an_event_driven_kernel_feeding_itself_runs_to_the_end(backend):
+    with rc.launch(Feeder, backend=backend) as rt:
+        rt.send(Feeder, Ask(n=6))                     # 127 messages if none were lost
+        assert rt.shutdown(drain=True, timeout=60.0)
+    s = rt.status(Feeder)
+    assert s.processed > 16 and s.pending == 0 and s.sent == s.processed + s.dead_lettered
+    assert {d.reason for d in rt.dead_letters()} <= {"queue_full"}
+
+
+def test_activation_after_a_quiet_launch_launches_again(backend):
+    with rc.launch([Forwarder, Worker], backend=backend) as rt:
+        for _ in range(5):
+            rt.deactivate(Forwarder)
+            rt.send(Forwarder, Ask(n=0))
+            time.sleep(0.02)
+            rt.activate(Forwarder)
+            assert rt.receive(timeout=10.0).seq == 0
+
+
+def test_metrics_while_requests_run(backend, fast_switching):
+    with rc.launch(Summer, backend=backend) as rt:
+        stop, errors = threading.Event(), []
+
+        def requests() -> None:
+            while not stop.is_set():
+                rt.request(Summer, Work(id=1), timeout=10.0)
+
+        worker = threading.Thread(target=requests)
+        worker.start()
+        try:
+            for _ in range(300):
+                try:
+                    rt.metrics(Summer)
+                except Exception as exc:                # reported below
+                    errors.append(exc)
+        finally:
+            stop.set()
+            worker.join()
+        assert errors == []
+
+
+def test_send_returns_the_count_and_takes_fields_set_after_construction(backend):
+    with rc.launch(Summer, backend=backend) as rt:
+        work = Work(id=3)
+        work.data = [1.0, 2.0, 3.0, 4.0]                 # a list, not the array it was
+        assert rt.send(Summer, work) == 1
+        assert rt.receive(timeout=10.0) == Sum(id=3, value=10.0)
+        work.id = 2 ** 40
+        with pytest.raises(TypeError, match="this Work cannot be sent"):
+            rt.send(Summer, work)

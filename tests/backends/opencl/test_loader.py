@@ -93,3 +93,25 @@ def test_a_launch_beyond_the_cpu_devices_worker_threads_is_refused():
             rt.shutdown(drain=False)
     with rc.launch(Summer, backend="opencl") as rt:          # the threads are free again
         assert rt.request(Summer, Work(id=2), timeout=5.0) == Sum(id=2, value=0.0)
+
+
+def test_an_event_driven_program_waits_for_free_workers_then_runs():
+    import pyopencl as cl
+
+    from ringc.backends.opencl.loader import find_device
+    from tests.runtime.kernels import Ask, Forwarder
+
+    device = find_device()
+    if not device.type & cl.device_type.CPU or device.max_compute_units > 8:
+        pytest.skip("checked on CPU devices with few compute units")
+    busy = [rc.launch(Summer, backend="opencl", groups=1)
+            for _ in range(device.max_compute_units)]
+    try:
+        with rc.launch(Forwarder, backend="opencl") as rt:    # event-driven: no launch yet
+            assert rt.send(Forwarder, Ask(n=1)) == 1               # accepted, not launched
+            assert rt.status(Forwarder).pending == 1
+            busy.pop().shutdown(drain=False)                       # a worker frees up
+            assert rt.receive(timeout=10.0).seq == 1
+    finally:
+        for other in busy:
+            other.shutdown(drain=False)
