@@ -99,7 +99,7 @@ def test_an_event_driven_program_waits_for_free_workers_then_runs():
     import pyopencl as cl
 
     from ringc.backends.opencl.loader import find_device
-    from tests.runtime.kernels import Ask, Forwarder
+    from tests.runtime.kernels import Ask, Feeder
 
     device = find_device()
     if not device.type & cl.device_type.CPU or device.max_compute_units > 8:
@@ -107,11 +107,12 @@ def test_an_event_driven_program_waits_for_free_workers_then_runs():
     busy = [rc.launch(Summer, backend="opencl", groups=1)
             for _ in range(device.max_compute_units)]
     try:
-        with rc.launch(Forwarder, backend="opencl") as rt:    # event-driven: no launch yet
-            assert rt.send(Forwarder, Ask(n=1)) == 1               # accepted, not launched
-            assert rt.status(Forwarder).pending == 1
+        with rc.launch(Feeder, backend="opencl") as rt:       # event-driven: no launch yet
+            assert rt.send(Feeder, Ask(n=1)) == 1                  # accepted, not launched
+            assert rt.status(Feeder).pending == 1
             busy.pop().shutdown(drain=False)                       # a worker frees up
-            assert rt.receive(timeout=10.0).seq == 1
+            assert rt.shutdown(drain=True, timeout=10.0)
+            assert rt.status(Feeder).processed == 3                # Ask(1), then 2 x Ask(0)
     finally:
         for other in busy:
             other.shutdown(drain=False)
