@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import operator
 import struct
 import sys
 import threading
@@ -41,12 +40,12 @@ from ..codegen.layout import (
 from ..errors import BackendUnavailable, DeadLettered, QueueFull, RingcError
 from ..ir.nodes import Emit, Program, Reply, Return
 from ..ir.walk import all_stmts
+from .codec import record_bytes, struct_decoder, struct_encoder
 from .reports import Counters, DeadLetter, LatencyBook, Metrics, Status, stats_view
 from .rings import IngressRing, OutputRing, full_fence, u32_at, u64_at
 
 __all__ = ["Device", "Runtime"]
 
-_HOST_CORRELATION_LIMIT = 1 << 63      # device-started conversations have bit 63 set
 _PUMP_INTERVAL = 0.002                 # background pump period (s)
 _FULL_PUMP_NS = 1_000_000              # a waiting caller's full pump period (ns)
 _SLOT_HEADER = struct.Struct("<IIIQQ")   # type_id, source, flags, correlation, timestamp
@@ -198,12 +197,12 @@ class Runtime:
                                 f"{', '.join(handled) or 'nothing'})")
             encode = self._encoders.get(type(msg))
             if encode is None:
-                encode = self._encoders[type(msg)] = _struct_encoder(spec) or _record_bytes
+                encode = self._encoders[type(msg)] = struct_encoder(spec) or record_bytes
             try:
                 return handled[spec.name], encode(msg)
             except (struct.error, AttributeError, TypeError, ValueError, OverflowError):
                 try:                            # a field set to a list, or out of range
-                    return handled[spec.name], _record_bytes(msg)
+                    return handled[spec.name], record_bytes(msg)
                 except (TypeError, ValueError, OverflowError) as exc:
                     raise TypeError(f"this {spec.name} cannot be sent: {exc}") from None
         if not isinstance(msg, np.ndarray) or msg.dtype.names is None:
@@ -243,7 +242,7 @@ class Runtime:
         decode = self._decoders.get(type_id)
         if decode is None:
             msg = self._layout.message_by_id(type_id)
-            decode = self._decoders[type_id] = _struct_decoder(
+            decode = self._decoders[type_id] = struct_decoder(
                 self._classes.get(msg.name), msg.dtype) or (
                 lambda buf, at, t=type_id, d=msg.dtype: self._message_object(
                     t, np.frombuffer(buf, d, count=1, offset=at)[0]))
@@ -827,78 +826,6 @@ class Runtime:
         state = "closed" if self._closed else "running"
         kernels = ", ".join(k.name for k in self._layout.kernels)
         return f"<ringc.Runtime {self.backend} [{kernels}] {state} on {self.device.description}>"
-
-
-_STRUCT_CODES = {"b1": "?", "i1": "b", "u1": "B", "i2": "h", "u2": "H", "i4": "i", "u4": "I",
-                 "i8": "q", "u8": "Q", "f4": "f", "f8": "d"}
-
-
-def _struct_layout(dtype: np.dtype):
-    """(struct.Struct, [(field, numpy scalar type, array length or 0)]) of a message dtype
-    of scalars and arrays of scalars, in memory order with the padding skipped; None for
-    other fields (addresses)."""
-    fields = sorted((dtype.fields[n][1], n, dtype.fields[n][0]) for n in dtype.names)
-    fmt, at, parts = "<", 0, []
-    for offset, name, ftype in fields:
-        base, shape = ftype.subdtype if ftype.subdtype else (ftype, ())
-        code = _STRUCT_CODES.get(base.str[1:])
-        if code is None or len(shape) > 1:
-            return None
-        count = shape[0] if shape else 0
-        fmt += "x" * (offset - at) + (f"{count}{code}" if count else code)
-        at = offset + ftype.itemsize
-        parts.append((name, base.type, count))
-    return struct.Struct(fmt + "x" * (dtype.itemsize - at)), parts
-
-
-def _struct_decoder(cls, dtype: np.dtype):
-    """A function (buffer, offset) -> message object, or None (no class, addresses)."""
-    found = _struct_layout(dtype) if cls is not None else None
-    if found is None:
-        return None
-    layout, parts = found
-    setter = object.__setattr__
-
-    def decode(buffer, offset):
-        values = layout.unpack_from(buffer, offset)
-        obj, at = cls.__new__(cls), 0
-        for name, make, count in parts:
-            if count:
-                setter(obj, name, np.array(values[at:at + count], dtype=make))
-                at += count
-            else:
-                setter(obj, name, make(values[at]))
-                at += 1
-        return obj
-    return decode
-
-
-def _record_bytes(msg) -> bytes:
-    return msg.to_record().tobytes()
-
-
-def _struct_encoder(spec):
-    """A function message -> bytes, or None (addresses)."""
-    found = _struct_layout(spec.dtype)
-    if found is None:
-        return None
-    layout, parts = found
-    if not any(count for _, _, count in parts):
-        getter = operator.attrgetter(*[name for name, _, _ in parts])
-        if len(parts) == 1:
-            return lambda msg: layout.pack(getter(msg))
-        return lambda msg: layout.pack(*getter(msg))
-
-    def encode(msg) -> bytes:
-        values = []
-        for name, _, count in parts:
-            value = getattr(msg, name)
-            if count:
-                values.extend(value.tolist())
-            else:
-                values.append(value)
-        return layout.pack(*values)
-    return encode
 
 
 def _joined(parts: list[np.ndarray], dtype: np.dtype) -> np.ndarray:
