@@ -130,6 +130,7 @@ class Runtime:
         self._host_puts = [0] * layout.num_queues        # per queue (a list: += is cheap)
         self._chunks: deque[_Chunk] = deque()
         self._buffered = 0
+        self._buffered_by_type: dict[int, int] = {}
         self._waiters: dict[int, object] = {}       # request correlation -> reply (or None)
         self._dead_letters: list[DeadLetter] = []
         self._latency = LatencyBook(layout.num_queues)
@@ -399,6 +400,7 @@ class Runtime:
                 taken.append((chunk.type_id, chunk.records[chunk.taken:chunk.taken + 1]))
                 chunk.taken += 1
                 self._buffered -= 1
+                self._buffered_by_type[chunk.type_id] -= 1
                 if not len(chunk):
                     self._chunks.popleft()
                 return True
@@ -424,7 +426,7 @@ class Runtime:
         def count() -> int:
             if type_id is None:
                 return self._buffered
-            return sum(len(c) for c in self._chunks if c.type_id == type_id)
+            return self._buffered_by_type.get(type_id, 0)
 
         deadline = None if timeout is None else time.monotonic() + timeout
         taken: dict[int, list[np.ndarray]] = {}
@@ -456,6 +458,7 @@ class Runtime:
                 chunk.taken += len(part)
                 left -= len(part)
                 self._buffered -= len(part)
+                self._buffered_by_type[chunk.type_id] -= len(part)
                 taken.setdefault(chunk.type_id, []).append(part)
             if len(chunk):
                 keep.append(chunk)
@@ -500,6 +503,7 @@ class Runtime:
         self._chunks.append(_Chunk(type_id, np.frombuffer(row, msg.dtype, count=1,
                                                           offset=offset).copy()))
         self._buffered += 1
+        self._buffered_by_type[type_id] = self._buffered_by_type.get(type_id, 0) + 1
 
     def _accept_output(self, rows: np.ndarray, now: int) -> None:
         slots = rows.reshape(-1).view(self._layout.host_queue.slot_dtype())
@@ -523,6 +527,8 @@ class Runtime:
                 msg.dtype).reshape(-1)
             self._chunks.append(_Chunk(type_id, records))
             self._buffered += len(records)
+            self._buffered_by_type[type_id] = self._buffered_by_type.get(type_id, 0) + len(
+                records)
 
     def _accept_dead(self, rows: np.ndarray) -> None:
         slots = rows.reshape(-1).view(self._layout.dead_letter_queue.slot_dtype())
