@@ -25,7 +25,7 @@ import numpy as np
 from ringc.codegen.layout import Layout
 from ringc.errors import BackendUnavailable, RingcError
 
-from .toolchain import _POCL, build_options
+from .toolchain import build_options, devices, opencl, require_linker
 
 __all__ = ["OpenCLDevice", "find_device"]
 
@@ -35,61 +35,34 @@ _workers_taken: dict[int, int] = {}       # CPU device -> work-groups of running
 MAX_PARALLEL_WIDTH = {"cpu": 16, "gpu": 128}
 
 
-def _cl():
-    try:
-        import pyopencl as cl
-    except ImportError:
-        raise BackendUnavailable("pyopencl is not installed (pip install 'ringc[opencl]')") \
-            from None
-    return cl
-
-
-def _all_devices() -> list:
-    cl = _cl()
-    try:
-        platforms = cl.get_platforms()
-    except cl.Error:
-        platforms = []
-    found = []
-    for platform in sorted(platforms, key=lambda p: p.name != _POCL):
-        try:
-            found.extend(platform.get_devices())
-        except cl.Error:                    # a platform without devices
-            continue
-    return found
-
-
 def find_device(wanted: str | int | None = None):
     """The OpenCL device to run on: PoCL's CPU device (or the first one) by default, the
     `wanted`-th device of `ringc devices`' OpenCL list, or the first whose name or
     platform contains `wanted` (case-insensitive)."""
-    devices = _all_devices()
-    if not devices:
-        raise BackendUnavailable("no OpenCL device found (pip install "
-                                 "pocl-binary-distribution, or install a vendor ICD)")
+    found = devices()
     if wanted is None:
-        return devices[0]
+        return found[0]
     if isinstance(wanted, int):
-        if 0 <= wanted < len(devices):
-            return devices[wanted]
+        if 0 <= wanted < len(found):
+            return found[wanted]
     else:
-        for d in devices:
+        for d in found:
             if wanted.lower() in f"{d.name} {d.platform.name}".lower():
                 return d
-    names = "; ".join(f"{i}: {d.name.strip()}" for i, d in enumerate(devices))
+    names = "; ".join(f"{i}: {d.name.strip()}" for i, d in enumerate(found))
     raise BackendUnavailable(f"no OpenCL device matches {wanted!r} (devices here: {names})")
 
 
 @functools.cache
 def _context(device):
-    return _cl().Context([device])
+    return opencl().Context([device])
 
 
 @functools.lru_cache(maxsize=32)
 def _built(device, source_hash: str, source: str, options: tuple[str, ...]):
     """The built program: built once per process (PoCL and pyopencl keep binaries on disk
     too, so a new process rebuilds from cache)."""
-    cl = _cl()
+    cl = opencl()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", cl.CompilerWarning)
         try:
@@ -112,8 +85,9 @@ class OpenCLDevice:
                  device: str | int | None = None, memory: str = "auto",
                  groups: int | None = None, parallel: bool = False,
                  fast_math: bool = False):
-        cl = self.cl = _cl()
+        cl = self.cl = opencl()
         self.cl_device = find_device(device)
+        require_linker(self.cl_device)
         self.context = _context(self.cl_device)
         is_cpu = bool(self.cl_device.type & cl.device_type.CPU)
         self.layout = layout

@@ -82,34 +82,52 @@ def check(source: str, *, fast_math: bool = False) -> CheckResult:
     return CheckResult("opencl", tool, ok, _POCL_TEMPFILE.sub("program.cl", log), seconds)
 
 
-@functools.lru_cache(maxsize=1)
-def _context():
-    """The (context, tool description) checks build in; raises ToolchainUnavailable."""
+def opencl():
+    """The pyopencl module; ToolchainUnavailable when it is not installed."""
     try:
         import pyopencl as cl
     except ImportError:
         raise ToolchainUnavailable(
             "pyopencl is not installed (pip install 'ringc[opencl]')") from None
+    return cl
+
+
+def devices() -> list:
+    """Every OpenCL device here, PoCL's first; ToolchainUnavailable when there is none."""
+    cl = opencl()
     try:
         platforms = cl.get_platforms()
     except cl.Error:
         platforms = []
-    candidates = []
+    found = []
     for platform in sorted(platforms, key=lambda p: p.name != _POCL):
         try:
-            candidates.extend((platform, device) for device in platform.get_devices())
+            found.extend(platform.get_devices())
         except cl.Error:             # a platform with no device raises DEVICE_NOT_FOUND
             continue
-    if not candidates:
+    if not found:
         why = "no OpenCL platform" if not platforms else "no OpenCL device"
         raise ToolchainUnavailable(
             f"{why} found (pip install pocl-binary-distribution, or install a vendor ICD)")
-    platform, device = candidates[0]
-    if platform.name == _POCL and device.type & cl.device_type.CPU and not shutil.which("ld"):
+    return found
+
+
+def require_linker(device) -> None:
+    """PoCL's CPU device links with `ld`: ToolchainUnavailable when it is missing."""
+    cl = opencl()
+    if (device.platform.name == _POCL and device.type & cl.device_type.CPU
+            and not shutil.which("ld")):
         raise ToolchainUnavailable(
             "PoCL's CPU device needs the linker `ld` (binutils) on PATH to build programs")
-    tool = f"{implementation(platform)} ({device.name.strip()}) via pyopencl"
-    return cl.Context([device]), tool
+
+
+@functools.lru_cache(maxsize=1)
+def _context():
+    """The (context, tool description) checks build in; raises ToolchainUnavailable."""
+    device = devices()[0]
+    require_linker(device)
+    tool = f"{implementation(device.platform)} ({device.name.strip()}) via pyopencl"
+    return opencl().Context([device]), tool
 
 
 def implementation(platform: pyopencl.Platform) -> str:
