@@ -21,11 +21,12 @@ import numpy as np
 
 from ..codegen.layout import QueueLayout
 
-__all__ = ["full_fence", "publish_fence", "IngressRing", "OutputRing", "u32_at", "u64_at"]
+__all__ = ["SLOT_HEADER", "full_fence", "publish_fence", "IngressRing", "OutputRing",
+           "u32_at", "u64_at"]
 
 _U32_WRAP = 1 << 32
 _U32 = struct.Struct("<I")
-_HEADER = struct.Struct("<IIIQQ")            # type_id, source, flags, correlation, timestamp
+SLOT_HEADER = struct.Struct("<IIIQQ")   # after seq: type_id, source, flags, correlation, timestamp
 
 
 def _fence_function():
@@ -124,7 +125,7 @@ class IngressRing(_Ring):
         slot = self.slots_offset + (tail & self.mask) * self.slot_size
         if _U32.unpack_from(mv, slot)[0] != tail:
             return False
-        _HEADER.pack_into(mv, slot + 4, type_id, source, 0, correlation, timestamp)
+        SLOT_HEADER.pack_into(mv, slot + 4, type_id, source, 0, correlation, timestamp)
         start = slot + self.queue.payload_offset
         mv[start:start + len(payload)] = payload
         publish_fence()

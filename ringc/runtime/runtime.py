@@ -30,6 +30,7 @@ import numpy as np
 from ..codegen.layout import (
     DEAD_QUEUE,
     DRAIN_LAUNCH,
+    FIRST_USER_REASON,
     HOST_QUEUE,
     REASONS,
     SERVE_EVENT_DRIVEN,
@@ -42,13 +43,12 @@ from ..ir.nodes import Emit, Program, Reply, Return
 from ..ir.walk import all_stmts
 from .codec import record_bytes, struct_decoder, struct_encoder
 from .reports import Counters, DeadLetter, LatencyBook, Metrics, Status, stats_view
-from .rings import IngressRing, OutputRing, full_fence, u32_at, u64_at
+from .rings import SLOT_HEADER, IngressRing, OutputRing, full_fence, u32_at, u64_at
 
 __all__ = ["Device", "Runtime"]
 
 _PUMP_INTERVAL = 0.002                 # background pump period (s)
 _FULL_PUMP_NS = 1_000_000              # a waiting caller's full pump period (ns)
-_SLOT_HEADER = struct.Struct("<IIIQQ")   # type_id, source, flags, correlation, timestamp
 
 
 class Device(Protocol):
@@ -112,9 +112,9 @@ class Runtime:
                  host_buffer: int = 1 << 22):
         self.backend = backend
         self.device = device
-        self._program = program
         self._layout = layout
-        self._reasons = {**REASONS, **{16 + i: r for i, r in enumerate(reasons)}}
+        self._reasons = {**REASONS, **{FIRST_USER_REASON + i: r
+                                       for i, r in enumerate(reasons)}}
         self._classes = messages
         self._kernel_classes = kernels
         self._host_buffer = host_buffer
@@ -328,54 +328,34 @@ class Runtime:
         to the host output queue, like a reply to `send`), and `rc.DeadLettered` when the
         message was dead-lettered instead of answered.
 
-        This is the latency path: one lock hold sends, then each poll is one lock hold
-        that looks at the host output queue's head slot."""
+        This is the latency path: struct stores and loads, one lock hold per poll."""
         k, queue = self._target(kernel, instance)
         type_id, payload = self._message_of(k, msg, None)
         if not isinstance(payload, bytes):
             raise TypeError("request takes one message object; send arrays with send() "
                             "and collect the replies with receive_many()")
-        lock, waiters, output = self._lock, self._waiters, self._output
-        with lock:
+        with self._lock:
             self._check_open()
             corr = self._next_correlation
             self._next_correlation += 1
-            waiters[corr] = None
-            sent_at = time.monotonic_ns()
-            sent = self._ingress[queue].produce_one(type_id, payload, HOST_QUEUE, corr,
-                                                    sent_at)
-            if sent:
-                self._host_puts[queue] += 1
-                if not self._persistent:
-                    self._relaunch_if_needed()
+            self._waiters[corr] = None
         try:
-            if not sent:
-                sent_at = self._put_one(queue, type_id, payload, timeout, correlation=corr)
-            deadline = None if timeout is None else sent_at / 1e9 + timeout
-            polls = 0
-            while True:
-                with lock:
-                    if waiters[corr] is None and not self._closed:
-                        if polls & 63 == 63:
-                            self._check_device()
-                            self._pump(True)
-                        elif output.ready():
-                            self._pump(False)
-                    reply = waiters[corr]
-                    if reply is not None:
-                        if isinstance(reply, DeadLetter):
-                            raise DeadLettered(reply)
-                        self._latency.samples[queue].append(time.monotonic_ns() - sent_at)
-                        return reply
-                    if self._closed:
-                        raise RingcError("the program stopped before it replied")
-                polls += 1
-                if deadline is not None and time.monotonic() >= deadline:
-                    raise TimeoutError(f"no reply from {k.name} within {timeout} s")
-                time.sleep(0 if polls < 100 else min(0.001, 1e-5 * (polls - 99)))
+            sent_at = self._put_one(queue, type_id, payload, timeout, correlation=corr)
+            left = None if timeout is None else max(0.0, sent_at / 1e9 + timeout
+                                                    - time.monotonic())
+            if not self._wait(lambda: self._waiters[corr] is not None or self._closed, left):
+                raise TimeoutError(f"no reply from {k.name} within {timeout} s")
+            with self._lock:
+                reply = self._waiters[corr]
+                if isinstance(reply, DeadLetter):
+                    raise DeadLettered(reply)
+                if reply is None:
+                    raise RingcError("the program stopped before it replied")
+                self._latency.samples[queue].append(time.monotonic_ns() - sent_at)
+                return reply
         finally:
-            with lock:
-                waiters.pop(corr, None)
+            with self._lock:
+                self._waiters.pop(corr, None)
 
     def _target(self, kernel, instance) -> tuple[KernelLayout, int]:
         """(kernel layout, queue id) of one instance, cached for the latency path."""
@@ -493,7 +473,7 @@ class Runtime:
 
     def _accept_one(self, row: bytes, now: int) -> None:
         """`_accept_output` of one slot, without numpy's per-call overheads."""
-        type_id, source, _, corr, _ = _SLOT_HEADER.unpack_from(row, 4)
+        type_id, source, _, corr, _ = SLOT_HEADER.unpack_from(row, 4)
         offset = self._layout.host_queue.payload_offset
         if self._waiters.get(corr, 0) is None:
             self._waiters[corr] = self._decode(type_id, row, offset)
@@ -513,9 +493,8 @@ class Runtime:
             for i in np.flatnonzero(np.isin(corrs, list(self._waiters))):
                 corr = int(corrs[i])
                 if self._waiters[corr] is None:
-                    msg = self._layout.message_by_id(int(types[i]))
-                    record = slots["payload"][i][:msg.size].copy().view(msg.dtype)[0]
-                    self._waiters[corr] = self._message_object(int(types[i]), record)
+                    self._waiters[corr] = self._decode(int(types[i]), rows[i].tobytes(),
+                                                       self._layout.host_queue.payload_offset)
                     types[i] = 0                    # consumed by its requester
         starts = np.flatnonzero(np.diff(types.astype(np.int64), prepend=-1) != 0)
         for start, stop in zip(starts, [*starts[1:], len(types)]):
@@ -611,9 +590,10 @@ class Runtime:
         for q in queues if queues is not None else range(self._layout.num_queues):
             if active_only and not self._stats["active"][q]:
                 continue
-            device_ring = self._layout.queue(q)
-            counters = self.device.read_local(device_ring.head_offset, 68).view(np.uint32)
-            total += self._ingress[q].used() + (int(counters[16]) - int(counters[0])) % (1 << 32)
+            ring = self._layout.queue(q)               # the device ring, in device memory
+            head, tail = (int(self.device.read_local(at, 4).view(np.uint32)[0])
+                          for at in (ring.head_offset, ring.tail_offset))
+            total += self._ingress[q].used() + (tail - head) % (1 << 32)
         return total
 
     def _relaunch_if_needed(self) -> None:
@@ -686,12 +666,15 @@ class Runtime:
         except RingcError:
             return False
 
+    def _state_of(self, kernel, instance) -> tuple[KernelLayout, int, int]:
+        """(kernel layout, queue id, state offset) of one instance."""
+        k, queue = self._target(kernel, instance)
+        return k, queue, k.state_offset + (queue - k.queue_base) * k.state_stride
+
     def checkpoint(self, kernel, instance: int = 0) -> np.void:
         """The instance's state as a numpy record (fields named after the state
         attributes), taken between two messages."""
-        k = self._kernel(kernel)
-        queue = self._queues(k, instance, allow_all=False).start
-        offset = k.state_offset + instance * k.state_stride
+        k, queue, offset = self._state_of(kernel, instance)
         with self._quiesced(queue):
             raw = np.array(self.device.read_local(offset, k.state_dtype.itemsize), copy=True)
         return raw.view(k.state_dtype)[0]
@@ -699,8 +682,7 @@ class Runtime:
     def restore(self, kernel, snapshot, instance: int = 0) -> None:
         """Replace the instance's state with `snapshot` (from `checkpoint`, or any record
         with the same fields), between two messages."""
-        k = self._kernel(kernel)
-        queue = self._queues(k, instance, allow_all=False).start
+        k, queue, offset = self._state_of(kernel, instance)
         record = np.zeros((), k.state_dtype)
         names = getattr(getattr(snapshot, "dtype", None), "names", None)
         if names is None or set(names) != set(k.state_dtype.names or ()):
@@ -712,7 +694,6 @@ class Runtime:
             except (TypeError, ValueError) as exc:
                 raise TypeError(f"field {name!r} of the snapshot does not fit {k.name}'s "
                                 f"state: {exc}") from None
-        offset = k.state_offset + instance * k.state_stride
         with self._quiesced(queue):
             self.device.write_local(offset, record.reshape(1).view(np.uint8))
 
