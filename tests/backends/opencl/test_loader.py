@@ -75,44 +75,38 @@ def test_work_groups_leave_a_core_to_the_host_and_never_exceed_the_queues():
         assert (np.diff(got["seq"]) > 0).all() and len(got) == 1998
 
 
-def test_a_launch_beyond_the_cpu_devices_worker_threads_is_refused():
+@pytest.fixture
+def every_worker_busy():
+    """One running program per worker thread of the CPU device (shut down afterwards)."""
     import pyopencl as cl
 
     from ringc.backends.opencl.loader import find_device
-
-    device = find_device()
-    if not device.type & cl.device_type.CPU or device.max_compute_units > 8:
-        pytest.skip("checked on CPU devices with few compute units")
-    running = [rc.launch(Summer, backend="opencl", groups=1)
-               for _ in range(device.max_compute_units)]
-    try:
-        with pytest.raises(rc.BackendUnavailable, match="runs .* work-group.* at once"):
-            rc.launch(Summer, backend="opencl", groups=1)
-    finally:
-        for rt in running:
-            rt.shutdown(drain=False)
-    with rc.launch(Summer, backend="opencl") as rt:          # the threads are free again
-        assert rt.request(Summer, Work(id=2), timeout=5.0) == Sum(id=2, value=0.0)
-
-
-def test_an_event_driven_program_waits_for_free_workers_then_runs():
-    import pyopencl as cl
-
-    from ringc.backends.opencl.loader import find_device
-    from tests.runtime.kernels import Ask, Feeder
 
     device = find_device()
     if not device.type & cl.device_type.CPU or device.max_compute_units > 8:
         pytest.skip("checked on CPU devices with few compute units")
     busy = [rc.launch(Summer, backend="opencl", groups=1)
             for _ in range(device.max_compute_units)]
-    try:
-        with rc.launch(Feeder, backend="opencl") as rt:       # event-driven: no launch yet
-            assert rt.send(Feeder, Ask(n=1)) == 1                  # accepted, not launched
-            assert rt.status(Feeder).pending == 1
-            busy.pop().shutdown(drain=False)                       # a worker frees up
-            assert rt.shutdown(drain=True, timeout=10.0)
-            assert rt.status(Feeder).processed == 3                # Ask(1), then 2 x Ask(0)
-    finally:
-        for other in busy:
-            other.shutdown(drain=False)
+    yield busy
+    for rt in busy:
+        rt.shutdown(drain=False)
+
+
+def test_a_launch_beyond_the_cpu_devices_worker_threads_is_refused(every_worker_busy):
+    with pytest.raises(rc.BackendUnavailable, match="runs .* work-group.* at once"):
+        rc.launch(Summer, backend="opencl", groups=1)
+    for rt in every_worker_busy:
+        rt.shutdown(drain=False)
+    with rc.launch(Summer, backend="opencl") as rt:          # the threads are free again
+        assert rt.request(Summer, Work(id=2), timeout=5.0) == Sum(id=2, value=0.0)
+
+
+def test_an_event_driven_program_waits_for_free_workers_then_runs(every_worker_busy):
+    from tests.runtime.kernels import Ask, Feeder
+
+    with rc.launch(Feeder, backend="opencl") as rt:           # event-driven: no launch yet
+        assert rt.send(Feeder, Ask(n=1)) == 1                      # accepted, not launched
+        assert rt.status(Feeder).pending == 1
+        every_worker_busy.pop().shutdown(drain=False)              # a worker frees up
+        assert rt.shutdown(drain=True, timeout=10.0)
+        assert rt.status(Feeder).processed == 3                    # Ask(1), then 2 x Ask(0)
