@@ -108,8 +108,7 @@ class Runtime:
 
     def __init__(self, program: Program, layout: Layout, reasons: tuple[str, ...],
                  messages: dict[str, type], kernels: dict[str, type], device: Device,
-                 backend: str,
-                 host_buffer: int = 1 << 22):
+                 backend: str, host_buffer: int):
         self.backend = backend
         self.device = device
         self._layout = layout
