@@ -119,47 +119,27 @@ def _yes(flag: bool) -> str:
 # ---- CUDA ----------------------------------------------------------------------------
 
 def _cuda() -> list[DeviceInfo]:
+    from ringc.errors import BackendUnavailable
+
+    from .cuda.driver import gpus
     from .cuda.toolchain import available_tools, tool_versions
 
     versions = tool_versions()
     tools = {"compile tools": ", ".join(f"{t} {v}" for t, v in versions.items())
              or "none (" + "; ".join(str(r) for r in available_tools().values()) + ")"}
     try:
-        from cuda.bindings import driver
-    except ImportError:
-        return [DeviceInfo("cuda", None, tools, "cuda-bindings is not installed "
-                           "(pip install 'ringc[cuda]')")]
-    try:
-        (err,) = driver.cuInit(0)
-    except RuntimeError:            # cuda.pathfinder's DynamicLibNotFoundError
-        return [DeviceInfo("cuda", None, tools,
-                           "no NVIDIA driver (libcuda) on this machine")]
-    ok = driver.CUresult.CUDA_SUCCESS
-    if err != ok:
-        return [DeviceInfo("cuda", None, tools, f"the NVIDIA driver did not start "
-                           f"(cuInit: {err.name})")]
-    _, count = driver.cuDeviceGetCount()
-    _, driver_version = driver.cuDriverGetVersion()
-    attr = driver.CUdevice_attribute
-    found = []
-    for ordinal in range(count):
-        _, dev = driver.cuDeviceGet(ordinal)
-        _, name = driver.cuDeviceGetName(256, dev)
-        major = driver.cuDeviceGetAttribute(attr.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR,
-                                            dev)[1]
-        minor = driver.cuDeviceGetAttribute(attr.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR,
-                                            dev)[1]
-        sms = driver.cuDeviceGetAttribute(attr.CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT,
-                                          dev)[1]
-        _, memory = driver.cuDeviceTotalMem(dev)
-        found.append(DeviceInfo("cuda", name.split(b"\0", 1)[0].decode(), {
-            "arch": f"sm_{major}{minor}",
-            "multiprocessors": str(sms),
-            "memory": f"{memory / 2**30:.1f} GiB",
-            "driver": f"CUDA {driver_version // 1000}.{driver_version % 1000 // 10}",
-            **tools,
-        }))
-    return found or [DeviceInfo("cuda", None, tools, "the NVIDIA driver sees no GPU")]
+        found = gpus()
+    except BackendUnavailable as exc:
+        return [DeviceInfo("cuda", None, tools, str(exc))]
+    return [DeviceInfo("cuda", gpu.name, {
+        "arch": gpu.arch,
+        "multiprocessors": str(gpu.multiprocessors),
+        "memory": f"{gpu.memory / 2**30:.1f} GiB",
+        "driver": f"CUDA {gpu.driver_version}",
+        "maps host memory": _yes(gpu.maps_host_memory),
+        "cooperative launch": _yes(gpu.cooperative),
+        **tools,
+    }) for gpu in found]
 
 
 # ---- Metal and the simulator ---------------------------------------------------------

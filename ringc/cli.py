@@ -169,8 +169,8 @@ def _inspect_target(program) -> str:
 
 def cmd_devices(args) -> int:
     from .backends.devices import list_devices
-    print("ringc compiles for opencl, cuda and metal; rc.launch runs programs on opencl and "
-          "sim (running on cuda and metal is not in this version).\n")
+    print("ringc compiles for opencl, cuda and metal; rc.launch runs programs on opencl, "
+          "cuda and sim (a device listed below; Metal has no loader yet).\n")
     for info in list_devices():
         print(info.describe())
     return 0

@@ -24,8 +24,8 @@ __all__ = ["launch", "BACKENDS"]
 BACKENDS = ("opencl", "cuda", "metal", "sim")
 _COMMON_OPTIONS = {"output_capacity": 4096, "dead_letter_capacity": 1024,
                    "host_buffer": 1 << 22, "debug": False}
-_BACKEND_OPTIONS = {"opencl": {"memory", "groups"}, "sim": set(), "cuda": set(),
-                    "metal": set()}
+_BACKEND_OPTIONS = {"opencl": {"memory", "groups"}, "sim": set(),
+                    "cuda": {"driver", "groups"}, "metal": set()}
 
 atexit.register(stop_all)
 
@@ -36,11 +36,14 @@ def launch(kernels, backend: str = "opencl", device=None, **options) -> Runtime:
     `Runtime` (a context manager). The program is the kernels given plus every kernel
     they can `rc.send` to.
 
-    `device`: for OpenCL, an index into `ringc devices`' OpenCL list or part of a device
-    or platform name (default: PoCL's CPU device). Options: `output_capacity` and
-    `dead_letter_capacity` (slots, powers of two), `host_buffer` (messages the host keeps
-    from the output queue before the device sees backpressure), `debug`; OpenCL also
-    `memory` ('auto', 'svm' or 'host_ptr') and `groups` (persistent work-groups)."""
+    `device`: an index into the backend's list in `ringc devices`, or part of a device's
+    name (OpenCL: or of its platform's); the default is PoCL's CPU device for OpenCL and
+    the first GPU for CUDA. Options: `output_capacity` and `dead_letter_capacity` (slots,
+    powers of two), `host_buffer` (messages the host keeps from the output queue before
+    the device sees backpressure), `debug`; OpenCL and CUDA also `groups` (persistent
+    work-groups, thread blocks on CUDA); OpenCL `memory` ('auto', 'svm' or 'host_ptr');
+    CUDA `driver` ('cuda-python', the default, or 'pycuda', which cannot launch
+    cooperatively)."""
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r} (backends: {', '.join(BACKENDS)})")
     allowed = set(_COMMON_OPTIONS) | _BACKEND_OPTIONS[backend]
@@ -52,8 +55,7 @@ def launch(kernels, backend: str = "opencl", device=None, **options) -> Runtime:
     if device is not None and backend == "sim":
         raise ValueError("backend 'sim' has one device: leave device out")
     if backend == "cuda":
-        raise BackendUnavailable("running on CUDA is not in this version of ringc: "
-                                 "rc.compile(..., 'cuda') and `ringc check` compile for it")
+        gpu = _cuda_gpu(device, settings.get("driver", "cuda-python"))
     if backend == "metal":
         raise BackendUnavailable("ringc cannot run Metal programs: Metal runs only on "
                                  "Apple hardware, and ringc has no Metal loader yet")
@@ -70,21 +72,41 @@ def launch(kernels, backend: str = "opencl", device=None, **options) -> Runtime:
         reasons = codegen.fail_reasons(program)
         dev = SimDevice(program, layout, reasons, layout.new_arena())
     else:
-        from .backends.opencl.loader import OpenCLDevice
-
         try:
-            generated = codegen.generate(program, "opencl", debug=settings["debug"],
+            generated = codegen.generate(program, backend, debug=settings["debug"],
                                          **capacities)
         except CompileError as exc:
             raise exc.with_traceback(None) from None
         layout, reasons = generated.layout, generated.reasons
-        dev = OpenCLDevice(
-            generated.source, layout, layout.new_arena(), device=device,
-            memory=settings.get("memory", "auto"), groups=settings.get("groups"),
-            parallel=any(k.concurrency == "parallel" for k in layout.kernels),
-            fast_math=any(k.options.fast_math for k in program.kernels))
+        shape = dict(groups=settings.get("groups"),
+                     parallel=any(k.concurrency == "parallel" for k in layout.kernels),
+                     fast_math=any(k.options.fast_math for k in program.kernels))
+        if backend == "cuda":
+            from .backends.cuda.loader import CudaDevice
+
+            dev = CudaDevice(generated.source, layout, layout.new_arena(), gpu=gpu,
+                             driver=settings.get("driver", "cuda-python"), **shape)
+        else:
+            from .backends.opencl.loader import OpenCLDevice
+
+            dev = OpenCLDevice(generated.source, layout, layout.new_arena(), device=device,
+                               memory=settings.get("memory", "auto"), **shape)
     return Runtime(program, layout, reasons, messages, kernel_classes, dev, backend,
                    host_buffer=settings["host_buffer"])
+
+
+def _cuda_gpu(device, driver: str):
+    """The GPU to run on, checked before any compiling: BackendUnavailable (one sentence)
+    when CUDA cannot run programs here."""
+    from .backends.cuda.driver import require_driver
+    from .backends.cuda.loader import find_gpu
+
+    require_driver(driver)
+    try:
+        return find_gpu(device)
+    except BackendUnavailable as exc:
+        raise BackendUnavailable(f"CUDA programs cannot run here: {exc} (rc.compile(..., "
+                                 "'cuda') and `ringc check` still compile for CUDA)") from None
 
 
 def _program(kernels):

@@ -61,7 +61,7 @@ def test_cuda_without_driver_says_so(monkeypatch):
     monkeypatch.setattr(driver, "cuInit", no_libcuda)
     (info,) = by_backend(list_devices(), "cuda")
     assert not info.available
-    assert info.reason == "no NVIDIA driver (libcuda) on this machine"
+    assert info.reason == "there is no NVIDIA driver (libcuda) on this machine"
 
 
 def test_opencl_without_pyopencl_says_so(monkeypatch):

@@ -1,0 +1,156 @@
+"""Run an emitted CUDA program on an NVIDIA GPU: pick a GPU, compile, map memory, launch.
+
+Compile: NVRTC in-process (nvcc where NVRTC is missing) to a cubin for the GPU's own
+architecture, cached on disk by `toolchain.compile_cubin`; never PTX, which a driver older
+than the compiler cannot load.
+
+Memory: the host-facing part of the layout ([0, local_offset): control block, stats,
+ingress rings, host output and dead-letter queues) lives in pinned host memory mapped
+into the GPU, which the host reads and writes in place while the kernel runs; the
+device-local part (state, kernel-to-kernel rings) lives in device memory, reached from the
+host only by copies on a second non-blocking stream (checkpoint, restore, pending counts),
+which never wait for the running kernel. After `release` the device-local part is kept
+as a host copy, so status and checkpoint still answer.
+
+Launches: on a non-blocking stream; the host polls the stream and never synchronises the
+device. A persistent kernel's blocks must all be resident at once (a block waiting for one
+that never starts would wait forever), so `groups` is capped by the GPU's occupancy, and
+with more than one block cuda-python launches cooperatively, which guarantees residency or
+fails at launch. pycuda cannot launch cooperatively: its blocks are capped at one per
+multiprocessor, resident whenever no other kernel holds the GPU, but not guaranteed.
+Blocks: one per multiprocessor by default, never more than the program's input queues;
+threads per block: 1, or `MAX_PARALLEL_WIDTH` where a kernel is `concurrency="parallel"`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+
+from ringc.codegen import MAX_LOCAL
+from ringc.codegen.layout import Layout
+from ringc.errors import BackendUnavailable, RingcError
+
+from ..toolchain import BuildFailed, ToolchainUnavailable
+from .driver import Gpu, gpus, open_driver
+from .toolchain import compile_cubin
+
+__all__ = ["CudaDevice", "find_gpu"]
+
+MAX_PARALLEL_WIDTH = min(128, MAX_LOCAL)
+
+
+def find_gpu(wanted: str | int | None = None) -> Gpu:
+    """The GPU to run on: the first by default, the `wanted`-th of `ringc devices`' CUDA
+    list, or the first whose name contains `wanted` (case-insensitive)."""
+    found = gpus()
+    if wanted is None:
+        return found[0]
+    if isinstance(wanted, int):
+        if 0 <= wanted < len(found):
+            return found[wanted]
+    else:
+        for gpu in found:
+            if wanted.lower() in gpu.name.lower():
+                return gpu
+    names = "; ".join(f"{g.ordinal}: {g.name}" for g in found)
+    raise BackendUnavailable(f"no GPU matches {wanted!r} (GPUs here: {names})")
+
+
+class CudaDevice:
+    """One program's memory and launches on one GPU (see the module doc)."""
+
+    def __init__(self, source: str, layout: Layout, image: np.ndarray, *, gpu: Gpu,
+                 driver: str = "cuda-python", groups: int | None = None,
+                 parallel: bool = False, fast_math: bool = False):
+        self.gpu = gpu
+        if not self.gpu.maps_host_memory:
+            raise BackendUnavailable(f"{self.gpu.name} cannot map host memory, so the host "
+                                     "cannot reach a running kernel's queues")
+        try:
+            cubin = compile_cubin(source, self.gpu.arch, fast_math=fast_math)
+        except ToolchainUnavailable as exc:
+            raise BackendUnavailable(f"no CUDA compiler here: {exc}") from None
+        except BuildFailed as exc:
+            raise RingcError(f"the CUDA compiler rejected the generated program for "
+                             f"{self.gpu.arch} (a ringc bug; please report it):\n"
+                             f"{exc.result.log}") from None
+        self.driver = open_driver(driver, self.gpu)
+        self.driver.load(cubin)
+        self.layout = layout
+        self.block = MAX_PARALLEL_WIDTH if parallel else 1
+        resident = self.driver.resident_blocks(self.block)
+        if groups is not None and groups < 1:
+            raise ValueError(f"groups must be at least 1, not {groups}")
+        wanted = groups or min(self.gpu.multiprocessors, layout.num_queues)
+        if wanted > resident:
+            raise BackendUnavailable(
+                f"{self.gpu.name} holds {resident} resident block(s) of {self.block} "
+                f"thread(s) with the {self.driver.name} driver, and a persistent kernel "
+                f"needs all of its {wanted} at once: ask for fewer groups")
+        self.groups = wanted
+        self.cooperative = self.groups > 1 and self.driver.cooperative
+        split = layout.local_offset
+        self.arena, self._arena_pointer = self.driver.host_memory(split)
+        self.arena[:] = image[:split]
+        self._local_size = layout.arena_size - split
+        self._local_pointer = self.driver.device_memory(max(1, self._local_size))
+        if self._local_size:
+            self.driver.copy_to_device(self._local_pointer, image[split:])
+        self._local_copy: np.ndarray | None = None     # the device-local part after release
+        self._lost: str | None = None                  # why it could not be copied
+        self._launched = False
+        self.description = (f"{self.gpu.name} ({self.gpu.arch}, CUDA {self.gpu.driver_version}"
+                            f", {self.driver.name}), {self.groups} block(s) x {self.block}"
+                            f"{', cooperative' if self.cooperative else ''}")
+
+    def _local_range(self, offset: int, size: int) -> int:
+        """The offset of layout bytes [offset, offset + size) in the device-local part."""
+        start = offset - self.layout.local_offset
+        if start < 0 or start + size > self._local_size:
+            raise ValueError(f"bytes [{offset}, {offset + size}) are not in the device-local "
+                             f"part [{self.layout.local_offset}, {self.layout.arena_size})")
+        return start
+
+    def read_local(self, offset: int, size: int) -> np.ndarray:
+        start = self._local_range(offset, size)
+        if self._lost is not None:
+            raise RingcError(f"the device memory of this program is lost: {self._lost}")
+        if self._local_copy is not None:
+            return self._local_copy[start:start + size]
+        return self.driver.copy_from_device(self._local_pointer + start, size)
+
+    def write_local(self, offset: int, data: np.ndarray) -> None:
+        start = self._local_range(offset, len(data))
+        if self._local_copy is not None:
+            self._local_copy[start:start + len(data)] = data
+        else:
+            self.driver.copy_to_device(self._local_pointer + start, data)
+
+    def launch(self, mode: int) -> None:
+        if self._local_copy is not None:
+            raise RingcError("this program's device memory is released: it cannot be "
+                             "launched again")
+        self.driver.launch(self.groups, self.block, self._arena_pointer, self._local_pointer,
+                           mode, self.cooperative)
+        self._launched = True
+
+    def running(self) -> bool:
+        return self._launched and self._local_copy is None and self.driver.busy()
+
+    def release(self) -> None:
+        """Copy the device-local part to the host (status and checkpoint read it after
+        shutdown), then free the device memory, module and streams. The mapped host memory
+        goes with the last view of `arena`."""
+        if self._local_copy is not None:
+            return
+        try:
+            self._local_copy = (self.driver.copy_from_device(self._local_pointer,
+                                                             self._local_size)
+                                if self._local_size else np.zeros(0, dtype=np.uint8))
+        except RingcError as exc:        # after a failed launch the context answers no more
+            self._local_copy = np.zeros(0, dtype=np.uint8)
+            self._lost = str(exc)
+        with contextlib.suppress(RingcError):
+            self.driver.close()
