@@ -181,3 +181,14 @@ class Feeder:
         if m.n > 0:
             rc.send(Feeder, Ask(n=m.n - 1))
             rc.send(Feeder, Ask(n=m.n - 1))
+
+
+@rc.ring_kernel(capacity=256, instances=2, concurrency="parallel")
+class Squares:
+    """Parallel: a work-group handles several messages at once (one per work-item)."""
+
+    handled: u32
+
+    def on_work(self, m: Work) -> Sum:
+        rc.atomic_add(self.handled, 1)
+        return Sum(id=m.id, value=m.data[0] * m.data[0])

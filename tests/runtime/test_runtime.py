@@ -21,6 +21,7 @@ from .kernels import (
     Slow,
     Spin,
     Spray,
+    Squares,
     Sum,
     Summer,
     Work,
@@ -53,6 +54,26 @@ def test_send_receive_request_and_bulk(backend):
         assert metrics.latency_mean is not None and metrics.latency_p99 >= 0
     final = rt.status(Summer)
     assert final.terminating and not final.launched and final.processed == n + 2
+
+
+def test_parallel_kernel_handles_every_message_once(backend):
+    """Several work-items of a work-group handle messages at once (a thread block on
+    CUDA): each message is answered exactly once and the shared counter misses none."""
+    with rc.launch(Squares, backend=backend) as rt:
+        n = scale(backend, 20_000, 400)
+        batch = np.zeros(n, dtype=Work.dtype)
+        batch["id"] = np.arange(n)
+        batch["data"][:, 0] = np.arange(n) % 1000
+        assert rt.send(Squares, batch[: n // 2], instance=0) == n // 2
+        assert rt.send(Squares, batch[n // 2:], instance=1) == n - n // 2
+        out = rt.receive_many(n, timeout=60.0)
+        assert len(out) == n
+        order = np.argsort(out["id"])
+        assert (out["id"][order] == np.arange(n)).all()
+        values = (np.arange(n) % 1000).astype(np.float32)
+        assert (out["value"][order] == values * values).all()
+        assert sum(int(rt.checkpoint(Squares, i)["handled"]) for i in range(2)) == n
+        assert rt.status(Squares).processed == n
 
 
 def test_receive_and_request_time_out(backend):
