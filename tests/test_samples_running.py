@@ -1,8 +1,9 @@
 """Every sample runs on every backend present, and the simulator and the device agree.
 
 Differential tests: random message streams (hypothesis) go through each sample on the
-simulator and on OpenCL; everything observable must be identical: what reaches the host,
-the dead letters, every kernel's final state and counters."""
+simulator and on each device backend present (OpenCL, CUDA); everything observable must be
+identical: what reaches the host, the dead letters, every kernel's final state and
+counters."""
 
 from __future__ import annotations
 
@@ -71,11 +72,11 @@ def fields(records) -> bytes:
     return b"".join(parts)
 
 
-def run_everywhere(entry, sends, kernels):
+def run_everywhere(entry, sends, kernels, device):
     """Deactivate the entry kernel, queue `sends` [(message, instance)], activate, drain,
-    stop; what each backend shows afterwards, for comparison."""
+    stop; what the simulator and `device` show afterwards, for comparison."""
     results = {}
-    for name in ("sim", "opencl"):
+    for name in ("sim", device):
         with rc.launch(entry, backend=name, output_capacity=1024) as rt:
             rt.deactivate(entry)
             for msg in sends:
@@ -92,43 +93,46 @@ def run_everywhere(entry, sends, kernels):
             counts = [(s.processed, s.pending, s.dead_lettered, s.sent)
                       for s in (rt.status(k) for k in kernels)]
             results[name] = (out, dead, states, counts)
-    assert results["sim"][0] == results["opencl"][0], "host outputs differ"
-    assert results["sim"][1] == results["opencl"][1], "dead letters differ"
-    assert results["sim"][2] == results["opencl"][2], "final states differ"
-    assert results["sim"][3] == results["opencl"][3], "counters differ"
+    assert results["sim"][0] == results[device][0], "host outputs differ"
+    assert results["sim"][1] == results[device][1], "dead letters differ"
+    assert results["sim"][2] == results[device][2], "final states differ"
+    assert results["sim"][3] == results[device][3], "counters differ"
 
 
-needs_opencl = pytest.mark.skipif(unavailable("opencl") is not None,
-                                  reason=f"opencl: {unavailable('opencl')}")
+on_devices = pytest.mark.parametrize("device", [
+    pytest.param(name, marks=pytest.mark.skipif(unavailable(name) is not None,
+                                                reason=f"{name}: {unavailable(name)}"))
+    for name in ("opencl", "cuda")])
 DIFFERENTIAL = settings(max_examples=8, deadline=None,
                         suppress_health_check=[HealthCheck.too_slow])
 f32s = st.floats(width=32, allow_nan=True, allow_infinity=True)
 
 
-@needs_opencl
+@on_devices
 @DIFFERENTIAL
 @given(st.lists(st.tuples(st.integers(-1, 9), st.lists(
     st.one_of(f32s, st.floats(-50, 50, width=32)), min_size=4, max_size=4)),
     min_size=1, max_size=60))
-def test_pipeline_agrees_with_the_simulator(stream):
+def test_pipeline_agrees_with_the_simulator(device, stream):
     sends = [pipeline.Reading(sensor=s, seq=i, samples=v) for i, (s, v) in enumerate(stream)]
-    run_everywhere(pipeline.Clean, sends, [pipeline.Clean, pipeline.Score, pipeline.Aggregate])
+    run_everywhere(pipeline.Clean, sends, [pipeline.Clean, pipeline.Score, pipeline.Aggregate],
+                   device)
 
 
-@needs_opencl
+@on_devices
 @DIFFERENTIAL
 @given(st.lists(st.tuples(st.sampled_from(["put", "get", "delete"]), st.integers(-20, 300),
                           f32s), min_size=1, max_size=80))
-def test_kv_store_agrees_with_the_simulator(ops):
+def test_kv_store_agrees_with_the_simulator(device, ops):
     cls = {"put": kv_store.Put, "get": kv_store.Get, "delete": kv_store.Delete}
     sends = [cls[op](key=k, value=v) if op == "put" else cls[op](key=k) for op, k, v in ops]
-    run_everywhere(kv_store.Store, sends, [kv_store.Store])
+    run_everywhere(kv_store.Store, sends, [kv_store.Store], device)
 
 
-@needs_opencl
+@on_devices
 @DIFFERENTIAL
 @given(st.lists(st.tuples(st.integers(0, 40), st.lists(f32s, min_size=32, max_size=32)),
                 min_size=1, max_size=24))
-def test_scatter_gather_agrees_with_the_simulator(queries):
+def test_scatter_gather_agrees_with_the_simulator(device, queries):
     sends = [scatter.Query(id=i, values=v) for i, v in queries]
-    run_everywhere(scatter.Coordinator, sends, [scatter.Coordinator, scatter.Worker])
+    run_everywhere(scatter.Coordinator, sends, [scatter.Coordinator, scatter.Worker], device)
