@@ -6,7 +6,7 @@ RINGC := $(VENV)/bin/ringc
 STAMP := $(VENV)/.ringc-installed
 SAMPLES := $(filter-out samples/run_%,$(wildcard samples/*.py))
 
-.PHONY: setup run test lint bench clean
+.PHONY: setup run test lint bench gpu-wheels gpu-check gpu-check-dry clean
 
 setup: $(STAMP)
 
@@ -34,6 +34,19 @@ test: setup lint
 bench: setup
 	$(PY) bench/compile_bench.py
 	$(PY) bench/runtime_bench.py
+
+# The GPU machine (Python 3.12, no network) lacks lark; ringc's editable install builds
+# with setuptools>=77. Fetch both as wheels here; the device tool carries .whl/ there.
+gpu-wheels: setup
+	$(PY) -m pip download -q --no-deps --only-binary=:all: -d .whl "lark>=1.1" "setuptools>=77"
+
+# On the GPU machine: `make gpu-check` (results under $$OUT; see scripts/gpu_check.sh).
+gpu-check:
+	scripts/gpu_check.sh
+
+# Here, without a GPU: the same script with short runs, OpenCL standing in for CUDA.
+gpu-check-dry: setup gpu-wheels
+	RINGC_GPU_CHECK_DRY=1 PY=$(PY) scripts/gpu_check.sh
 
 clean:
 	rm -rf build out .pytest_cache

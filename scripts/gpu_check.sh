@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# `make gpu-check`: everything the CUDA backend owes on a machine with an NVIDIA GPU, in one
+# run, with every result under $OUT (default build/gpu-check; at most 8 files, as the
+# device tool brings back):
+#   setup    the GPU, driver and packages; an offline install of what the machine lacks
+#            from wheels in .whl/ (`make gpu-wheels` fetches them); `ringc devices`
+#   tests    the backend-parametrised runtime and sample tests, CUDA loader tests (-k cuda)
+#   samples  samples/run_pipeline.py on CUDA (1,000,000 readings)
+#   memcheck, racecheck   compute-sanitizer on one program (scripts/sanitized_program.py)
+#   bench    bench/runtime_bench.py --backend cuda, baselines in the same run (bench.json)
+# Each step has a time limit (together under the device tool's 10 minutes a command), so a
+# hung kernel costs one step, not the lease. RINGC_GPU_CHECK_STEPS="tests bench" runs only
+# those steps after setup (a second try). The exit status is the number of failed steps;
+# summary.txt lists each step's result.
+#
+# Dry mode (RINGC_GPU_CHECK_DRY=1, `make gpu-check-dry`): the same steps on a machine
+# without a GPU, with short runs: the install goes into a throwaway venv instead of the
+# machine's Python, the CUDA tests skip with CUDA's reason, and the samples, the sanitized
+# program and the benchmark run on OpenCL, so a GPU lease is never spent on a broken script.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+OUT=${OUT:-build/gpu-check}
+PY=${PY:-python3}
+DRY=${RINGC_GPU_CHECK_DRY:-0}
+STEPS=${RINGC_GPU_CHECK_STEPS:-}
+mkdir -p "$OUT"
+SUMMARY=$OUT/summary.txt
+: >"$SUMMARY"
+failed=0
+export PYTHONUNBUFFERED=1 RINGC_CACHE_DIR=${RINGC_CACHE_DIR:-/tmp/ringc-cache}
+
+# step NAME SECONDS COMMAND...: run it with a time limit, log to $OUT/NAME.log, summarise.
+# Shell functions run in a child bash (timeout runs programs), so they and their
+# variables are exported.
+step() {
+    local name=$1 limit=$2
+    shift 2
+    if [ "$name" != setup ] && [ -n "$STEPS" ] && [[ " $STEPS " != *" $name "* ]]; then
+        return
+    fi
+    local start=$SECONDS
+    echo "== $name (limit ${limit}s)"
+    timeout -k 10 "$limit" bash -c '"$@"' step "$@" >"$OUT/$name.log" 2>&1
+    local status=$?
+    local verdict=pass
+    if [ $status -eq 124 ] || [ $status -eq 137 ]; then verdict="TIMED OUT"
+    elif [ $status -ne 0 ]; then verdict="FAILED (exit $status)"; fi
+    [ "$verdict" = pass ] || failed=$((failed + 1))
+    printf '%-10s %-20s %4ds  %s\n' "$name" "$verdict" $((SECONDS - start)) \
+        "$(grep -E 'passed|failed|skipped|error|M msgs/s|p50|ERROR SUMMARY|conserved' \
+           "$OUT/$name.log" | tail -n 1)" | tee -a "$SUMMARY"
+    tail -n 15 "$OUT/$name.log"
+}
+
+setup() {
+    date -u
+    nvidia-smi || echo "nvidia-smi: not here"
+    "$PY" --version
+    "$PY" -m pip list 2>/dev/null | grep -iE '^(cuda|numpy|jinja2|lark|pytest|hypothesis|pycuda)'
+    command -v compute-sanitizer nvcc || true
+    # lark (and ringc, editable) from .whl/ without a network; the isolated build of ringc
+    # takes setuptools from .whl/ too. Dry mode: into a fresh venv.
+    local target=$PY
+    if [ "$DRY" = 1 ]; then
+        rm -rf /tmp/ringc-gpu-check-venv
+        "$PY" -m venv /tmp/ringc-gpu-check-venv || return 1
+        target=/tmp/ringc-gpu-check-venv/bin/python
+    fi
+    if ! "$target" -c "import lark" 2>/dev/null; then
+        "$target" -m pip install --no-index --find-links .whl lark || return 1
+    fi
+    "$target" -m pip install --no-index --find-links .whl --no-deps -e . || return 1
+    "$target" -m pip show ringc lark | grep -E '^(Name|Version|Location)'
+    "$PY" -m ringc.cli devices
+}
+
+tests() {
+    local extra=()
+    "$PY" -c "import pytest_timeout" 2>/dev/null && extra+=(--timeout 120)
+    "$PY" -m pytest -p no:cacheprovider -rs "${extra[@]}" -k cuda \
+        tests/runtime tests/test_samples_running.py tests/backends
+}
+
+sanitizer() {
+    local tool=$1 sanitizer
+    sanitizer=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer \
+                /usr/local/cuda/compute-sanitizer/compute-sanitizer 2>/dev/null | head -n 1)
+    if [ -z "$sanitizer" ]; then
+        echo "compute-sanitizer is not on this machine: $tool skipped"
+        "$PY" scripts/sanitized_program.py --backend "$backend"   # does the program run?
+        return
+    fi
+    "$sanitizer" --tool "$tool" --error-exitcode 3 --target-processes all \
+        "$PY" scripts/sanitized_program.py --backend "$backend"
+}
+
+export -f setup tests sanitizer
+export PY DRY OUT
+step setup 60 setup
+backend=cuda quick=() readings=1000000
+if [ "$DRY" = 1 ]; then
+    quick=(--quick) readings=20000
+    why=$("$PY" -c 'from tests.backend_support import unavailable; print(unavailable("cuda") or "")')
+    if [ -n "$why" ]; then
+        backend=opencl
+        echo "dry run: samples, sanitized program and bench on opencl (cuda: $why)" | tee -a "$SUMMARY"
+    fi
+fi
+export backend
+step tests 200 tests
+step samples 60 "$PY" samples/run_pipeline.py --backend "$backend" --readings "$readings"
+step bench 120 "$PY" bench/runtime_bench.py --backend "$backend" "${quick[@]}" --json "$OUT/bench.json"
+step memcheck 90 sanitizer memcheck
+step racecheck 60 sanitizer racecheck
+echo "$failed step(s) failed" | tee -a "$SUMMARY"
+exit "$failed"
