@@ -9,6 +9,7 @@ further down its module.
 from __future__ import annotations
 
 import ast
+import sys
 from dataclasses import dataclass, fields, replace
 
 import numpy as np
@@ -61,7 +62,7 @@ def message(cls: type) -> type:
     declared: list[tuple[str, FieldType]] = []
     for name, annotation in cls.__dict__.get("__annotations__", {}).items():
         where = loc_of(file, annotation_nodes[name]) if name in annotation_nodes else None
-        ftype = _field_type(annotation)
+        ftype = _field_type(_evaluated(annotation, cls))
         if ftype is None:
             raise CompileError(
                 f"field '{name}' of message '{cls.__name__}' has type {_describe(annotation)}, "
@@ -97,6 +98,18 @@ def message(cls: type) -> type:
         "__doc__": cls.__doc__,
     }
     return type(cls.__name__, (), namespace)
+
+
+def _evaluated(annotation, cls: type):
+    """A string annotation (`from __future__ import annotations`) evaluated where `cls` was
+    defined, as typing.get_type_hints does; left as it is when it names nothing there."""
+    if not isinstance(annotation, str):
+        return annotation
+    module = sys.modules.get(cls.__module__)
+    try:
+        return eval(annotation, dict(vars(module)) if module else {}, dict(vars(cls)))
+    except Exception:
+        return annotation
 
 
 def _field_type(annotation) -> FieldType | None:

@@ -51,6 +51,28 @@ class M:
     assert mod.M.dtype.itemsize % 16 == 0
 
 
+def test_postponed_annotations_are_read_where_the_class_was_defined(user_module):
+    mod = user_module("""
+        from __future__ import annotations
+        import ringc as rc
+        from ringc import Array, f32, i32
+
+        @rc.message
+        class Point:
+            id: i32
+            xy: Array[f32, 2]
+
+        @rc.ring_kernel(capacity=8)
+        class Count:
+            n: i32
+
+            def on_point(self, p: Point):
+                self.n += p.id
+        """, prelude=False)
+    assert mod.Point.dtype.names == ("id", "xy") and mod.Point.dtype["xy"].shape == (2,)
+    assert "Count" in rc.compile(mod.Count, "opencl").source
+
+
 def test_message_construction_equality_and_records(user_module):
     mod = user_module("""
 @rc.message
