@@ -26,7 +26,7 @@ run: setup
 	$(PY) samples/run_pipeline.py
 
 lint: setup
-	$(VENV)/bin/ruff check ringc backends templates tests bench samples
+	$(VENV)/bin/ruff check ringc backends templates tests bench samples scripts
 
 test: setup lint
 	$(PY) -m pytest
