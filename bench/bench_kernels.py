@@ -47,3 +47,27 @@ class Third:
 
     def on_msg(self, m: Msg):
         self.total += m.seq
+
+
+@rc.message
+class Routed:
+    """A request on its way from `Relay` to `Answer`, with the address its reply goes to."""
+    back: rc.Address
+    id: i32
+    seq: i32
+
+
+@rc.ring_kernel(capacity=1 << 10)
+class Relay:
+    """The first half of a request path with one kernel-to-kernel hop."""
+
+    def on_msg(self, m: Msg):
+        rc.send(Answer, Routed(back=rc.sender(), id=m.id, seq=m.seq + 1))
+
+
+@rc.ring_kernel(capacity=1 << 10)
+class Answer:
+    """Replies to whoever sent the request to `Relay`."""
+
+    def on_routed(self, m: Routed):
+        rc.reply(m.back, Msg(id=m.id, seq=m.seq + 1))
