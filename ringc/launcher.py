@@ -96,17 +96,18 @@ def launch(kernels, backend: str = "opencl", device=None, **options) -> Runtime:
 
 
 def _cuda_gpu(device, driver: str):
-    """The GPU to run on, checked before any compiling: BackendUnavailable (one sentence)
+    """The GPU to run on, found before any compiling: BackendUnavailable (one sentence)
     when CUDA cannot run programs here."""
-    from .backends.cuda.driver import require_driver
+    from .backends.cuda.driver import gpus, require_driver
     from .backends.cuda.loader import find_gpu
 
     require_driver(driver)
     try:
-        return find_gpu(device)
+        found = gpus(driver)
     except BackendUnavailable as exc:
         raise BackendUnavailable(f"CUDA programs cannot run here: {exc} (rc.compile(..., "
                                  "'cuda') and `ringc check` still compile for CUDA)") from None
+    return find_gpu(device, found)
 
 
 def _program(kernels):

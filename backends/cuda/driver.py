@@ -1,21 +1,23 @@
 """The CUDA driver API under the loader: cuda-python (`cuda-bindings`, the default) or pycuda.
 
-`gpus()` lists the GPUs the NVIDIA driver sees, or raises `BackendUnavailable` with one
-sentence saying why there are none. A driver object (`CudaPython`, `PyCuda`) holds what one
-program uses on one GPU: the GPU's primary context (retained for the life of the process,
-as the CUDA runtime does), the loaded module, two non-blocking streams (one for launches,
-one for copies that never wait for the running kernel) and the program's memory. Every call
-checks its result and raises `RingcError` naming the call and the driver's error.
+`gpus(driver)` lists the GPUs the NVIDIA driver sees, or raises `BackendUnavailable` with
+one sentence saying why there are none. A driver object (`CudaPython`, `PyCuda`) holds
+what one program uses on one GPU: the GPU's primary context (retained for the life of the
+process, as the CUDA runtime does), the loaded module, two non-blocking streams (one for
+launches, one for copies that never wait for the running kernel) and the program's
+memory. Every call checks its result and raises `RingcError` naming the call and the
+driver's error.
 
 Memory: `host_memory` is pinned and mapped into the GPU's address space (DEVICEMAP |
-PORTABLE); the numpy array it returns owns it, so it is freed when the last view of it
-goes, never while the runtime can still read it. `device_memory` is plain device memory
-(never managed memory: page faults would bounce the queues between host and GPU), freed by
-`close`.
+PORTABLE). Freeing pinned memory synchronises the device, which would wait forever
+behind a persistent kernel, so it is never freed: when the last numpy view of a block goes,
+the block returns to a pool that later programs reuse (zeroed), and the process's exit
+frees it. `device_memory` is plain device memory (never managed memory: page faults would
+bounce the queues between host and GPU), freed by `close` once no launch runs.
 
-Threads: CUDA binds a context to a thread, and the runtime calls from its callers' threads
-and its pump thread. cuda-python makes the context current once per thread; pycuda keeps a
-context stack per thread, so each of its calls pushes and pops it.
+Contexts: every call runs with the GPU's context current, pushed for the call when the
+calling thread has another one current (a second GPU, the user's own CUDA code), so the
+thread's current context is what it was before.
 
 pycuda cannot launch cooperatively: `PyCuda.cooperative` is False, and its
 `resident_blocks` is one block per multiprocessor, a count that is co-resident whenever
@@ -38,6 +40,10 @@ __all__ = ["DRIVERS", "Gpu", "gpus", "open_driver", "require_driver"]
 
 DRIVERS: tuple[str, ...] = ("cuda-python", "pycuda")
 _NON_BLOCKING = 1                      # CU_STREAM_NON_BLOCKING
+_STICKY = ("CUDA_ERROR_ILLEGAL_ADDRESS", "CUDA_ERROR_LAUNCH_FAILED", "CUDA_ERROR_ASSERT",
+           "CUDA_ERROR_ILLEGAL_INSTRUCTION", "CUDA_ERROR_MISALIGNED_ADDRESS",
+           "CUDA_ERROR_INVALID_PC", "CUDA_ERROR_HARDWARE_STACK_ERROR",
+           "CUDA_ERROR_LAUNCH_TIMEOUT")
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,31 @@ class Gpu:
     driver_version: str                # the CUDA version the driver supports, e.g. '13.0'
     maps_host_memory: bool
     cooperative: bool
+    watchdog: bool                     # kernels are killed after a few seconds (a display)
+
+
+def require_driver(name: str) -> None:
+    """Raise ValueError for an unknown driver name, BackendUnavailable for one not here."""
+    if name not in DRIVERS:
+        raise ValueError(f"driver must be one of {', '.join(map(repr, DRIVERS))}, "
+                         f"not {name!r}")
+    _pycuda() if name == "pycuda" else _bindings()
+
+
+def gpus(driver: str = "cuda-python") -> list[Gpu]:
+    """Every GPU the driver sees (through `driver`); raises BackendUnavailable with one
+    sentence when there is none."""
+    require_driver(driver)
+    found = _pycuda_gpus() if driver == "pycuda" else _bindings_gpus()
+    if not found:
+        raise BackendUnavailable("the NVIDIA driver sees no GPU")
+    return found
+
+
+def open_driver(name: str, gpu: Gpu):
+    """A fresh driver object of kind `name` ('cuda-python' or 'pycuda') on `gpu`."""
+    require_driver(name)
+    return CudaPython(gpu) if name == "cuda-python" else PyCuda(gpu)
 
 
 def _bindings():
@@ -61,6 +92,29 @@ def _bindings():
                                  "(pip install 'ringc[cuda]')") from None
     return driver
 
+
+def _pycuda():
+    try:
+        import pycuda.driver as drv
+    except ImportError:
+        raise BackendUnavailable(
+            "pycuda is not installed: pip install 'ringc[pycuda]' builds it from source and "
+            "needs the CUDA toolkit (the default driver, cuda-python, needs neither)") from None
+    return drv
+
+
+def _value(result: tuple, call: str):
+    """The value(s) a cuda-python call returned after its CUresult; raises on an error."""
+    err, *values = result
+    if int(err) != 0:
+        name = getattr(err, "name", str(err))
+        sticky = (" (CUDA keeps this error: this GPU is unusable until the process "
+                  "restarts)" if name in _STICKY else "")
+        raise RingcError(f"{call} failed: {name}{sticky}")
+    return values[0] if len(values) == 1 else tuple(values) or None
+
+
+# ---- GPU discovery -----------------------------------------------------------------------
 
 def _started():
     """cuda.bindings.driver after a successful cuInit."""
@@ -77,17 +131,7 @@ def _started():
     return driver
 
 
-def _value(result: tuple, call: str):
-    """The value(s) a cuda-python call returned after its CUresult; raises on an error."""
-    err, *values = result
-    if int(err) != 0:
-        raise RingcError(f"{call} failed: {getattr(err, 'name', err)}")
-    return values[0] if len(values) == 1 else tuple(values) or None
-
-
-def gpus() -> list[Gpu]:
-    """Every GPU the driver sees (through cuda-python); raises BackendUnavailable with one
-    sentence when there is none."""
+def _bindings_gpus() -> list[Gpu]:
     driver = _started()
     attr = driver.CUdevice_attribute
     version = _value(driver.cuDriverGetVersion(), "cuDriverGetVersion")
@@ -96,71 +140,87 @@ def gpus() -> list[Gpu]:
         dev = _value(driver.cuDeviceGet(ordinal), "cuDeviceGet")
 
         def get(name: str, dev=dev) -> int:
-            return _value(driver.cuDeviceGetAttribute(getattr(attr, name), dev),
+            return _value(driver.cuDeviceGetAttribute(getattr(attr, "CU_DEVICE_ATTRIBUTE_"
+                                                              + name), dev),
                           "cuDeviceGetAttribute")
 
         name = _value(driver.cuDeviceGetName(256, dev), "cuDeviceGetName")
         found.append(Gpu(
             ordinal, name.split(b"\0", 1)[0].decode(errors="replace"),
-            f"sm_{get('CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR')}"
-            f"{get('CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR')}",
-            get("CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT"),
-            _value(driver.cuDeviceTotalMem(dev), "cuDeviceTotalMem"),
-            f"{version // 1000}.{version % 1000 // 10}",
-            bool(get("CU_DEVICE_ATTRIBUTE_CAN_MAP_HOST_MEMORY")),
-            bool(get("CU_DEVICE_ATTRIBUTE_COOPERATIVE_LAUNCH"))))
-    if not found:
-        raise BackendUnavailable("the NVIDIA driver sees no GPU")
+            f"sm_{get('COMPUTE_CAPABILITY_MAJOR')}{get('COMPUTE_CAPABILITY_MINOR')}",
+            get("MULTIPROCESSOR_COUNT"), _value(driver.cuDeviceTotalMem(dev),
+                                                "cuDeviceTotalMem"),
+            f"{version // 1000}.{version % 1000 // 10}", bool(get("CAN_MAP_HOST_MEMORY")),
+            bool(get("COOPERATIVE_LAUNCH")), bool(get("KERNEL_EXEC_TIMEOUT"))))
     return found
 
 
-def require_driver(name: str) -> None:
-    """Raise ValueError for an unknown driver name, BackendUnavailable for one not here."""
-    if name not in DRIVERS:
-        raise ValueError(f"driver must be one of {', '.join(map(repr, DRIVERS))}, "
-                         f"not {name!r}")
-    if name == "pycuda":
-        _pycuda()
-    else:
-        _bindings()
-
-
-def open_driver(name: str, gpu: Gpu):
-    """A fresh driver object of kind `name` ('cuda-python' or 'pycuda') on `gpu`."""
-    require_driver(name)
-    return CudaPython(gpu) if name == "cuda-python" else PyCuda(gpu)
-
-
-def _pycuda():
+def _pycuda_gpus() -> list[Gpu]:
+    drv = _pycuda()
     try:
-        import pycuda.driver as drv
-    except ImportError:
-        raise BackendUnavailable(
-            "pycuda is not installed: pip install 'ringc[pycuda]' builds it from source and "
-            "needs the CUDA toolkit (the default driver, cuda-python, needs neither)") from None
-    return drv
+        drv.init()
+    except drv.Error as exc:
+        raise BackendUnavailable(f"the NVIDIA driver did not start (pycuda: {exc})") from None
+    version = drv.get_driver_version()
+    attr = drv.device_attribute
+    found = []
+    for ordinal in range(drv.Device.count()):
+        dev = drv.Device(ordinal)
+        major, minor = dev.compute_capability()
+        found.append(Gpu(
+            ordinal, dev.name(), f"sm_{major}{minor}",
+            dev.get_attribute(attr.MULTIPROCESSOR_COUNT), dev.total_memory(),
+            f"{version // 1000}.{version % 1000 // 10}",
+            bool(dev.get_attribute(attr.CAN_MAP_HOST_MEMORY)), False,
+            bool(dev.get_attribute(attr.KERNEL_EXEC_TIMEOUT))))
+    return found
 
 
-class _MappedHost:
-    """Pinned, device-mapped host memory seen through numpy: `np.asarray` of this object
-    keeps it alive, and it is freed when the last array over it goes."""
+# ---- mapped host memory, never freed under a running kernel -------------------------------
 
-    def __init__(self, driver, context, size: int):
-        self.pointer = _value(driver.cuMemHostAlloc(size, driver.CU_MEMHOSTALLOC_DEVICEMAP
-                                                    | driver.CU_MEMHOSTALLOC_PORTABLE),
-                              "cuMemHostAlloc")
-        ctypes.memset(self.pointer, 0, size)
-        self.__array_interface__ = {"data": (self.pointer, False), "shape": (size,),
+class _MappedBlock:
+    """A pooled block seen through numpy: `np.asarray` of this object keeps it alive, and
+    the block goes back to the pool when the last array over it goes."""
+
+    def __init__(self, pointer: int, size: int):
+        self.__array_interface__ = {"data": (pointer, False), "shape": (size,),
                                     "typestr": "|u1", "version": 3}
-        # not at exit: a kernel may still run then, and the driver frees it with the process
-        weakref.finalize(self, _free_host, driver, context, self.pointer).atexit = False
 
 
-def _free_host(driver, context, pointer: int) -> None:
-    """cuMemFreeHost from whichever thread drops the last view (it needs a context)."""
-    driver.cuCtxSetCurrent(context)
-    driver.cuMemFreeHost(pointer)
+class _MappedPool:
+    """Pinned mapped blocks of every program in this process: taken (the smallest that
+    fits, zeroed) or allocated, returned when unused, never freed before exit."""
 
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._free: list[tuple[int, int, object]] = []     # (size, pointer, keep-alive)
+
+    def take(self, size: int, allocate) -> tuple[np.ndarray, int]:
+        """(zeroed uint8 array of `size` bytes, its host address); `allocate(size)` makes a
+        new block as (pointer, keep-alive object) when none is free."""
+        with self._lock:
+            fits = [entry for entry in self._free if entry[0] >= size]
+            entry = min(fits, key=lambda e: e[0]) if fits else None
+            if entry is not None:
+                self._free.remove(entry)
+        if entry is None:
+            pointer, keep = allocate(size)
+            entry = (size, pointer, keep)
+        block_size, pointer, _ = entry
+        ctypes.memset(pointer, 0, block_size)
+        block = _MappedBlock(pointer, size)
+        weakref.finalize(block, self._give_back, entry).atexit = False
+        return np.asarray(block), pointer
+
+    def _give_back(self, entry) -> None:
+        with self._lock:
+            self._free.append(entry)
+
+
+_MAPPED = _MappedPool()
+
+
+# ---- cuda-python -------------------------------------------------------------------------
 
 class CudaPython:
     """One program's context, module, streams and memory through cuda-bindings."""
@@ -173,87 +233,104 @@ class CudaPython:
         self._gpu = gpu
         dev = _value(driver.cuDeviceGet(gpu.ordinal), "cuDeviceGet")
         self._context = _value(driver.cuDevicePrimaryCtxRetain(dev), "cuDevicePrimaryCtxRetain")
-        self._threads = threading.local()
-        self._current()
-        self._stream = self._new_stream()
-        self._copies = self._new_stream()
+        with self._current():
+            self._stream = self._new_stream()
+            self._copies = self._new_stream()
         self._device_allocations: list = []
         self._module = self._function = None
 
-    def _current(self) -> None:
-        if getattr(self._threads, "context", None) is not self._context:
-            _value(self._driver.cuCtxSetCurrent(self._context), "cuCtxSetCurrent")
-            self._threads.context = self._context
+    @contextlib.contextmanager
+    def _current(self):
+        """This GPU's context current for the block; the thread's own restored after."""
+        driver = self._driver
+        current = _value(driver.cuCtxGetCurrent(), "cuCtxGetCurrent")
+        if int(current) == int(self._context):
+            yield
+            return
+        _value(driver.cuCtxPushCurrent(self._context), "cuCtxPushCurrent")
+        try:
+            yield
+        finally:
+            driver.cuCtxPopCurrent()
 
     def _new_stream(self):
         return _value(self._driver.cuStreamCreate(_NON_BLOCKING), "cuStreamCreate")
 
     def load(self, cubin: bytes) -> None:
-        """Load the program's cubin and find its entry point `rc_main`."""
-        self._current()
+        """Load the program's cubin and its entry point `rc_main`, eagerly: loading it at
+        the first launch (CUDA's lazy loading) could wait for a running kernel."""
         image = np.frombuffer(cubin, dtype=np.uint8)
-        self._module = _value(self._driver.cuModuleLoadData(image.ctypes.data),
-                              "cuModuleLoadData")
-        self._function = _value(self._driver.cuModuleGetFunction(self._module, b"rc_main"),
-                                "cuModuleGetFunction")
+        with self._current():
+            self._module = _value(self._driver.cuModuleLoadData(image.ctypes.data),
+                                  "cuModuleLoadData")
+            self._function = _value(self._driver.cuModuleGetFunction(self._module,
+                                                                      b"rc_main"),
+                                    "cuModuleGetFunction")
+            _value(self._driver.cuFuncLoad(self._function), "cuFuncLoad")
 
     def resident_blocks(self, block: int) -> int:
         """How many blocks of `block` threads the whole GPU holds at once."""
-        self._current()
-        per_sm = _value(self._driver.cuOccupancyMaxActiveBlocksPerMultiprocessor(
-            self._function, block, 0), "cuOccupancyMaxActiveBlocksPerMultiprocessor")
+        with self._current():
+            per_sm = _value(self._driver.cuOccupancyMaxActiveBlocksPerMultiprocessor(
+                self._function, block, 0), "cuOccupancyMaxActiveBlocksPerMultiprocessor")
         return per_sm * self._gpu.multiprocessors
 
     def host_memory(self, size: int) -> tuple[np.ndarray, int]:
         """(zeroed mapped pinned memory as uint8, its device address)."""
-        self._current()
-        mapped = _MappedHost(self._driver, self._context, size)
-        device_pointer = _value(self._driver.cuMemHostGetDevicePointer(mapped.pointer, 0),
-                                "cuMemHostGetDevicePointer")
-        return np.asarray(mapped), int(device_pointer)
+        driver = self._driver
+
+        def allocate(nbytes: int) -> tuple[int, None]:
+            flags = driver.CU_MEMHOSTALLOC_DEVICEMAP | driver.CU_MEMHOSTALLOC_PORTABLE
+            return int(_value(driver.cuMemHostAlloc(nbytes, flags), "cuMemHostAlloc")), None
+
+        with self._current():
+            memory, pointer = _MAPPED.take(size, allocate)
+            device_pointer = _value(driver.cuMemHostGetDevicePointer(pointer, 0),
+                                    "cuMemHostGetDevicePointer")
+        return memory, int(device_pointer)
 
     def device_memory(self, size: int) -> int:
-        self._current()
-        pointer = _value(self._driver.cuMemAlloc(size), "cuMemAlloc")
+        with self._current():
+            pointer = _value(self._driver.cuMemAlloc(size), "cuMemAlloc")
         self._device_allocations.append(pointer)
         return int(pointer)
 
     def copy_to_device(self, pointer: int, data: np.ndarray) -> None:
         """Copy `data` to device address `pointer` on the copy stream and wait for it."""
-        self._current()
         data = np.ascontiguousarray(data)
-        _value(self._driver.cuMemcpyHtoDAsync(pointer, data.ctypes.data, data.nbytes,
-                                              self._copies), "cuMemcpyHtoDAsync")
-        _value(self._driver.cuStreamSynchronize(self._copies), "cuStreamSynchronize")
+        with self._current():
+            _value(self._driver.cuMemcpyHtoDAsync(pointer, data.ctypes.data, data.nbytes,
+                                                  self._copies), "cuMemcpyHtoDAsync")
+            _value(self._driver.cuStreamSynchronize(self._copies), "cuStreamSynchronize")
 
     def copy_from_device(self, pointer: int, size: int) -> np.ndarray:
-        self._current()
         out = np.empty(size, dtype=np.uint8)
-        _value(self._driver.cuMemcpyDtoHAsync(out.ctypes.data, pointer, size, self._copies),
-               "cuMemcpyDtoHAsync")
-        _value(self._driver.cuStreamSynchronize(self._copies), "cuStreamSynchronize")
+        with self._current():
+            _value(self._driver.cuMemcpyDtoHAsync(out.ctypes.data, pointer, size,
+                                                  self._copies), "cuMemcpyDtoHAsync")
+            _value(self._driver.cuStreamSynchronize(self._copies), "cuStreamSynchronize")
         return out
 
     def launch(self, grid: int, block: int, arena: int, local: int, mode: int,
                cooperative: bool) -> None:
         """rc_main(arena, local, mode) on `grid` blocks of `block` threads, not waited for."""
-        self._current()
         values = (np.array([arena], np.uint64), np.array([local], np.uint64),
                   np.array([mode], np.uint32))
         params = np.array([v.ctypes.data for v in values], dtype=np.uint64)
-        if cooperative:
-            result = self._driver.cuLaunchCooperativeKernel(
-                self._function, grid, 1, 1, block, 1, 1, 0, self._stream, params.ctypes.data)
-        else:
-            result = self._driver.cuLaunchKernel(
-                self._function, grid, 1, 1, block, 1, 1, 0, self._stream, params.ctypes.data,
-                0)
-        _value(result, "cuLaunchCooperativeKernel" if cooperative else "cuLaunchKernel")
+        with self._current():
+            if cooperative:
+                _value(self._driver.cuLaunchCooperativeKernel(
+                    self._function, grid, 1, 1, block, 1, 1, 0, self._stream,
+                    params.ctypes.data), "cuLaunchCooperativeKernel")
+            else:
+                _value(self._driver.cuLaunchKernel(
+                    self._function, grid, 1, 1, block, 1, 1, 0, self._stream,
+                    params.ctypes.data, 0), "cuLaunchKernel")
 
     def busy(self) -> bool:
         """Whether the last launch still runs; raises RingcError if it failed."""
-        self._current()
-        (err,) = self._driver.cuStreamQuery(self._stream)
+        with self._current():
+            (err,) = self._driver.cuStreamQuery(self._stream)
         if err == self._driver.CUresult.CUDA_ERROR_NOT_READY:
             return True
         _value((err,), "the launch (cuStreamQuery)")
@@ -262,16 +339,18 @@ class CudaPython:
     def close(self) -> None:
         """Free the device memory, the module and the streams (no launch may run). Errors
         are ignored: after a failed launch the context refuses every call."""
-        self._current()
-        for pointer in self._device_allocations:
-            self._driver.cuMemFree(pointer)
+        with contextlib.suppress(RingcError), self._current():
+            for pointer in self._device_allocations:
+                self._driver.cuMemFree(pointer)
+            if self._module is not None:
+                self._driver.cuModuleUnload(self._module)
+            for stream in (self._stream, self._copies):
+                self._driver.cuStreamDestroy(stream)
         self._device_allocations.clear()
-        if self._module is not None:
-            self._driver.cuModuleUnload(self._module)
-            self._module = self._function = None
-        for stream in (self._stream, self._copies):
-            self._driver.cuStreamDestroy(stream)
+        self._module = self._function = None
 
+
+# ---- pycuda ------------------------------------------------------------------------------
 
 class PyCuda:
     """One program's context, module, streams and memory through pycuda (no cooperative
@@ -292,11 +371,16 @@ class PyCuda:
             self._stream = drv.Stream(flags=_NON_BLOCKING)
             self._copies = drv.Stream(flags=_NON_BLOCKING)
         self._device_allocations: list = []
+        self._staging = None         # pinned, allocated before any launch and kept
         self._module = self._function = None
 
     @contextlib.contextmanager
     def _current(self):
-        self._context.push()
+        """pycuda's context stack is per thread: push for the call, pop after."""
+        try:
+            self._context.push()
+        except self._drv.Error as exc:
+            raise RingcError(f"pycuda: {exc}") from None
         try:
             yield
         except self._drv.Error as exc:
@@ -315,10 +399,15 @@ class PyCuda:
 
     def host_memory(self, size: int) -> tuple[np.ndarray, int]:
         flags = self._drv.host_alloc_flags
-        with self._current():
-            memory = self._drv.pagelocked_zeros(size, np.uint8,
+
+        def allocate(nbytes: int):
+            memory = self._drv.pagelocked_empty(nbytes, np.uint8,
                                                 mem_flags=flags.DEVICEMAP | flags.PORTABLE)
-            return memory, int(memory.base.get_device_pointer())
+            return memory.ctypes.data, memory         # the array keeps pycuda's block
+
+        with self._current():
+            memory, pointer = _MAPPED.take(size, allocate)
+        return memory, pointer              # unified addressing: the device sees the same address
 
     def device_memory(self, size: int) -> int:
         with self._current():
@@ -326,16 +415,23 @@ class PyCuda:
         self._device_allocations.append(allocation)
         return int(allocation)
 
+    def _staged(self, size: int):
+        """The pinned staging buffer: the first copy (the program's initial image, before
+        any launch) sizes it, since freeing one later would wait for the kernel."""
+        if self._staging is None or len(self._staging) < size:
+            self._staging = self._drv.pagelocked_empty(size, np.uint8)
+        return self._staging[:size]
+
     def copy_to_device(self, pointer: int, data: np.ndarray) -> None:
         with self._current():
-            staging = self._drv.pagelocked_empty(data.nbytes, np.uint8)
+            staging = self._staged(data.nbytes)
             staging[:] = np.ascontiguousarray(data).view(np.uint8).reshape(-1)
             self._drv.memcpy_htod_async(pointer, staging, self._copies)
             self._copies.synchronize()
 
     def copy_from_device(self, pointer: int, size: int) -> np.ndarray:
         with self._current():
-            staging = self._drv.pagelocked_empty(size, np.uint8)
+            staging = self._staged(size)
             self._drv.memcpy_dtoh_async(staging, pointer, self._copies)
             self._copies.synchronize()
             return np.array(staging, copy=True)
@@ -357,4 +453,4 @@ class PyCuda:
             for allocation in self._device_allocations:
                 allocation.free()
         self._device_allocations.clear()
-        self._module = self._function = None
+        self._module = self._function = self._staging = None

@@ -2,7 +2,8 @@
 
 Compile: NVRTC in-process (nvcc where NVRTC is missing) to a cubin for the GPU's own
 architecture, cached on disk by `toolchain.compile_cubin`; never PTX, which a driver older
-than the compiler cannot load.
+than the compiler cannot load. An architecture NVRTC cannot build for, or a driver older
+than NVRTC's CUDA, is refused before compiling with one sentence naming the remedy.
 
 Memory: the host-facing part of the layout ([0, local_offset): control block, stats,
 ingress rings, host output and dead-letter queues) lives in pinned host memory mapped
@@ -12,12 +13,18 @@ host only by copies on a second non-blocking stream (checkpoint, restore, pendin
 which never wait for the running kernel. After `release` the device-local part is kept
 as a host copy, so status and checkpoint still answer.
 
+One program per GPU at a time in a process: allocating, loading or freeing beside a
+running persistent kernel can wait for it forever (freeing synchronises the device), so a
+second program on a GPU whose program has not been released is refused with
+`BackendUnavailable`, as the OpenCL loader refuses launches beyond PoCL's worker threads.
+
 Launches: on a non-blocking stream; the host polls the stream and never synchronises the
 device. A persistent kernel's blocks must all be resident at once (a block waiting for one
 that never starts would wait forever), so `groups` is capped by the GPU's occupancy, and
 with more than one block cuda-python launches cooperatively, which guarantees residency or
 fails at launch. pycuda cannot launch cooperatively: its blocks are capped at one per
-multiprocessor, resident whenever no other kernel holds the GPU, but not guaranteed.
+multiprocessor, resident whenever no other kernel holds the GPU, but not guaranteed. A GPU
+with a display watchdog kills long kernels, so it runs event-driven programs only.
 Blocks: one per multiprocessor by default, never more than the program's input queues;
 threads per block: 1, or `MAX_PARALLEL_WIDTH` where a kernel is `concurrency="parallel"`.
 """
@@ -25,6 +32,7 @@ threads per block: 1, or `MAX_PARALLEL_WIDTH` where a kernel is `concurrency="pa
 from __future__ import annotations
 
 import contextlib
+import threading
 
 import numpy as np
 
@@ -34,28 +42,46 @@ from ringc.errors import BackendUnavailable, RingcError
 
 from ..toolchain import BuildFailed, ToolchainUnavailable
 from .driver import Gpu, gpus, open_driver
-from .toolchain import compile_cubin
+from .toolchain import compile_cubin, nvrtc_support
 
 __all__ = ["CudaDevice", "find_gpu"]
 
 MAX_PARALLEL_WIDTH = min(128, MAX_LOCAL)
+_held_lock = threading.Lock()
+_held: dict[int, str] = {}          # GPU ordinal -> the program holding it (its kernels)
 
 
-def find_gpu(wanted: str | int | None = None) -> Gpu:
-    """The GPU to run on: the first by default, the `wanted`-th of `ringc devices`' CUDA
-    list, or the first whose name contains `wanted` (case-insensitive)."""
-    found = gpus()
+def find_gpu(wanted: str | int | None = None, found: list[Gpu] | None = None) -> Gpu:
+    """The GPU to run on, from `found` (default: every GPU here): the first by default,
+    the `wanted`-th of `ringc devices`' CUDA list, or the first whose name contains
+    `wanted` (case-insensitive)."""
+    found = gpus() if found is None else found
     if wanted is None:
         return found[0]
-    if isinstance(wanted, int):
+    if isinstance(wanted, (int, np.integer)) and not isinstance(wanted, bool):
         if 0 <= wanted < len(found):
-            return found[wanted]
-    else:
+            return found[int(wanted)]
+    elif isinstance(wanted, str):
         for gpu in found:
             if wanted.lower() in gpu.name.lower():
                 return gpu
     names = "; ".join(f"{g.ordinal}: {g.name}" for g in found)
     raise BackendUnavailable(f"no GPU matches {wanted!r} (GPUs here: {names})")
+
+
+def check_gpu(gpu: Gpu, persistent: bool) -> None:
+    """Refuse, in one sentence, a GPU this program cannot run on here."""
+    if not gpu.maps_host_memory:
+        raise BackendUnavailable(f"{gpu.name} cannot map host memory, so the host cannot "
+                                 "reach a running kernel's queues")
+    if persistent and gpu.watchdog:
+        raise BackendUnavailable(
+            f"{gpu.name} has a display watchdog that kills kernels after a few seconds, so "
+            "a persistent kernel cannot run on it: use an event-driven program or a GPU "
+            "without a display")
+    why = nvrtc_support(gpu.arch, gpu.driver_version)
+    if why:
+        raise BackendUnavailable(why)
 
 
 class CudaDevice:
@@ -64,46 +90,77 @@ class CudaDevice:
     def __init__(self, source: str, layout: Layout, image: np.ndarray, *, gpu: Gpu,
                  driver: str = "cuda-python", groups: int | None = None,
                  parallel: bool = False, fast_math: bool = False):
+        if groups is not None and groups < 1:
+            raise ValueError(f"groups must be at least 1, not {groups}")
         self.gpu = gpu
-        if not self.gpu.maps_host_memory:
-            raise BackendUnavailable(f"{self.gpu.name} cannot map host memory, so the host "
-                                     "cannot reach a running kernel's queues")
+        self.layout = layout
+        check_gpu(gpu, any(k.mode == "persistent" for k in layout.kernels))
         try:
-            cubin = compile_cubin(source, self.gpu.arch, fast_math=fast_math)
+            cubin = compile_cubin(source, gpu.arch, fast_math=fast_math)
         except ToolchainUnavailable as exc:
             raise BackendUnavailable(f"no CUDA compiler here: {exc}") from None
         except BuildFailed as exc:
             raise RingcError(f"the CUDA compiler rejected the generated program for "
-                             f"{self.gpu.arch} (a ringc bug; please report it):\n"
+                             f"{gpu.arch} (a ringc bug; please report it):\n"
                              f"{exc.result.log}") from None
-        self.driver = open_driver(driver, self.gpu)
-        self.driver.load(cubin)
-        self.layout = layout
+        self._program = ", ".join(k.name for k in layout.kernels)
+        self._hold()
+        self.driver = None
+        try:
+            self.driver = open_driver(driver, gpu)
+            self._set_up(cubin, image, groups, parallel)
+        except BaseException:
+            self._let_go()
+            raise
+
+    def _hold(self) -> None:
+        with _held_lock:
+            holder = _held.get(self.gpu.ordinal)
+            if holder is not None:
+                raise BackendUnavailable(
+                    f"{self.gpu.name} runs another ringc program in this process ({holder}): "
+                    "CUDA cannot allocate or free memory beside a persistent kernel without "
+                    "waiting for it, so shut that program down first")
+            _held[self.gpu.ordinal] = self._program
+
+    def _let_go(self) -> None:
+        """Free what the driver holds and give the GPU back (no launch may run)."""
+        if self.driver is not None:
+            with contextlib.suppress(RingcError):
+                self.driver.close()
+        with _held_lock:
+            _held.pop(self.gpu.ordinal, None)
+
+    def _set_up(self, cubin: bytes, image: np.ndarray, groups: int | None,
+                parallel: bool) -> None:
+        driver, layout = self.driver, self.layout
+        driver.load(cubin)
         self.block = MAX_PARALLEL_WIDTH if parallel else 1
-        resident = self.driver.resident_blocks(self.block)
-        if groups is not None and groups < 1:
-            raise ValueError(f"groups must be at least 1, not {groups}")
+        resident = driver.resident_blocks(self.block)
+        if resident < 1:
+            raise BackendUnavailable(f"a block of {self.block} thread(s) of this program "
+                                     f"does not fit on {self.gpu.name}")
         wanted = groups or min(self.gpu.multiprocessors, layout.num_queues)
         if wanted > resident:
             raise BackendUnavailable(
                 f"{self.gpu.name} holds {resident} resident block(s) of {self.block} "
-                f"thread(s) with the {self.driver.name} driver, and a persistent kernel "
+                f"thread(s) with the {driver.name} driver, and a persistent kernel "
                 f"needs all of its {wanted} at once: ask for fewer groups")
         self.groups = wanted
-        self.cooperative = self.groups > 1 and self.driver.cooperative
+        self.cooperative = self.groups > 1 and driver.cooperative
         split = layout.local_offset
-        self.arena, self._arena_pointer = self.driver.host_memory(split)
+        self.arena, self._arena_pointer = driver.host_memory(split)
         self.arena[:] = image[:split]
         self._local_size = layout.arena_size - split
-        self._local_pointer = self.driver.device_memory(max(1, self._local_size))
+        self._local_pointer = driver.device_memory(max(1, self._local_size))
         if self._local_size:
-            self.driver.copy_to_device(self._local_pointer, image[split:])
+            driver.copy_to_device(self._local_pointer, image[split:])
         self._local_copy: np.ndarray | None = None     # the device-local part after release
         self._lost: str | None = None                  # why it could not be copied
         self._launched = False
         self.description = (f"{self.gpu.name} ({self.gpu.arch}, CUDA {self.gpu.driver_version}"
-                            f", {self.driver.name}), {self.groups} block(s) x {self.block}"
-                            f"{', cooperative' if self.cooperative else ''}")
+                            f", {driver.name}), {self.groups} block(s) x {self.block} "
+                            f"thread(s){', cooperative' if self.cooperative else ''}")
 
     def _local_range(self, offset: int, size: int) -> int:
         """The offset of layout bytes [offset, offset + size) in the device-local part."""
@@ -111,12 +168,12 @@ class CudaDevice:
         if start < 0 or start + size > self._local_size:
             raise ValueError(f"bytes [{offset}, {offset + size}) are not in the device-local "
                              f"part [{self.layout.local_offset}, {self.layout.arena_size})")
+        if self._lost is not None:
+            raise RingcError(f"the device memory of this program is lost: {self._lost}")
         return start
 
     def read_local(self, offset: int, size: int) -> np.ndarray:
         start = self._local_range(offset, size)
-        if self._lost is not None:
-            raise RingcError(f"the device memory of this program is lost: {self._lost}")
         if self._local_copy is not None:
             return self._local_copy[start:start + size]
         return self.driver.copy_from_device(self._local_pointer + start, size)
@@ -129,11 +186,16 @@ class CudaDevice:
             self.driver.copy_to_device(self._local_pointer + start, data)
 
     def launch(self, mode: int) -> None:
+        """Start rc_main; a launch the driver refuses releases the program (nothing runs)."""
         if self._local_copy is not None:
             raise RingcError("this program's device memory is released: it cannot be "
                              "launched again")
-        self.driver.launch(self.groups, self.block, self._arena_pointer, self._local_pointer,
-                           mode, self.cooperative)
+        try:
+            self.driver.launch(self.groups, self.block, self._arena_pointer,
+                               self._local_pointer, mode, self.cooperative)
+        except (RingcError, BackendUnavailable):
+            self.release()
+            raise
         self._launched = True
 
     def running(self) -> bool:
@@ -141,8 +203,8 @@ class CudaDevice:
 
     def release(self) -> None:
         """Copy the device-local part to the host (status and checkpoint read it after
-        shutdown), then free the device memory, module and streams. The mapped host memory
-        goes with the last view of `arena`."""
+        shutdown), then free the device memory, module and streams and give the GPU back.
+        The mapped host memory returns to the pool with the last view of `arena`."""
         if self._local_copy is not None:
             return
         try:
@@ -152,5 +214,4 @@ class CudaDevice:
         except RingcError as exc:        # after a failed launch the context answers no more
             self._local_copy = np.zeros(0, dtype=np.uint8)
             self._lost = str(exc)
-        with contextlib.suppress(RingcError):
-            self.driver.close()
+        self._let_go()

@@ -108,6 +108,29 @@ def compile_cubin(source: str, arch: str, *, fast_math: bool = False,
     return cubin
 
 
+def nvrtc_support(arch: str, driver_version: str) -> str | None:
+    """Why this process's NVRTC cannot make cubins for `arch` that a driver supporting CUDA
+    `driver_version` ('12.4') loads, in one sentence; None when it can, or when there is
+    no NVRTC (nvcc is then used, and its own errors say it)."""
+    try:
+        major, minor = _nvrtc_version()
+    except ToolchainUnavailable:
+        return None
+    from cuda.bindings import nvrtc
+
+    number = int(re.sub(r"\D", "", arch))
+    _, supported = nvrtc.nvrtcGetSupportedArchs()
+    if number not in supported:
+        return (f"NVRTC {major}.{minor} cannot compile for {arch} (it builds sm_{supported[0]} "
+                f"to sm_{supported[-1]}): install a cuda-bindings[all] release that does")
+    driver_major = int(driver_version.split(".")[0])
+    if driver_major < major:
+        return (f"the NVIDIA driver supports CUDA {driver_version}, older than NVRTC "
+                f"{major}.{minor}, so it may not load what NVRTC makes: install "
+                f"'cuda-bindings[all]=={driver_major}.*' or update the driver")
+    return None
+
+
 def compile_ptx(source: str, *, arch: str, fast_math: bool = False) -> str:
     """The PTX NVRTC makes of `source` for `arch` ('compute_90' or 'sm_90').
 

@@ -6,13 +6,14 @@ through the `backend` fixture's `cuda` parameter; `make gpu-check` runs them the
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 
 import numpy as np
 import pytest
 
 import ringc as rc
-from ringc.backends.cuda import loader, toolchain
+from ringc.backends.cuda import driver, loader, toolchain
 from tests.backend_support import unavailable
 from tests.runtime.kernels import Ask, Feeder, Squares, Sum, Summer, Work
 
@@ -57,9 +58,9 @@ def simulated(monkeypatch):
     launch of `kernel` once called as simulated(kernel)."""
     drivers = []
 
-    def use(kernel, **driver_options):
+    def use(kernel, gpu=GPU, **driver_options):
         compiled = rc.compile(kernel, "cuda")
-        monkeypatch.setattr(loader, "gpus", lambda: [GPU])
+        monkeypatch.setattr(driver, "gpus", lambda name="cuda-python": [gpu])
         monkeypatch.setattr(loader, "open_driver", lambda name, gpu: drivers.append(
             SimulatedDriver(compiled, **driver_options)) or drivers[-1])
         return drivers
@@ -115,12 +116,59 @@ def test_more_groups_than_the_gpu_holds_is_refused(simulated):
         rc.launch(Squares, backend="cuda", groups=0)
 
 
-def test_a_gpu_is_picked_by_index_or_name(monkeypatch):
-    monkeypatch.setattr(loader, "gpus", lambda: [GPU])
-    assert loader.find_gpu(0) is GPU and loader.find_gpu("simulated") is GPU
-    with pytest.raises(rc.BackendUnavailable, match=r"no GPU matches 'A100' \(GPUs here: "
-                                                    r"0: Simulated GPU\)"):
-        loader.find_gpu("A100")
+def test_one_program_per_gpu_and_every_failure_gives_the_gpu_back(simulated, monkeypatch):
+    simulated(Summer)
+    with rc.launch(Summer, backend="cuda"):
+        with pytest.raises(rc.BackendUnavailable, match="runs another ringc program in this "
+                                                        r"process \(Summer\)"):
+            rc.launch(Summer, backend="cuda")
+    with rc.launch(Summer, backend="cuda") as rt:           # given back at shutdown
+        assert rt.request(Summer, Work(id=1), timeout=10.0).id == 1
+
+    drivers = simulated(Summer, resident_blocks=8)
+    with pytest.raises(rc.BackendUnavailable, match="needs all of its 9 at once"):
+        rc.launch(Summer, backend="cuda", groups=9)
+    assert drivers[-1].closed                               # a refused set-up frees all
+
+    def refuse(self, *args):
+        raise rc.RingcError("cuLaunchKernel failed: CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES")
+
+    original = SimulatedDriver.launch
+    monkeypatch.setattr(SimulatedDriver, "launch", refuse)
+    with pytest.raises(rc.RingcError, match="LAUNCH_OUT_OF_RESOURCES"):
+        rc.launch(Summer, backend="cuda")
+    assert drivers[-1].closed                               # a refused launch too
+    monkeypatch.setattr(SimulatedDriver, "launch", original)
+    with rc.launch(Summer, backend="cuda") as rt:
+        assert rt.request(Summer, Work(id=2), timeout=10.0).id == 2
+
+
+def test_a_gpu_with_a_display_watchdog_runs_event_driven_programs_only(simulated):
+    watched = dataclasses.replace(GPU, watchdog=True)
+    simulated(Summer, gpu=watched)
+    with pytest.raises(rc.BackendUnavailable, match="display watchdog"):
+        rc.launch(Summer, backend="cuda")
+    simulated(Feeder, gpu=watched)
+    with rc.launch(Feeder, backend="cuda") as rt:
+        rt.send(Feeder, Ask(n=1))
+        assert rt.shutdown(drain=True, timeout=30.0)
+
+
+def test_a_gpu_is_picked_by_index_or_name():
+    assert loader.find_gpu(0, [GPU]) is GPU and loader.find_gpu("simulated", [GPU]) is GPU
+    assert loader.find_gpu(np.int64(0), [GPU]) is GPU
+    for wrong in ("A100", 1, True):
+        with pytest.raises(rc.BackendUnavailable, match=r"no GPU matches .* \(GPUs here: "
+                                                        r"0: Simulated GPU\)"):
+            loader.find_gpu(wrong, [GPU])
+
+
+def test_an_architecture_nvrtc_cannot_build_for_is_refused_before_compiling(simulated):
+    if toolchain.available_tools()["nvrtc"] is not None:
+        pytest.skip("NVRTC is not here")
+    simulated(Summer, gpu=dataclasses.replace(GPU, arch="sm_30"))
+    with pytest.raises(rc.BackendUnavailable, match="cannot compile for sm_30"):
+        rc.launch(Summer, backend="cuda")
 
 
 # ---- on a GPU ----------------------------------------------------------------------------
