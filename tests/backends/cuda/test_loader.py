@@ -188,6 +188,16 @@ def test_gpu_description_and_second_launch_uses_the_cubin_cache(monkeypatch):
 
 
 @needs_gpu
+def test_gpu_second_program_waits_for_the_first_to_shut_down():
+    with rc.launch(Summer, backend="cuda") as first:
+        with pytest.raises(rc.BackendUnavailable, match="runs another ringc program"):
+            rc.launch(Squares, backend="cuda")
+        assert first.request(Summer, Work(id=1), timeout=10.0).id == 1
+    with rc.launch(Squares, backend="cuda") as second:
+        assert second.request(Squares, Work(id=2, data=[2, 0, 0, 0]), timeout=10.0).value == 4
+
+
+@needs_gpu
 def test_gpu_bulk_stream_and_state_survive_shutdown():
     n = 100_000
     batch = np.zeros(n, dtype=Work.dtype)
