@@ -29,6 +29,16 @@ def unavailable(backend: str) -> str | None:
     return None
 
 
-def scale(backend: str, device: int, sim: int) -> int:
-    """A stream length: the simulator runs handlers in Python, ~1000x slower."""
-    return sim if backend == "sim" else device
+def scale(backend: str, device: int, sim: int, cuda: int | None = None) -> int:
+    """A stream length or loop count: the simulator runs handlers in Python, ~1000x slower;
+    one GPU thread runs a scalar loop far slower than PoCL's vectorised CPU code, so loop
+    counts sized in seconds on PoCL give `cuda` (default: the device's)."""
+    if backend == "sim":
+        return sim
+    return cuda if backend == "cuda" and cuda is not None else device
+
+
+def spin_rounds(backend: str, pocl: int, sim: int) -> int:
+    """`Slow`'s loop count for a handler that takes a while: `pocl` rounds are ~0.35 s per
+    1e9 on PoCL; a GPU thread is taken to be ~20x slower (never measured here)."""
+    return scale(backend, pocl, sim, cuda=pocl // 20)

@@ -25,7 +25,7 @@ with more than one block cuda-python launches cooperatively, which guarantees re
 fails at launch. pycuda cannot launch cooperatively: its blocks are capped at one per
 multiprocessor, resident whenever no other kernel holds the GPU, but not guaranteed. A GPU
 with a display watchdog kills long kernels, so it runs event-driven programs only.
-Blocks: one per multiprocessor by default, never more than the program's input queues;
+Blocks: one unless `groups` asks for more (docs/runtime.md, "Work-groups", says why);
 threads per block: 1, or `MAX_PARALLEL_WIDTH` where a kernel is `concurrency="parallel"`.
 """
 
@@ -140,7 +140,7 @@ class CudaDevice:
         if resident < 1:
             raise BackendUnavailable(f"a block of {self.block} thread(s) of this program "
                                      f"does not fit on {self.gpu.name}")
-        wanted = groups or min(self.gpu.multiprocessors, layout.num_queues)
+        wanted = groups or 1
         if wanted > resident:
             raise BackendUnavailable(
                 f"{self.gpu.name} holds {resident} resident block(s) of {self.block} "

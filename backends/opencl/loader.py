@@ -8,9 +8,9 @@ host's memory (CPU devices, integrated GPUs); a discrete GPU without fine-grain 
 exchange messages with a running kernel and is refused with `BackendUnavailable`.
 
 Launches never block the host: `running()` polls the launch's event (PoCL does not deliver
-Ctrl-C to a thread waiting in `clFinish`). Work-groups: on a CPU device one fewer than its
-compute units (at least one: PoCL runs one work-group per worker thread, and the host needs
-a core), never more than the program has input queues; on a GPU one per compute unit.
+Ctrl-C to a thread waiting in `clFinish`). Work-groups: one unless `groups` asks for more
+(docs/runtime.md, "Work-groups", says why); on a CPU device never more than its compute
+units (PoCL runs one work-group per worker thread) across the process's running programs.
 """
 
 from __future__ import annotations
@@ -113,9 +113,9 @@ class OpenCLDevice:
             flags = cl.mem_flags.READ_WRITE | cl.mem_flags.USE_HOST_PTR
             self._args = tuple(cl.Buffer(self.context, flags, hostbuf=part)
                                for part in (self.arena, self._local))
-        units = self.cl_device.max_compute_units
-        default = max(1, units - 1) if is_cpu else units
-        self.groups = groups or max(1, min(default, layout.num_queues))
+        if groups is not None and groups < 1:
+            raise ValueError(f"groups must be at least 1, not {groups}")
+        self.groups = groups or 1
         width = MAX_PARALLEL_WIDTH["cpu" if is_cpu else "gpu"]
         self.local_size = min(width, self.cl_device.max_work_group_size) if parallel else 1
         self._event = None

@@ -562,6 +562,9 @@ class Runtime:
                     self._pump()
                 except RingcError:
                     pass                     # recorded in self._error, raised to callers
+                if self._stop_word[0] and not self._device_running():
+                    self._finish_close()     # a shutdown that timed out, done at last
+                    break
             time.sleep(_PUMP_INTERVAL)
 
     def _check_device(self) -> None:
@@ -750,9 +753,10 @@ class Runtime:
         as long as it takes). Returns True when it drained (or was not asked to) and the
         device stopped; safe to call again.
 
-        A launch that does not stop in time (a handler in an endless loop) cannot be
+        A launch that does not stop in time (a long or endless handler) cannot be
         cancelled: its stop flag stays set, the runtime stays `terminating`, a later
-        `shutdown` waits again, and its memory is never freed while it may run."""
+        `shutdown` waits again, and its memory is never freed while it may run; once the
+        launch does end, the runtime finishes closing by itself."""
         if timeout is not None and timeout < 0:
             raise ValueError(f"timeout must be >= 0 or None, not {timeout}")
         with self._lock:
@@ -777,15 +781,21 @@ class Runtime:
             if self._closed:                        # another thread's shutdown finished
                 return clean
             if stopped:
-                self._host_buffer = sys.maxsize     # all that is left moves to host memory
-                self._pump()
-                self._closed = True
-                self._ended_at = time.monotonic()
-                self.device.release()
-                _live.discard(self)
+                self._finish_close()
             else:
                 _keep_forever(self.device)
         return clean and stopped
+
+    def _finish_close(self) -> None:
+        """Once the device has stopped (under the lock): move what is left to host memory
+        and free the device. The pump thread does it when a shutdown timed out before the
+        launch ended, so a kernel that finishes its message late still frees its device."""
+        self._host_buffer = sys.maxsize
+        self._pump()
+        self._closed = True
+        self._ended_at = time.monotonic()
+        self.device.release()
+        _live.discard(self)
 
     def _drained(self) -> bool:
         """Every message sent to an active queue was handled or dead-lettered (so none is

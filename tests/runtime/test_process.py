@@ -11,6 +11,8 @@ import textwrap
 import time
 from pathlib import Path
 
+from tests.backend_support import spin_rounds
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -59,7 +61,7 @@ def test_ctrl_c_interrupts_a_send_waiting_for_room(backend):
 
 
 def test_ctrl_c_during_a_long_handler_leaves_promptly(backend):
-    rounds = 2_000_000_000 if backend != "sim" else 2_000_000
+    rounds = spin_rounds(backend, 2_000_000_000, 2_000_000)
     proc = child(backend, f"""
         with rc.launch(Slow, backend=backend) as rt:
             rt.send(Slow, Spin(rounds={rounds}))
@@ -76,7 +78,7 @@ def test_ctrl_c_during_a_long_handler_leaves_promptly(backend):
 
 
 def test_ctrl_c_during_a_draining_shutdown_still_stops_the_kernel(backend):
-    rounds = 2_000_000_000 if backend != "sim" else 1_000_000      # about a second each
+    rounds = spin_rounds(backend, 2_000_000_000, 1_000_000)       # about a second each
     proc = child(backend, f"""
         rt = rc.launch(Slow, backend=backend)
         for _ in range(8):

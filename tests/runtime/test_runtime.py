@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import ringc as rc
-from tests.backend_support import scale
+from tests.backend_support import scale, spin_rounds
 
 from .kernels import (
     Ask,
@@ -188,7 +188,7 @@ def test_checkpoint_and_restore_between_messages(backend):
 
 
 def test_checkpoint_waits_for_the_message_in_hand(backend):
-    rounds = scale(backend, 300_000_000, 20_000)
+    rounds = spin_rounds(backend, 300_000_000, 20_000)
     with rc.launch(Slow, backend=backend) as rt:
         rt.send(Slow, Spin(rounds=rounds))
         rt.send(Slow, Spin(rounds=rounds))
@@ -213,7 +213,7 @@ def test_event_driven_kernel_is_relaunched_while_messages_arrive(backend):
 
 def test_shutdown_without_drain_leaves_messages_pending(backend):
     rt = rc.launch(Slow, backend=backend)
-    rounds = scale(backend, 200_000_000, 20_000)                # ~70 ms a message on PoCL
+    rounds = spin_rounds(backend, 200_000_000, 20_000)          # ~70 ms a message on PoCL
     for _ in range(6):
         rt.send(Slow, Spin(rounds=rounds))
     assert rt.shutdown(drain=False, timeout=10.0)
@@ -226,7 +226,7 @@ def test_shutdown_without_drain_leaves_messages_pending(backend):
 
 
 def test_shutdown_with_drain_times_out_without_hanging(backend):
-    rounds = scale(backend, 2_000_000_000, 200_000)             # ~0.7 s a message on PoCL
+    rounds = spin_rounds(backend, 2_000_000_000, 200_000)       # ~0.7 s a message on PoCL
     rt = rc.launch(Slow, backend=backend)
     for _ in range(4):
         rt.send(Slow, Spin(rounds=rounds))
@@ -234,6 +234,10 @@ def test_shutdown_with_drain_times_out_without_hanging(backend):
     assert rt.shutdown(drain=True, timeout=0.2) is False
     assert time.monotonic() - start < 10.0
     assert rt.status(Slow).pending >= 1
+    deadline = time.monotonic() + 60.0
+    while rt.status(Slow).launched and time.monotonic() < deadline:
+        time.sleep(0.05)                 # the message in hand ends; the stop flag is seen
+    assert rt.shutdown(timeout=0)        # the runtime closed itself (and freed the device)
 
 
 def test_many_threads_use_one_runtime(backend):

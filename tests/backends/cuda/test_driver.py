@@ -66,11 +66,13 @@ def test_a_program_runs_through_every_driver_call(fake):
     assert module.current == []          # every context pushed on this thread was popped
 
 
-def test_a_parallel_program_gets_a_cooperative_launch_of_full_blocks(fake):
+def test_several_blocks_get_a_cooperative_launch_of_full_blocks(fake):
     module = fake(Squares)
     with rc.launch(Squares, backend="cuda") as rt:
         assert rt.request(Squares, Work(id=1, data=[4, 0, 0, 0]), timeout=10.0).value == 16
-    assert module.launches == [(2, 128, 3, True)]
+    with rc.launch(Squares, backend="cuda", groups=2) as rt:
+        assert rt.request(Squares, Work(id=2, data=[5, 0, 0, 0]), timeout=10.0).value == 25
+    assert module.launches == [(1, 128, 3, False), (2, 128, 3, True)]
 
 
 def test_event_driven_programs_are_relaunched(fake):

@@ -103,8 +103,10 @@ def test_blocks_threads_and_cooperative_launch_follow_the_program(simulated):
     drivers = simulated(Squares)
     with rc.launch(Squares, backend="cuda") as rt:      # parallel, 2 instances
         assert rt.request(Squares, Work(id=1, data=[3, 0, 0, 0]), timeout=10.0).value == 9
-    grid, block, _, cooperative = drivers[0].launches[0]
-    assert (grid, block, cooperative) == (2, loader.MAX_PARALLEL_WIDTH, True)
+    with rc.launch(Squares, backend="cuda", groups=2):
+        pass
+    assert [launch[:2] + launch[3:] for d in drivers for launch in d.launches] == [
+        (1, loader.MAX_PARALLEL_WIDTH, False), (2, loader.MAX_PARALLEL_WIDTH, True)]
 
 
 def test_more_groups_than_the_gpu_holds_is_refused(simulated):
