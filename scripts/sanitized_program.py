@@ -5,10 +5,16 @@ sharing claims through shared memory and barriers), a dead letter, a checkpoint,
 restore and a clean shutdown. Exits 0 when every answer is right.
 
     python scripts/sanitized_program.py [--backend cuda|opencl|sim] [--messages N]
+                                        [--seconds S]
+
+`--seconds` bounds the run (half for the answers, half for the shutdown); past it by 5 s,
+the stacks of every thread are printed and the process exits, so a run under a sanitizer
+that hangs still says where.
 """
 
 
 import argparse
+import faulthandler
 import sys
 
 import numpy as np
@@ -60,8 +66,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", default="cuda", choices=["cuda", "opencl", "sim"])
     parser.add_argument("--messages", type=int, default=200)
+    parser.add_argument("--seconds", type=float, default=120.0)
     args = parser.parse_args(argv)
-    n = args.messages
+    faulthandler.dump_traceback_later(args.seconds + 5, exit=True)
+    n, wait = args.messages, args.seconds / 2
     batch = np.zeros(n, Sample.dtype)
     batch["id"] = np.arange(n)
     batch["values"] = np.arange(4 * n, dtype=np.float32).reshape(n, 4) % 7
@@ -69,11 +77,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"running on {rt.device.description}")
         rt.send(Front, batch)
         rt.send(Front, Sample(id=-1))
-        out = rt.receive_many(n, timeout=120.0)
+        out = rt.receive_many(n, timeout=wait)
         state = rt.checkpoint(Front)
         state["forwarded"] += 1000
         rt.restore(Front, state)
-        clean = rt.shutdown(drain=True, timeout=120.0)
+        clean = rt.shutdown(drain=True, timeout=wait)
     order = np.argsort(out["id"])
     problems = []
     if len(out) != n or (out["id"][order] != np.arange(n)).any():
@@ -88,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         problems.append("the parallel kernel's counter missed messages")
     if not clean:
         problems.append("shutdown did not drain and stop in time")
+    faulthandler.cancel_dump_traceback_later()
     print("sanitized program: " + ("; ".join(problems) if problems else "all answers right"))
     return 1 if problems else 0
 

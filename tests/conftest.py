@@ -6,9 +6,14 @@ import itertools
 import textwrap
 
 import pytest
+from hypothesis import Phase, settings
 
 from ringc.frontend.files import import_file, kernels_in
 from tests.backend_support import unavailable
+
+# `make gpu-check` (pytest --hypothesis-profile gpu-check): report a failing example as
+# found, without minutes of shrinking on a leased GPU
+settings.register_profile("gpu-check", phases=[Phase.explicit, Phase.reuse, Phase.generate])
 
 PRELUDE = "import math\nimport ringc as rc\nfrom ringc import *\n"
 PRELUDE_LINES = PRELUDE.count("\n")

@@ -21,7 +21,7 @@ SENDERS = 4
 
 
 def test_conservation_order_and_no_duplicates_under_stress(backend):
-    per_sender = scale(backend, 500_000, 1_500)          # 2 M messages on a device
+    per_sender = scale(backend, 500_000, 1_500, cuda=50_000)   # 2 M messages on PoCL
     chunk = 10_000
     with rc.launch(Stage, backend=backend, output_capacity=64) as rt:
         errors: list[Exception] = []
