@@ -138,6 +138,7 @@ def _cuda() -> list[DeviceInfo]:
         "driver": f"CUDA {gpu.driver_version}",
         "maps host memory": _yes(gpu.maps_host_memory),
         "cooperative launch": _yes(gpu.cooperative),
+        "host-native atomics": _yes(gpu.host_atomics),
         "display watchdog": _yes(gpu.watchdog) + (" (runs event-driven programs only)"
                                                   if gpu.watchdog else ""),
         **tools,

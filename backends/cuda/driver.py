@@ -58,6 +58,8 @@ class Gpu:
     maps_host_memory: bool
     cooperative: bool
     watchdog: bool                     # kernels are killed after a few seconds (a display)
+    host_atomics: bool                 # GPU atomics on mapped host memory are atomic for the
+                                       # host too (ringc needs them atomic among GPU threads)
 
 
 def require_driver(name: str) -> None:
@@ -151,7 +153,8 @@ def _bindings_gpus() -> list[Gpu]:
             get("MULTIPROCESSOR_COUNT"), _value(driver.cuDeviceTotalMem(dev),
                                                 "cuDeviceTotalMem"),
             f"{version // 1000}.{version % 1000 // 10}", bool(get("CAN_MAP_HOST_MEMORY")),
-            bool(get("COOPERATIVE_LAUNCH")), bool(get("KERNEL_EXEC_TIMEOUT"))))
+            bool(get("COOPERATIVE_LAUNCH")), bool(get("KERNEL_EXEC_TIMEOUT")),
+            bool(get("HOST_NATIVE_ATOMIC_SUPPORTED"))))
     return found
 
 
@@ -172,7 +175,9 @@ def _pycuda_gpus() -> list[Gpu]:
             dev.get_attribute(attr.MULTIPROCESSOR_COUNT), dev.total_memory(),
             f"{version // 1000}.{version % 1000 // 10}",
             bool(dev.get_attribute(attr.CAN_MAP_HOST_MEMORY)), False,
-            bool(dev.get_attribute(attr.KERNEL_EXEC_TIMEOUT))))
+            bool(dev.get_attribute(attr.KERNEL_EXEC_TIMEOUT)),
+            bool(getattr(attr, "HOST_NATIVE_ATOMIC_SUPPORTED", None)
+                 and dev.get_attribute(attr.HOST_NATIVE_ATOMIC_SUPPORTED))))
     return found
 
 

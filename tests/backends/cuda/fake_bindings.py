@@ -23,7 +23,7 @@ from ringc.backends.sim.machine import SimMachine
 OK = real.CUresult.CUDA_SUCCESS
 ATTRIBUTES = {"COMPUTE_CAPABILITY_MAJOR": 9, "COMPUTE_CAPABILITY_MINOR": 0,
               "MULTIPROCESSOR_COUNT": 4, "CAN_MAP_HOST_MEMORY": 1, "COOPERATIVE_LAUNCH": 1,
-              "KERNEL_EXEC_TIMEOUT": 0}
+              "KERNEL_EXEC_TIMEOUT": 0, "HOST_NATIVE_ATOMIC_SUPPORTED": 0}
 _SLACK = 1 << 20                     # room after each host block for the device part
 _KEEP: list[np.ndarray] = []         # fake memory outlives every runtime that saw it
 

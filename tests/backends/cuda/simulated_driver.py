@@ -18,7 +18,7 @@ from ringc.backends.sim.machine import SimMachine
 
 GPU = Gpu(ordinal=0, name="Simulated GPU", arch="sm_90", multiprocessors=4,
           memory=1 << 30, driver_version="13.0", maps_host_memory=True, cooperative=True,
-          watchdog=False)
+          watchdog=False, host_atomics=True)
 
 
 class SimulatedDriver:
