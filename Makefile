@@ -42,11 +42,11 @@ gpu-wheels: setup
 
 # On the GPU machine: `make gpu-check` (results under $$OUT; see scripts/gpu_check.sh).
 gpu-check:
-	scripts/gpu_check.sh
+	bash scripts/gpu_check.sh
 
 # Here, without a GPU: the same script with short runs, OpenCL standing in for CUDA.
 gpu-check-dry: setup gpu-wheels
-	RINGC_GPU_CHECK_DRY=1 PY=$(PY) scripts/gpu_check.sh
+	RINGC_GPU_CHECK_DRY=1 PY=$(PY) bash scripts/gpu_check.sh
 
 clean:
 	rm -rf build out .pytest_cache

@@ -119,7 +119,7 @@ def _yes(flag: bool) -> str:
 # ---- CUDA ----------------------------------------------------------------------------
 
 def _cuda() -> list[DeviceInfo]:
-    from ringc.errors import BackendUnavailable
+    from ringc.errors import RingcError
 
     from .cuda.driver import gpus
     from .cuda.toolchain import available_tools, tool_versions
@@ -129,7 +129,7 @@ def _cuda() -> list[DeviceInfo]:
              or "none (" + "; ".join(str(r) for r in available_tools().values()) + ")"}
     try:
         found = gpus()
-    except BackendUnavailable as exc:
+    except RingcError as exc:        # no GPU here (BackendUnavailable), or a query failed
         return [DeviceInfo("cuda", None, tools, str(exc))]
     return [DeviceInfo("cuda", gpu.name, {
         "arch": gpu.arch,
