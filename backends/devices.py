@@ -10,7 +10,11 @@ CUDA compilers (NVRTC, nvcc) need no GPU, so the cuda entries also say which are
 from __future__ import annotations
 
 import platform
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
+
+import numpy as np
 
 from .opencl.toolchain import implementation
 
@@ -37,6 +41,31 @@ class DeviceInfo:
         lines = [head] + ([f"        {self.reason}"] if self.reason else [])
         lines += [f"        {key}: {value}" for key, value in self.details.items()]
         return "\n".join(lines)
+
+
+Device = TypeVar("Device")
+
+
+def choose_device(found: Sequence[Device], wanted: str | int | None,
+                  name_of: Callable[[Device], str], text_of: Callable[[Device], str],
+                  kind: str, kinds: str) -> Device:
+    """The device `rc.launch(device=wanted)` means among a backend's `found` (in `ringc
+    devices`' order): the first for None, the `wanted`-th for an int, else the first whose
+    `text_of` contains `wanted` (case-insensitive). Anything else is BackendUnavailable
+    naming what is here, e.g. "no GPU matches 'A100' (GPUs here: 0: NVIDIA H100)"."""
+    from ringc.errors import BackendUnavailable
+
+    if wanted is None:
+        return found[0]
+    if isinstance(wanted, (int, np.integer)) and not isinstance(wanted, bool):
+        if 0 <= wanted < len(found):
+            return found[int(wanted)]
+    elif isinstance(wanted, str):
+        for device in found:
+            if wanted.lower() in text_of(device).lower():
+                return device
+    names = "; ".join(f"{i}: {name_of(d)}" for i, d in enumerate(found))
+    raise BackendUnavailable(f"no {kind} matches {wanted!r} ({kinds} here: {names})")
 
 
 def list_devices() -> list[DeviceInfo]:

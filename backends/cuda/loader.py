@@ -40,6 +40,7 @@ from ringc.codegen import MAX_LOCAL
 from ringc.codegen.layout import Layout
 from ringc.errors import BackendUnavailable, RingcError
 
+from ..devices import choose_device
 from ..toolchain import BuildFailed, ToolchainUnavailable
 from .driver import Gpu, gpus, open_driver
 from .toolchain import compile_cubin, nvrtc_support
@@ -55,18 +56,8 @@ def find_gpu(wanted: str | int | None = None, found: list[Gpu] | None = None) ->
     """The GPU to run on, from `found` (default: every GPU here): the first by default,
     the `wanted`-th of `ringc devices`' CUDA list, or the first whose name contains
     `wanted` (case-insensitive)."""
-    found = gpus() if found is None else found
-    if wanted is None:
-        return found[0]
-    if isinstance(wanted, (int, np.integer)) and not isinstance(wanted, bool):
-        if 0 <= wanted < len(found):
-            return found[int(wanted)]
-    elif isinstance(wanted, str):
-        for gpu in found:
-            if wanted.lower() in gpu.name.lower():
-                return gpu
-    names = "; ".join(f"{g.ordinal}: {g.name}" for g in found)
-    raise BackendUnavailable(f"no GPU matches {wanted!r} (GPUs here: {names})")
+    return choose_device(gpus() if found is None else found, wanted, lambda g: g.name,
+                         lambda g: g.name, "GPU", "GPUs")
 
 
 def check_gpu(gpu: Gpu, persistent: bool) -> None:

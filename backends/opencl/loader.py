@@ -25,6 +25,7 @@ import numpy as np
 from ringc.codegen.layout import Layout
 from ringc.errors import BackendUnavailable, RingcError
 
+from ..devices import choose_device
 from .toolchain import build_options, devices, opencl, require_linker
 
 __all__ = ["OpenCLDevice", "find_device"]
@@ -39,18 +40,8 @@ def find_device(wanted: str | int | None = None):
     """The OpenCL device to run on: PoCL's CPU device (or the first one) by default, the
     `wanted`-th device of `ringc devices`' OpenCL list, or the first whose name or
     platform contains `wanted` (case-insensitive)."""
-    found = devices()
-    if wanted is None:
-        return found[0]
-    if isinstance(wanted, int):
-        if 0 <= wanted < len(found):
-            return found[wanted]
-    else:
-        for d in found:
-            if wanted.lower() in f"{d.name} {d.platform.name}".lower():
-                return d
-    names = "; ".join(f"{i}: {d.name.strip()}" for i, d in enumerate(found))
-    raise BackendUnavailable(f"no OpenCL device matches {wanted!r} (devices here: {names})")
+    return choose_device(devices(), wanted, lambda d: d.name.strip(),
+                         lambda d: f"{d.name} {d.platform.name}", "OpenCL device", "devices")
 
 
 @functools.cache
