@@ -158,15 +158,13 @@ def cuda_baseline(n_single: int, n_batch: int) -> dict[str, float]:
     """The same through cuda-bindings: pinned host buffers, one stream, 256 threads a block."""
     from cuda.bindings import driver
 
+    from ringc.backends.cuda.driver import checked
     from ringc.backends.cuda.loader import find_gpu
     from ringc.backends.cuda.toolchain import compile_cubin
 
     def cu(call, *args):
         """What `call` returned after its CUresult; raises naming the call on an error."""
-        err, *value = call(*args)
-        if err != driver.CUresult.CUDA_SUCCESS:
-            raise RuntimeError(f"{call.__name__} failed: {err.name}")
-        return value[0] if value else None
+        return checked(call(*args), call.__name__)
 
     gpu = find_gpu()
     device = cu(driver.cuDeviceGet, gpu.ordinal)

@@ -36,7 +36,7 @@ import numpy as np
 
 from ringc.errors import BackendUnavailable, RingcError
 
-__all__ = ["DRIVERS", "Gpu", "gpus", "open_driver", "require_driver"]
+__all__ = ["DRIVERS", "Gpu", "checked", "gpus", "open_driver", "require_driver"]
 
 DRIVERS: tuple[str, ...] = ("cuda-python", "pycuda")
 _NON_BLOCKING = 1                      # CU_STREAM_NON_BLOCKING
@@ -105,7 +105,7 @@ def _pycuda():
     return drv
 
 
-def _value(result: tuple, call: str):
+def checked(result: tuple, call: str):
     """The value(s) a cuda-python call returned after its CUresult; raises on an error."""
     err, *values = result
     if int(err) != 0:
@@ -136,21 +136,21 @@ def _started():
 def _bindings_gpus() -> list[Gpu]:
     driver = _started()
     attr = driver.CUdevice_attribute
-    version = _value(driver.cuDriverGetVersion(), "cuDriverGetVersion")
+    version = checked(driver.cuDriverGetVersion(), "cuDriverGetVersion")
     found = []
-    for ordinal in range(_value(driver.cuDeviceGetCount(), "cuDeviceGetCount")):
-        dev = _value(driver.cuDeviceGet(ordinal), "cuDeviceGet")
+    for ordinal in range(checked(driver.cuDeviceGetCount(), "cuDeviceGetCount")):
+        dev = checked(driver.cuDeviceGet(ordinal), "cuDeviceGet")
 
         def get(name: str, dev=dev) -> int:
-            return _value(driver.cuDeviceGetAttribute(getattr(attr, "CU_DEVICE_ATTRIBUTE_"
+            return checked(driver.cuDeviceGetAttribute(getattr(attr, "CU_DEVICE_ATTRIBUTE_"
                                                               + name), dev),
                           "cuDeviceGetAttribute")
 
-        name = _value(driver.cuDeviceGetName(256, dev), "cuDeviceGetName")
+        name = checked(driver.cuDeviceGetName(256, dev), "cuDeviceGetName")
         found.append(Gpu(
             ordinal, name.split(b"\0", 1)[0].decode(errors="replace"),
             f"sm_{get('COMPUTE_CAPABILITY_MAJOR')}{get('COMPUTE_CAPABILITY_MINOR')}",
-            get("MULTIPROCESSOR_COUNT"), _value(driver.cuDeviceTotalMem(dev),
+            get("MULTIPROCESSOR_COUNT"), checked(driver.cuDeviceTotalMem(dev),
                                                 "cuDeviceTotalMem"),
             f"{version // 1000}.{version % 1000 // 10}", bool(get("CAN_MAP_HOST_MEMORY")),
             bool(get("COOPERATIVE_LAUNCH")), bool(get("KERNEL_EXEC_TIMEOUT")),
@@ -236,8 +236,8 @@ class CudaPython:
         self._driver = driver = _started()
         self.cooperative = gpu.cooperative
         self._gpu = gpu
-        dev = _value(driver.cuDeviceGet(gpu.ordinal), "cuDeviceGet")
-        self._context = _value(driver.cuDevicePrimaryCtxRetain(dev), "cuDevicePrimaryCtxRetain")
+        dev = checked(driver.cuDeviceGet(gpu.ordinal), "cuDeviceGet")
+        self._context = checked(driver.cuDevicePrimaryCtxRetain(dev), "cuDevicePrimaryCtxRetain")
         with self._current():
             self._stream = self._new_stream()
             self._copies = self._new_stream()
@@ -248,35 +248,35 @@ class CudaPython:
     def _current(self):
         """This GPU's context current for the block; the thread's own restored after."""
         driver = self._driver
-        current = _value(driver.cuCtxGetCurrent(), "cuCtxGetCurrent")
+        current = checked(driver.cuCtxGetCurrent(), "cuCtxGetCurrent")
         if int(current) == int(self._context):
             yield
             return
-        _value(driver.cuCtxPushCurrent(self._context), "cuCtxPushCurrent")
+        checked(driver.cuCtxPushCurrent(self._context), "cuCtxPushCurrent")
         try:
             yield
         finally:
             driver.cuCtxPopCurrent()
 
     def _new_stream(self):
-        return _value(self._driver.cuStreamCreate(_NON_BLOCKING), "cuStreamCreate")
+        return checked(self._driver.cuStreamCreate(_NON_BLOCKING), "cuStreamCreate")
 
     def load(self, cubin: bytes) -> None:
         """Load the program's cubin and its entry point `rc_main`, eagerly: loading it at
         the first launch (CUDA's lazy loading) could wait for a running kernel."""
         image = np.frombuffer(cubin, dtype=np.uint8)
         with self._current():
-            self._module = _value(self._driver.cuModuleLoadData(image.ctypes.data),
+            self._module = checked(self._driver.cuModuleLoadData(image.ctypes.data),
                                   "cuModuleLoadData")
-            self._function = _value(self._driver.cuModuleGetFunction(self._module,
+            self._function = checked(self._driver.cuModuleGetFunction(self._module,
                                                                       b"rc_main"),
                                     "cuModuleGetFunction")
-            _value(self._driver.cuFuncLoad(self._function), "cuFuncLoad")
+            checked(self._driver.cuFuncLoad(self._function), "cuFuncLoad")
 
     def resident_blocks(self, block: int) -> int:
         """How many blocks of `block` threads the whole GPU holds at once."""
         with self._current():
-            per_sm = _value(self._driver.cuOccupancyMaxActiveBlocksPerMultiprocessor(
+            per_sm = checked(self._driver.cuOccupancyMaxActiveBlocksPerMultiprocessor(
                 self._function, block, 0), "cuOccupancyMaxActiveBlocksPerMultiprocessor")
         return per_sm * self._gpu.multiprocessors
 
@@ -286,17 +286,17 @@ class CudaPython:
 
         def allocate(nbytes: int) -> tuple[int, None]:
             flags = driver.CU_MEMHOSTALLOC_DEVICEMAP | driver.CU_MEMHOSTALLOC_PORTABLE
-            return int(_value(driver.cuMemHostAlloc(nbytes, flags), "cuMemHostAlloc")), None
+            return int(checked(driver.cuMemHostAlloc(nbytes, flags), "cuMemHostAlloc")), None
 
         with self._current():
             memory, pointer = _MAPPED.take(size, allocate)
-            device_pointer = _value(driver.cuMemHostGetDevicePointer(pointer, 0),
+            device_pointer = checked(driver.cuMemHostGetDevicePointer(pointer, 0),
                                     "cuMemHostGetDevicePointer")
         return memory, int(device_pointer)
 
     def device_memory(self, size: int) -> int:
         with self._current():
-            pointer = _value(self._driver.cuMemAlloc(size), "cuMemAlloc")
+            pointer = checked(self._driver.cuMemAlloc(size), "cuMemAlloc")
         self._device_allocations.append(pointer)
         return int(pointer)
 
@@ -304,16 +304,16 @@ class CudaPython:
         """Copy `data` to device address `pointer` on the copy stream and wait for it."""
         data = np.ascontiguousarray(data)
         with self._current():
-            _value(self._driver.cuMemcpyHtoDAsync(pointer, data.ctypes.data, data.nbytes,
+            checked(self._driver.cuMemcpyHtoDAsync(pointer, data.ctypes.data, data.nbytes,
                                                   self._copies), "cuMemcpyHtoDAsync")
-            _value(self._driver.cuStreamSynchronize(self._copies), "cuStreamSynchronize")
+            checked(self._driver.cuStreamSynchronize(self._copies), "cuStreamSynchronize")
 
     def copy_from_device(self, pointer: int, size: int) -> np.ndarray:
         out = np.empty(size, dtype=np.uint8)
         with self._current():
-            _value(self._driver.cuMemcpyDtoHAsync(out.ctypes.data, pointer, size,
+            checked(self._driver.cuMemcpyDtoHAsync(out.ctypes.data, pointer, size,
                                                   self._copies), "cuMemcpyDtoHAsync")
-            _value(self._driver.cuStreamSynchronize(self._copies), "cuStreamSynchronize")
+            checked(self._driver.cuStreamSynchronize(self._copies), "cuStreamSynchronize")
         return out
 
     def launch(self, grid: int, block: int, arena: int, local: int, mode: int,
@@ -324,11 +324,11 @@ class CudaPython:
         params = np.array([v.ctypes.data for v in values], dtype=np.uint64)
         with self._current():
             if cooperative:
-                _value(self._driver.cuLaunchCooperativeKernel(
+                checked(self._driver.cuLaunchCooperativeKernel(
                     self._function, grid, 1, 1, block, 1, 1, 0, self._stream,
                     params.ctypes.data), "cuLaunchCooperativeKernel")
             else:
-                _value(self._driver.cuLaunchKernel(
+                checked(self._driver.cuLaunchKernel(
                     self._function, grid, 1, 1, block, 1, 1, 0, self._stream,
                     params.ctypes.data, 0), "cuLaunchKernel")
 
@@ -338,7 +338,7 @@ class CudaPython:
             (err,) = self._driver.cuStreamQuery(self._stream)
         if err == self._driver.CUresult.CUDA_ERROR_NOT_READY:
             return True
-        _value((err,), "the launch (cuStreamQuery)")
+        checked((err,), "the launch (cuStreamQuery)")
         return False
 
     def close(self) -> None:
