@@ -273,7 +273,7 @@ class Sometimes:
 
 
 def test_the_launch_mode_selects_which_kernels_are_served(user_module, backend):
-    from ringc.codegen.layout import RETURN_WHEN_IDLE, SERVE_EVENT_DRIVEN, SERVE_PERSISTENT
+    from ringc.protocol import RETURN_WHEN_IDLE, SERVE_EVENT_DRIVEN, SERVE_PERSISTENT
     layout, runner, arena, _ = start(user_module(MIXED).Always, backend)
     tick = np.array((1,), layout.message("Tick").dtype)
     for _ in range(5):

@@ -36,9 +36,9 @@ import threading
 
 import numpy as np
 
-from ringc.codegen import MAX_LOCAL
-from ringc.codegen.layout import Layout
+from ringc.arena import Layout
 from ringc.errors import BackendUnavailable, RingcError
+from ringc.protocol import MAX_LOCAL
 
 from ..devices import choose_device
 from ..toolchain import BuildFailed, ToolchainUnavailable

@@ -22,7 +22,7 @@ import warnings
 
 import numpy as np
 
-from ringc.codegen.layout import Layout
+from ringc.arena import Layout
 from ringc.errors import BackendUnavailable, RingcError
 
 from ..devices import choose_device

@@ -11,7 +11,7 @@ import threading
 
 import numpy as np
 
-from ringc.codegen.layout import Layout
+from ringc.arena import Layout
 from ringc.errors import RingcError
 from ringc.ir.nodes import Program
 

@@ -38,7 +38,6 @@ from typing import Protocol
 
 import numpy as np
 
-from ringc.codegen.layout import FIRST_USER_REASON
 from ringc.ir.nodes import (
     Assign,
     Binary,
@@ -81,6 +80,7 @@ from ringc.ir.types import (
     struct_dtype,
 )
 from ringc.ir.walk import all_stmts, stmt_exprs, walk
+from ringc.protocol import FIRST_USER_REASON
 
 __all__ = ["Fault", "Effects", "Interpreter", "Address", "HandlerFn", "DIVISION_BY_ZERO",
            "INDEX_OUT_OF_RANGE", "Record", "copy_record"]

@@ -36,30 +36,50 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ringc.codegen import DRAIN_PASSES, MAX_LOCAL, ROOM_PATIENCE
-from ringc.codegen.layout import (
+from ringc.arena import KernelLayout, Layout, QueueLayout
+from ringc.ir.nodes import Program
+from ringc.protocol import (
+    CONTROL,
     DEAD_QUEUE,
+    DEAD_SLOT,
+    DEVICE_CONVERSATION,
+    DRAIN_PASSES,
     HOST_QUEUE,
     INGRESS,
+    MAX_LOCAL,
+    MAX_ROOM_NEED,
+    REASONS,
     RETURN_WHEN_IDLE,
+    ROOM_DEVICE,
+    ROOM_HOST,
+    ROOM_OK,
+    ROOM_PATIENCE,
     SERVE_EVENT_DRIVEN,
     SERVE_PERSISTENT,
-    KernelLayout,
-    Layout,
-    QueueLayout,
+    SLOT,
+    STATS,
+    check,
 )
-from ringc.ir.nodes import Program
 
 from .interpreter import Address, Fault, Interpreter, Record
 
 __all__ = ["SimMachine"]
 
 _M32, _M64 = 0xFFFF_FFFF, 0xFFFF_FFFF_FFFF_FFFF
-# control words (u32 index) and stats fields (u32 offset in a queue's line)
-_STOP, _RUNNING, _NEXT_CORRELATION, _DEAD_OVERFLOW = 0, 1, 4, 5
-_ACTIVE, _PROCESSED, _DEAD, _SENT, _RECEIVED, _BUSY, _DEFERRED, _WAITS_HOST = range(8)
-_QUEUE_FULL, _NO_SUCH_INSTANCE, _NO_HANDLER, _BAD_ADDRESS = 1, 4, 5, 6
-_OK, _WAIT_DEVICE, _WAIT_HOST = 0, 1, 2
+# the protocol's words as u32 indices: control words (the control block is at offset 0),
+# stats fields (inside a queue's line), slot header fields (inside a slot)
+_STOP, _RUNNING, _NEXT_CORRELATION, _DEAD_OVERFLOW = (CONTROL.word(n) for n in (
+    "stop", "running", "next_correlation", "dead_letter_overflow"))
+_ACTIVE, _PROCESSED, _DEAD, _SENT, _RECEIVED, _BUSY, _DEFERRED, _WAITS_HOST = (
+    STATS.word(n) for n in STATS.names)
+_STATS_WORDS = STATS.size >> 2
+_SEQ, _TYPE_ID, _SOURCE, _FLAGS = (SLOT.word(n) for n in ("seq", "type_id", "source", "flags"))
+_CORRELATION, _TIMESTAMP = SLOT.offset("correlation"), SLOT.offset("timestamp")
+_DEAD_WORDS = DEAD_SLOT.word("queue")       # queue, reason, detail, reserved follow in order
+_CODE = {reason: code for code, reason in REASONS.items()}
+_QUEUE_FULL, _NO_SUCH_INSTANCE, _NO_HANDLER, _BAD_ADDRESS = (_CODE[r] for r in (
+    "queue_full", "no_such_instance", "no_handler", "bad_address"))
+_OK, _WAIT_DEVICE, _WAIT_HOST = ROOM_OK, ROOM_DEVICE, ROOM_HOST
 _NUMPY_FREE_CHECK = 16          # room checks of more slots compare seq words with numpy
 _IDLE_SLEEP, _IDLE_SLEEP_MAX = 20e-6, 1e-3
 
@@ -113,6 +133,7 @@ class SimMachine:
 
     def __init__(self, program: Program, layout: Layout, reasons: tuple[str, ...], *,
                  width: int = 1, host_wait: float = 1.0):
+        check()                 # what the static asserts of a device build check
         self.layout = layout
         self.interpreter = Interpreter(program, reasons)
         self.width = max(1, min(width, MAX_LOCAL))
@@ -142,7 +163,7 @@ class SimMachine:
         """(count, queues) per room need; queues None: the message's sender."""
         terms = []
         for n in needs:
-            count = min(n.count, 1 << 20)
+            count = min(n.count, MAX_ROOM_NEED)
             if n.target == "host":
                 terms.append((count, (HOST_QUEUE,)))
             elif n.target == "reply":
@@ -204,7 +225,7 @@ class SimMachine:
                     continue
                 if k.concurrency == "ordered":
                     for q in k.queue_ids:
-                        line = stats + q * 16
+                        line = stats + q * _STATS_WORDS
                         if q % groups != group or w32[line + _ACTIVE] == 0:
                             continue
                         self._add(line + _BUSY, 1)
@@ -213,7 +234,7 @@ class SimMachine:
                     continue
                 for i in range(k.instances):
                     q = k.queue_base + (pass_ + group + i) % k.instances
-                    line = stats + q * 16
+                    line = stats + q * _STATS_WORDS
                     mine = 0
                     while len(claimed) < self.width and mine < k.max_batch:
                         self._add(line + _BUSY, 1)     # released with the slot
@@ -231,7 +252,7 @@ class SimMachine:
                 self._dispatch(k, q, ring, pos, ordered=False)
             for _k, q, ring, pos in claimed:
                 self._release(ring, pos, ordered=False)
-                self._add(stats + q * 16 + _BUSY, _M32)
+                self._add(stats + q * _STATS_WORDS + _BUSY, _M32)
             yield took + n
             if not more:
                 return
@@ -239,7 +260,7 @@ class SimMachine:
     def _serve(self, k: KernelLayout, q: int, turn: int) -> int:
         """Take and handle up to max_batch messages of ordered queue q (rc_serve_*)."""
         w32 = self.w32
-        line = (self.layout.stats_offset >> 2) + q * 16
+        line = self._line(q)
         took = 0
         while took < k.max_batch:
             if w32[line + _ACTIVE] == 0 or w32[_STOP] != 0:
@@ -251,9 +272,9 @@ class SimMachine:
                 ring = self.rings[r]
                 pos = int(w32[ring.head])
                 word = ring.slot(pos) >> 2
-                if w32[word] != (pos + 1) & _M32:
+                if w32[word + _SEQ] != (pos + 1) & _M32:
                     continue
-                why = self._room(k, q, int(w32[word + 1]), int(w32[word + 2]),
+                why = self._room(k, q, int(w32[word + _TYPE_ID]), int(w32[word + _SOURCE]),
                                  1 if r == q else 0, 1, patient)
                 if why == _OK:
                     taken = ring
@@ -272,16 +293,17 @@ class SimMachine:
               turn: int) -> tuple[_Ring, int] | None:
         """Claim one message of parallel queue q (rc_take_*): (ring, position) or None."""
         w32 = self.w32
-        line = (self.layout.stats_offset >> 2) + q * 16
+        line = self._line(q)
         patient = w32[line + _DEFERRED] < ROOM_PATIENCE
         wait = _OK
         for i in (0, 1):
             ring = self.rings[q if (turn + mult + i) & 1 else q | INGRESS]
             pos = int(w32[ring.head])
             word = ring.slot(pos) >> 2
-            if w32[word] != (pos + 1) & _M32:
+            if w32[word + _SEQ] != (pos + 1) & _M32:
                 continue
-            why = self._room(k, q, int(w32[word + 1]), int(w32[word + 2]), 0, mult, patient)
+            why = self._room(k, q, int(w32[word + _TYPE_ID]), int(w32[word + _SOURCE]), 0, mult,
+                             patient)
             if why != _OK:
                 if wait != _WAIT_HOST:
                     wait = why
@@ -308,8 +330,8 @@ class SimMachine:
         if to != HOST_QUEUE:
             if to >= self.nq:
                 return _OK
-            if not patient and (to == self_q or self.w32[
-                    (self.layout.stats_offset >> 2) + to * 16 + _DEFERRED] >= ROOM_PATIENCE):
+            if not patient and (to == self_q
+                                or self.w32[self._line(to) + _DEFERRED] >= ROOM_PATIENCE):
                 return _OK
         ring = self.rings[to]
         n = min(need, ring.cap)
@@ -318,8 +340,7 @@ class SimMachine:
         if self._free(ring, n):
             return _OK
         # a device ring whose own head waits for the host waits for the host too
-        if to == HOST_QUEUE or self.w32[
-                (self.layout.stats_offset >> 2) + to * 16 + _WAITS_HOST] != 0:
+        if to == HOST_QUEUE or self.w32[self._line(to) + _WAITS_HOST] != 0:
             return _WAIT_HOST
         return _WAIT_DEVICE
 
@@ -329,10 +350,10 @@ class SimMachine:
         tail = int(w32[ring.tail])
         if n > _NUMPY_FREE_CHECK:
             pos = (tail + np.arange(n, dtype=np.uint64)) & _M32
-            words = (ring.slots + (pos & ring.mask) * ring.stride) >> 2
+            words = ((ring.slots + (pos & ring.mask) * ring.stride) >> 2) + _SEQ
             return bool(np.array_equal(w32[words.astype(np.intp)], pos.astype(np.uint32)))
         for i in range(n):
-            if w32[ring.slot(tail + i) >> 2] != (tail + i) & _M32:
+            if w32[(ring.slot(tail + i) >> 2) + _SEQ] != (tail + i) & _M32:
                 return False
         return True
 
@@ -352,8 +373,8 @@ class SimMachine:
         w32 = self.w32
         start = ring.slot(pos)
         word = start >> 2
-        type_id, source = int(w32[word + 1]), int(w32[word + 2])
-        ctx = _Context(self, q, source, int(self.w64[(start + 16) >> 3]),
+        type_id, source = int(w32[word + _TYPE_ID]), int(w32[word + _SOURCE])
+        ctx = _Context(self, q, source, int(self.w64[(start + _CORRELATION) >> 3]),
                        k.backpressure == "block")
         entry = self.handlers[k.index].get(type_id)
         if entry is None:
@@ -375,18 +396,18 @@ class SimMachine:
             return
         if reply is not None:
             self.put(ctx, source, ctx.correlation, *reply)
-        self._add((self.layout.stats_offset >> 2) + q * 16 + _PROCESSED, 1)
+        self._add(self._line(q) + _PROCESSED, 1)
 
     def _release(self, ring: _Ring, pos: int, ordered: bool) -> None:
         if ordered:
             self.w32[ring.head] = (pos + 1) & _M32
-        self.w32[ring.slot(pos) >> 2] = (pos + ring.cap) & _M32
+        self.w32[(ring.slot(pos) >> 2) + _SEQ] = (pos + ring.cap) & _M32
 
     def send(self, ctx: _Context, kernel: str, instance: int, message: str,
              record: Record) -> None:
         """rc.send: a new conversation with instance `instance` of `kernel`."""
         to = self.layout.kernel(kernel)
-        corr = (1 << 63) | int(self.w32[_NEXT_CORRELATION])
+        corr = DEVICE_CONVERSATION | int(self.w32[_NEXT_CORRELATION])
         self._add(_NEXT_CORRELATION, 1)
         instance &= _M64
         if instance >= to.instances:
@@ -431,7 +452,7 @@ class SimMachine:
         ring = self.rings[DEAD_QUEUE]
         start = ring.slot(pos)
         word = start >> 2
-        self.w32[word + 8:word + 12] = (at, reason, detail, 0)
+        self.w32[word + _DEAD_WORDS:word + _DEAD_WORDS + 4] = (at, reason, detail, 0)
         self.arena[start + ring.payload:start + ring.payload + payload.size] = payload
         self._publish(ring, pos, type_id, source, corr)
 
@@ -440,7 +461,8 @@ class SimMachine:
         w32, ring = self.w32, self.rings[r]
         pos = int(w32[ring.tail])
         word = ring.slot(pos) >> 2
-        if w32[word] != pos and not (wait and r == HOST_QUEUE and self._wait_host(word, pos)):
+        if w32[word + _SEQ] != pos and not (wait and r == HOST_QUEUE
+                                            and self._wait_host(word, pos)):
             return None
         w32[ring.tail] = (pos + 1) & _M32
         return pos
@@ -452,23 +474,29 @@ class SimMachine:
         while self.w32[_STOP] == 0 and time.monotonic() < deadline:
             time.sleep(delay)
             delay = min(delay * 2, _IDLE_SLEEP_MAX)
-            if self.w32[word] == pos:
+            if self.w32[word + _SEQ] == pos:
                 return True
         return False
 
     def _publish(self, ring: _Ring, pos: int, type_id: int, source: int, corr: int) -> None:
         start = ring.slot(pos)
         word = start >> 2
-        self.w32[word + 1:word + 4] = (type_id, source, 0)
-        self.w64[(start >> 3) + 2:(start >> 3) + 4] = (corr, self.now())
-        self.w32[word] = (pos + 1) & _M32
+        w32, w64 = self.w32, self.w64
+        w32[word + _TYPE_ID], w32[word + _SOURCE], w32[word + _FLAGS] = type_id, source, 0
+        w64[(start + _CORRELATION) >> 3] = corr
+        w64[(start + _TIMESTAMP) >> 3] = self.now()
+        w32[word + _SEQ] = (pos + 1) & _M32
 
     def now(self) -> int:
         return self.clock() & _M64
 
+    def _line(self, q: int) -> int:
+        """The u32 index of queue q's stats line."""
+        return (self.layout.stats_offset >> 2) + q * _STATS_WORDS
+
     def _count(self, q: int, field: int) -> None:
         if q < self.nq:
-            self._add((self.layout.stats_offset >> 2) + q * 16 + field, 1)
+            self._add(self._line(q) + field, 1)
 
     def _add(self, word: int, value: int) -> None:
         self.w32[word] = (int(self.w32[word]) + value) & _M32

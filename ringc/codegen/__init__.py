@@ -18,23 +18,21 @@ from functools import lru_cache
 
 import jinja2
 
+from .. import protocol
+from ..arena import Layout
 from ..errors import CompileError
 from ..ir.nodes import Fail, FunctionDef, Program
-from ..ir.types import MessageType, ScalarType, struct_layout
+from ..ir.types import ArrayType, MessageType, ScalarType, struct_layout
 from ..ir.walk import all_stmts
+from ..protocol import FIRST_USER_REASON, MAX_ROOM_NEED
 from .cfamily import CFamilyDialect, Printer, comment_text
 from .identifiers import Names, mangle
-from .layout import FIRST_USER_REASON, REASONS, Layout, check_recursion, compute_layout
+from .layout import check_recursion, compute_layout
 
-__all__ = ["GeneratedProgram", "generate", "TARGETS", "Layout"]
+__all__ = ["GeneratedProgram", "generate", "TARGETS"]
 
 TARGETS = {"opencl": "opencl/program.cl.j2", "cuda": "cuda/program.cu.j2",
            "metal": "metal/program.metal.j2"}
-BLOCK_SPINS = 1 << 20     # retries of a send that finds its queue full (backpressure="block")
-DEAD_SPINS = 1 << 16      # retries of a dead letter that finds the dead-letter queue full
-MAX_LOCAL = 256           # parallel messages one work-group takes per pass (and local arrays)
-DRAIN_PASSES = 1 << 10    # passes one event-driven launch makes at most; the host relaunches
-ROOM_PATIENCE = 1 << 6    # passes a message waits for room in device rings before it is taken
 _U32, _U64 = ScalarType("u32"), ScalarType("u64")
 
 
@@ -97,7 +95,8 @@ def generate(program: Program, target: str, *, output_capacity: int = 4096,
     for view in (*messages, *kernels):
         for t, loc in view.pop("checks"):
             printer.check_type(t, loc)
-    asserts = [("sizeof(rc_address)", 16), ("__builtin_offsetof(rc_address, correlation)", 8)]
+    asserts = [*protocol.c_asserts(), ("sizeof(rc_address)", 16),
+               ("__builtin_offsetof(rc_address, correlation)", 8)]
     for view in (*messages, *kernels):
         asserts += view.pop("asserts")
     pragmas = list(dialect.pragmas) + [dialect.feature_pragmas[f] for f in
@@ -108,16 +107,31 @@ def generate(program: Program, target: str, *, output_capacity: int = 4096,
         FN=dialect.function_qualifier, layout=layout, messages=messages, kernels=kernels,
         functions=functions, prototypes=prototypes, helpers=list(
             printer.helpers.items.values()), asserts=asserts, pragmas=pragmas,
-        builtin_reasons=REASONS, user_reasons=[(FIRST_USER_REASON + i, r) for i, r in
-                                               enumerate(reasons)],
-        block_spins=BLOCK_SPINS, dead_spins=DEAD_SPINS, max_local=MAX_LOCAL, debug=debug,
-        drain_passes=DRAIN_PASSES, room_patience=ROOM_PATIENCE,
+        protocol_defines=[(name, _literal(dialect, value, bits))
+                          for name, value, bits in protocol.c_defines()],
+        protocol_structs=[(name, [printer.declare(_member_type(t, n), member)
+                                  for t, member, n in members])
+                          for name, members in protocol.c_structs()],
+        user_reasons=[(FIRST_USER_REASON + i, r) for i, r in enumerate(reasons)],
+        max_room_need=MAX_ROOM_NEED, debug=debug,
         has_parallel=any(k.concurrency == "parallel" for k in layout.kernels),
         u64=lambda n: printer.const(n, _U64),
         atomic_add_u32=dialect.atomic("add", _U32, p="rc_p", v="rc_v"),
         atomic_cas_u32=dialect.atomic("cas", _U32, p="rc_p", e="rc_e", v="rc_v"))
     source = _environment().get_template(TARGETS[target]).render(context)
     return GeneratedProgram(target, source, layout, reasons)
+
+
+def _literal(dialect: CFamilyDialect, value: int, bits: int) -> str:
+    """An unsigned C literal; large values in hex, where their bit pattern reads best."""
+    suffix = dialect.int_suffix["u64" if bits == 64 else "u32"]
+    return (f"{value:#x}" if value > 0xFFFF else str(value)) + suffix
+
+
+def _member_type(type_name: str, length: int):
+    """The IR type of a protocol header member (`ringc.protocol.c_structs`)."""
+    scalar = ScalarType(type_name)
+    return ArrayType(scalar, length) if length else scalar
 
 
 def _struct_fields(printer: Printer, fields, size: int) -> list[str]:

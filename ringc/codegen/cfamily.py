@@ -129,7 +129,7 @@ class CFamilyDialect:
     infinity = {"f32": "INFINITY", "f64": "((double)INFINITY)"}
     nan = {"f32": "NAN", "f64": "((double)NAN)"}
     bitcast: dict[tuple[str, str], str] = {}      # (from, to) IR type names -> {x}
-    clock = "rc_load_u64({arena} + RC_CTL_HOST_CLOCK)"
+    clock = "rc_load_u64(rc_ctl({arena}, RC_CTL_HOST_CLOCK))"
     pragmas: tuple[str, ...] = ()
     feature_pragmas: dict[str, str] = {}          # feature -> pragma enabling it
     zero_init = "{0}"

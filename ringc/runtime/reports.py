@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..codegen.layout import STATS_DTYPE
+from ..protocol import STATS
 
 __all__ = ["Status", "Metrics", "DeadLetter", "Counters", "LatencyBook", "format_table"]
 
@@ -70,7 +70,7 @@ class Counters:
     every 2^31 events per counter (the runtime's pump runs every few milliseconds)."""
 
     def __init__(self, stats: np.ndarray):
-        self.stats = stats                      # the arena's stats lines, STATS_DTYPE
+        self.stats = stats                      # the arena's stats lines, STATS.dtype
         self.last = {name: stats[name].astype(np.uint32) for name in COUNTED}
         self.total = {name: self.last[name].astype(np.int64) for name in COUNTED}
 
@@ -127,8 +127,8 @@ class LatencyBook:
 
 
 def stats_view(memory: np.ndarray, stats_offset: int, num_queues: int) -> np.ndarray:
-    """The stats lines of the arena as a STATS_DTYPE array (a view)."""
-    return memory[stats_offset:stats_offset + num_queues * STATS_DTYPE.itemsize].view(STATS_DTYPE)
+    """The stats lines of the arena as a STATS.dtype array (a view)."""
+    return memory[stats_offset:stats_offset + num_queues * STATS.size].view(STATS.dtype)
 
 
 def format_table(rows: list[dict]) -> str:

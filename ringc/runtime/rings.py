@@ -16,17 +16,40 @@ import ctypes.util
 import platform
 import struct
 import threading
+from collections import namedtuple
 
 import numpy as np
 
-from ..codegen.layout import QueueLayout
+from ..arena import QueueLayout
+from ..protocol import SLOT
 
-__all__ = ["SLOT_HEADER", "full_fence", "publish_fence", "IngressRing", "OutputRing",
+__all__ = ["SlotHeader", "read_header", "full_fence", "publish_fence", "IngressRing", "OutputRing",
            "u32_at", "u64_at"]
 
 _U32_WRAP = 1 << 32
 _U32 = struct.Struct("<I")
-SLOT_HEADER = struct.Struct("<IIIQQ")   # after seq: type_id, source, flags, correlation, timestamp
+_SEQ = SLOT.offset("seq")
+
+
+def _header_struct() -> tuple[struct.Struct, int, tuple[str, ...]]:
+    """The slot header's words other than `seq`, as one struct: (struct, offset of its first
+    field in the slot, field names in order)."""
+    fields = sorted((SLOT.offset(f.name), f) for f in SLOT.fields if f.name != "seq")
+    first = at = fields[0][0]
+    fmt = "<"
+    for offset, f in fields:
+        fmt += "x" * (offset - at) + {"u32": "I", "u64": "Q"}[f.type]
+        at = offset + struct.calcsize("<" + fmt[-1])
+    return struct.Struct(fmt), first, tuple(f.name for _, f in fields)
+
+
+_HEADER, _HEADER_AT, _HEADER_NAMES = _header_struct()
+SlotHeader = namedtuple("SlotHeader", _HEADER_NAMES)
+
+
+def read_header(row: bytes) -> SlotHeader:
+    """The header of a slot copied out as bytes (`OutputRing.consume_one`)."""
+    return SlotHeader._make(_HEADER.unpack_from(row, _HEADER_AT))
 
 
 def _fence_function():
@@ -74,7 +97,8 @@ class _Ring:
         self.tail = u32_at(memory, queue.tail_offset)
         region = memory[queue.slots_offset:queue.slots_offset + queue.capacity * queue.slot_size]
         self.rows = region.reshape(queue.capacity, queue.slot_size)
-        self.seq = region.view(np.uint32).reshape(queue.capacity, queue.slot_size // 4)[:, 0]
+        self.seq = region.view(np.uint32).reshape(queue.capacity, queue.slot_size // 4)[
+            :, SLOT.word("seq")]
         self.region = region
         self.mv = memoryview(memory)          # struct access: the one-message fast paths
         self.slot_size = queue.slot_size
@@ -123,13 +147,15 @@ class IngressRing(_Ring):
         stores, for latency. False when the slot at `tail` is not free."""
         mv, tail = self.mv, _U32.unpack_from(self.mv, self.queue.tail_offset)[0]
         slot = self.slots_offset + (tail & self.mask) * self.slot_size
-        if _U32.unpack_from(mv, slot)[0] != tail:
+        if _U32.unpack_from(mv, slot + _SEQ)[0] != tail:
             return False
-        SLOT_HEADER.pack_into(mv, slot + 4, type_id, source, 0, correlation, timestamp)
+        _HEADER.pack_into(mv, slot + _HEADER_AT, *SlotHeader(
+            type_id=type_id, source=source, flags=0, correlation=correlation,
+            timestamp=timestamp))
         start = slot + self.queue.payload_offset
         mv[start:start + len(payload)] = payload
         publish_fence()
-        _U32.pack_into(mv, slot, (tail + 1) % _U32_WRAP)
+        _U32.pack_into(mv, slot + _SEQ, (tail + 1) % _U32_WRAP)
         publish_fence()
         _U32.pack_into(mv, self.queue.tail_offset, (tail + 1) % _U32_WRAP)
         return True
@@ -169,7 +195,7 @@ class OutputRing(_Ring):
         mv, head = self.mv, _U32.unpack_from(self.mv, self.queue.head_offset)[0]
         for k in (0, 1):
             slot = self.slots_offset + ((head + k) & self.mask) * self.slot_size
-            if _U32.unpack_from(mv, slot)[0] != (head + k + 1) % _U32_WRAP:
+            if _U32.unpack_from(mv, slot + _SEQ)[0] != (head + k + 1) % _U32_WRAP:
                 return k
         return 2
 
@@ -181,7 +207,7 @@ class OutputRing(_Ring):
         row = mv[slot:slot + self.slot_size].tobytes()
         _U32.pack_into(mv, self.queue.head_offset, (head + 1) % _U32_WRAP)
         publish_fence()
-        _U32.pack_into(mv, slot, (head + self.capacity) % _U32_WRAP)
+        _U32.pack_into(mv, slot + _SEQ, (head + self.capacity) % _U32_WRAP)
         return row
 
     def consume(self, limit: int) -> np.ndarray:

@@ -27,7 +27,12 @@ from typing import Protocol
 
 import numpy as np
 
-from ..codegen.layout import (
+from ..arena import KernelLayout, Layout
+from ..errors import BackendUnavailable, DeadLettered, QueueFull, RingcError
+from ..ir.nodes import Emit, Program, Reply, Return
+from ..ir.walk import all_stmts
+from ..protocol import (
+    CONTROL,
     DEAD_QUEUE,
     DRAIN_LAUNCH,
     FIRST_USER_REASON,
@@ -35,15 +40,10 @@ from ..codegen.layout import (
     REASONS,
     SERVE_EVENT_DRIVEN,
     SERVE_PERSISTENT,
-    KernelLayout,
-    Layout,
 )
-from ..errors import BackendUnavailable, DeadLettered, QueueFull, RingcError
-from ..ir.nodes import Emit, Program, Reply, Return
-from ..ir.walk import all_stmts
 from .codec import record_bytes, struct_decoder, struct_encoder
 from .reports import Counters, DeadLetter, LatencyBook, Metrics, Status, stats_view
-from .rings import SLOT_HEADER, IngressRing, OutputRing, full_fence, u32_at, u64_at
+from .rings import IngressRing, OutputRing, full_fence, read_header, u32_at, u64_at
 
 __all__ = ["Device", "Runtime"]
 
@@ -119,8 +119,8 @@ class Runtime:
         self._host_buffer = host_buffer
         self._lock = threading.RLock()
         mem = device.arena
-        self._stop_word = u32_at(mem, layout.control_offset)
-        self._clock_word = u64_at(mem, layout.control_offset + 8)
+        self._stop_word = u32_at(mem, layout.control_offset + CONTROL.offset("stop"))
+        self._clock_word = u64_at(mem, layout.control_offset + CONTROL.offset("host_clock"))
         self._stats = stats_view(mem, layout.stats_offset, layout.num_queues)
         self._counters = Counters(self._stats)
         self._ingress = [IngressRing(mem, q) for q in layout.ingress]
@@ -472,7 +472,8 @@ class Runtime:
 
     def _accept_one(self, row: bytes, now: int) -> None:
         """`_accept_output` of one slot, without numpy's per-call overheads."""
-        type_id, source, _, corr, _ = SLOT_HEADER.unpack_from(row, 4)
+        header = read_header(row)
+        type_id, source, corr = header.type_id, header.source, header.correlation
         offset = self._layout.host_queue.payload_offset
         if self._waiters.get(corr, 0) is None:
             self._waiters[corr] = self._decode(type_id, row, offset)

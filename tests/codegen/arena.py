@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ringc.codegen.layout import DEAD_QUEUE, DRAIN_LAUNCH, HOST_QUEUE, STATS_DTYPE, Layout
+from ringc.arena import Layout
+from ringc.protocol import DEAD_QUEUE, DRAIN_LAUNCH, HOST_QUEUE, STATS
 
 from .toolchains import build_opencl, opencl_context
 
@@ -57,7 +58,7 @@ def drain(arena: np.ndarray, queue_id: int, layout: Layout) -> list[dict]:
 
 def stats(arena: np.ndarray, layout: Layout, queue_id: int) -> np.void:
     start = layout.stats_line(queue_id)
-    return arena[start:start + STATS_DTYPE.itemsize].view(STATS_DTYPE)[0]
+    return arena[start:start + STATS.size].view(STATS.dtype)[0]
 
 
 class DrainRunner:

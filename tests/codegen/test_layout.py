@@ -7,21 +7,13 @@ import re
 import numpy as np
 import pytest
 
+from ringc.arena import RoomNeed
 from ringc.codegen import generate
-from ringc.codegen.layout import (
-    DEAD_HEADER,
-    DEAD_QUEUE,
-    HOST_QUEUE,
-    LINE,
-    SLOT_HEADER,
-    STATS_DTYPE,
-    RoomNeed,
-    compute_layout,
-    room_needs,
-)
+from ringc.codegen.layout import compute_layout, room_needs
 from ringc.errors import CompileError
 from ringc.ir.nodes import Program
 from ringc.ir.types import MessageType, struct_dtype
+from ringc.protocol import DEAD_QUEUE, DEAD_SLOT, HOST_QUEUE, LINE, SLOT, STATS
 
 from .irbuild import (
     F32,
@@ -69,7 +61,7 @@ def test_regions_are_ordered_and_line_aligned():
     assert layout.stats_offset == LINE and layout.num_queues == 3
     k1, k2 = layout.kernels
     assert (k1.queue_base, k2.queue_base) == (0, 2)
-    assert k1.payload_size == 32 and k1.slot_size == SLOT_HEADER + 32
+    assert k1.payload_size == 32 and k1.slot_size == SLOT.size + 32
     assert k2.payload_size == 16            # no handlers: the minimum payload
     # host-facing part: control, stats, ingress rings, host output, dead letters
     i0, i1, i2 = layout.ingress
@@ -78,8 +70,8 @@ def test_regions_are_ordered_and_line_aligned():
     assert (k1.ingress_offset, k2.ingress_offset) == (i0.offset, i2.offset)
     assert layout.ingress_queue(1) is i1
     host, dead = layout.host_queue, layout.dead_letter_queue
-    assert host.offset == i2.offset + i2.size and host.slot_size == SLOT_HEADER + 80
-    assert dead.offset == host.offset + host.size and dead.slot_size == DEAD_HEADER + 80
+    assert host.offset == i2.offset + i2.size and host.slot_size == SLOT.size + 80
+    assert dead.offset == host.offset + host.size and dead.slot_size == DEAD_SLOT.size + 80
     # device-local part, on a page of its own: state, then the device rings
     assert layout.local_offset % 4096 == 0 and layout.local_offset >= dead.offset + dead.size
     assert layout.state_offset == layout.local_offset == k1.state_offset
@@ -123,7 +115,7 @@ def test_new_arena_is_ready_to_run():
         slots = arena[q.slots_offset:q.slots_offset + q.capacity * q.slot_size]
         seqs = slots.view(np.uint32).reshape(q.capacity, -1)[:, 0]
         assert list(seqs) == list(range(q.capacity))
-    stats = arena[LINE:LINE + 3 * LINE].view(STATS_DTYPE)
+    stats = arena[LINE:LINE + 3 * LINE].view(STATS.dtype)
     assert list(stats["active"]) == [1, 1, 1] and stats["processed"].sum() == 0
     k1 = layout.kernel("K1")
     for i in range(2):
@@ -136,9 +128,9 @@ def test_slot_dtype_views_a_slot():
     layout = compute_layout(small_program())
     q = layout.queues[0]
     dtype = q.slot_dtype(layout.message("A").dtype)
-    assert dtype.itemsize == q.slot_size and dtype.fields["payload"][1] == SLOT_HEADER
+    assert dtype.itemsize == q.slot_size and dtype.fields["payload"][1] == SLOT.size
     dead = layout.dead_letter_queue.slot_dtype()
-    assert dead.fields["reason"][1] == 36 and dead.fields["payload"][1] == DEAD_HEADER
+    assert dead.fields["reason"][1] == 36 and dead.fields["payload"][1] == DEAD_SLOT.size
 
 
 def test_capacities_must_be_powers_of_two():

@@ -8,9 +8,9 @@ import time
 import numpy as np
 
 from ringc.codegen import generate
-from ringc.codegen.layout import PERSISTENT_LAUNCH
 from ringc.ir.nodes import Program
 from ringc.ir.types import MessageType
+from ringc.protocol import PERSISTENT_LAUNCH
 
 from .arena import drain, push, stats, u32
 from .irbuild import (

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from ringc.codegen import generate
-from ringc.codegen.layout import DEAD_QUEUE, HOST_QUEUE
 from ringc.ir.types import cast_value
+from ringc.protocol import DEAD_QUEUE, HOST_QUEUE
 
 from .arena import DrainRunner, push, stats, u32
 from .irbuild import F32, F64

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ringc.arena import Layout
 from ringc.backends.sim.machine import SimMachine
-from ringc.codegen.layout import DEAD_QUEUE, DRAIN_LAUNCH, HOST_QUEUE, Layout
 from ringc.ir.nodes import Program
+from ringc.protocol import DEAD_QUEUE, DRAIN_LAUNCH, HOST_QUEUE
 from tests.codegen.arena import drain
 
 

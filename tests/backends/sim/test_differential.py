@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 import ringc as rc
 from ringc.codegen import generate
-from ringc.codegen.layout import RETURN_WHEN_IDLE, SERVE_PERSISTENT
+from ringc.protocol import RETURN_WHEN_IDLE, SERVE_PERSISTENT
 from tests.backends.sim.runner import SimDrainRunner
 from tests.codegen.arena import DrainRunner, push
 from tests.codegen.programs import FLOAT_OPS, semantics_program
