@@ -24,7 +24,8 @@ __all__ = [
     "FIRST_USER_REASON", "SERVE_PERSISTENT", "SERVE_EVENT_DRIVEN", "RETURN_WHEN_IDLE",
     "PERSISTENT_LAUNCH", "DRAIN_LAUNCH", "ROOM_OK", "ROOM_DEVICE", "ROOM_HOST",
     "BLOCK_SPINS", "DEAD_SPINS", "MAX_LOCAL", "DRAIN_PASSES", "ROOM_PATIENCE", "MAX_PASSES",
-    "MAX_ROOM_NEED", "ProtocolError", "check", "c_defines", "c_structs", "c_asserts",
+    "MAX_ROOM_NEED", "RECORDS", "ProtocolError", "check", "c_defines", "c_structs",
+    "c_asserts",
 ]
 
 LINE = 64                  # every region, counter and queue starts on its own cache line
