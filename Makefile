@@ -10,10 +10,10 @@ SAMPLES := $(filter-out samples/run_%,$(wildcard samples/*.py))
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip "setuptools>=77"
-	$(PY) -m pip install -q -e ".[opencl,cuda,dev]"
+	$(PY) -m pip install -q -e ".[all,dev]"
 	touch $(STAMP)
 
 # The main job: every sample compiled for every target into build/, then the pipeline

@@ -1,8 +1,8 @@
-"""Build emitted source with the real toolchains found on this machine.
+"""What every target's toolchain shares: build results, the errors, the build cache.
 
 Each target has a `toolchain` module whose `check(source, ...)` builds one program and
-returns a `CheckResult`; `check_all` runs every target present in a dict of sources.
-Two outcomes are kept apart on purpose:
+returns a `CheckResult`; `ringc.targets.check_all` runs every target present in a dict of
+sources. Two outcomes are kept apart on purpose:
 
 - the tool is absent (no pyopencl, no OpenCL platform, no NVRTC or nvcc, no C++ compiler):
   `check` raises `ToolchainUnavailable` with a one-sentence reason, and `check_all`
@@ -19,15 +19,10 @@ and Metal only a C++ syntax and type check against a declared shim (see
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 
 from ringc.errors import BackendUnavailable, RingcError
-
-#: The CUDA architectures `check_all` compiles for: Ampere (A100) and Hopper (H100).
-CUDA_ARCHS: tuple[str, ...] = ("sm_80", "sm_90")
 
 
 class ToolchainUnavailable(BackendUnavailable):
@@ -74,39 +69,6 @@ def cache_dir(target: str) -> Path:
     return (Path(xdg) if xdg else Path.home() / ".cache") / "ringc" / target
 
 
-def check_all(sources: Mapping[str, str], *,
-              cuda_archs: tuple[str, ...] = CUDA_ARCHS) -> list[CheckResult]:
-    """Build each target's source with the tools present here, one result per build.
-
-    `sources` maps a target ('opencl', 'cuda', 'metal') to its emitted source. CUDA is
-    compiled once per architecture in `cuda_archs` by each of NVRTC and nvcc present (they
-    differ: nvcc pre-includes host headers that NVRTC does not).
-    A target whose tool is missing yields a skipped result with the reason; an unknown
-    target raises ValueError."""
-    from .cuda import toolchain as cuda
-    from .metal import toolchain as metal
-    from .opencl import toolchain as opencl
-
-    unknown = sorted(set(sources) - {"opencl", "cuda", "metal"})
-    if unknown:
-        raise ValueError(f"no toolchain for target(s) {', '.join(unknown)}; "
-                         "targets are opencl, cuda, metal")
-    builds: list[tuple[str, str, Callable[[], CheckResult]]] = []
-    for target, source in sources.items():
-        if target == "opencl":
-            builds.append((target, "OpenCL", partial(opencl.check, source)))
-        elif target == "cuda":
-            tools = [t for t, reason in cuda.available_tools().items() if reason is None]
-            builds += [(target, f"CUDA {arch}", partial(cuda.check, source, arch=arch,
-                                                        tool=tool))
-                       for tool in tools or ["auto"] for arch in cuda_archs]
-        else:
-            builds.append((target, "Metal shim check", partial(metal.check, source)))
-    return [_or_skipped(*build) for build in builds]
-
-
-def _or_skipped(target: str, tool: str, build: Callable[[], CheckResult]) -> CheckResult:
-    try:
-        return build()
-    except ToolchainUnavailable as exc:
-        return CheckResult(target, tool, None, str(exc), 0.0)
+def skipped(target: str, tool: str, reason: str) -> CheckResult:
+    """The result of a build whose tool is missing here."""
+    return CheckResult(target, tool, None, reason, 0.0)

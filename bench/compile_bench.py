@@ -12,8 +12,8 @@ import sys
 import time
 from pathlib import Path
 
-from ringc.backends.toolchain import check_all
 from ringc.compiler import compile, load_file
+from ringc.targets import check_all
 
 REPEAT = 5
 ROOT = Path(__file__).resolve().parent.parent

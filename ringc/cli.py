@@ -11,9 +11,9 @@ import sys
 from pathlib import Path
 
 from .compiler import CompiledProgram, compile, to_program
-from .dsl import TARGETS
 from .errors import CompileError, RingcError
 from .ir import print_program
+from .targets import all_targets, check_all, compile_targets, list_devices
 
 EPILOG = """\
 examples:
@@ -89,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _file_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", type=Path, metavar="FILE", help="a .py file with kernels, or a .rir")
-    p.add_argument("--target", choices=TARGETS + ("all",), default="all",
+    p.add_argument("--target", choices=(*compile_targets(), "all"), default="all",
                    help="target language (default: all)")
     p.add_argument("--kernel", action="append", metavar="NAME",
                    help="compile only this kernel (and what it sends to); repeatable")
@@ -98,7 +98,8 @@ def _file_args(p: argparse.ArgumentParser) -> None:
 def _targets(args, program) -> list[str]:
     if args.target != "all":
         return [args.target]
-    wanted = [t for t in TARGETS if all(t in k.options.targets for k in program.kernels)]
+    wanted = [t for t in compile_targets()
+              if all(k.options.allows(t) for k in program.kernels)]
     if not wanted:
         raise CompileError("no target is allowed by every kernel's `targets` option")
     return wanted
@@ -125,12 +126,9 @@ def _write(directory: Path | None, name: str, text: str) -> None:
     print(f"wrote {directory / name}")
 
 
-SOURCE_SUFFIXES = {".cl": "opencl", ".cu": "cuda", ".metal": "metal"}
-
-
 def cmd_check(args) -> int:
-    from .backends.toolchain import check_all
-    target = SOURCE_SUFFIXES.get(args.file.suffix)
+    target = next((t.name for t in all_targets() if t.compiles
+                   and t.extension == args.file.suffix), None)
     if target is not None:                 # an emitted program, e.g. from `ringc compile -o`
         if not args.file.exists():
             raise CompileError(f"no such file: {args.file}")
@@ -161,16 +159,22 @@ def cmd_inspect(args) -> int:
 
 
 def _inspect_target(program) -> str:
-    for target in ("opencl", "cuda", "metal"):
-        if all(target in k.options.targets for k in program.kernels):
+    """The first target every kernel allows (layouts are the same on all of them)."""
+    for target in compile_targets():
+        if all(k.options.allows(target) for k in program.kernels):
             return target
     return program.kernels[0].options.targets[0]
 
 
 def cmd_devices(args) -> int:
-    from .backends.devices import list_devices
-    print("ringc compiles for opencl, cuda and metal; rc.launch runs programs on opencl, "
-          "cuda and sim (a device listed below; Metal has no loader yet).\n")
+    print("targets (ringc compile --target NAME; rc.launch(..., backend=NAME)):")
+    for record in all_targets():
+        can = " and ".join(what for what, yes in (("compiles", record.compiles),
+                                                  ("runs", record.runs)) if yes)
+        print(f"  {record.name:7} {can:18} {record.description}")
+        if not record.runs and record.cannot_run:
+            print(f"  {'':7} {'':18} {record.cannot_run}")
+    print()
     for info in list_devices():
         print(info.describe())
     return 0

@@ -10,12 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import codegen
-from .dsl import TARGETS
 from .errors import CompileError
 from .frontend import build_program
 from .frontend.files import import_file, kernels_in
 from .ir import IRVerifyError, Program, RirSyntaxError, parse_program, print_program, verify
 from .ir.types import Loc
+from .targets import compile_targets
+from .targets import target as target_record
 
 
 @dataclass(frozen=True)
@@ -33,17 +34,17 @@ class CompiledProgram:
 
     @property
     def extension(self) -> str:
-        return {"cuda": ".cu", "opencl": ".cl", "metal": ".metal"}[self.target]
+        return target_record(self.target).extension
 
 
 def compile(kernels, target: str = "opencl", *, output_capacity: int = 4096,  # noqa: A001
             dead_letter_capacity: int = 1024, debug: bool = False) -> CompiledProgram:
     """Compile `kernels` (a kernel class, a sequence of them, an IR `Program`, or the path
-    of a `.py` / `.rir` file) for `target` ('cuda', 'opencl' or 'metal')."""
+    of a `.py` / `.rir` file) for `target` (one of `ringc.targets.compile_targets()`)."""
     try:
-        if target not in TARGETS:
+        if target not in compile_targets():
             raise CompileError(f"unknown target '{target}'",
-                               hint="targets are " + ", ".join(TARGETS))
+                               hint="targets are " + ", ".join(compile_targets()))
         program = to_program(kernels)
         generated = codegen.generate(program, target, output_capacity=output_capacity,
                                      dead_letter_capacity=dead_letter_capacity, debug=debug)
@@ -62,7 +63,7 @@ def to_program(kernels, names: list[str] | None = None) -> Program:
     else:
         program = build_program(kernels)
     try:
-        verify(program)
+        verify(program, compile_targets())
     except IRVerifyError as exc:
         raise CompileError(f"invalid IR: {exc.message}", exc.loc) from None
     return program

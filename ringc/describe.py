@@ -46,7 +46,7 @@ def _kernel(kernel: ir.KernelDef, klayout, layout) -> list[str]:
     lines = [f"  {kernel.name}  mode={o.mode} instances={o.instances} capacity={o.capacity} "
              f"concurrency={o.concurrency} backpressure={o.backpressure} "
              f"max_batch={o.max_batch} domain={o.domain}",
-             f"    targets: {', '.join(o.targets)}; queue ids "
+             f"    targets: {'all' if o.targets is None else ', '.join(o.targets)}; queue ids "
              f"{klayout.queue_base}..{klayout.queue_base + o.instances - 1}"]
     for handler in kernel.handlers:
         reply = f" -> {handler.returns}" if handler.returns is not None else ""

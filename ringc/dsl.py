@@ -17,6 +17,7 @@ import numpy as np
 from .errors import CompileError, Loc
 from .ir.nodes import KernelOptions
 from .source import loc_of, source_of
+from .targets import compile_targets
 from .types import (
     BOOL,
     MESSAGE_ALIGN,
@@ -28,8 +29,6 @@ from .types import (
     resolve_type,
     struct_dtype,
 )
-
-TARGETS = ("cuda", "opencl", "metal")
 
 _CHOICES = {
     "mode": ("persistent", "event_driven"),
@@ -309,13 +308,14 @@ def _check_option(key: str, value, loc: Loc):
             fail("True or False")
         return value
     if key == "targets":
+        known = ", ".join(repr(t) for t in compile_targets())
         items = (value,) if isinstance(value, str) else value
         try:
             items = tuple(items)
         except TypeError:
-            fail("a sequence of 'cuda', 'opencl', 'metal'")
-        if not items or any(t not in TARGETS for t in items):
-            fail("a non-empty sequence of 'cuda', 'opencl', 'metal'")
+            fail(f"a sequence of {known}")
+        if not items or any(t not in compile_targets() for t in items):
+            fail(f"a non-empty sequence of {known}")
         return tuple(dict.fromkeys(items))
     raise AssertionError(key)
 

@@ -11,7 +11,7 @@ import ringc as rc
 @functools.cache
 def unavailable(backend: str) -> str | None:
     """None when `backend` can run programs here, else why not (for the skip)."""
-    from ringc.backends.devices import list_devices
+    from ringc.targets import list_devices
 
     if backend == "sim":
         return None

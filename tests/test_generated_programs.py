@@ -8,12 +8,12 @@ import itertools
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 
-from ringc.backends.toolchain import check_all
 from ringc.compiler import compile
 from ringc.errors import CompileError
 from ringc.frontend import build_program
 from ringc.frontend.files import import_file, kernels_in
 from ringc.ir import parse_program, print_program, verify
+from ringc.targets import check_all
 from tests.conftest import PRELUDE
 from tests.strategies import kernel_sources
 

@@ -25,8 +25,8 @@ def test_wheel_holds_only_ringc_and_its_data(tmp_path):
     tops = {n.split("/")[0] for n in names}
     assert tops == {"ringc", next(t for t in tops if t.endswith(".dist-info"))}
     for data in ("ringc/ir/ringc.lark", "ringc/templates/common.j2",
-                 "ringc/templates/cuda/program.cu.j2", "ringc/templates/opencl/program.cl.j2",
-                 "ringc/templates/metal/program.metal.j2",
+                 "ringc/backends/cuda/program.cu.j2", "ringc/backends/opencl/program.cl.j2",
+                 "ringc/backends/metal/program.metal.j2",
                  "ringc/backends/metal/metal_shim.h", "ringc/backends/opencl/dialect.py"):
         assert data in names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from ringc.backends.toolchain import check_all
 from ringc.compiler import compile, load_file
+from ringc.targets import check_all
 
 SAMPLES = sorted(p for p in (Path(__file__).resolve().parent.parent / "samples").glob("*.py")
                  if not p.stem.startswith("run_"))          # run_*: scripts that launch them

@@ -41,15 +41,37 @@ from ringc.errors import BackendUnavailable, RingcError
 from ringc.protocol import MAX_LOCAL
 
 from ..devices import choose_device
+from ..record import LoadRequest
 from ..toolchain import BuildFailed, ToolchainUnavailable
+from . import driver
 from .driver import Gpu, gpus, open_driver
 from .toolchain import compile_cubin, nvrtc_support
 
-__all__ = ["CudaDevice", "find_gpu"]
+__all__ = ["CudaDevice", "find_gpu", "prepare", "load"]
 
 MAX_PARALLEL_WIDTH = min(128, MAX_LOCAL)
 _held_lock = threading.Lock()
 _held: dict[int, str] = {}          # GPU ordinal -> the program holding it (its kernels)
+
+
+def prepare(device: str | int | None, settings) -> Gpu:
+    """The GPU to run on, found before any compiling: BackendUnavailable (one sentence)
+    when CUDA cannot run programs here."""
+    name = settings["driver"]
+    driver.require_driver(name)
+    try:
+        found = driver.gpus(name)
+    except BackendUnavailable as exc:
+        raise BackendUnavailable(f"CUDA programs cannot run here: {exc} (rc.compile(..., "
+                                 "'cuda') and `ringc check` still compile for CUDA)") from None
+    return find_gpu(device, found)
+
+
+def load(request: LoadRequest) -> CudaDevice:
+    """The target's loader (`ringc.backends.record.Target.load`)."""
+    return CudaDevice(request.source, request.layout, request.image, gpu=request.prepared,
+                      driver=request.settings["driver"], groups=request.settings["groups"],
+                      parallel=request.parallel, fast_math=request.fast_math)
 
 
 def find_gpu(wanted: str | int | None = None, found: list[Gpu] | None = None) -> Gpu:

@@ -28,11 +28,14 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from ..toolchain import BuildFailed, CheckResult, ToolchainUnavailable, cache_dir
 
 TOOLS: tuple[str, ...] = ("nvrtc", "nvcc")
+#: The architectures `ringc check` compiles for: Ampere (A100) and Hopper (H100).
+CHECK_ARCHS: tuple[str, ...] = ("sm_80", "sm_90")
 _STRICT_MATH = ("--fmad=false", "--ftz=false", "--prec-div=true", "--prec-sqrt=true")
 _ARCH = re.compile(r"(sm|compute)_\d+[af]?")
 _DEFAULT_CUDA_HOME = "/usr/local/cuda"
@@ -44,6 +47,14 @@ def options(arch: str, fast_math: bool = False) -> tuple[str, ...]:
         raise ValueError(f"CUDA architecture must look like 'sm_90', not {arch!r}")
     math = ("--use_fast_math",) if fast_math else _STRICT_MATH
     return (f"-arch={arch}", "--std=c++17", *math)
+
+
+def builds(source: str) -> list[tuple[str, Callable[[], CheckResult]]]:
+    """`ringc check`'s builds of `source`: one per architecture in CHECK_ARCHS by each
+    compiler present (they differ: nvcc pre-includes host headers that NVRTC does not)."""
+    tools = [t for t, reason in available_tools().items() if reason is None]
+    return [(f"CUDA {arch}", functools.partial(check, source, arch=arch, tool=tool))
+            for tool in tools or ["auto"] for arch in CHECK_ARCHS]
 
 
 def available_tools() -> dict[str, str | None]:

@@ -20,6 +20,7 @@ import functools
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
@@ -36,6 +37,11 @@ def shim_path() -> Path:
         raise ToolchainUnavailable(
             "the Metal shim header metal_shim.h is missing from ringc.backends.metal")
     return Path(str(shim))
+
+
+def builds(source: str) -> list[tuple[str, Callable[[], CheckResult]]]:
+    """`ringc check`'s check of `source`: g++ (or clang++) over the shim."""
+    return [("Metal shim check", functools.partial(check, source))]
 
 
 def available() -> str | None:

@@ -26,14 +26,22 @@ from ringc.arena import Layout
 from ringc.errors import BackendUnavailable, RingcError
 
 from ..devices import choose_device
+from ..record import LoadRequest
 from .toolchain import build_options, devices, opencl, require_linker
 
-__all__ = ["OpenCLDevice", "find_device"]
+__all__ = ["OpenCLDevice", "find_device", "load"]
 
 PAGE = 4096
 _workers_lock = threading.Lock()
 _workers_taken: dict[int, int] = {}       # CPU device -> work-groups of running launches
 MAX_PARALLEL_WIDTH = {"cpu": 16, "gpu": 128}
+
+
+def load(request: LoadRequest) -> OpenCLDevice:
+    """The target's loader (`ringc.backends.record.Target.load`)."""
+    return OpenCLDevice(request.source, request.layout, request.image, device=request.device,
+                        memory=request.settings["memory"], groups=request.settings["groups"],
+                        parallel=request.parallel, fast_math=request.fast_math)
 
 
 def find_device(wanted: str | int | None = None):

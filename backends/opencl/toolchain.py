@@ -22,6 +22,7 @@ import re
 import shutil
 import time
 import warnings
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..toolchain import CheckResult, ToolchainUnavailable
@@ -42,6 +43,11 @@ _POCL_TEMPFILE = re.compile(r"\S*/tempfile_\w+\.cl\b")
 def build_options(fast_math: bool = False) -> tuple[str, ...]:
     """The OpenCL build options for a program (see the module docstring for why)."""
     return FAST_MATH_OPTIONS if fast_math else BUILD_OPTIONS
+
+
+def builds(source: str) -> list[tuple[str, Callable[[], CheckResult]]]:
+    """`ringc check`'s build of `source`: PoCL (or the first OpenCL device) through pyopencl."""
+    return [("OpenCL", functools.partial(check, source))]
 
 
 def available() -> str | None:

@@ -15,9 +15,21 @@ from ringc.arena import Layout
 from ringc.errors import RingcError
 from ringc.ir.nodes import Program
 
+from ..record import LoadRequest
 from .machine import SimMachine
 
-__all__ = ["SimDevice"]
+__all__ = ["SimDevice", "prepare", "load"]
+
+
+def prepare(device, settings) -> None:
+    """The simulator has one device: a `device` choice is a mistake."""
+    if device is not None:
+        raise ValueError("backend 'sim' has one device: leave device out")
+
+
+def load(request: LoadRequest) -> SimDevice:
+    """The target's loader (`ringc.backends.record.Target.load`): runs the IR itself."""
+    return SimDevice(request.program, request.layout, request.reasons, request.image)
 
 
 class SimDevice:

@@ -1,10 +1,11 @@
 """Codegen: from an IR `Program` to the complete source of one target.
 
 `generate(program, target)` computes the arena layout, prints every handler, kernel helper
-and device function with the target's dialect (`ringc.backends.<target>.dialect`), and
-renders the target's template (`templates/<target>/program.*.j2`, which extends
-`templates/common.j2`) around them. The result carries the layout the runtime drives the
-program with and the table of `rc.fail` reasons (reason code 16 + index).
+and device function with the target's dialect, and renders the target's template around
+them: a file in the target's folder (`backends/<target>/program.*.j2`) that extends the
+shared skeleton `templates/common.j2`; the target's record (`ringc.targets`) names both.
+The result carries the layout the runtime drives the program with and the table of
+`rc.fail` reasons (reason code 16 + index).
 
 A kernel whose `targets` option excludes the target, or a feature the target lacks (Metal:
 f64, 64-bit atomics), is a `CompileError` naming the line.
@@ -12,27 +13,25 @@ f64, 64-bit atomics), is a `CompileError` naming the line.
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import jinja2
 
-from .. import protocol
+from .. import protocol, targets
 from ..arena import Layout
 from ..errors import CompileError
 from ..ir.nodes import Fail, FunctionDef, Program
 from ..ir.types import ArrayType, MessageType, ScalarType, struct_layout
 from ..ir.walk import all_stmts
 from ..protocol import FIRST_USER_REASON, MAX_ROOM_NEED
+from ..targets import Target
 from .cfamily import CFamilyDialect, Printer, comment_text
 from .identifiers import Names, mangle
 from .layout import check_recursion, compute_layout
 
-__all__ = ["GeneratedProgram", "generate", "TARGETS"]
+__all__ = ["GeneratedProgram", "generate", "dialect_for", "fail_reasons"]
 
-TARGETS = {"opencl": "opencl/program.cl.j2", "cuda": "cuda/program.cu.j2",
-           "metal": "metal/program.metal.j2"}
 _U32, _U64 = ScalarType("u32"), ScalarType("u64")
 
 
@@ -45,20 +44,32 @@ class GeneratedProgram:
     reasons: tuple[str, ...]
 
 
-def dialect_for(target: str) -> CFamilyDialect:
-    """The dialect of a target, from `ringc.backends.<target>.dialect`."""
-    if target not in TARGETS:
+def _compiling(target: str) -> Target:
+    """The record of a target ringc compiles for; CompileError naming them otherwise."""
+    try:
+        record = targets.target(target)
+    except ValueError:
+        record = None
+    if record is None or not record.compiles:
         raise CompileError(f"unknown target '{target}'",
-                           hint="targets are " + ", ".join(TARGETS))
-    return importlib.import_module(f"ringc.backends.{target}.dialect").DIALECT
+                           hint="targets are " + ", ".join(targets.compile_targets()))
+    return record
 
 
-@lru_cache(maxsize=1)
-def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.PackageLoader("ringc.templates", "."),
-                             undefined=jinja2.StrictUndefined, trim_blocks=True,
-                             lstrip_blocks=True, keep_trailing_newline=True,
-                             autoescape=False)
+def dialect_for(target: str) -> CFamilyDialect:
+    """The dialect of a target (its record's `dialect`)."""
+    record = _compiling(target)
+    return record.resolve(record.dialect)
+
+
+@cache
+def _environment(target: str) -> jinja2.Environment:
+    """Templates of `target`: its own folder first, then the shared skeleton (templates/)."""
+    folder = _compiling(target).folder
+    env = jinja2.Environment(loader=jinja2.ChoiceLoader([
+        jinja2.FileSystemLoader(folder), jinja2.PackageLoader("ringc.templates", ".")]),
+        undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+        keep_trailing_newline=True, autoescape=False)
     env.filters["comment"] = comment_text
     return env
 
@@ -74,11 +85,12 @@ def fail_reasons(program: Program) -> tuple[str, ...]:
 
 def generate(program: Program, target: str, *, output_capacity: int = 4096,
              dead_letter_capacity: int = 1024, debug: bool = False) -> GeneratedProgram:
-    """The complete source of `program` for `target` ("opencl", "cuda" or "metal").
+    """The complete source of `program` for `target` (one of `ringc.targets.compile_targets`).
     `debug` adds a printf for every dead-lettered message where the target has printf."""
-    dialect = dialect_for(target)
+    record = _compiling(target)
+    dialect = record.resolve(record.dialect)
     for k in program.kernels:
-        if target not in k.options.targets:
+        if not k.options.allows(target):
             raise CompileError(
                 f"kernel '{k.name}' is not meant for {target} (its targets are "
                 f"{', '.join(k.options.targets)})", k.loc,
@@ -118,7 +130,7 @@ def generate(program: Program, target: str, *, output_capacity: int = 4096,
         u64=lambda n: printer.const(n, _U64),
         atomic_add_u32=dialect.atomic("add", _U32, p="rc_p", v="rc_v"),
         atomic_cas_u32=dialect.atomic("cas", _U32, p="rc_p", e="rc_e", v="rc_v"))
-    source = _environment().get_template(TARGETS[target]).render(context)
+    source = _environment(target).get_template(record.template).render(context)
     return GeneratedProgram(target, source, layout, reasons)
 
 

@@ -339,9 +339,13 @@ class KernelOptions:
     backpressure: str = "block"
     max_batch: int = 32
     domain: str = "general"
-    targets: tuple[str, ...] = ("cuda", "opencl", "metal")
+    targets: tuple[str, ...] | None = None     # None: every target ringc compiles for
     bounds_check: bool = True
     fast_math: bool = False
+
+    def allows(self, target: str) -> bool:
+        """Is the kernel meant for `target` (its `targets` option)?"""
+        return self.targets is None or target in self.targets
 
 
 @dataclass(frozen=True)

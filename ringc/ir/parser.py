@@ -396,7 +396,14 @@ class _Build(Transformer):
 
 
 def _option_value(key: Token, default, value):
-    """`value` as the kind of the option whose default is `default`."""
+    """`value` as the kind of the option whose default is `default` (`targets`: a list,
+    or `all` for None)."""
+    if str(key) == "targets":
+        if value == "all":
+            return None
+        if not isinstance(value, tuple):
+            raise _TextError("kernel option 'targets' takes a list [a,b] or all", key)
+        return value
     if isinstance(default, bool):
         if value not in ("true", "false"):
             raise _TextError(f"kernel option {str(key)!r} takes true or false", key)

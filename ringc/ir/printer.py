@@ -10,7 +10,7 @@ expression an S-expression that states its type::
     }
 
     kernel Summer @"k.py":15:1 {
-      options { mode=persistent capacity=1024 ... targets=[cuda,opencl,metal] ... }
+      options { mode=persistent capacity=1024 ... targets=all ... }
       state processed: i64
       handler on_work(m: Work) -> Sum @"k.py":18:5 {
         local s: f32
@@ -182,10 +182,10 @@ def _kernel_def(kernel: KernelDef, out: list[str]) -> None:
 
 def _options(options: KernelOptions) -> str:
     o = options
-    targets = ",".join(_name(t) for t in o.targets)
+    targets = "all" if o.targets is None else "[" + ",".join(_name(t) for t in o.targets) + "]"
     return (f"mode={_name(o.mode)} capacity={o.capacity} instances={o.instances} "
             f"concurrency={_name(o.concurrency)} backpressure={_name(o.backpressure)} "
-            f"max_batch={o.max_batch} domain={_name(o.domain)} targets=[{targets}] "
+            f"max_batch={o.max_batch} domain={_name(o.domain)} targets={targets} "
             f"bounds_check={_value(o.bounds_check)} fast_math={_value(o.fast_math)}")
 
 

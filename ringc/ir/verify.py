@@ -27,6 +27,7 @@ be read before it is written) and does not know what a particular target support
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from .nodes import (
@@ -84,7 +85,6 @@ _BINARY_MATH = ("pow", "min", "max")
 _OPTION_CHOICES = {"mode": ("persistent", "event_driven"),
                    "concurrency": ("ordered", "parallel"),
                    "backpressure": ("block", "reject")}
-_TARGETS = ("cuda", "opencl", "metal")
 
 
 class IRVerifyError(Exception):
@@ -97,8 +97,9 @@ class IRVerifyError(Exception):
         super().__init__(f"{loc}: error: {message}" if loc else f"error: {message}")
 
 
-def verify(program: Program) -> None:
-    """Raise IRVerifyError at the first malformed thing found in `program`."""
+def verify(program: Program, known_targets: Collection[str] | None = None) -> None:
+    """Raise IRVerifyError at the first malformed thing found in `program`; with
+    `known_targets`, also at a kernel meant for a target outside it."""
     messages = _unique(program.messages, "message", lambda m: m.loc)
     for number, message in enumerate(program.messages, start=1):
         _check_message(message, number, messages)
@@ -106,7 +107,7 @@ def verify(program: Program) -> None:
     devices = _unique(program.functions, "device function", lambda f: f.loc)
     calls: dict[tuple[str | None, str], set[tuple[str | None, str]]] = {}
     for kernel in program.kernels:
-        _check_kernel(kernel, messages, kernels)
+        _check_kernel(kernel, messages, kernels, known_targets)
         for kind, functions in (("handler", kernel.handlers), ("helper", kernel.helpers)):
             for function in functions:
                 checker = _FunctionChecker(program, messages, kernels, devices, kernel, kind,
@@ -187,8 +188,9 @@ def _check_message(message, number: int, messages: dict) -> None:
                     allow_message=False)
 
 
-def _check_kernel(kernel: KernelDef, messages: dict, kernels: dict) -> None:
-    _check_options(kernel)
+def _check_kernel(kernel: KernelDef, messages: dict, kernels: dict,
+                  known_targets: Collection[str] | None) -> None:
+    _check_options(kernel, known_targets)
     _unique(kernel.state, f"in kernel {kernel.name!r}, state", lambda _: kernel.loc)
     for state in kernel.state:
         _check_state(kernel, state, messages)
@@ -212,7 +214,7 @@ def _check_kernel(kernel: KernelDef, messages: dict, kernels: dict) -> None:
         _check_signature(helper, messages)
 
 
-def _check_options(kernel: KernelDef) -> None:
+def _check_options(kernel: KernelDef, known_targets: Collection[str] | None) -> None:
     o: KernelOptions = kernel.options
 
     def bad(option: str, expected: str) -> IRVerifyError:
@@ -231,9 +233,12 @@ def _check_options(kernel: KernelDef) -> None:
     if not isinstance(o.domain, str) or not o.domain:
         raise bad("domain", "a non-empty name")
     targets = o.targets
-    if not (isinstance(targets, tuple) and targets and len(set(targets)) == len(targets)
-            and set(targets) <= set(_TARGETS)):
-        raise bad("targets", f"distinct names among {', '.join(_TARGETS)}")
+    if targets is not None and not (
+            isinstance(targets, tuple) and targets and len(set(targets)) == len(targets)
+            and all(isinstance(t, str) and t.isidentifier() for t in targets)
+            and (known_targets is None or set(targets) <= set(known_targets))):
+        names = "names" if known_targets is None else f"names among {', '.join(known_targets)}"
+        raise bad("targets", f"None or distinct {names}")
     for option in ("bounds_check", "fast_math"):
         if not isinstance(getattr(o, option), bool):
             raise bad(option, "True or False")

@@ -8,8 +8,9 @@ import sys
 import pytest
 
 from ringc.backends import devices
-from ringc.backends.devices import BACKENDS, DeviceInfo, list_devices
+from ringc.backends.devices import DeviceInfo
 from ringc.backends.opencl import toolchain as opencl
+from ringc.targets import all_targets, list_devices
 
 
 def by_backend(infos: list[DeviceInfo], backend: str) -> list[DeviceInfo]:
@@ -19,7 +20,7 @@ def by_backend(infos: list[DeviceInfo], backend: str) -> list[DeviceInfo]:
 def test_every_backend_is_listed_in_order():
     infos = list_devices()
     seen = list(dict.fromkeys(info.backend for info in infos))
-    assert seen == list(BACKENDS)
+    assert seen == [t.name for t in all_targets()] == ["opencl", "cuda", "metal", "sim"]
     for info in infos:
         assert info.available or info.reason, info
         assert info.describe().startswith(info.backend)

@@ -11,6 +11,7 @@ from ringc.backends.cuda import toolchain as cuda
 from ringc.backends.metal import toolchain as metal
 from ringc.backends.opencl import toolchain as opencl
 from ringc.backends.toolchain import BuildFailed, CheckResult, ToolchainUnavailable
+from ringc.targets import check_all
 
 OPENCL_OK = """
 #pragma OPENCL FP_CONTRACT OFF
@@ -258,7 +259,7 @@ def test_metal_without_shim_says_so(monkeypatch):
 # ---- check_all -----------------------------------------------------------------------
 
 def test_check_all_builds_every_target_with_every_cuda_compiler_and_arch():
-    results = toolchain.check_all({"opencl": OPENCL_OK, "cuda": CUDA_OK, "metal": METAL_OK})
+    results = check_all({"opencl": OPENCL_OK, "cuda": CUDA_OK, "metal": METAL_OK})
     compilers = [t for t, reason in cuda.available_tools().items() if reason is None] or ["-"]
     cuda_builds = [("cuda", arch) for _ in compilers for arch in ("sm_80", "sm_90")]
     assert [(r.target, r.tool.split()[-1] if r.target == "cuda" else "") for r in results] \
@@ -273,18 +274,18 @@ def test_check_all_builds_every_target_with_every_cuda_compiler_and_arch():
 def test_check_all_skips_absent_tools_with_the_reason(monkeypatch):
     pytest.importorskip("cuda.bindings.nvrtc", reason="cuda-bindings is not installed")
     fake_no_cuda_compilers(monkeypatch)
-    results = toolchain.check_all({"cuda": CUDA_OK})
+    results = check_all({"cuda": CUDA_OK})
     assert [r.tool for r in results] == ["CUDA sm_80", "CUDA sm_90"]
     assert all(r.skipped and r.seconds == 0.0 and "no CUDA compiler" in r.log
                for r in results)
 
 
 def test_check_all_reports_failures_not_tracebacks():
-    results = toolchain.check_all({"opencl": OPENCL_BAD, "cuda": CUDA_BAD, "metal": METAL_BAD})
+    results = check_all({"opencl": OPENCL_BAD, "cuda": CUDA_BAD, "metal": METAL_BAD})
     assert all(isinstance(r, CheckResult) and r.ok in (False, None) for r in results)
     assert all("undefined_name" in r.log for r in results if r.ok is False)
 
 
 def test_check_all_rejects_unknown_targets():
     with pytest.raises(ValueError, match="vulkan"):
-        toolchain.check_all({"vulkan": ""})
+        check_all({"vulkan": ""})

@@ -71,7 +71,8 @@ def test_template_names_never_take_a_user_prefix():
     """Identifiers derived from user names start with `rc_<kind>_` (`Names.KINDS`); the
     templates' and printer's own never do, so the two cannot collide."""
     root = Path(__file__).resolve().parents[2]
-    texts = [p.read_text() for p in (root / "templates").rglob("*.j2")]
+    texts = [p.read_text() for folder in ("templates", "backends")
+             for p in (root / folder).rglob("*.j2")]
     texts.append((root / "ringc" / "codegen" / "cfamily.py").read_text())
     prefixes = tuple(f"rc_{kind}_" for kind in Names.KINDS)
     fixed = {i for text in texts for i in re.findall(r"\brc_[A-Za-z0-9_]*[A-Za-z0-9]", text)}
@@ -103,8 +104,8 @@ def test_targets_option_is_enforced():
 def test_user_text_in_comments_cannot_break_the_source(user_module):
     """rc.fail reasons and file names reach `//` comments: a newline or a trailing
     backslash in them must not end the comment early or splice the next line in."""
-    from ringc.backends.toolchain import check_all
     from ringc.compiler import compile
+    from ringc.targets import check_all
 
     module = user_module("""
 @rc.message

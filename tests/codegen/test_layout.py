@@ -193,7 +193,7 @@ def test_coverage_program_layout_is_consistent():
 def test_a_wrong_layout_fails_the_real_build(target):
     """The layout asserts are checked by the compilers: a program whose struct offsets
     disagree with the numpy layout does not build (so a passing build proves they agree)."""
-    from ringc.backends.toolchain import check_all
+    from ringc.targets import check_all
 
     source = generate(semantics_program(metal=target == "metal"), target).source
     wrong = re.sub(r"(__builtin_offsetof\(rc_msg_\w+, \w+\) == )(\d+)",

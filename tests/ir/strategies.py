@@ -195,8 +195,8 @@ def kernel_options(draw) -> KernelOptions:
         backpressure=draw(st.sampled_from(("block", "reject"))),
         max_batch=draw(st.integers(1, 64)),
         domain=draw(st.sampled_from(("general", "graph", "actor", "spatial"))),
-        targets=tuple(draw(st.lists(st.sampled_from(("cuda", "opencl", "metal")),
-                                    min_size=1, max_size=3, unique=True))),
+        targets=draw(st.none() | st.lists(st.sampled_from(("cuda", "opencl", "metal")),
+                                          min_size=1, max_size=3, unique=True).map(tuple)),
         bounds_check=draw(st.booleans()),
         fast_math=draw(st.booleans()))
 

@@ -441,6 +441,13 @@ STATEMENT_CASES = [
 ]
 
 
+def test_targets_are_checked_against_the_known_ones_only_when_given():
+    verify(_options(targets=None), KNOWN_TARGETS)          # None: every target
+    verify(_options(targets=("hip",)))                     # any name, without a registry
+    with pytest.raises(IRVerifyError, match="names among cuda, opencl, metal"):
+        verify(_options(targets=("hip",)), KNOWN_TARGETS)
+
+
 @pytest.mark.parametrize(("make", "fragment", "loc"),
                          [pytest.param(*case[1:], id=case[0]) for case in DEFINITION_CASES])
 def test_bad_definition(make, fragment, loc):
@@ -469,9 +476,12 @@ def test_error_in_else_branch_points_at_its_statement():
     _expect_error(bad, "emitted value must be a message", inner)
 
 
+KNOWN_TARGETS = ("cuda", "opencl", "metal")     # what the compiler passes (its registry)
+
+
 def _expect_error(p: Program, fragment: str, loc: Loc) -> None:
     with pytest.raises(IRVerifyError) as info:
-        verify(p)
+        verify(p, KNOWN_TARGETS)
     assert fragment in info.value.message
     assert info.value.loc == loc
     assert str(info.value) == f"{loc}: error: {info.value.message}"

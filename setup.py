@@ -1,0 +1,40 @@
+"""What pyproject.toml cannot say statically: the packages and extras follow the tree.
+
+Every folder under backends/ with a `target.py` is a target (docs/architecture.md) and
+ships as `ringc.backends.<name>` with its templates and headers; its `requirements.txt`,
+if any, is the extra named after it (`pip install 'ringc[opencl]'`), and
+`requirements-<extra>.txt` an alternative extra (cuda's `pycuda`). `all` is every
+target's own extra. Adding a target edits nothing here.
+"""
+
+from pathlib import Path
+
+from setuptools import setup
+
+ROOT = Path(__file__).parent
+TARGETS = sorted(p.parent.name for p in (ROOT / "backends").glob("*/target.py"))
+
+
+def _requirements(path: Path) -> list[str]:
+    lines = (line.split("#")[0].strip() for line in path.read_text().splitlines())
+    return [line for line in lines if line]
+
+
+extras = {"dev": ["pytest>=8", "hypothesis>=6.100", "ruff>=0.5"]}
+for name in TARGETS:
+    for path in sorted((ROOT / "backends" / name).glob("requirements*.txt")):
+        extra = path.stem.removeprefix("requirements").removeprefix("-") or name
+        extras[extra] = _requirements(path)
+extras["all"] = sorted({r for name in TARGETS for r in extras.get(name, [])})
+
+setup(
+    packages=["ringc", "ringc.ir", "ringc.frontend", "ringc.codegen", "ringc.runtime",
+              "ringc.backends", "ringc.templates",
+              *(f"ringc.backends.{name}" for name in TARGETS)],
+    package_dir={"ringc": "ringc", "ringc.backends": "backends",
+                 "ringc.templates": "templates"},
+    package_data={"ringc.ir": ["*.lark"], "ringc.templates": ["*.j2"],
+                  **{f"ringc.backends.{name}": ["*.j2", "*.h", "requirements*.txt"]
+                     for name in TARGETS}},
+    extras_require=extras,
+)
