@@ -1,7 +1,8 @@
 """ringc: persistent GPU ring kernels written in Python.
 
-Write `@rc.message` classes and `@rc.ring_kernel` classes, then `rc.compile(...)` them to
-CUDA C, OpenCL C or Metal Shading Language. See DESIGN.md for the contract.
+Write `@rc.message` classes and `@rc.ring_kernel` classes, then `rc.launch(...)` them or
+`rc.compile(...)` them to CUDA C, OpenCL C or Metal Shading Language. The docs/ folder of the
+repository describes the language, the options, the device program and the runtime.
 """
 
 from .compiler import CompiledProgram, compile

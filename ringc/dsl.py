@@ -250,7 +250,7 @@ class KernelSpec:
 def ring_kernel(cls: type | None = None, /, **options):
     """Make a class a ring kernel. Options (unknown ones are an error): mode, capacity,
     instances, concurrency, backpressure, max_batch, domain, targets, bounds_check,
-    fast_math. See DESIGN.md section 1 for their meaning."""
+    fast_math; docs/options.md says what each does."""
     if cls is not None:
         if not isinstance(cls, type):
             raise CompileError("@rc.ring_kernel takes keyword options only",
