@@ -27,7 +27,7 @@ from ringc.errors import BackendUnavailable, RingcError
 
 from ..devices import choose_device
 from ..record import LoadRequest
-from .toolchain import build_options, devices, opencl, require_linker
+from .toolchain import build_options, devices, opencl, require_linker, unusable_compiler
 
 __all__ = ["OpenCLDevice", "find_device", "load"]
 
@@ -67,6 +67,9 @@ def _built(device, source_hash: str, source: str, options: tuple[str, ...]):
         try:
             return cl.Program(_context(device), source).build(options=list(options))
         except cl.Error as exc:
+            why = unusable_compiler(str(exc), device)
+            if why:
+                raise BackendUnavailable(why) from None
             raise RingcError(f"the OpenCL compiler rejected the generated program "
                              f"(a ringc bug; please report it): {exc}") from None
 

@@ -85,7 +85,21 @@ def check(source: str, *, fast_math: bool = False) -> CheckResult:
         log = ""
     if not ok and not log.strip():
         log = failure
+    why = unusable_compiler(log, device) if not ok else None
+    if why:
+        raise ToolchainUnavailable(why)
     return CheckResult("opencl", tool, ok, _POCL_TEMPFILE.sub("program.cl", log), seconds)
+
+
+def unusable_compiler(log: str, device) -> str | None:
+    """Why a failed build says nothing about the program, from its log: the OpenCL
+    compiler cannot build anything for this device (e.g. PoCL's LLVM does not know the
+    CPU: "unknown target CPU 'generic'"). None when the log blames the program."""
+    if "unknown target CPU" in log:
+        return (f"{implementation(device.platform)} cannot compile for this processor: its "
+                "LLVM does not know the CPU (\"unknown target CPU\"); a newer PoCL does "
+                "(e.g. Debian's pocl-opencl-icd, or a newer pyopencl wheel)")
+    return None
 
 
 def opencl():

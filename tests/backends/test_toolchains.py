@@ -289,3 +289,16 @@ def test_check_all_reports_failures_not_tracebacks():
 def test_check_all_rejects_unknown_targets():
     with pytest.raises(ValueError, match="vulkan"):
         check_all({"vulkan": ""})
+
+
+def test_a_compiler_that_cannot_build_for_this_cpu_is_unavailable_not_a_failure():
+    """PoCL built with an LLVM that does not know the CPU fails every build: that is a
+    missing tool, said in one sentence, not a rejected program or a ringc bug."""
+    from types import SimpleNamespace
+
+    platform = SimpleNamespace(name="Portable Computing Language",
+                               version="OpenCL 3.0 PoCL 3.0-rc2  Linux, Release")
+    device = SimpleNamespace(platform=platform)
+    why = opencl.unusable_compiler("error: unknown target CPU 'generic'", device)
+    assert why.startswith("PoCL 3.0-rc2 cannot compile for this processor")
+    assert opencl.unusable_compiler("error: use of undeclared identifier 'x'", device) is None
