@@ -1,9 +1,11 @@
-"""`Runtime`: the host's side of a launched program (DESIGN.md section 1, "Runtime").
+"""`Runtime`: the host's side of a launched program (docs/runtime.md).
 
 It talks to the device only through the arena (docs/device-program.md): it produces into
 ingress rings, consumes the host output and dead-letter queues, reads the stats lines and
 writes `active` and `stop`. A *device* object (backends/<target>/loader.py, or the
-simulator) owns the memory and the launches; its interface is `Device` below.
+simulator) owns the memory and the launches; its interface is `Device` below. Messages are
+encoded and decoded by a `MessageCodec` (codec.py); what the host takes out of the output
+and dead-letter queues waits in an `Inbox` (inbox.py).
 
 One lock guards every arena access; it is held briefly, never while waiting. Whoever waits
 (a `send` for room, a `request` for its reply, `receive`) pumps the output queues itself
@@ -16,34 +18,22 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import struct
 import sys
 import threading
 import time
 import weakref
-from collections import deque
-from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 
 from ..arena import KernelLayout, Layout
 from ..errors import BackendUnavailable, DeadLettered, QueueFull, RingcError
-from ..ir.nodes import Emit, Program, Reply, Return
-from ..ir.walk import all_stmts
-from ..protocol import (
-    CONTROL,
-    DEAD_QUEUE,
-    DRAIN_LAUNCH,
-    FIRST_USER_REASON,
-    HOST_QUEUE,
-    REASONS,
-    SERVE_EVENT_DRIVEN,
-    SERVE_PERSISTENT,
-)
-from .codec import record_bytes, struct_decoder, struct_encoder
+from ..ir.nodes import Program
+from ..protocol import CONTROL, DRAIN_LAUNCH, HOST_QUEUE, SERVE_EVENT_DRIVEN, SERVE_PERSISTENT
+from .codec import MessageCodec
+from .inbox import Inbox
 from .reports import Counters, DeadLetter, LatencyBook, Metrics, Status, stats_view
-from .rings import IngressRing, OutputRing, full_fence, read_header, u32_at, u64_at
+from .rings import IngressRing, full_fence, u32_at, u64_at
 
 __all__ = ["Device", "Runtime"]
 
@@ -71,17 +61,6 @@ class Device(Protocol):
         """Free what can be freed once no launch is in flight."""
 
 
-@dataclass
-class _Chunk:
-    """Messages of one type moved out of the host output queue, in arrival order."""
-    type_id: int
-    records: np.ndarray
-    taken: int = 0
-
-    def __len__(self) -> int:
-        return len(self.records) - self.taken
-
-
 _live: weakref.WeakSet = weakref.WeakSet()
 
 
@@ -100,7 +79,8 @@ def _keep_forever(device) -> None:
 
 
 class Runtime:
-    """A launched program. Create with `rc.launch`; see DESIGN.md for the methods' contract.
+    """A launched program. Create with `rc.launch`; see docs/runtime.md for the methods'
+    contract.
 
     Kernels are named by their class or their name (`rt.send(Summer, ...)`,
     `rt.status("Summer")`); messages are `@rc.message` objects or numpy arrays of their
@@ -112,11 +92,7 @@ class Runtime:
         self.backend = backend
         self.device = device
         self._layout = layout
-        self._reasons = {**REASONS, **{FIRST_USER_REASON + i: r
-                                       for i, r in enumerate(reasons)}}
-        self._classes = messages
         self._kernel_classes = kernels
-        self._host_buffer = host_buffer
         self._lock = threading.RLock()
         mem = device.arena
         self._stop_word = u32_at(mem, layout.control_offset + CONTROL.offset("stop"))
@@ -124,28 +100,18 @@ class Runtime:
         self._stats = stats_view(mem, layout.stats_offset, layout.num_queues)
         self._counters = Counters(self._stats)
         self._ingress = [IngressRing(mem, q) for q in layout.ingress]
-        self._output = OutputRing(mem, layout.host_queue)
-        self._dead = OutputRing(mem, layout.dead_letter_queue)
         self._host_puts = [0] * layout.num_queues        # per queue (a list: += is cheap)
-        self._chunks: deque[_Chunk] = deque()
-        self._buffered = 0
-        self._buffered_by_type: dict[int, int] = {}
-        self._waiters: dict[int, object] = {}       # request correlation -> reply (or None)
-        self._dead_letters: list[DeadLetter] = []
         self._latency = LatencyBook(layout.num_queues)
         self._next_correlation = 1
-        self._host_types = _host_types(program, layout)
-        self._decoders: dict[int, object] = {}
-        self._encoders: dict[type, object] = {}
+        self._codec = MessageCodec(layout, messages)
+        self._inbox = Inbox(mem, layout, program, reasons, self._codec, self._latency,
+                            host_buffer)
         self._kernels_by_name = {k.name: k for k in layout.kernels}
         self._targets: dict[tuple, tuple[KernelLayout, int]] = {}
-        self._handled = {k.name: {h.message: h.type_id for h in k.handlers}
-                         for k in layout.kernels}
         modes = {k.mode for k in layout.kernels}
         self._persistent = "persistent" in modes
         self._launches = 0
         self._launch_progress: tuple | None = None
-        self._output_taken = 0
         self._wanted_active = np.ones(layout.num_queues, dtype=bool)
         self._holds = np.zeros(layout.num_queues, dtype=np.int64)
         self._last_full_pump = 0
@@ -162,7 +128,7 @@ class Runtime:
         self._pumper.start()
         _live.add(self)
 
-    # ---- kernels and messages ------------------------------------------------------------
+    # ---- kernels and instances -----------------------------------------------------------
 
     def kernels(self) -> list:
         """The program's kernels (classes where known, else names), in program order."""
@@ -186,76 +152,6 @@ class Runtime:
                              f"{instance}")
         return range(k.queue_base + instance, k.queue_base + instance + 1)
 
-    def _message_of(self, k: KernelLayout, msg, type_name) -> tuple[int, np.ndarray | bytes]:
-        """(type id, payload) of a message for kernel `k`: one message object's bytes, or a
-        1-d array of records of the message's dtype."""
-        handled = self._handled[k.name]
-        spec = getattr(type(msg), "_ringc_message", None)
-        if spec is not None:
-            if spec.name not in handled:
-                raise TypeError(f"{k.name} has no handler for {spec.name} (it handles "
-                                f"{', '.join(handled) or 'nothing'})")
-            encode = self._encoders.get(type(msg))
-            if encode is None:
-                encode = self._encoders[type(msg)] = struct_encoder(spec) or record_bytes
-            try:
-                return handled[spec.name], encode(msg)
-            except (struct.error, AttributeError, TypeError, ValueError, OverflowError):
-                try:                            # a field set to a list, or out of range
-                    return handled[spec.name], record_bytes(msg)
-                except (TypeError, ValueError, OverflowError) as exc:
-                    raise TypeError(f"this {spec.name} cannot be sent: {exc}") from None
-        if not isinstance(msg, np.ndarray) or msg.dtype.names is None:
-            raise TypeError(f"send takes an @rc.message object or a numpy structured array, "
-                            f"not {type(msg).__name__}")
-        if type_name is not None:
-            names = [getattr(type_name, "__name__", type_name)]
-            if names[0] not in handled:
-                raise TypeError(f"{k.name} has no handler for {names[0]} (it handles "
-                                f"{', '.join(handled) or 'nothing'})")
-        else:
-            names = [m for m in handled if self._layout.message(m).dtype == msg.dtype]
-        if len(names) != 1:
-            what = "no message" if not names else "several messages (" + ", ".join(
-                names) + "); say which with type="
-            raise TypeError(f"an array of dtype {msg.dtype} matches {what} that {k.name} "
-                            f"handles")
-        dtype = self._layout.message(names[0]).dtype
-        records = msg.reshape(-1)
-        if records.dtype != dtype:
-            if set(records.dtype.names) != set(dtype.names):
-                raise TypeError(f"an array for {names[0]} needs the fields "
-                                f"{', '.join(dtype.names)}")
-            converted = np.zeros(len(records), dtype)
-            for name in dtype.names:
-                converted[name] = records[name]
-            records = converted
-        return handled[names[0]], records
-
-    def _message_object(self, type_id: int, record):
-        cls = self._classes.get(self._layout.message_by_id(type_id).name)
-        return cls.from_record(record) if cls is not None else record.copy()
-
-    def _decode(self, type_id: int, buffer: bytes, offset: int):
-        """The message object in `buffer` at `offset`: struct-unpacked where every field
-        is a scalar (a reply's latency path), else through numpy."""
-        decode = self._decoders.get(type_id)
-        if decode is None:
-            msg = self._layout.message_by_id(type_id)
-            decode = self._decoders[type_id] = struct_decoder(
-                self._classes.get(msg.name), msg.dtype) or (
-                lambda buf, at, t=type_id, d=msg.dtype: self._message_object(
-                    t, np.frombuffer(buf, d, count=1, offset=at)[0]))
-        return decode(buffer, offset)
-
-    def _type_id(self, message) -> int:
-        name = getattr(message, "__name__", message)
-        for m in self._layout.messages:
-            if m.name == name:
-                return m.type_id
-        raise TypeError(f"{name!r} is not a message of this program (messages: "
-                        f"{', '.join(m.name for m in self._layout.messages)})")
-
     # ---- sending ---------------------------------------------------------------------------
 
     def send(self, kernel, msg, instance: int = 0, timeout: float | None = None,
@@ -266,7 +162,7 @@ class Runtime:
         program runs), then `rc.QueueFull` says how many went in. Returns the count."""
         k = self._kernel(kernel)
         queue = self._queues(k, instance, allow_all=False).start
-        type_id, records = self._message_of(k, msg, type)
+        type_id, records = self._codec.encode(k, msg, type)
         if isinstance(records, bytes):
             self._put_one(queue, type_id, records, timeout)
             return 1
@@ -329,7 +225,7 @@ class Runtime:
 
         This is the latency path: struct stores and loads, one lock hold per poll."""
         k, queue = self._target(kernel, instance)
-        type_id, payload = self._message_of(k, msg, None)
+        type_id, payload = self._codec.encode(k, msg)
         if not isinstance(payload, bytes):
             raise TypeError("request takes one message object; send arrays with send() "
                             "and collect the replies with receive_many()")
@@ -337,15 +233,16 @@ class Runtime:
             self._check_open()
             corr = self._next_correlation
             self._next_correlation += 1
-            self._waiters[corr] = None
+            self._inbox.expect_reply(corr)
         try:
             sent_at = self._put_one(queue, type_id, payload, timeout, correlation=corr)
             left = None if timeout is None else max(0.0, sent_at / 1e9 + timeout
                                                     - time.monotonic())
-            if not self._wait(lambda: self._waiters[corr] is not None or self._closed, left):
+            if not self._wait(lambda: self._inbox.reply(corr) is not None or self._closed,
+                              left):
                 raise TimeoutError(f"no reply from {k.name} within {timeout} s")
             with self._lock:
-                reply = self._waiters[corr]
+                reply = self._inbox.reply(corr)
                 if isinstance(reply, DeadLetter):
                     raise DeadLettered(reply)
                 if reply is None:
@@ -354,7 +251,7 @@ class Runtime:
                 return reply
         finally:
             with self._lock:
-                self._waiters.pop(corr, None)
+                self._inbox.forget_reply(corr)
 
     def _target(self, kernel, instance) -> tuple[KernelLayout, int]:
         """(kernel layout, queue id) of one instance, cached for the latency path."""
@@ -371,17 +268,12 @@ class Runtime:
     def receive(self, timeout: float | None = None):
         """The next message in the host output queue (replies to `send`, `rc.emit`s, in
         arrival order); TimeoutError when none arrives in `timeout` seconds."""
-        taken: list = []
+        taken: list[tuple[int, np.void]] = []
 
         def take() -> bool:                     # runs under the lock, inside _wait
-            if self._buffered:
-                chunk = self._chunks[0]
-                taken.append((chunk.type_id, chunk.records[chunk.taken:chunk.taken + 1]))
-                chunk.taken += 1
-                self._buffered -= 1
-                self._buffered_by_type[chunk.type_id] -= 1
-                if not len(chunk):
-                    self._chunks.popleft()
+            found = self._inbox.take_one()
+            if found is not None:
+                taken.append(found)
                 return True
             return self._closed
 
@@ -390,7 +282,7 @@ class Runtime:
         if not taken:
             raise TimeoutError("no message to receive: the program has stopped")
         type_id, record = taken[0]
-        return self._message_object(type_id, record[0])
+        return self._codec.message(type_id, record)
 
     def receive_many(self, n: int, timeout: float | None = None, type=None):  # noqa: A002
         """Up to `n` messages, once `n` arrived or `timeout` passed: a numpy array of the
@@ -400,49 +292,19 @@ class Runtime:
             raise ValueError(f"receive_many takes a count n >= 0, not {n!r}")
         type_id = None
         if type is not None:
-            type_id = self._type_id(type)
-
-        def count() -> int:
-            if type_id is None:
-                return self._buffered
-            return self._buffered_by_type.get(type_id, 0)
-
+            type_id = self._codec.type_id(type)
         deadline = None if timeout is None else time.monotonic() + timeout
         taken: dict[int, list[np.ndarray]] = {}
         left = n
         while True:
             with self._lock:
-                left = self._take(type_id, left, taken)
+                left = self._inbox.take(type_id, left, taken)
             if not left or self._closed:
                 break
             wait = None if deadline is None else max(0.0, deadline - time.monotonic())
-            if not self._wait(lambda: count() > 0 or self._closed, wait):
+            if not self._wait(lambda: self._inbox.count(type_id) > 0 or self._closed, wait):
                 break
-        types = [type_id] if type_id is not None else self._host_types
-        arrays = {t: _joined(taken.get(t, []), self._layout.message_by_id(t).dtype)
-                  for t in {*types, *taken}}
-        if len(arrays) == 1:
-            return next(iter(arrays.values()))
-        return {self._classes.get(self._layout.message_by_id(t).name,
-                                  self._layout.message_by_id(t).name): a
-                for t, a in sorted(arrays.items())}
-
-    def _take(self, type_id: int | None, left: int, taken: dict[int, list]) -> int:
-        """Move up to `left` buffered messages (of `type_id`, or any) into `taken`; returns
-        how many are still wanted. Caller holds the lock."""
-        keep: deque[_Chunk] = deque()
-        for chunk in self._chunks:
-            if left and (type_id is None or chunk.type_id == type_id):
-                part = chunk.records[chunk.taken:chunk.taken + left]
-                chunk.taken += len(part)
-                left -= len(part)
-                self._buffered -= len(part)
-                self._buffered_by_type[chunk.type_id] -= len(part)
-                taken.setdefault(chunk.type_id, []).append(part)
-            if len(chunk):
-                keep.append(chunk)
-        self._chunks = keep
-        return left
+        return self._inbox.as_arrays(taken, type_id)
 
     # ---- pumping ---------------------------------------------------------------------------
 
@@ -451,86 +313,13 @@ class Runtime:
         memory; `full` also refreshes the heartbeat and the 64-bit counters and relaunches
         an event-driven program that has work. Caller holds the lock."""
         now = time.monotonic_ns()
-        room = self._host_buffer - self._buffered
-        if self._waiters:                  # a requester's reply may be behind a full buffer
-            room = max(room, self._output.capacity)
-        ready = self._output.ready() if room > 0 else 0
-        if ready == 1:
-            self._accept_one(self._output.consume_one(), now)
-            self._output_taken += 1
-        elif ready:
-            rows = self._output.consume(room)
-            self._accept_output(rows, now)
-            self._output_taken += len(rows)
+        self._inbox.collect(now)
         if full:
-            if self._dead.ready():
-                self._accept_dead(self._dead.consume(self._dead.capacity))
+            self._inbox.collect_dead_letters()
             self._clock_word[0] = now
             self._counters.update()
             if not self._persistent and not self._closed:
                 self._relaunch_if_needed()
-
-    def _accept_one(self, row: bytes, now: int) -> None:
-        """`_accept_output` of one slot, without numpy's per-call overheads."""
-        header = read_header(row)
-        type_id, source, corr = header.type_id, header.source, header.correlation
-        offset = self._layout.host_queue.payload_offset
-        if self._waiters.get(corr, 0) is None:
-            self._waiters[corr] = self._decode(type_id, row, offset)
-            return
-        self._latency.replied_one(source, corr, now)
-        msg = self._layout.message_by_id(type_id)
-        self._chunks.append(_Chunk(type_id, np.frombuffer(row, msg.dtype, count=1,
-                                                          offset=offset).copy()))
-        self._buffered += 1
-        self._buffered_by_type[type_id] = self._buffered_by_type.get(type_id, 0) + 1
-
-    def _accept_output(self, rows: np.ndarray, now: int) -> None:
-        slots = rows.reshape(-1).view(self._layout.host_queue.slot_dtype())
-        types, corrs, sources = slots["type_id"], slots["correlation"], slots["source"]
-        self._latency.replied(sources, corrs, now)
-        if self._waiters:
-            for i in np.flatnonzero(np.isin(corrs, list(self._waiters))):
-                corr = int(corrs[i])
-                if self._waiters[corr] is None:
-                    self._waiters[corr] = self._decode(int(types[i]), rows[i].tobytes(),
-                                                       self._layout.host_queue.payload_offset)
-                    types[i] = 0                    # consumed by its requester
-        starts = np.flatnonzero(np.diff(types.astype(np.int64), prepend=-1) != 0)
-        for start, stop in zip(starts, [*starts[1:], len(types)]):
-            type_id = int(types[start])
-            if type_id == 0:
-                continue
-            msg = self._layout.message_by_id(type_id)
-            records = np.ascontiguousarray(slots["payload"][start:stop, :msg.size]).view(
-                msg.dtype).reshape(-1)
-            self._chunks.append(_Chunk(type_id, records))
-            self._buffered += len(records)
-            self._buffered_by_type[type_id] = self._buffered_by_type.get(type_id, 0) + len(
-                records)
-
-    def _accept_dead(self, rows: np.ndarray) -> None:
-        slots = rows.reshape(-1).view(self._layout.dead_letter_queue.slot_dtype())
-        for slot in slots:
-            msg = self._layout.message_by_id(int(slot["type_id"]))
-            record = slot["payload"][:msg.size].copy().view(msg.dtype)[0]
-            kernel, instance = self._queue_name(int(slot["queue"]))
-            src_kernel, src_instance = self._queue_name(int(slot["source"]))
-            source = src_kernel if src_instance < 0 else f"{src_kernel}[{src_instance}]"
-            entry = DeadLetter(
-                kernel, instance, self._reasons.get(int(slot["reason"]),
-                                                    f"reason {int(slot['reason'])}"),
-                self._message_object(int(slot["type_id"]), record), source or "host",
-                int(slot["correlation"]), int(slot["detail"]))
-            self._dead_letters.append(entry)
-            if self._waiters.get(entry.correlation, 0) is None:   # a request's conversation
-                self._waiters[entry.correlation] = entry
-
-    def _queue_name(self, queue: int) -> tuple[str | None, int]:
-        if queue in (HOST_QUEUE, DEAD_QUEUE) or queue >= self._layout.num_queues:
-            return (None if queue != HOST_QUEUE else "host"), -1
-        k = next(k for k in self._layout.kernels if queue in k.queue_ids)
-        return k.name, queue - k.queue_base
 
     def _wait(self, ready, timeout: float | None) -> bool:
         """Pump until `ready()` or `timeout`: yields for the first ~100 polls (a reply
@@ -608,7 +397,7 @@ class Runtime:
         stats = self._stats
         progress = (sum(self._host_puts), int(stats["processed"].sum()),
                     int(stats["dead_lettered"].sum()), int(stats["received"].sum()),
-                    int(stats["deferred"].sum()), self._output_taken)
+                    int(stats["deferred"].sum()), self._inbox.collected)
         if progress != self._launch_progress and self._pending(active_only=True):
             try:
                 self._launch(DRAIN_LAUNCH)
@@ -732,7 +521,7 @@ class Runtime:
         return Metrics(kernel=k.name, throughput=s.processed / uptime, latency_mean=mean,
                        latency_p99=p99,
                        input_utilisation=s.pending / (2 * k.capacity * len(queues)),
-                       output_utilisation=self._output.used() / self._output.capacity,
+                       output_utilisation=self._inbox.output_fill(),
                        dead_letters=s.dead_lettered, processed=s.processed)
 
     def dead_letters(self) -> list[DeadLetter]:
@@ -740,7 +529,7 @@ class Runtime:
         with self._lock:
             if not self._closed:
                 self._pump()
-            return list(self._dead_letters)
+            return self._inbox.dead_letters()
 
     def _uptime(self) -> float:
         end = self._ended_at if self._ended_at is not None else time.monotonic()
@@ -791,7 +580,7 @@ class Runtime:
         """Once the device has stopped (under the lock): move what is left to host memory
         and free the device. The pump thread does it when a shutdown timed out before the
         launch ended, so a kernel that finishes its message late still frees its device."""
-        self._host_buffer = sys.maxsize
+        self._inbox.host_buffer = sys.maxsize
         self._pump()
         self._closed = True
         self._ended_at = time.monotonic()
@@ -824,30 +613,3 @@ class Runtime:
         kernels = ", ".join(k.name for k in self._layout.kernels)
         return f"<ringc.Runtime {self.backend} [{kernels}] {state} on {self.device.description}>"
 
-
-def _joined(parts: list[np.ndarray], dtype: np.dtype) -> np.ndarray:
-    """One array of `dtype` (padding kept, unlike np.concatenate) holding `parts`."""
-    out = np.empty(sum(len(p) for p in parts), dtype)
-    at = 0
-    for part in parts:
-        out[at:at + len(part)] = part
-        at += len(part)
-    return out
-
-
-def _host_types(program: Program, layout: Layout) -> list[int]:
-    """Type ids of the messages the program can send the host: replies, emits, rc.reply."""
-    names = set()
-    for kernel in program.kernels:
-        for fn in (*kernel.handlers, *kernel.helpers):
-            for stmt in all_stmts(fn.body):
-                if isinstance(stmt, (Emit, Reply)):
-                    names.add(stmt.message.type.name)
-                elif isinstance(stmt, Return) and stmt.value is not None and fn in \
-                        kernel.handlers:
-                    names.add(stmt.value.type.name)
-    for fn in program.functions:
-        for stmt in all_stmts(fn.body):
-            if isinstance(stmt, (Emit, Reply)):
-                names.add(stmt.message.type.name)
-    return sorted(layout.message(n).type_id for n in names)

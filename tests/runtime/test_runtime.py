@@ -1,4 +1,4 @@
-"""The Runtime's contract (DESIGN.md section 1), on every backend present."""
+"""The Runtime's contract (docs/runtime.md), on every backend present."""
 
 from __future__ import annotations
 
