@@ -47,10 +47,3 @@ def source_of(obj) -> tuple[str, ast.ClassDef | ast.FunctionDef]:
 def loc_of(file: str, node: ast.AST) -> Loc:
     """The Loc of an `ast` node (columns are 1-based, as compilers print them)."""
     return Loc(file, getattr(node, "lineno", 0), getattr(node, "col_offset", -1) + 1)
-
-
-def definition_loc(obj) -> Loc:
-    """Where a class or function is defined (its first decorator, if any)."""
-    file, node = source_of(obj)
-    first = node.decorator_list[0] if node.decorator_list else node
-    return loc_of(file, first)

@@ -79,7 +79,7 @@ def test_no_module_outside_a_target_folder_lists_target_names():
     """Only the registry knows the targets, and it learns them from the folders: a
     string naming two targets outside their own folders is a list that will go stale."""
     names = {p.parent.name for p in (ROOT / "backends").glob("*/target.py")}
-    pattern = re.compile(r"""["'](%s)["']""" % "|".join(sorted(names)))
+    pattern = re.compile("[\"'](" + "|".join(sorted(names)) + ")[\"']")
     offenders = []
     for module, path in MODULES.items():
         if any(_under(module, f"ringc.backends.{name}") for name in names):

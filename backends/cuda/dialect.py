@@ -5,7 +5,7 @@ contracted into FMA and ignore `--use_fast_math`, unless the kernel asked for fa
 `rc.clock()` reads `%globaltimer` (ns). 64-bit atomic max/min need sm_35 or later.
 """
 
-from ringc.codegen.cfamily import CFamilyDialect
+from ringc.codegen.dialect import CFamilyDialect
 
 _ULL = "unsigned long long"
 

@@ -8,7 +8,7 @@ the host refreshes it. `#pragma METAL fp math_mode(safe)` and `fp contract(off)`
 arithmetic IEEE and uncontracted whatever the loader's fast-math setting.
 """
 
-from ringc.codegen.cfamily import CFamilyDialect
+from ringc.codegen.dialect import CFamilyDialect
 
 _RELAXED = "memory_order_relaxed"
 

@@ -7,7 +7,7 @@ control block, so its resolution is how often the host refreshes it. Build with
 `-cl-fp32-correctly-rounded-divide-sqrt` so f32 `/` and `sqrt` are correctly rounded.
 """
 
-from ringc.codegen.cfamily import CFamilyDialect
+from ringc.codegen.dialect import CFamilyDialect
 
 _ATOMIC = "volatile __global {t}*"
 

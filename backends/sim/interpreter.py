@@ -11,7 +11,7 @@ messages as one-element structured arrays ("records": field access through the a
 padding bytes intact, which `numpy.void` does not). State is a one-element record *view*
 into the arena, written in place.
 
-Semantics follow `ringc.codegen.cfamily` and `templates/helpers.j2`: `//` and `%` on ints
+Semantics follow `ringc.codegen.printer` and `templates/helpers.j2`: `//` and `%` on ints
 are Python's, a zero divisor is fault 2 (`division_by_zero`), `MIN // -1` wraps and
 `MIN % -1` is 0; on floats they are numpy's `floor_divide` / `remainder`, computed as the
 C helper computes them (so NaN results carry PoCL's sign bit); shifts by a count
@@ -38,6 +38,7 @@ from typing import Protocol
 
 import numpy as np
 
+from ringc.ir.dispatch import Dispatch
 from ringc.ir.nodes import (
     Assign,
     Binary,
@@ -52,6 +53,7 @@ from ringc.ir.nodes import (
     Fail,
     For,
     FunctionDef,
+    HelperCall,
     If,
     Index,
     Intrinsic,
@@ -79,7 +81,7 @@ from ringc.ir.types import (
     ScalarType,
     struct_dtype,
 )
-from ringc.ir.walk import all_stmts, stmt_exprs, walk
+from ringc.ir.walk import all_stmts, function_locals
 from ringc.protocol import FIRST_USER_REASON
 
 __all__ = ["Fault", "Effects", "Interpreter", "Address", "HandlerFn", "DIVISION_BY_ZERO",
@@ -244,20 +246,22 @@ class Interpreter:
         self.type_ids = {m.name: m.type_id for m in program.messages}
         self._functions: dict[tuple[str | None, str], _Function] = {}
         self._handlers: dict[tuple[str, int], HandlerFn] = {}
-        entries: list[tuple[FunctionDef, KernelDef | None, str, bool]] = []
+        entries: list[tuple[FunctionDef, KernelDef | None, bool]] = []
         for k in program.kernels:
-            entries += [(fn, k, fn.name, True) for fn in k.handlers]
-            entries += [(fn, k, "self." + fn.name, False) for fn in k.helpers]
-        entries += [(fn, None, fn.name, False) for fn in program.functions]
-        for _fn, k, name, _ in entries:
-            self._functions[(k.name if k else None, name)] = _Function()
-        for fn, k, name, handler in entries:
-            compiled = self._functions[(k.name if k else None, name)]
+            entries += [(fn, k, True) for fn in k.handlers]
+            entries += [(fn, k, False) for fn in k.helpers]
+        entries += [(fn, None, False) for fn in program.functions]
+        for fn, k, _ in entries:
+            self._functions[(k.name if k else None, fn.name)] = _Function()
+        for fn, k, handler in entries:
+            compiled = self._functions[(k.name if k else None, fn.name)]
             _Compiler(self, k, fn, handler).fill(compiled)
             if handler:
                 self._handlers[(k.name, self.type_ids[fn.params[0].type.name])] = compiled
 
     def function(self, kernel: str | None, name: str) -> _Function:
+        """The compiled handler or helper `name` of `kernel`, or device function `name`
+        (kernel None)."""
         return self._functions[(kernel, name)]
 
     def handler(self, kernel: str, type_id: int) -> HandlerFn | None:
@@ -270,34 +274,6 @@ class Interpreter:
         return lambda state, message, instance, effects: compiled(
             state, effects, instance, (message,))
 
-    def handle(self, kernel_name: str, type_id: int, state_view: Record | None,
-               message_record: Record, instance: int,
-               effects: Effects) -> tuple[str, Record] | None:
-        """Run `kernel_name`'s handler of `type_id` on `message_record` (not modified) with
-        the instance's state record view (written in place). Returns the reply (`return
-        msg`: message name and record) or None; raises `Fault` when the handler faults and
-        `KeyError` when the kernel has no such handler."""
-        fn = self.handler(kernel_name, type_id)
-        if fn is None:
-            raise KeyError((kernel_name, type_id))
-        with np.errstate(all="ignore"):
-            return fn(state_view, message_record, instance, effects)
-
-
-def _collect_locals(fn: FunctionDef) -> dict[str, object]:
-    """Parameters first, then every other local (as `cfamily.Printer` finds them)."""
-    found: dict[str, object] = {p.name: p.type for p in fn.params}
-    for lv in fn.locals:
-        found.setdefault(lv.name, lv.type)
-    for s in all_stmts(fn.body):
-        if isinstance(s, For):
-            found.setdefault(s.var, s.start.type)
-        for e in stmt_exprs(s):
-            for node in walk(e):
-                if isinstance(node, Local):
-                    found.setdefault(node.name, node.type)
-    return found
-
 
 def _root(e):
     while isinstance(e, (Member, Index)):
@@ -308,13 +284,19 @@ def _root(e):
 class _Compiler:
     """Compiles one function's body into closures."""
 
+    stmt = Dispatch()       # (stmt) -> Ev: None, _BREAK, _CONTINUE or (returned value,)
+    expr = Dispatch()       # (expr) -> Ev: the value
+    ref = Dispatch()        # (place) -> Frame -> (container, key)
+
     def __init__(self, interp: Interpreter, kernel: KernelDef | None, fn: FunctionDef,
                  handler: bool):
         self.interp = interp
         self.kernel = kernel
         self.fn = fn
         self.handler = handler
-        self.types = _collect_locals(fn)
+        self.types = {p.name: p.type for p in fn.params}    # parameters first, then locals
+        for name, t in function_locals(fn).items():
+            self.types.setdefault(name, t)
         self.slots = {name: _FIRST_LOCAL + i for i, name in enumerate(self.types)}
 
     def fill(self, target: _Function) -> None:
@@ -353,9 +335,7 @@ class _Compiler:
             return None
         return run
 
-    def stmt(self, s) -> Ev:
-        return getattr(self, "stmt_" + type(s).__name__.lower())(s)
-
+    @stmt.on(Assign)
     def stmt_assign(self, s: Assign) -> Ev:
         value = self.expr(s.value)
         t = s.target.type
@@ -392,17 +372,25 @@ class _Compiler:
             container[key] = tuple(parts)
         return assign
 
-    def ref(self, e) -> Callable[[Frame], tuple[object, object]]:
-        """(container, key) of a place, its indices evaluated (and checked) in order."""
-        if isinstance(e, Local):
-            slot = self.slots[e.name]
-            return lambda f: (f, slot)
-        if isinstance(e, State):
-            name = e.name
-            return lambda f: (f[_STATE][name], 0)
-        if isinstance(e, Member):
-            base, name = self.expr(e.base), e.field
-            return lambda f: (base(f)[name], 0)
+    # (container, key) of a place, its indices evaluated (and checked) in order
+
+    @ref.on(Local)
+    def local_ref(self, e: Local) -> Callable[[Frame], tuple[object, object]]:
+        slot = self.slots[e.name]
+        return lambda f: (f, slot)
+
+    @ref.on(State)
+    def state_ref(self, e: State) -> Callable[[Frame], tuple[object, object]]:
+        name = e.name
+        return lambda f: (f[_STATE][name], 0)
+
+    @ref.on(Member)
+    def member_ref(self, e: Member) -> Callable[[Frame], tuple[object, object]]:
+        base, name = self.expr(e.base), e.field
+        return lambda f: (base(f)[name], 0)
+
+    @ref.on(Index)
+    def element_ref(self, e: Index) -> Callable[[Frame], tuple[object, object]]:
         base, index, n = self.expr(e.base), self.expr(e.index), e.base.type.length
 
         def element(f):
@@ -413,11 +401,13 @@ class _Compiler:
             raise Fault(INDEX_OUT_OF_RANGE)
         return element
 
+    @stmt.on(If)
     def stmt_if(self, s: If) -> Ev:
         cond, then = self.expr(s.cond), self.block(s.then)
         orelse = self.block(s.orelse) if s.orelse else (lambda f: None)
         return lambda f: then(f) if cond(f) else orelse(f)
 
+    @stmt.on(While)
     def stmt_while(self, s: While) -> Ev:
         cond, body = self.expr(s.cond), self.block(s.body)
 
@@ -432,6 +422,7 @@ class _Compiler:
             return None
         return loop
 
+    @stmt.on(For)
     def stmt_for(self, s: For) -> Ev:
         var_type = self.types[s.var]
         t = var_type if isinstance(var_type, ScalarType) else s.start.type
@@ -453,12 +444,15 @@ class _Compiler:
             return None
         return loop
 
+    @stmt.on(Break)
     def stmt_break(self, s: Break) -> Ev:
         return lambda f: _BREAK
 
+    @stmt.on(Continue)
     def stmt_continue(self, s: Continue) -> Ev:
         return lambda f: _CONTINUE
 
+    @stmt.on(Fail)
     def stmt_fail(self, s: Fail) -> Ev:
         code = self.interp.reasons[s.reason]
 
@@ -466,6 +460,7 @@ class _Compiler:
             raise Fault(code)
         return fail
 
+    @stmt.on(ExprStmt)
     def stmt_exprstmt(self, s: ExprStmt) -> Ev:
         value = self.expr(s.expr)
 
@@ -473,6 +468,7 @@ class _Compiler:
             value(f)
         return run
 
+    @stmt.on(Return)
     def stmt_return(self, s: Return) -> Ev:
         if s.value is None:
             return lambda f: (None,)
@@ -482,6 +478,7 @@ class _Compiler:
             return lambda f: ((name, value(f)),)
         return lambda f: (value(f),)
 
+    @stmt.on(Send)
     def stmt_send(self, s: Send) -> Ev:
         message, instance = self.expr(s.message), self.expr(s.instance)
         kernel, name = s.kernel, s.message.type.name
@@ -491,6 +488,7 @@ class _Compiler:
             f[_EFFECTS].send(kernel, instance(f), name, record)
         return send
 
+    @stmt.on(Emit)
     def stmt_emit(self, s: Emit) -> Ev:
         message, name = self.expr(s.message), s.message.type.name
 
@@ -498,6 +496,7 @@ class _Compiler:
             f[_EFFECTS].emit(name, message(f))
         return emit
 
+    @stmt.on(Reply)
     def stmt_reply(self, s: Reply) -> Ev:
         address, message = self.expr(s.address), self.expr(s.message)
         name = s.message.type.name
@@ -509,22 +508,23 @@ class _Compiler:
 
     # -- expressions -------------------------------------------------------------------------
 
-    def expr(self, e) -> Ev:
-        return getattr(self, "expr_" + type(e).__name__.lower())(e)
-
+    @expr.on(Const)
     def expr_const(self, e: Const) -> Ev:
         value = _const(e.value, e.type)
         return lambda f: value
 
+    @expr.on(Local)
     def expr_local(self, e: Local) -> Ev:
         return operator.itemgetter(self.slots[e.name])
 
+    @expr.on(State)
     def expr_state(self, e: State) -> Ev:
         name, load = e.name, _loader(e.type)
         if load is None:
             return lambda f: f[_STATE][name][0]
         return lambda f: load(f[_STATE][name][0])
 
+    @expr.on(Member)
     def expr_member(self, e: Member) -> Ev:
         base = self.expr(e.base)
         if isinstance(e.base.type, AddressType):
@@ -535,6 +535,7 @@ class _Compiler:
             return lambda f: base(f)[name][0]
         return lambda f: load(base(f)[name][0])
 
+    @expr.on(Index)
     def expr_index(self, e: Index) -> Ev:
         base, index, n = self.expr(e.base), self.expr(e.index), e.base.type.length
         load = _loader(e.type) or (lambda v: v)
@@ -547,6 +548,7 @@ class _Compiler:
             raise Fault(INDEX_OUT_OF_RANGE)
         return element
 
+    @expr.on(Unary)
     def expr_unary(self, e: Unary) -> Ev:
         a, t = self.expr(e.operand), e.type
         if e.op == "not" or (e.op == "invert" and t.is_bool):
@@ -558,6 +560,7 @@ class _Compiler:
             return lambda f: wrap(~a(f))
         return lambda f: wrap(-a(f))
 
+    @expr.on(Binary)
     def expr_binary(self, e: Binary) -> Ev:
         a, b, t, op = self.expr(e.left), self.expr(e.right), e.type, e.op
         if t.is_float:
@@ -571,6 +574,7 @@ class _Compiler:
             return lambda f: fn(a(f), b(f))
         return _int_binary(op, t, a, b)
 
+    @expr.on(Compare)
     def expr_compare(self, e: Compare) -> Ev:
         a, b = self.expr(e.left), self.expr(e.right)
         fn = getattr(operator, e.op)
@@ -578,16 +582,19 @@ class _Compiler:
             return lambda f: bool(fn(a(f), b(f)))
         return lambda f: fn(a(f), b(f))
 
+    @expr.on(Logical)
     def expr_logical(self, e: Logical) -> Ev:
         a, b = self.expr(e.left), self.expr(e.right)
         if e.op == "and":
             return lambda f: bool(a(f)) and bool(b(f))
         return lambda f: bool(a(f)) or bool(b(f))
 
+    @expr.on(Select)
     def expr_select(self, e: Select) -> Ev:
         cond, then, orelse = self.expr(e.cond), self.expr(e.then), self.expr(e.orelse)
         return lambda f: then(f) if cond(f) else orelse(f)
 
+    @expr.on(Cast)
     def expr_cast(self, e: Cast) -> Ev:
         a = self.expr(e.expr)
         conv = _caster(e.expr.type, e.type)
@@ -595,14 +602,19 @@ class _Compiler:
             return a
         return lambda f: conv(a(f))
 
+    @expr.on(Call)
     def expr_call(self, e: Call) -> Ev:
-        helper = e.function.startswith("self.")
-        fn = self.interp.function(self.kernel.name if helper else None, e.function)
+        fn = self.interp.function(None, e.function)
         args = [self.expr(x) for x in e.args]
-        if helper:
-            return lambda f: fn(f[_STATE], f[_EFFECTS], f[_INSTANCE], [x(f) for x in args])
         return lambda f: fn(None, f[_EFFECTS], f[_INSTANCE], [x(f) for x in args])
 
+    @expr.on(HelperCall)
+    def expr_helper_call(self, e: HelperCall) -> Ev:
+        fn = self.interp.function(self.kernel.name, e.function)
+        args = [self.expr(x) for x in e.args]
+        return lambda f: fn(f[_STATE], f[_EFFECTS], f[_INSTANCE], [x(f) for x in args])
+
+    @expr.on(MathCall)
     def expr_mathcall(self, e: MathCall) -> Ev:
         args, t, name = [self.expr(x) for x in e.args], e.args[0].type, e.function
         if name in ("min", "max"):
@@ -632,6 +644,7 @@ class _Compiler:
             return lambda f: ufunc(a(f), b(f))
         return lambda f: ufunc(a(f))
 
+    @expr.on(MessageNew)
     def expr_messagenew(self, e: MessageNew) -> Ev:
         dtype = self.interp.dtypes[e.message]
         fields = [(name, self.expr(value)) for name, value in e.fields]
@@ -643,6 +656,7 @@ class _Compiler:
             return record
         return build
 
+    @expr.on(Intrinsic)
     def expr_intrinsic(self, e: Intrinsic) -> Ev:
         if e.name == "sender":
             return lambda f: f[_EFFECTS].sender()

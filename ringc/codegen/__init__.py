@@ -9,6 +9,14 @@ The result carries the layout the runtime drives the program with and the table 
 
 A kernel whose `targets` option excludes the target, or a feature the target lacks (Metal:
 f64, 64-bit atomics), is a `CompileError` naming the line.
+
+Limits: the program must be verified IR (`ringc.ir.verify`, which `ringc.compiler` and
+`rc.launch` run on every program first); codegen does not check again what the verifier
+checks, recursion included (the layout's room computation would not end on it).
+
+The pieces: `dialect` (what a target spells its own way), `printer` (IR functions to C),
+`helpers` (the helper functions printed code calls), `layout` (the arena), `identifiers`
+(C names).
 """
 
 from __future__ import annotations
@@ -26,9 +34,10 @@ from ..ir.types import ArrayType, MessageType, ScalarType, struct_layout
 from ..ir.walk import all_stmts
 from ..protocol import FIRST_USER_REASON, MAX_ROOM_NEED
 from ..targets import Target
-from .cfamily import CFamilyDialect, Printer, comment_text
+from .dialect import CFamilyDialect
 from .identifiers import Names, mangle
-from .layout import check_recursion, compute_layout
+from .layout import compute_layout
+from .printer import ProgramPrinter, comment_text
 
 __all__ = ["GeneratedProgram", "generate", "dialect_for", "fail_reasons"]
 
@@ -96,11 +105,10 @@ def generate(program: Program, target: str, *, output_capacity: int = 4096,
                 f"{', '.join(k.options.targets)})", k.loc,
                 hint=f"add '{target}' to its targets option, or compile for another target")
     layout = compute_layout(program, output_capacity, dead_letter_capacity)
-    check_recursion(program)
     reasons = fail_reasons(program)
     names = Names()
-    printer = Printer(dialect, program, layout, names,
-                      {r: FIRST_USER_REASON + i for i, r in enumerate(reasons)})
+    printer = ProgramPrinter(dialect, program, layout, names,
+                             {r: FIRST_USER_REASON + i for i, r in enumerate(reasons)})
     messages = [_message_view(printer, m) for m in program.messages]
     kernels = [_kernel_view(printer, k, layout) for k in program.kernels]
     functions, prototypes = _print_functions(printer, program)
@@ -146,7 +154,7 @@ def _member_type(type_name: str, length: int):
     return ArrayType(scalar, length) if length else scalar
 
 
-def _struct_fields(printer: Printer, fields, size: int) -> list[str]:
+def _struct_fields(printer: ProgramPrinter, fields, size: int) -> list[str]:
     """C member declarations (bool stored as uchar) padded to `size` bytes."""
     decls = [printer.declare(t, mangle(name), storage=True) for name, t in fields]
     natural = struct_layout(list(fields))[1] if fields else 0
@@ -162,7 +170,7 @@ def _asserts(c_name: str, fields, dtype) -> list[tuple[str, int]]:
     return checks
 
 
-def _message_view(printer: Printer, m) -> dict:
+def _message_view(printer: ProgramPrinter, m) -> dict:
     ml = printer.layout.message(m.name)
     fields = [(f.name, f.type) for f in m.fields]
     c_name = printer.names("msg", m.name)
@@ -174,7 +182,7 @@ def _message_view(printer: Printer, m) -> dict:
                 checks=[(t, m.loc) for _, t in fields])
 
 
-def _kernel_view(printer: Printer, k, layout: Layout) -> dict:
+def _kernel_view(printer: ProgramPrinter, k, layout: Layout) -> dict:
     kl = layout.kernel(k.name)
     fields = [(s.name, s.type) for s in k.state]
     c_state = printer.names("state", k.name)
@@ -194,7 +202,7 @@ def _kernel_view(printer: Printer, k, layout: Layout) -> dict:
                 checks=[(t, k.loc) for _, t in fields])
 
 
-def _print_functions(printer: Printer, program: Program) -> tuple[list[str], list[str]]:
+def _print_functions(printer: ProgramPrinter, program: Program) -> tuple[list[str], list[str]]:
     functions, prototypes = [], []
     entries: list[tuple[FunctionDef, object, bool]] = []
     for k in program.kernels:

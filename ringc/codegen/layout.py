@@ -22,12 +22,19 @@ from ..arena import (
     round_up,
 )
 from ..errors import CompileError
+from ..ir.dispatch import Dispatch
 from ..ir.nodes import (
+    Assign,
+    Break,
     Call,
     Const,
+    Continue,
     Emit,
+    ExprStmt,
+    Fail,
     For,
     FunctionDef,
+    HelperCall,
     If,
     KernelDef,
     Loc,
@@ -35,6 +42,7 @@ from ..ir.nodes import (
     Reply,
     Return,
     Send,
+    Stmt,
     While,
 )
 from ..ir.types import MESSAGE_ALIGN, struct_dtype
@@ -55,80 +63,84 @@ def _trip_count(stmt: For) -> int:
     return 1
 
 
-def _calls(expr) -> list[Call]:
-    return [e for e in walk(expr) if isinstance(e, Call)]
+Counts = dict[tuple, int]     # (queue group, kernel, instance) -> messages
 
 
 class _NeedCounter:
     """Sums sends per queue group over a function body (If: the larger branch; constant
-    loops multiply; other loops count once). Detects recursion, which GPUs cannot run."""
+    loops multiply; other loops count once; a call adds its callee's sends). The call
+    graph must be acyclic, as the IR verifier ensures."""
 
-    def __init__(self, kernel: KernelDef | None, program: Program):
+    statement = Dispatch()      # (stmt, handler: bool) -> Counts
+
+    def __init__(self, kernel: KernelDef, program: Program):
         self.kernel = kernel
         self.program = program
-        self.memo: dict[str, dict[tuple, int]] = {}
-        self.active: list[str] = []
+        self.memo: dict[tuple[type, str], Counts] = {}   # by (call kind, function)
 
-    def function(self, name: str) -> FunctionDef:
-        if name.startswith("self."):
-            return next(f for f in self.kernel.helpers if f.name == name[5:])
-        return next(f for f in self.program.functions if f.name == name)
-
-    def call(self, name: str, loc: Loc) -> dict[tuple, int]:
-        if name in self.active:
-            raise CompileError(f"'{name}' calls itself (directly or through other functions)",
-                               loc, hint="GPU targets cannot run recursion: use a loop")
-        if name not in self.memo:
-            self.active.append(name)
-            self.memo[name] = self.body(self.function(name).body, handler=False)
-            self.active.pop()
-        return self.memo[name]
-
-    def body(self, stmts, handler: bool) -> dict[tuple, int]:
-        total: dict[tuple, int] = {}
-
-        def add(counts: dict[tuple, int], times: int = 1) -> None:
-            for key, n in counts.items():
-                total[key] = total.get(key, 0) + n * times
-
+    def body(self, stmts: tuple[Stmt, ...], handler: bool) -> Counts:
+        total: Counts = {}
         for stmt in stmts:
             for expr in stmt_exprs(stmt):
-                for call in _calls(expr):
-                    add(self.call(call.function, stmt.loc))
-            if isinstance(stmt, If):
-                then = self.body(stmt.then, handler)
-                orelse = self.body(stmt.orelse, handler)
-                add({k: max(then.get(k, 0), orelse.get(k, 0)) for k in {*then, *orelse}})
-            elif isinstance(stmt, While):
-                add(self.body(stmt.body, handler))
-            elif isinstance(stmt, For):
-                add(self.body(stmt.body, handler), _trip_count(stmt))
-            elif isinstance(stmt, (Emit, Reply)):
-                add({("host", None, None): 1})
-            elif isinstance(stmt, Return) and handler and stmt.value is not None:
-                add({("reply", None, None): 1})
-            elif isinstance(stmt, Send):
-                inst = stmt.instance.value if isinstance(stmt.instance, Const) else None
-                add({("kernel", stmt.kernel, inst): 1})
+                for call in walk(expr):
+                    if isinstance(call, (Call, HelperCall)):
+                        _add(total, self.call(call))
+            _add(total, self.statement(stmt, handler))
         return total
+
+    def call(self, call: Call | HelperCall) -> Counts:
+        key = (type(call), call.function)
+        if key not in self.memo:
+            functions = (self.kernel.helpers if isinstance(call, HelperCall)
+                         else self.program.functions)
+            callee = next(f for f in functions if f.name == call.function)
+            self.memo[key] = self.body(callee.body, handler=False)
+        return self.memo[key]
+
+    @statement.on(If)
+    def if_(self, stmt: If, handler: bool) -> Counts:
+        then, orelse = self.body(stmt.then, handler), self.body(stmt.orelse, handler)
+        return {k: max(then.get(k, 0), orelse.get(k, 0)) for k in {*then, *orelse}}
+
+    @statement.on(While)
+    def while_(self, stmt: While, handler: bool) -> Counts:
+        return self.body(stmt.body, handler)
+
+    @statement.on(For)
+    def for_(self, stmt: For, handler: bool) -> Counts:
+        total: Counts = {}
+        _add(total, self.body(stmt.body, handler), _trip_count(stmt))
+        return total
+
+    @statement.on(Emit, Reply)
+    def to_host(self, stmt: Emit | Reply, handler: bool) -> Counts:
+        return {("host", None, None): 1}
+
+    @statement.on(Return)
+    def return_(self, stmt: Return, handler: bool) -> Counts:
+        return {("reply", None, None): 1} if handler and stmt.value is not None else {}
+
+    @statement.on(Send)
+    def send(self, stmt: Send, handler: bool) -> Counts:
+        instance = stmt.instance.value if isinstance(stmt.instance, Const) else None
+        return {("kernel", stmt.kernel, instance): 1}
+
+    @statement.on(Assign, ExprStmt, Break, Continue, Fail)
+    def sends_nothing(self, stmt: Stmt, handler: bool) -> Counts:
+        return {}
+
+
+def _add(total: Counts, counts: Counts, times: int = 1) -> None:
+    for key, n in counts.items():
+        total[key] = total.get(key, 0) + n * times
 
 
 def room_needs(program: Program, kernel: KernelDef, handler: FunctionDef) -> tuple[RoomNeed, ...]:
-    """The room one handling of `handler` needs, per queue group (see the module doc)."""
+    """The room one handling of `handler` needs, per queue group (see the module doc).
+    `program` must be verified IR: a recursive call graph would not end."""
     counts = _NeedCounter(kernel, program).body(handler.body, handler=True)
     return tuple(RoomNeed(target, n, k, i) for (target, k, i), n in sorted(
         counts.items(), key=lambda item: tuple(str(x) for x in item[0])) if n > 0)
-
-
-def check_recursion(program: Program) -> None:
-    """Raise CompileError for a device function that (indirectly) calls itself."""
-    counter = _NeedCounter(None, program)
-    for fn in program.functions:
-        counter.call(fn.name, fn.loc)
-    for kernel in program.kernels:
-        counter = _NeedCounter(kernel, program)
-        for fn in kernel.helpers:
-            counter.call("self." + fn.name, fn.loc)
 
 
 # ---------------------------------------------------------------------------------------

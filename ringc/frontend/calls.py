@@ -168,16 +168,16 @@ def helper_call(fl, node: ast.Call, name: str):
     return call_with(fl, node, info)
 
 
-def call_with(fl, node: ast.Call, info) -> ir.Call:
+def call_with(fl, node: ast.Call, info) -> ir.Call | ir.HelperCall:
     if node.keywords:
         raise fl.error(node.keywords[0].value, "pass arguments by position")
     if len(node.args) != len(info.params):
-        raise fl.error(node, f"{info.key}() takes {len(info.params)} argument"
+        raise fl.error(node, f"{info.spelled}() takes {len(info.params)} argument"
                              f"{'' if len(info.params) == 1 else 's'}, got {len(node.args)}")
     args = tuple(fl.convert(fl.expr(a), p.type, a) for a, p in zip(node.args, info.params))
     if info.effects:
         fl.effects = True
-    return ir.Call(info.key, args, info.returns)
+    return info.call(args)
 
 
 def intrinsic_expr(fl, node: ast.Call, name: str):

@@ -1,12 +1,12 @@
 """Lowering one function body (handler, kernel helper or device function) to typed IR.
 
-The supported syntax is the table `STATEMENTS` / `EXPRESSIONS` below: an `ast` node outside
-it fails in one place, `unsupported`, with a hint. Every error is a `CompileError` at the
-user's file:line:col.
+The supported syntax is the `ast` node kinds with a handler on `FunctionLowering.stmt` or
+`FunctionLowering.expr` (`ringc.ir.dispatch`): any other node fails in one place,
+`unsupported`, with a hint. Every error is a `CompileError` at the user's file:line:col.
 
 Locals are typed before the body is lowered: every assignment to a local is typed with the
-locals known so far until nothing changes, untyped literals being weak (DESIGN.md:
-"a local's type is the promotion of everything assigned to it").
+locals known so far until nothing changes, untyped literals being weak (docs/language.md,
+"Semantics": "a local's type is the promotion of everything assigned to it").
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from ..errors import CompileError
 from ..ir import nodes as ir
+from ..ir.dispatch import Dispatch
 from ..ir.types import ADDRESS, BOOL, I32, AddressType, ArrayType, MessageType, ScalarType
 from ..ir.walk import walk
 from . import names
@@ -73,12 +74,23 @@ class _Unresolved(Exception):
 @dataclass
 class FunctionInfo:
     """What a caller needs of a helper or device function, and what lowering found."""
-    key: str                      # "self.name" for helpers, the plain name for device fns
+    name: str
+    helper: bool                  # a kernel helper (called self.name), else a device function
     params: tuple[ir.Param, ...]
     returns: object               # IR type or None
     node: ast.FunctionDef
     effects: bool = False         # writes state, sends, emits, replies or uses atomics
     lowered: ir.FunctionDef | None = None
+
+    @property
+    def spelled(self) -> str:
+        """How the user calls it: `self.name` or `name`."""
+        return f"self.{self.name}" if self.helper else self.name
+
+    def call(self, args: tuple[ir.Expr, ...]) -> ir.Call | ir.HelperCall:
+        """The IR call of this function with `args`."""
+        node = ir.HelperCall if self.helper else ir.Call
+        return node(self.name, args, self.returns)
 
 
 @dataclass
@@ -94,6 +106,9 @@ class Context:
 
 class FunctionLowering:
     """Lowers one `ast.FunctionDef` to an `ir.FunctionDef`."""
+
+    stmt = Dispatch()   # (ast.stmt) -> an IR statement, a list of them, or None (nothing)
+    expr = Dispatch()   # (ast.expr) -> an IR expression, or a Weak untyped literal
 
     def __init__(self, ctx: Context, node: ast.FunctionDef, params: tuple[ir.Param, ...],
                  returns: object):
@@ -118,13 +133,18 @@ class FunctionLowering:
         return ir.Loc(self.ctx.file, getattr(node, "lineno", self.node.lineno),
                       getattr(node, "col_offset", self.node.col_offset) + 1)
 
+    @stmt.otherwise
+    @expr.otherwise
+    def unsupported_syntax(self, node: ast.AST) -> None:
+        raise self.unsupported(node)
+
     def unsupported(self, node: ast.AST, what: str | None = None,
                     construct: ast.AST | None = None) -> CompileError:
-        """The one error for syntax outside the tables; `construct` (an operator node,
+        """The one error for syntax without a handler; `construct` (an operator node,
         which has no location) picks the hint when given."""
         name = type(construct or node).__name__
         return self.error(node, f"{what or name} is not supported in ring kernels",
-                          HINTS.get(name, "see the supported subset in DESIGN.md"))
+                          HINTS.get(name, "see the supported subset in docs/language.md"))
 
     def rule(self, node: ast.AST, exc: TypeRuleError) -> CompileError:
         return self.error(node, exc.message, exc.hint)
@@ -267,10 +287,7 @@ class FunctionLowering:
     def block(self, stmts: list[ast.stmt]) -> tuple[ir.Stmt, ...]:
         out: list[ir.Stmt] = []
         for stmt in stmts:
-            visitor = STATEMENTS.get(type(stmt))
-            if visitor is None:
-                raise self.unsupported(stmt)
-            result = visitor(self, stmt)
+            result = self.stmt(stmt)
             if result is None:
                 continue
             if isinstance(result, list):
@@ -279,11 +296,13 @@ class FunctionLowering:
                 out.append(result)
         return tuple(out)
 
+    @stmt.on(ast.Assign)
     def stmt_assign(self, node: ast.Assign) -> list[ir.Stmt]:
         value = self.expr(node.value)
         self.check_alone(value, node.value, allow_root=True)
         return [self.store(target, value, node, node.value) for target in node.targets]
 
+    @stmt.on(ast.AnnAssign)
     def stmt_annassign(self, node: ast.AnnAssign):
         if not isinstance(node.target, ast.Name):
             raise self.error(node, "only local variables can be annotated",
@@ -294,6 +313,7 @@ class FunctionLowering:
         self.check_alone(value, node.value, allow_root=True)
         return self.store(node.target, value, node, node.value)
 
+    @stmt.on(ast.AugAssign)
     def stmt_augassign(self, node: ast.AugAssign) -> ir.Stmt:
         op = BINOPS.get(type(node.op))
         if op is None:
@@ -339,6 +359,7 @@ class FunctionLowering:
         elif isinstance(root, ir.Local) and isinstance(root.type, AddressType):
             raise self.error(node, "an address's fields cannot be assigned")
 
+    @stmt.on(ast.Expr)
     def stmt_expr(self, node: ast.Expr):
         if isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
             return None                                   # docstring
@@ -347,17 +368,19 @@ class FunctionLowering:
             if special is not None:
                 return special
             value = self.expr(node.value)
-            if isinstance(value, (ir.Call, ir.Intrinsic)):
+            if isinstance(value, (ir.Call, ir.HelperCall, ir.Intrinsic)):
                 self.check_alone(value, node.value, allow_root=True)
                 return ir.ExprStmt(value, self.loc(node))
         self.expr(node.value)          # an unsupported construct is reported as such
         raise self.error(node, "this expression has no effect",
                          "assign its value or remove it")
 
+    @stmt.on(ast.If)
     def stmt_if(self, node: ast.If) -> ir.Stmt:
         cond = self.condition(node.test)
         return ir.If(cond, self.block(node.body), self.block(node.orelse), self.loc(node))
 
+    @stmt.on(ast.While)
     def stmt_while(self, node: ast.While) -> ir.Stmt:
         if node.orelse:
             raise self.error(node.orelse[0], "while/else is not supported",
@@ -368,6 +391,7 @@ class FunctionLowering:
         self.loop_depth -= 1
         return ir.While(cond, body, self.loc(node))
 
+    @stmt.on(ast.For)
     def stmt_for(self, node: ast.For) -> ir.Stmt:
         if node.orelse:
             raise self.error(node.orelse[0], "for/else is not supported", "use a flag variable")
@@ -403,15 +427,19 @@ class FunctionLowering:
         self.loop_depth -= 1
         return ir.For(name, start, stop, step, body, self.loc(node))
 
+    @stmt.on(ast.Break)
     def stmt_break(self, node: ast.Break) -> ir.Stmt:
         return ir.Break(self.loc(node))
 
+    @stmt.on(ast.Continue)
     def stmt_continue(self, node: ast.Continue) -> ir.Stmt:
         return ir.Continue(self.loc(node))
 
+    @stmt.on(ast.Pass)
     def stmt_pass(self, node: ast.Pass):
         return None
 
+    @stmt.on(ast.Return)
     def stmt_return(self, node: ast.Return) -> ir.Stmt:
         if node.value is None or (isinstance(node.value, ast.Constant)
                                   and node.value.value is None):
@@ -511,12 +539,6 @@ class FunctionLowering:
 
     # -- expressions ---------------------------------------------------------------------
 
-    def expr(self, node: ast.expr):
-        visitor = EXPRESSIONS.get(type(node))
-        if visitor is None:
-            raise self.unsupported(node)
-        return visitor(self, node)
-
     def typed(self, value, node: ast.AST) -> ir.Expr:
         if isinstance(value, Weak):
             try:
@@ -585,6 +607,7 @@ class FunctionLowering:
             return ir.Compare("ne", value, ir.Const(0.0 if t.is_float else 0, t), BOOL)
         raise self.error(node, f"a {t} has no truth value", "compare it explicitly")
 
+    @expr.on(ast.Constant)
     def ex_constant(self, node: ast.Constant):
         v = node.value
         if isinstance(v, bool):
@@ -595,6 +618,7 @@ class FunctionLowering:
             raise self.error(node, "strings are only allowed as rc.fail reasons")
         raise self.error(node, f"constant {v!r} is not supported")
 
+    @expr.on(ast.Name)
     def ex_name(self, node: ast.Name):
         name = node.id
         if name in self.locals:
@@ -619,6 +643,7 @@ class FunctionLowering:
     def _assigned_later(self, name: str) -> bool:
         return any(n == name for n, _, _ in self._assignments(self.node.body))
 
+    @expr.on(ast.Attribute)
     def ex_attribute(self, node: ast.Attribute):
         base_node = node.value
         if isinstance(base_node, ast.Name) and base_node.id == "self" and "self" not in self.locals:
@@ -652,6 +677,7 @@ class FunctionLowering:
         raise self.error(node, f"'{ast.unparse(node)}' has no attribute '{node.attr}' "
                                "usable in a kernel")
 
+    @expr.on(ast.Subscript)
     def ex_subscript(self, node: ast.Subscript):
         base = self.expr(node.value)
         t = getattr(base, "type", None)
@@ -671,6 +697,7 @@ class FunctionLowering:
             raise self.error(node.slice, f"array indices must be integers, not {index.type}")
         return ir.Index(base, index, t.elem)
 
+    @expr.on(ast.BinOp)
     def ex_binop(self, node: ast.BinOp):
         op = BINOPS.get(type(node.op))
         if op is None:
@@ -720,6 +747,7 @@ class FunctionLowering:
                 raise self.rule(node, exc) from None
         return value if value.type == t else ir.Cast(value, t)
 
+    @expr.on(ast.UnaryOp)
     def ex_unaryop(self, node: ast.UnaryOp):
         if isinstance(node.op, ast.Not):
             return self.truth_of(node)
@@ -738,6 +766,7 @@ class FunctionLowering:
                              "use `not` for bools" if t == BOOL else None)
         return ir.Unary(op, operand, t)
 
+    @expr.on(ast.BoolOp)
     def ex_boolop(self, node: ast.BoolOp):
         """`and`/`or` used as a value: Python gives one of the operands, so only bools
         (whose operand value is their truth) are accepted here."""
@@ -750,6 +779,7 @@ class FunctionLowering:
                                  "compare explicitly (x != 0), or write `a if cond else b`")
         return self.truth_of(node)
 
+    @expr.on(ast.Compare)
     def ex_compare(self, node: ast.Compare):
         for op_node in node.ops:
             if type(op_node) not in CMPOPS:
@@ -759,7 +789,7 @@ class FunctionLowering:
         for i, op_node in enumerate(node.ops):
             op = CMPOPS[type(op_node)]
             left, right = operands[i], operands[i + 1]
-            if 0 < i and isinstance(right, (ir.Call, ir.Intrinsic)):
+            if 0 < i and isinstance(right, (ir.Call, ir.HelperCall, ir.Intrinsic)):
                 raise self.error(node.comparators[i - 1], "a chained comparison would "
                                  "evaluate this call twice", "split the comparison")
             parts.append(self.compare(op, left, right, node))
@@ -783,6 +813,7 @@ class FunctionLowering:
             raise self.error(node, "bools can only be compared with == and !=")
         return ir.Compare(op, self.operand(left, t, node), self.operand(right, t, node), BOOL)
 
+    @expr.on(ast.IfExp)
     def ex_ifexp(self, node: ast.IfExp):
         cond = self.truth_of(node.test)
         then, orelse = self.expr(node.body), self.expr(node.orelse)
@@ -799,6 +830,7 @@ class FunctionLowering:
             raise self.error(node, f"the branches have different types ({tt} and {te})")
         return ir.Select(cond, then, orelse, tt)
 
+    @expr.on(ast.Call)
     def ex_call(self, node: ast.Call):
         from .calls import lower_call  # the call table lives in its own module
         return lower_call(self, node)
@@ -815,7 +847,8 @@ class FunctionLowering:
             next(subexpressions)
         for sub in subexpressions:
             if _is_effectful(sub, self.ctx):
-                name = sub.function if isinstance(sub, ir.Call) else f"rc.{sub.name}"
+                name = f"self.{sub.function}" if isinstance(sub, ir.HelperCall) \
+                    else f"rc.{sub.name}"
                 raise self.error(node, f"{name}() changes state or "
                                        "sends, so it must be the whole expression",
                                  "give it its own statement: tmp = " + name + "(...)")
@@ -835,34 +868,7 @@ def _always_returns(body: tuple[ir.Stmt, ...]) -> bool:
 def _is_effectful(e: ir.Expr, ctx: Context) -> bool:
     if isinstance(e, ir.Intrinsic):
         return e.name.startswith("atomic_")
-    if isinstance(e, ir.Call):
-        return ctx.builder.function_effects(ctx.kernel, e.function)
-    return False
+    if isinstance(e, ir.HelperCall):
+        return ctx.builder.helper_effects(ctx.kernel, e.function)
+    return False        # device functions cannot change state or send
 
-
-STATEMENTS = {
-    ast.Assign: FunctionLowering.stmt_assign,
-    ast.AnnAssign: FunctionLowering.stmt_annassign,
-    ast.AugAssign: FunctionLowering.stmt_augassign,
-    ast.Expr: FunctionLowering.stmt_expr,
-    ast.If: FunctionLowering.stmt_if,
-    ast.While: FunctionLowering.stmt_while,
-    ast.For: FunctionLowering.stmt_for,
-    ast.Break: FunctionLowering.stmt_break,
-    ast.Continue: FunctionLowering.stmt_continue,
-    ast.Pass: FunctionLowering.stmt_pass,
-    ast.Return: FunctionLowering.stmt_return,
-}
-
-EXPRESSIONS = {
-    ast.Constant: FunctionLowering.ex_constant,
-    ast.Name: FunctionLowering.ex_name,
-    ast.Attribute: FunctionLowering.ex_attribute,
-    ast.Subscript: FunctionLowering.ex_subscript,
-    ast.BinOp: FunctionLowering.ex_binop,
-    ast.UnaryOp: FunctionLowering.ex_unaryop,
-    ast.BoolOp: FunctionLowering.ex_boolop,
-    ast.Compare: FunctionLowering.ex_compare,
-    ast.IfExp: FunctionLowering.ex_ifexp,
-    ast.Call: FunctionLowering.ex_call,
-}

@@ -18,8 +18,6 @@ from .. import intrinsics
 from ..ir.types import ArrayType, ScalarType
 from ..types import Address, Array
 
-_RINGC_MODULE_NAMES = ("ringc",)
-
 
 @dataclass(frozen=True)
 class Unresolved:
@@ -56,14 +54,6 @@ def resolve(node: ast.AST, module_globals: dict) -> object:
             return Unresolved(dotted)
         obj = getattr(obj, attr)
     return obj
-
-
-def is_ringc_module(obj: object) -> bool:
-    return isinstance(obj, types.ModuleType) and obj.__name__ in _RINGC_MODULE_NAMES
-
-
-def is_math_module(obj: object) -> bool:
-    return obj is math
 
 
 def intrinsic_name(obj: object) -> str | None:

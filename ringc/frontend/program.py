@@ -267,7 +267,7 @@ class ProgramBuilder:
                                "rewrite the recursion as a loop")
         params = self._params(kernel.file, kernel.globals, fn_node, skip_self=True)
         returns = self._returns(kernel.file, kernel.globals, fn_node)
-        info = FunctionInfo(f"self.{name}", params, returns, fn_node)
+        info = FunctionInfo(name, helper=True, params=params, returns=returns, node=fn_node)
         kernel.helpers[name] = info
         ctx = Context(kernel.file, kernel.globals, self, kernel, "helper", kernel.state)
         self.stack.append(key)
@@ -289,14 +289,14 @@ class ProgramBuilder:
             raise fl.error(node, f"recursion is not supported ({cycle})",
                            "rewrite the recursion as a loop")
         for other, other_info in self.device_functions.items():
-            if other is not fn and other_info.key == key:
+            if other is not fn and other_info.name == key:
                 raise fl.error(node, f"two different device functions are named '{key}'",
                                "rename one")
         file, fn_node = source_of(fn)
         globals_ = fn.__globals__
         params = self._params(file, globals_, fn_node, skip_self=False)
         returns = self._returns(file, globals_, fn_node)
-        info = FunctionInfo(key, params, returns, fn_node)
+        info = FunctionInfo(key, helper=False, params=params, returns=returns, node=fn_node)
         self.device_functions[fn] = info
         ctx = Context(file, globals_, self, None, "device", {})
         self.stack.append(key)
@@ -307,11 +307,10 @@ class ProgramBuilder:
             self.stack.pop()
         return info
 
-    def function_effects(self, kernel: KernelInfo | None, key: str) -> bool:
-        if key.startswith("self.") and kernel is not None:
-            info = kernel.helpers.get(key[5:])
-            return bool(info and info.effects)
-        return False
+    def helper_effects(self, kernel: KernelInfo | None, name: str) -> bool:
+        """Does helper `name` of `kernel` write state, send, emit, reply or use atomics?"""
+        info = kernel.helpers.get(name) if kernel is not None else None
+        return bool(info and info.effects)
 
     # -- the whole program ---------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""ringc's typing rules (DESIGN.md, "Semantics"), as pure functions over IR types.
+"""ringc's typing rules (docs/language.md, "Semantics"), as pure functions over IR types.
 
 - An untyped literal (a `Weak` value: a Python int or float, including module-level
   constants) takes the type of the typed operand it meets; alone an int is `i32` (`i64` if

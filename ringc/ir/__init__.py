@@ -1,8 +1,9 @@
 """The typed IR: nodes, their textual form (".rir") and the verifier.
 
 `print_program` writes a Program as text, `parse_program` reads it back to an equal
-Program, and `verify` checks a Program is well-formed, well-typed IR. This package imports
-nothing else of ringc.
+Program, and `verify` checks a Program is well-formed, well-typed IR. Passes handle nodes
+by kind through `dispatch.Dispatch`; `walk` knows what each kind holds. This package
+imports nothing else of ringc.
 """
 
 from .nodes import *  # noqa: F401,F403

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from typing import get_args
 
 from .types import AddressType, ArrayType, FieldType, Loc, MessageType, ScalarType, ValueType
 
@@ -27,7 +28,8 @@ __all__ = [
     "Stmt", "Assign", "If", "While", "For", "Break", "Continue", "Return", "ExprStmt",
     "Send", "Emit", "Reply", "Fail",
     "Expr", "Const", "Local", "State", "Member", "Index", "Unary", "Binary", "Compare",
-    "Logical", "Select", "Cast", "Call", "MathCall", "MessageNew", "Intrinsic",
+    "Logical", "Select", "Cast", "Call", "HelperCall", "MathCall", "MessageNew", "Intrinsic",
+    "EXPR_KINDS", "STMT_KINDS",
     "UNARY_OPS", "BINARY_OPS", "COMPARE_OPS", "LOGICAL_OPS", "MATH_FUNCTIONS", "INTRINSICS",
 ]
 
@@ -145,8 +147,17 @@ class Cast:
 
 @dataclass(frozen=True)
 class Call:
-    """A call of a kernel helper (`function` is "self.NAME") or of an `@rc.device`
-    function (`function` is its plain name)."""
+    """A call of the `@rc.device` function named `function`; `type` is None when it
+    returns nothing."""
+    function: str
+    args: tuple[Expr, ...]
+    type: ValueType | None
+
+
+@dataclass(frozen=True)
+class HelperCall:
+    """`self.function(...)`: a call of a helper method of the enclosing kernel; `type` is
+    None when it returns nothing."""
     function: str
     args: tuple[Expr, ...]
     type: ValueType | None
@@ -178,7 +189,8 @@ class Intrinsic:
 
 
 Expr = (Const | Local | State | Member | Index | Unary | Binary | Compare | Logical | Select
-        | Cast | Call | MathCall | MessageNew | Intrinsic)
+        | Cast | Call | HelperCall | MathCall | MessageNew | Intrinsic)
+EXPR_KINDS: tuple[type, ...] = get_args(Expr)
 
 
 # ---------------------------------------------------------------------------------------
@@ -276,6 +288,7 @@ class Fail:
 
 Stmt = (Assign | If | While | For | Break | Continue | Return | ExprStmt | Send | Emit
         | Reply | Fail)
+STMT_KINDS: tuple[type, ...] = get_args(Stmt)
 
 
 # ---------------------------------------------------------------------------------------

@@ -42,6 +42,7 @@ from .nodes import (
     FieldDef,
     For,
     FunctionDef,
+    HelperCall,
     If,
     Index,
     Intrinsic,
@@ -365,10 +366,11 @@ class _Build(Transformer):
     def call(self, function, type_, *args) -> Call:
         return Call(function, args, type_)
 
-    def callee(self, *parts) -> str:
-        if parts[0].type == "STRING":
-            return _unquote(parts[0])
-        return ".".join(str(p) for p in parts)
+    def helper_call(self, self_token, function, type_, *args) -> HelperCall:
+        if self_token != "self":
+            raise _TextError(f"a helper call is written self.NAME, not {self_token}.NAME",
+                             self_token)
+        return HelperCall(function, args, type_)
 
     def math_call(self, function, type_, *args) -> MathCall:
         return MathCall(function, args, type_)

@@ -19,6 +19,9 @@ expression an S-expression that states its type::
       }
     }
 
+A call names the function it calls: `(call square:f32 (local x:f32))` calls the device
+function `square`, `(call self.bump:i32)` the helper `bump` of the enclosing kernel.
+
 Values are written by their Python type, not their IR type, so the text is faithful even
 for IR the verifier would reject: `True` is `true`, `1` is `1`, `1.0` is `1.0`. Floats use
 `repr` (the shortest text that reads back to the same bits: `-0.0`, `1e+16`, `inf`), except
@@ -37,6 +40,7 @@ import math
 import re
 import struct
 
+from .dispatch import Dispatch
 from .nodes import (
     Assign,
     Binary,
@@ -52,6 +56,7 @@ from .nodes import (
     Fail,
     For,
     FunctionDef,
+    HelperCall,
     If,
     Index,
     Intrinsic,
@@ -80,7 +85,6 @@ __all__ = ["print_program"]
 
 # The grammar's NAME terminal; anything else is written as a string literal.
 NAME_RE = re.compile(r"[^\W\d]\w*")
-_DOTTED_RE = re.compile(r"[^\W\d]\w*(?:\.[^\W\d]\w*)*")
 # Names a message type cannot be written bare as: they mean built-in types.
 _BUILTIN_TYPES = frozenset(SCALAR_TYPES) | {"address"}
 _CANONICAL_NAN_BITS = 0x7FF8000000000000
@@ -214,96 +218,179 @@ def _function_def(kind: str, function: FunctionDef, out: list[str], depth: int) 
 # Statements
 # ---------------------------------------------------------------------------------------
 
+_statement = Dispatch("the .rir printer's statements")   # (stmt, out, depth) -> None
+
+
 def _block(stmts: tuple[Stmt, ...], out: list[str], depth: int) -> None:
     for stmt in stmts:
-        _stmt(stmt, out, depth)
+        _statement(stmt, out, depth)
 
 
-def _stmt(stmt: Stmt, out: list[str], depth: int) -> None:
+@_statement.on(If)
+def _if(stmt: If, out: list[str], depth: int) -> None:
     pad = _INDENT * depth
-    match stmt:
-        case If(cond, then, orelse, loc):
-            out.append(f"{pad}if {_expr(cond)} {_loc(loc)} {{")
-            _block(then, out, depth + 1)
-            if orelse:
-                out.append(f"{pad}}} else {{")
-                _block(orelse, out, depth + 1)
-            out.append(f"{pad}}}")
-        case While(cond, body, loc):
-            out.append(f"{pad}while {_expr(cond)} {_loc(loc)} {{")
-            _block(body, out, depth + 1)
-            out.append(f"{pad}}}")
-        case For(var, start, stop, step, body, loc):
-            out.append(f"{pad}for {_name(var)} in range({_expr(start)}, {_expr(stop)}, "
-                       f"{_value(step)}) {_loc(loc)} {{")
-            _block(body, out, depth + 1)
-            out.append(f"{pad}}}")
-        case _:
-            out.append(pad + _simple_stmt(stmt))
+    out.append(f"{pad}if {_expr(stmt.cond)} {_loc(stmt.loc)} {{")
+    _block(stmt.then, out, depth + 1)
+    if stmt.orelse:
+        out.append(f"{pad}}} else {{")
+        _block(stmt.orelse, out, depth + 1)
+    out.append(f"{pad}}}")
 
 
-def _simple_stmt(stmt: Stmt) -> str:
-    match stmt:
-        case Assign(target, value, loc):
-            return f"assign {_expr(target)} = {_expr(value)} {_loc(loc)}"
-        case Break(loc):
-            return f"break {_loc(loc)}"
-        case Continue(loc):
-            return f"continue {_loc(loc)}"
-        case Return(None, loc):
-            return f"return {_loc(loc)}"
-        case Return(value, loc):
-            return f"return {_expr(value)} {_loc(loc)}"
-        case ExprStmt(expr, loc):
-            return f"eval {_expr(expr)} {_loc(loc)}"
-        case Send(kernel, instance, message, loc):
-            return f"send {_name(kernel)}[{_expr(instance)}] {_expr(message)} {_loc(loc)}"
-        case Emit(message, loc):
-            return f"emit {_expr(message)} {_loc(loc)}"
-        case Reply(address, message, loc):
-            return f"reply {_expr(address)} {_expr(message)} {_loc(loc)}"
-        case Fail(reason, loc):
-            return f"fail {_quote(reason)} {_loc(loc)}"
-    raise TypeError(f"not an IR statement: {stmt!r}")
+@_statement.on(While)
+def _while(stmt: While, out: list[str], depth: int) -> None:
+    pad = _INDENT * depth
+    out.append(f"{pad}while {_expr(stmt.cond)} {_loc(stmt.loc)} {{")
+    _block(stmt.body, out, depth + 1)
+    out.append(f"{pad}}}")
+
+
+@_statement.on(For)
+def _for(stmt: For, out: list[str], depth: int) -> None:
+    pad = _INDENT * depth
+    out.append(f"{pad}for {_name(stmt.var)} in range({_expr(stmt.start)}, "
+               f"{_expr(stmt.stop)}, {_value(stmt.step)}) {_loc(stmt.loc)} {{")
+    _block(stmt.body, out, depth + 1)
+    out.append(f"{pad}}}")
+
+
+@_statement.otherwise
+def _one_line(stmt: Stmt, out: list[str], depth: int) -> None:
+    out.append(_INDENT * depth + _line(stmt))
+
+
+_line = Dispatch("the .rir printer's one-line statements")   # (stmt) -> text
+
+
+@_line.on(Assign)
+def _assign(stmt: Assign) -> str:
+    return f"assign {_expr(stmt.target)} = {_expr(stmt.value)} {_loc(stmt.loc)}"
+
+
+@_line.on(Break)
+def _break(stmt: Break) -> str:
+    return f"break {_loc(stmt.loc)}"
+
+
+@_line.on(Continue)
+def _continue(stmt: Continue) -> str:
+    return f"continue {_loc(stmt.loc)}"
+
+
+@_line.on(Return)
+def _return(stmt: Return) -> str:
+    if stmt.value is None:
+        return f"return {_loc(stmt.loc)}"
+    return f"return {_expr(stmt.value)} {_loc(stmt.loc)}"
+
+
+@_line.on(ExprStmt)
+def _eval(stmt: ExprStmt) -> str:
+    return f"eval {_expr(stmt.expr)} {_loc(stmt.loc)}"
+
+
+@_line.on(Send)
+def _send(stmt: Send) -> str:
+    return (f"send {_name(stmt.kernel)}[{_expr(stmt.instance)}] {_expr(stmt.message)} "
+            f"{_loc(stmt.loc)}")
+
+
+@_line.on(Emit)
+def _emit(stmt: Emit) -> str:
+    return f"emit {_expr(stmt.message)} {_loc(stmt.loc)}"
+
+
+@_line.on(Reply)
+def _reply(stmt: Reply) -> str:
+    return f"reply {_expr(stmt.address)} {_expr(stmt.message)} {_loc(stmt.loc)}"
+
+
+@_line.on(Fail)
+def _fail(stmt: Fail) -> str:
+    return f"fail {_quote(stmt.reason)} {_loc(stmt.loc)}"
 
 
 # ---------------------------------------------------------------------------------------
 # Expressions
 # ---------------------------------------------------------------------------------------
 
-def _expr(expr: Expr) -> str:
-    match expr:
-        case Const(value, t):
-            return f"(const {_value(value)}:{_type(t)})"
-        case Local(name, t):
-            return f"(local {_name(name)}:{_type(t)})"
-        case State(name, t):
-            return f"(state {_name(name)}:{_type(t)})"
-        case Member(base, field, t):
-            return f"(member {_name(field)}:{_type(t)} {_expr(base)})"
-        case Index(base, index, t):
-            return f"(index:{_type(t)} {_expr(base)} {_expr(index)})"
-        case Unary(op, operand, t):
-            return f"({op}:{_type(t)} {_expr(operand)})"
-        case (Binary(op, left, right, t) | Compare(op, left, right, t)
-              | Logical(op, left, right, t)):
-            return f"({op}:{_type(t)} {_expr(left)} {_expr(right)})"
-        case Select(cond, then, orelse, t):
-            return f"(select:{_type(t)} {_expr(cond)} {_expr(then)} {_expr(orelse)})"
-        case Cast(operand, t):
-            return f"(cast:{_type(t)} {_expr(operand)})"
-        case Call(function, args, t):
-            callee = function if _DOTTED_RE.fullmatch(function) else _quote(function)
-            typed = f":{_type(t)}" if t is not None else ""
-            return f"(call {callee}{typed}{_args(args)})"
-        case MathCall(function, args, t):
-            return f"(math {_name(function)}:{_type(t)}{_args(args)})"
-        case MessageNew(message, fields, _):
-            values = "".join(f" {_name(f)}={_expr(v)}" for f, v in fields)
-            return f"(new {_name(message)}{values})"
-        case Intrinsic(name, args, t):
-            return f"(intrinsic {_name(name)}:{_type(t)}{_args(args)})"
-    raise TypeError(f"not an IR expression: {expr!r}")
+_expr = Dispatch("the .rir printer's expressions")   # (expr) -> text
+
+
+@_expr.on(Const)
+def _const(e: Const) -> str:
+    return f"(const {_value(e.value)}:{_type(e.type)})"
+
+
+@_expr.on(Local)
+def _local(e: Local) -> str:
+    return f"(local {_name(e.name)}:{_type(e.type)})"
+
+
+@_expr.on(State)
+def _state(e: State) -> str:
+    return f"(state {_name(e.name)}:{_type(e.type)})"
+
+
+@_expr.on(Member)
+def _member(e: Member) -> str:
+    return f"(member {_name(e.field)}:{_type(e.type)} {_expr(e.base)})"
+
+
+@_expr.on(Index)
+def _index(e: Index) -> str:
+    return f"(index:{_type(e.type)} {_expr(e.base)} {_expr(e.index)})"
+
+
+@_expr.on(Unary)
+def _unary(e: Unary) -> str:
+    return f"({e.op}:{_type(e.type)} {_expr(e.operand)})"
+
+
+@_expr.on(Binary, Compare, Logical)
+def _binary(e: Binary | Compare | Logical) -> str:
+    return f"({e.op}:{_type(e.type)} {_expr(e.left)} {_expr(e.right)})"
+
+
+@_expr.on(Select)
+def _select(e: Select) -> str:
+    return f"(select:{_type(e.type)} {_expr(e.cond)} {_expr(e.then)} {_expr(e.orelse)})"
+
+
+@_expr.on(Cast)
+def _cast(e: Cast) -> str:
+    return f"(cast:{_type(e.type)} {_expr(e.expr)})"
+
+
+@_expr.on(Call)
+def _call(e: Call) -> str:
+    return f"(call {_name(e.function)}{_returns(e.type)}{_args(e.args)})"
+
+
+@_expr.on(HelperCall)
+def _helper_call(e: HelperCall) -> str:
+    return f"(call self.{_name(e.function)}{_returns(e.type)}{_args(e.args)})"
+
+
+@_expr.on(MathCall)
+def _math_call(e: MathCall) -> str:
+    return f"(math {_name(e.function)}:{_type(e.type)}{_args(e.args)})"
+
+
+@_expr.on(MessageNew)
+def _message_new(e: MessageNew) -> str:
+    values = "".join(f" {_name(f)}={_expr(v)}" for f, v in e.fields)
+    return f"(new {_name(e.message)}{values})"
+
+
+@_expr.on(Intrinsic)
+def _intrinsic(e: Intrinsic) -> str:
+    return f"(intrinsic {_name(e.name)}:{_type(e.type)}{_args(e.args)})"
+
+
+def _returns(t) -> str:
+    """`:type` of a call, nothing for a call of a function that returns nothing."""
+    return f":{_type(t)}" if t is not None else ""
 
 
 def _args(args: tuple[Expr, ...]) -> str:

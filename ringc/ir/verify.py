@@ -30,6 +30,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
+from .dispatch import Dispatch
 from .nodes import (
     COMPARE_OPS,
     INTRINSICS,
@@ -49,6 +50,7 @@ from .nodes import (
     Fail,
     For,
     FunctionDef,
+    HelperCall,
     If,
     Index,
     Intrinsic,
@@ -341,26 +343,18 @@ class _FunctionChecker:
 
     # --- statements -------------------------------------------------------------------
 
+    stmt = Dispatch("the verifier's statements")
+
     def block(self, stmts: tuple[Stmt, ...]) -> None:
         for stmt in stmts:
+            self.loc = getattr(stmt, "loc", self.loc)
             self.stmt(stmt)
 
-    def stmt(self, stmt: Stmt) -> None:
-        self.loc = getattr(stmt, "loc", self.loc)
-        match stmt:
-            case Assign():
-                self.assign(stmt)
-            case If() | While() | For() | Break() | Continue():
-                self.control(stmt)
-            case Return():
-                self.return_(stmt)
-            case ExprStmt(expr):
-                self.expr(expr)
-            case Send() | Emit() | Reply() | Fail():
-                self.messaging(stmt)
-            case _:
-                raise self.error(f"not a statement: {stmt!r}")
+    @stmt.otherwise
+    def not_a_statement(self, stmt: object) -> None:
+        raise self.error(f"not a statement: {stmt!r}")
 
+    @stmt.on(Assign)
     def assign(self, stmt: Assign) -> None:
         root = stmt.target
         while isinstance(root, (Member, Index)):
@@ -375,34 +369,41 @@ class _FunctionChecker:
         self.expr(stmt.target)
         self.expect(stmt.value, stmt.target.type, "assigned value")
 
-    def control(self, stmt: If | While | For | Break | Continue) -> None:
-        match stmt:
-            case If(cond, then, orelse, _):
-                self.expect(cond, BOOL, "if condition")
-                self.block(then)
-                self.loc = stmt.loc
-                self.block(orelse)
-            case While(cond, body, _):
-                self.expect(cond, BOOL, "while condition")
-                self.loop(body)
-            case For(var, start, stop, step, body, _):
-                var_type = self.scope.get(var)
-                if not (isinstance(var_type, ScalarType) and var_type.is_int):
-                    raise self.error(f"for variable {var!r} must be an integer local")
-                self.expect(start, var_type, "range start")
-                self.expect(stop, var_type, "range stop")
-                if isinstance(step, bool) or not isinstance(step, int) or step == 0:
-                    raise self.error(f"range step must be a non-zero integer, not {step!r}")
-                self.loop(body)
-            case Break() | Continue():
-                if not self.loops:
-                    raise self.error(f"{type(stmt).__name__.lower()} outside a loop")
+    @stmt.on(If)
+    def if_(self, stmt: If) -> None:
+        self.expect(stmt.cond, BOOL, "if condition")
+        self.block(stmt.then)
+        self.loc = stmt.loc
+        self.block(stmt.orelse)
+
+    @stmt.on(While)
+    def while_(self, stmt: While) -> None:
+        self.expect(stmt.cond, BOOL, "while condition")
+        self.loop(stmt.body)
+
+    @stmt.on(For)
+    def for_(self, stmt: For) -> None:
+        var_type = self.scope.get(stmt.var)
+        if not (isinstance(var_type, ScalarType) and var_type.is_int):
+            raise self.error(f"for variable {stmt.var!r} must be an integer local")
+        self.expect(stmt.start, var_type, "range start")
+        self.expect(stmt.stop, var_type, "range stop")
+        step = stmt.step
+        if isinstance(step, bool) or not isinstance(step, int) or step == 0:
+            raise self.error(f"range step must be a non-zero integer, not {step!r}")
+        self.loop(stmt.body)
+
+    @stmt.on(Break, Continue)
+    def jump(self, stmt: Break | Continue) -> None:
+        if not self.loops:
+            raise self.error(f"{type(stmt).__name__.lower()} outside a loop")
 
     def loop(self, body: tuple[Stmt, ...]) -> None:
         self.loops += 1
         self.block(body)
         self.loops -= 1
 
+    @stmt.on(Return)
     def return_(self, stmt: Return) -> None:
         returns = self.function.returns
         if stmt.value is None:
@@ -413,25 +414,34 @@ class _FunctionChecker:
             raise self.error("return with a value from a function that returns nothing")
         self.expect(stmt.value, returns, "returned value")
 
-    def messaging(self, stmt: Send | Emit | Reply | Fail) -> None:
-        match stmt:
-            case Send(kernel, instance, message, _):
-                target = self.kernels.get(kernel)
-                if target is None:
-                    raise self.error(f"send to unknown kernel {kernel!r}")
-                self.expect_kind(instance, lambda t: t.is_int, "an integer", "send instance")
-                self.expect_message(message, "sent value")
-                if not any(h.params and h.params[0].type == message.type
-                           for h in target.handlers):
-                    raise self.error(f"kernel {kernel!r} has no handler for {message.type}")
-            case Emit(message, _):
-                self.expect_message(message, "emitted value")
-            case Reply(address, message, _):
-                self.expect(address, ADDRESS, "reply address")
-                self.expect_message(message, "reply value")
-            case Fail(reason, _):
-                if not isinstance(reason, str):
-                    raise self.error(f"fail reason must be a string, not {reason!r}")
+    @stmt.on(ExprStmt)
+    def expr_stmt(self, stmt: ExprStmt) -> None:
+        self.expr(stmt.expr)
+
+    @stmt.on(Send)
+    def send(self, stmt: Send) -> None:
+        target = self.kernels.get(stmt.kernel)
+        if target is None:
+            raise self.error(f"send to unknown kernel {stmt.kernel!r}")
+        self.expect_kind(stmt.instance, lambda t: t.is_int, "an integer", "send instance")
+        self.expect_message(stmt.message, "sent value")
+        if not any(h.params and h.params[0].type == stmt.message.type
+                   for h in target.handlers):
+            raise self.error(f"kernel {stmt.kernel!r} has no handler for {stmt.message.type}")
+
+    @stmt.on(Emit)
+    def emit(self, stmt: Emit) -> None:
+        self.expect_message(stmt.message, "emitted value")
+
+    @stmt.on(Reply)
+    def reply(self, stmt: Reply) -> None:
+        self.expect(stmt.address, ADDRESS, "reply address")
+        self.expect_message(stmt.message, "reply value")
+
+    @stmt.on(Fail)
+    def fail(self, stmt: Fail) -> None:
+        if not isinstance(stmt.reason, str):
+            raise self.error(f"fail reason must be a string, not {stmt.reason!r}")
 
     def expect_message(self, e: Expr, what: str) -> None:
         self.expr(e)
@@ -440,44 +450,35 @@ class _FunctionChecker:
 
     # --- expressions ------------------------------------------------------------------
 
-    def expr(self, e: Expr) -> None:
-        match e:
-            case Const() | Local() | State():
-                self.leaf(e)
-            case Member() | Index():
-                self.access(e)
-            case Unary() | Binary() | Compare() | Logical() | Select() | Cast():
-                self.operator(e)
-            case Call():
-                self.call(e)
-            case MathCall():
-                self.math_call(e)
-            case MessageNew():
-                self.message_new(e)
-            case Intrinsic():
-                self.intrinsic(e)
-            case _:
-                raise self.error(f"not an expression: {e!r}")
+    expr = Dispatch("the verifier's expressions")
 
-    def leaf(self, e: Const | Local | State) -> None:
-        match e:
-            case Const(value, t):
-                if not isinstance(t, ScalarType):
-                    raise self.error(f"constant of non-scalar type {t}")
-                _check_value(value, t, self.loc, f"in {self.function.name}: constant")
-            case Local(name, t):
-                if name not in self.scope:
-                    raise self.error(f"unknown local {name!r}")
-                if self.scope[name] != t:
-                    raise self.error(f"local {name!r} is {self.scope[name]}, used as {t}")
-            case State(name, t):
-                if self.kernel is None:
-                    raise self.error(f"device function reads state {name!r}: it has none")
-                if name not in self.state:
-                    raise self.error(f"unknown state {name!r} in kernel {self.kernel.name!r}")
-                if self.state[name] != t:
-                    raise self.error(f"state {name!r} is {self.state[name]}, used as {t}")
+    @expr.otherwise
+    def not_an_expression(self, e: object) -> None:
+        raise self.error(f"not an expression: {e!r}")
 
+    @expr.on(Const)
+    def const(self, e: Const) -> None:
+        if not isinstance(e.type, ScalarType):
+            raise self.error(f"constant of non-scalar type {e.type}")
+        _check_value(e.value, e.type, self.loc, f"in {self.function.name}: constant")
+
+    @expr.on(Local)
+    def local(self, e: Local) -> None:
+        if e.name not in self.scope:
+            raise self.error(f"unknown local {e.name!r}")
+        if self.scope[e.name] != e.type:
+            raise self.error(f"local {e.name!r} is {self.scope[e.name]}, used as {e.type}")
+
+    @expr.on(State)
+    def state_read(self, e: State) -> None:
+        if self.kernel is None:
+            raise self.error(f"device function reads state {e.name!r}: it has none")
+        if e.name not in self.state:
+            raise self.error(f"unknown state {e.name!r} in kernel {self.kernel.name!r}")
+        if self.state[e.name] != e.type:
+            raise self.error(f"state {e.name!r} is {self.state[e.name]}, used as {e.type}")
+
+    @expr.on(Member, Index)
     def access(self, e: Member | Index) -> None:
         self.expr(e.base)
         base = e.base.type
@@ -500,38 +501,24 @@ class _FunctionChecker:
         if e.type != expected:
             raise self.error(f"{type(e).__name__.lower()} is {expected}, typed {e.type}")
 
-    def operator(self, e: Unary | Binary | Compare | Logical | Select | Cast) -> None:
-        if not isinstance(e.type, ScalarType) and not isinstance(e, Select):
+    def scalar_result(self, e: Unary | Binary | Compare | Logical | Cast) -> None:
+        if not isinstance(e.type, ScalarType):
             raise self.error(f"{type(e).__name__.lower()} of non-scalar type {e.type}")
-        match e:
-            case Unary(op, operand, t):
-                test, kind = {"neg": (_numeric, "numeric"), "not": (_is_bool, "bool"),
-                              "invert": (_is_int, "an integer")}.get(op, (None, ""))
-                if test is None or not test(t):
-                    raise self.error(f"unary {op!r} of type {t} (needs {kind or 'a known op'})")
-                self.expect(operand, t, f"operand of {op!r}")
-            case Binary(op, left, right, t):
-                self.binary(op, t)
-                self.expect(left, t, f"left operand of {op!r}")
-                self.expect(right, t, f"right operand of {op!r}")
-            case Compare(op, left, right, t):
-                if op not in COMPARE_OPS or t != BOOL:
-                    raise self.error(f"compare {op!r} of type {t} (needs a known op, bool)")
-                self.expect_kind(left, lambda _: True, "a scalar", f"operand of {op!r}")
-                self.expect(right, left.type, f"right operand of {op!r}")
-            case Logical(op, left, right, t):
-                if op not in LOGICAL_OPS or t != BOOL:
-                    raise self.error(f"logical {op!r} of type {t} (needs and/or, bool)")
-                self.expect(left, BOOL, f"left operand of {op!r}")
-                self.expect(right, BOOL, f"right operand of {op!r}")
-            case Select(cond, then, orelse, t):
-                self.expect(cond, BOOL, "select condition")
-                self.expect(then, t, "select value")
-                self.expect(orelse, t, "select alternative")
-            case Cast(operand, t):
-                self.expect_kind(operand, lambda _: True, "a scalar", "cast operand")
 
-    def binary(self, op: str, t: ScalarType) -> None:
+    @expr.on(Unary)
+    def unary(self, e: Unary) -> None:
+        self.scalar_result(e)
+        op, t = e.op, e.type
+        test, kind = {"neg": (_numeric, "numeric"), "not": (_is_bool, "bool"),
+                      "invert": (_is_int, "an integer")}.get(op, (None, ""))
+        if test is None or not test(t):
+            raise self.error(f"unary {op!r} of type {t} (needs {kind or 'a known op'})")
+        self.expect(e.operand, t, f"operand of {op!r}")
+
+    @expr.on(Binary)
+    def binary(self, e: Binary) -> None:
+        self.scalar_result(e)
+        op, t = e.op, e.type
         if op in _ARITHMETIC:
             ok, kind = _numeric(t), "numeric"
         elif op == "div":
@@ -544,33 +531,65 @@ class _FunctionChecker:
             raise self.error(f"unknown binary operator {op!r}")
         if not ok:
             raise self.error(f"binary {op!r} of type {t}; it must be {kind}")
+        self.expect(e.left, t, f"left operand of {op!r}")
+        self.expect(e.right, t, f"right operand of {op!r}")
 
-    def call(self, e: Call) -> None:
-        callee = self.callee(e.function)
+    @expr.on(Compare)
+    def compare(self, e: Compare) -> None:
+        self.scalar_result(e)
+        if e.op not in COMPARE_OPS or e.type != BOOL:
+            raise self.error(f"compare {e.op!r} of type {e.type} (needs a known op, bool)")
+        self.expect_kind(e.left, lambda _: True, "a scalar", f"operand of {e.op!r}")
+        self.expect(e.right, e.left.type, f"right operand of {e.op!r}")
+
+    @expr.on(Logical)
+    def logical(self, e: Logical) -> None:
+        self.scalar_result(e)
+        if e.op not in LOGICAL_OPS or e.type != BOOL:
+            raise self.error(f"logical {e.op!r} of type {e.type} (needs and/or, bool)")
+        self.expect(e.left, BOOL, f"left operand of {e.op!r}")
+        self.expect(e.right, BOOL, f"right operand of {e.op!r}")
+
+    @expr.on(Select)
+    def select(self, e: Select) -> None:
+        self.expect(e.cond, BOOL, "select condition")
+        self.expect(e.then, e.type, "select value")
+        self.expect(e.orelse, e.type, "select alternative")
+
+    @expr.on(Cast)
+    def cast(self, e: Cast) -> None:
+        self.scalar_result(e)
+        self.expect_kind(e.expr, lambda _: True, "a scalar", "cast operand")
+
+    @expr.on(Call)
+    def device_call(self, e: Call) -> None:
+        if e.function not in self.devices:
+            raise self.error(f"unknown device function {e.function!r}")
+        self.calls.add((None, e.function))
+        self.arguments(e, e.function, self.devices[e.function])
+
+    @expr.on(HelperCall)
+    def helper_call(self, e: HelperCall) -> None:
+        spelled = f"self.{e.function}"
+        if self.kernel is None:
+            raise self.error(f"device function calls kernel helper {spelled!r}")
+        helpers = {h.name: h for h in self.kernel.helpers}
+        if e.function not in helpers:
+            raise self.error(f"kernel {self.kernel.name!r} has no helper {e.function!r}")
+        self.calls.add((self.kernel.name, e.function))
+        self.arguments(e, spelled, helpers[e.function])
+
+    def arguments(self, e: Call | HelperCall, spelled: str, callee: FunctionDef) -> None:
+        """The arguments and type of a call of `callee` (written `spelled`)."""
         if len(e.args) != len(callee.params):
-            raise self.error(f"{e.function} takes {len(callee.params)} arguments, "
+            raise self.error(f"{spelled} takes {len(callee.params)} arguments, "
                              f"given {len(e.args)}")
         for arg, param in zip(e.args, callee.params, strict=True):
-            self.expect(arg, param.type, f"argument {param.name!r} of {e.function}")
+            self.expect(arg, param.type, f"argument {param.name!r} of {spelled}")
         if e.type != callee.returns:
-            raise self.error(f"{e.function} returns {callee.returns}, call typed {e.type}")
+            raise self.error(f"{spelled} returns {callee.returns}, call typed {e.type}")
 
-    def callee(self, function: str) -> FunctionDef:
-        """The function a Call names; records the call-graph edge."""
-        if function.startswith("self."):
-            name = function[len("self."):]
-            if self.kernel is None:
-                raise self.error(f"device function calls kernel helper {function!r}")
-            helpers = {h.name: h for h in self.kernel.helpers}
-            if name not in helpers:
-                raise self.error(f"kernel {self.kernel.name!r} has no helper {name!r}")
-            self.calls.add((self.kernel.name, name))
-            return helpers[name]
-        if function not in self.devices:
-            raise self.error(f"unknown device function {function!r}")
-        self.calls.add((None, function))
-        return self.devices[function]
-
+    @expr.on(MathCall)
     def math_call(self, e: MathCall) -> None:
         if e.function not in MATH_FUNCTIONS:
             raise self.error(f"unknown math function {e.function!r}")
@@ -588,6 +607,7 @@ class _FunctionChecker:
         if e.type != result:
             raise self.error(f"{e.function} gives {result}, typed {e.type}")
 
+    @expr.on(MessageNew)
     def message_new(self, e: MessageNew) -> None:
         if e.message not in self.messages:
             raise self.error(f"unknown message {e.message!r}")
@@ -603,6 +623,7 @@ class _FunctionChecker:
             given.add(name)
             self.expect(value, fields[name], f"field {e.message}.{name}")
 
+    @expr.on(Intrinsic)
     def intrinsic(self, e: Intrinsic) -> None:
         if e.name not in INTRINSICS:
             raise self.error(f"unknown intrinsic {e.name!r}")

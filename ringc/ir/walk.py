@@ -1,66 +1,208 @@
-"""Walking IR: every pass that inspects statements or expressions uses these."""
+"""Walking IR: every pass that inspects statements or expressions uses these.
+
+What each node kind holds is stated once, here, by a `Dispatch` per question: the operands
+of an expression, and the expressions and nested blocks of a statement.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
+from .dispatch import Dispatch
 from .nodes import (
+    Assign,
     Binary,
+    Break,
     Call,
     Cast,
     Compare,
+    Const,
+    Continue,
+    Emit,
     Expr,
+    ExprStmt,
+    Fail,
+    For,
+    FunctionDef,
+    HelperCall,
+    If,
     Index,
     Intrinsic,
+    Local,
     Logical,
     MathCall,
     Member,
     MessageNew,
+    Reply,
+    Return,
     Select,
+    Send,
+    State,
     Stmt,
     Unary,
+    While,
 )
+from .types import ValueType
 
-_STMT_EXPR_FIELDS = ("target", "value", "cond", "start", "stop", "expr", "instance",
-                     "message", "address")
+__all__ = ["expr_children", "walk", "stmt_exprs", "stmt_blocks", "all_stmts",
+           "function_locals"]
+
+# ---------------------------------------------------------------------------------------
+# Expressions: their operands, in Python's evaluation order
+# ---------------------------------------------------------------------------------------
+
+_operands = Dispatch("walk: operands")
+
+
+@_operands.on(Const, Local, State)
+def _no_operands(e: Const | Local | State) -> tuple[Expr, ...]:
+    return ()
+
+
+@_operands.on(Member)
+def _member_operands(e: Member) -> tuple[Expr, ...]:
+    return (e.base,)
+
+
+@_operands.on(Index)
+def _index_operands(e: Index) -> tuple[Expr, ...]:
+    return (e.base, e.index)
+
+
+@_operands.on(Unary)
+def _unary_operands(e: Unary) -> tuple[Expr, ...]:
+    return (e.operand,)
+
+
+@_operands.on(Binary, Compare, Logical)
+def _binary_operands(e: Binary | Compare | Logical) -> tuple[Expr, ...]:
+    return (e.left, e.right)
+
+
+@_operands.on(Select)
+def _select_operands(e: Select) -> tuple[Expr, ...]:
+    return (e.cond, e.then, e.orelse)
+
+
+@_operands.on(Cast)
+def _cast_operands(e: Cast) -> tuple[Expr, ...]:
+    return (e.expr,)
+
+
+@_operands.on(Call, HelperCall, MathCall, Intrinsic)
+def _call_operands(e: Call | HelperCall | MathCall | Intrinsic) -> tuple[Expr, ...]:
+    return e.args
+
+
+@_operands.on(MessageNew)
+def _message_operands(e: MessageNew) -> tuple[Expr, ...]:
+    return tuple(value for _, value in e.fields)
 
 
 def expr_children(e: Expr) -> tuple[Expr, ...]:
     """The operands of an expression node, in Python's evaluation order."""
-    if isinstance(e, (Call, MathCall, Intrinsic)):
-        return e.args
-    if isinstance(e, MessageNew):
-        return tuple(v for _, v in e.fields)
-    if isinstance(e, Select):
-        return (e.cond, e.then, e.orelse)
-    if isinstance(e, Index):
-        return (e.base, e.index)
-    if isinstance(e, (Binary, Compare, Logical)):
-        return (e.left, e.right)
-    if isinstance(e, Member):
-        return (e.base,)
-    if isinstance(e, Unary):
-        return (e.operand,)
-    if isinstance(e, Cast):
-        return (e.expr,)
-    return ()
+    return _operands(e)
 
 
 def walk(e: Expr) -> Iterator[Expr]:
     """`e` and every expression inside it, parents first, in evaluation order."""
     yield e
-    for child in expr_children(e):
+    for child in _operands(e):
         yield from walk(child)
 
 
-def stmt_exprs(stmt: Stmt) -> list[Expr]:
+# ---------------------------------------------------------------------------------------
+# Statements: the expressions they hold and the blocks nested in them
+# ---------------------------------------------------------------------------------------
+
+Block = tuple[Stmt, ...]
+_parts = Dispatch("walk: statement parts")   # (expressions, nested blocks)
+
+
+@_parts.on(Assign)
+def _assign_parts(s: Assign) -> tuple[tuple[Expr, ...], tuple[Block, ...]]:
+    return (s.target, s.value), ()
+
+
+@_parts.on(If)
+def _if_parts(s: If) -> tuple[tuple[Expr, ...], tuple[Block, ...]]:
+    return (s.cond,), (s.then, s.orelse)
+
+
+@_parts.on(While)
+def _while_parts(s: While) -> tuple[tuple[Expr, ...], tuple[Block, ...]]:
+    return (s.cond,), (s.body,)
+
+
+@_parts.on(For)
+def _for_parts(s: For) -> tuple[tuple[Expr, ...], tuple[Block, ...]]:
+    return (s.start, s.stop), (s.body,)
+
+
+@_parts.on(Break, Continue, Fail)
+def _no_parts(s: Break | Continue | Fail) -> tuple[tuple[Expr, ...], tuple[Block, ...]]:
+    return (), ()
+
+
+@_parts.on(Return)
+def _return_parts(s: Return) -> tuple[tuple[Expr, ...], tuple[Block, ...]]:
+    return ((s.value,) if s.value is not None else ()), ()
+
+
+@_parts.on(ExprStmt)
+def _expr_stmt_parts(s: ExprStmt) -> tuple[tuple[Expr, ...], tuple[Block, ...]]:
+    return (s.expr,), ()
+
+
+@_parts.on(Send)
+def _send_parts(s: Send) -> tuple[tuple[Expr, ...], tuple[Block, ...]]:
+    return (s.instance, s.message), ()
+
+
+@_parts.on(Emit)
+def _emit_parts(s: Emit) -> tuple[tuple[Expr, ...], tuple[Block, ...]]:
+    return (s.message,), ()
+
+
+@_parts.on(Reply)
+def _reply_parts(s: Reply) -> tuple[tuple[Expr, ...], tuple[Block, ...]]:
+    return (s.address, s.message), ()
+
+
+def stmt_exprs(stmt: Stmt) -> tuple[Expr, ...]:
     """The expressions a statement holds directly (not those of nested statements)."""
-    return [getattr(stmt, f) for f in _STMT_EXPR_FIELDS if getattr(stmt, f, None) is not None]
+    return _parts(stmt)[0]
 
 
-def all_stmts(stmts) -> Iterator[Stmt]:
+def stmt_blocks(stmt: Stmt) -> tuple[Block, ...]:
+    """The blocks nested directly in a statement (an If's two, a loop's body)."""
+    return _parts(stmt)[1]
+
+
+def all_stmts(stmts: Iterable[Stmt]) -> Iterator[Stmt]:
     """Every statement of `stmts` and of the blocks nested in them, in source order."""
     for s in stmts:
         yield s
-        for sub in ("then", "orelse", "body"):
-            yield from all_stmts(getattr(s, sub, ()))
+        for block in _parts(s)[1]:
+            yield from all_stmts(block)
+
+
+# ---------------------------------------------------------------------------------------
+# Functions
+# ---------------------------------------------------------------------------------------
+
+def function_locals(fn: FunctionDef) -> dict[str, ValueType]:
+    """The type of every local of `fn` other than its parameters: the declared ones in
+    order, then any `For` variable or `Local` the body uses without declaring it, in source
+    order (hand-built IR that skipped `verify`, which rejects undeclared names)."""
+    params = {p.name for p in fn.params}
+    found: dict[str, ValueType] = {lv.name: lv.type for lv in fn.locals
+                                   if lv.name not in params}
+    for s in all_stmts(fn.body):
+        if isinstance(s, For) and s.var not in params:
+            found.setdefault(s.var, s.start.type)
+        for e in _parts(s)[0]:
+            for node in walk(e):
+                if isinstance(node, Local) and node.name not in params:
+                    found.setdefault(node.name, node.type)
+    return found

@@ -19,6 +19,7 @@ from ringc.ir.nodes import (
     FieldDef,
     For,
     FunctionDef,
+    HelperCall,
     If,
     Index,
     Intrinsic,
@@ -107,7 +108,13 @@ def cast(e, t) -> Cast:
 
 
 def call(fn: str, args, t) -> Call:
+    """A call of device function `fn`."""
     return Call(fn, tuple(args), t)
+
+
+def hcall(fn: str, args, t) -> HelperCall:
+    """`self.fn(...)`: a call of a helper of the enclosing kernel."""
+    return HelperCall(fn, tuple(args), t)
 
 
 def mcall(fn: str, *args, t=None) -> MathCall:

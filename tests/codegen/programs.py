@@ -39,6 +39,7 @@ from .irbuild import (
     for_,
     function,
     handler,
+    hcall,
     idx,
     if_,
     intr,
@@ -326,7 +327,7 @@ def _odd():
     sw, fl4 = lv("switch", I32), lv("float4", F32)
     on_odd = handler("on_odd", "device", "OddMsg", [
         assign(sw, bin_("add", f["switch"], f["device"])),
-        assign(fl4, call("self.float4", [f["float4"]], F32)),
+        assign(fl4, hcall("float4", [f["float4"]], F32)),
         assign(lv("int", I32), call("half", [f["int"]], I32)),
         assign(lv("rc_x", I32), bin_("mul", f["rc_x"], c(3))),
         assign(st("kernel", I32), bin_("add", st("kernel", I32), c(1))),
@@ -342,7 +343,7 @@ def _odd():
     bump = function("bump", {"n": I32}, I32, [
         assign(s, bin_("add", bin_("mul", s, c(10)), n)), ret(s)])
     a_, b_ = lv("a", I32), lv("b", I32)
-    bump_call = lambda k: call("self.bump", [c(k)], I32)  # noqa: E731
+    bump_call = lambda k: hcall("bump", [c(k)], I32)  # noqa: E731
     on_order = handler("on_order", "o", "Order", [
         assign(a_, bin_("add", bump_call(1), bump_call(2))),
         assign(b_, bin_("add", s, bump_call(3))),

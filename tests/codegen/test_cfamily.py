@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 
 from ringc.codegen import dialect_for, generate
-from ringc.codegen.cfamily import CFamilyDialect, Printer
+from ringc.codegen.dialect import CFamilyDialect
 from ringc.codegen.identifiers import RESERVED, Names, mangle
 from ringc.codegen.layout import compute_layout
+from ringc.codegen.printer import FunctionPrinter, ProgramPrinter
 from ringc.errors import CompileError
-from ringc.ir.nodes import Program
+from ringc.ir.nodes import EXPR_KINDS, STMT_KINDS, Program
 
 from .irbuild import (
     BOOL,
@@ -31,11 +32,11 @@ from .irbuild import (
     assign,
     bin_,
     c,
-    call,
     cast,
     cmp,
     function,
     handler,
+    hcall,
     idx,
     intr,
     kernel,
@@ -91,7 +92,7 @@ def test_names_are_unique_even_when_parts_contain_underscores():
 
 def printer(target="opencl", program=None):
     program = program or Program((message("M", 1, x=I32),), (), ())
-    return Printer(dialect_for(target), program, compute_layout(program), Names(), {})
+    return ProgramPrinter(dialect_for(target), program, compute_layout(program), Names(), {})
 
 
 @pytest.mark.parametrize("value,t,text", [
@@ -193,12 +194,12 @@ def order_program():
         assign(s, bin_("add", s, lv("n", I32))), ret(s)])
     arr_ = st("t", __import__("ringc.ir.types", fromlist=["ArrayType"]).ArrayType(I32, 4))
     h = handler("on_m", "m", "M", [
-        assign(lv("a", I32), bin_("add", call("self.bump", [c(1)], I32),
-                                  call("self.bump", [c(2)], I32))),
-        assign(lv("b", I32), bin_("add", s, call("self.bump", [c(3)], I32))),
+        assign(lv("a", I32), bin_("add", hcall("bump", [c(1)], I32),
+                                  hcall("bump", [c(2)], I32))),
+        assign(lv("b", I32), bin_("add", s, hcall("bump", [c(3)], I32))),
         assign(idx(arr_, lv("a", I32)), lv("b", I32)),
         assign(lv("z", I32), intr("atomic_add", idx(arr_, lv("b", I32)),
-                                  call("self.bump", [c(4)], I32))),
+                                  hcall("bump", [c(4)], I32))),
         while_(cmp("lt", bin_("floordiv", lv("a", I32), lv("b", I32)), c(3)), [
             assign(lv("a", I32), bin_("add", lv("a", I32), c(1)))])],
         a=I32, b=I32, z=I32)
@@ -256,9 +257,10 @@ def test_unsupported_constructs_raise_with_the_statement_loc():
 
 
 def test_every_dialect_field_is_read():
-    """A dialect is data: each of its fields is used by the printer or the templates."""
-    used = (ROOT / "ringc" / "codegen" / "cfamily.py").read_text()
-    used += (ROOT / "ringc" / "codegen" / "__init__.py").read_text()
+    """A dialect is data: each of its fields is used by the printer, the helper builders,
+    the dialect's own `atomic()` or the templates."""
+    used = "".join((ROOT / "ringc" / "codegen" / name).read_text()
+                   for name in ("printer.py", "helpers.py", "dialect.py", "__init__.py"))
     used += "".join(p.read_text() for folder in ("templates", "backends")
                     for p in (ROOT / folder).rglob("*.j2"))
     fields = [name for name, value in vars(CFamilyDialect).items()
@@ -274,3 +276,8 @@ def test_dialects_only_override_spelling(target):
     assert isinstance(dialect, CFamilyDialect) and dialect.target == target
     overridden = {n for n in vars(type(dialect)) if not n.startswith("_")}
     assert overridden <= set(vars(CFamilyDialect))
+
+
+def test_the_printer_handles_every_node_kind():
+    assert FunctionPrinter.statement.kinds == set(STMT_KINDS)
+    assert FunctionPrinter.spelled.kinds == set(EXPR_KINDS)

@@ -9,9 +9,10 @@ import pytest
 
 from ringc.arena import RoomNeed
 from ringc.codegen import generate
-from ringc.codegen.layout import compute_layout, room_needs
+from ringc.codegen.layout import _NeedCounter, compute_layout, room_needs
+from ringc.compiler import compile
 from ringc.errors import CompileError
-from ringc.ir.nodes import Program
+from ringc.ir.nodes import STMT_KINDS, Program
 from ringc.ir.types import MessageType, struct_dtype
 from ringc.protocol import DEAD_QUEUE, DEAD_SLOT, HOST_QUEUE, LINE, SLOT, STATS
 
@@ -24,12 +25,12 @@ from .irbuild import (
     assign,
     bin_,
     c,
-    call,
     emit,
     expr_stmt,
     for_,
     function,
     handler,
+    hcall,
     if_,
     kernel,
     lv,
@@ -166,15 +167,19 @@ def test_calls_add_their_sends_and_recursion_is_an_error():
     msg = new("A", x=c(1))
     twice = function("twice", {}, None, [emit(msg), emit(msg)])
     h = handler("on_a", "m", "A", [
-        for_("i", c(0), c(3), 1, [expr_stmt(call("self.twice", [], None))]),
+        for_("i", c(0), c(3), 1, [expr_stmt(hcall("twice", [], None))]),
         assign(st("s", I32), c(0))], i=I32)
     k = kernel("K", state=[("s", I32, None)], handlers=[h], helpers=[twice])
     program = Program((message("A", 1, x=I32),), (k,), ())
     assert room_needs(program, k, h) == (RoomNeed("host", 6),)
-    loop = function("loop", {}, I32, [ret(bin_("add", call("self.loop", [], I32), c(1)))])
-    k2 = kernel("K", handlers=[h], helpers=[twice, loop])
-    with pytest.raises(CompileError, match="calls itself"):
-        generate(Program(program.messages, (k2,), ()), "opencl")
+    loop = function("loop", {}, I32, [ret(bin_("add", hcall("loop", [], I32), c(1)))])
+    k2 = kernel("K", state=[("s", I32, None)], handlers=[h], helpers=[twice, loop])
+    with pytest.raises(CompileError, match="recursion is not supported: loop -> loop"):
+        compile(Program(program.messages, (k2,), ()), "opencl")   # the verifier finds it
+
+
+def test_room_needs_count_every_statement_kind():
+    assert _NeedCounter.statement.kinds == set(STMT_KINDS)
 
 
 def test_coverage_program_layout_is_consistent():

@@ -301,7 +301,7 @@ class K:
     assert [h.name for h in kernel.helpers] == ["add"]
     assert [f.name for f in program.functions] == ["square"]
     call = kernel.handlers[0].body[0]
-    assert call == ir.ExprStmt(ir.Call("self.add", (ir.Member(ir.Local("m", MessageType("In")),
+    assert call == ir.ExprStmt(ir.HelperCall("add", (ir.Member(ir.Local("m", MessageType("In")),
                                                               "y", t("f64")),), None), call.loc)
 
 

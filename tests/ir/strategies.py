@@ -38,6 +38,7 @@ from ringc.ir import (
     FieldDef,
     For,
     FunctionDef,
+    HelperCall,
     If,
     Index,
     Intrinsic,
@@ -130,8 +131,10 @@ def scalar_values(t: ScalarType) -> st.SearchStrategy:
 
 @dataclass(frozen=True)
 class _Sig:
-    """What a call needs to know of a function: the name to call it by, its signature."""
-    call_name: str
+    """What a call needs to know of a function: its name, whether it is a kernel helper,
+    its signature."""
+    name: str
+    helper: bool
     params: tuple[Param, ...]
     returns: object
 
@@ -173,7 +176,7 @@ def programs(draw, max_kernels: int = 3) -> Program:
     value_types = st.one_of(st.sampled_from((*SCALARS, ADDRESS)), st.sampled_from(message_types))
 
     devices: list[FunctionDef] = []
-    for name in draw(st.lists(NAMES, max_size=2, unique=True)):  # none starts with "self."
+    for name in draw(st.lists(NAMES, max_size=2, unique=True)):
         params = draw(_params(value_types))
         returns = draw(st.none() | value_types)
         env = _Env(messages, handled, None, False, tuple(_sig(f, False) for f in devices),
@@ -260,8 +263,7 @@ def _function(draw, env: _Env, name: str, params: tuple[Param, ...]) -> Function
 
 
 def _sig(function: FunctionDef, helper: bool) -> _Sig:
-    prefix = "self." if helper else ""
-    return _Sig(prefix + function.name, function.params, function.returns)
+    return _Sig(function.name, helper, function.params, function.returns)
 
 
 def _declare(env: _Env, name: str, t) -> None:
@@ -478,9 +480,9 @@ def _atomic(draw, target, sub) -> Intrinsic:
     return Intrinsic(name, (target, *args), target.type)
 
 
-def _call(draw, env: _Env, sig: _Sig, depth: int) -> Call:
+def _call(draw, env: _Env, sig: _Sig, depth: int) -> Call | HelperCall:
     args = tuple(_expr(draw, env, p.type, depth) for p in sig.params)
-    return Call(sig.call_name, args, sig.returns)
+    return (HelperCall if sig.helper else Call)(sig.name, args, sig.returns)
 
 
 def _message_new(draw, env: _Env, t: MessageType, depth: int) -> MessageNew:

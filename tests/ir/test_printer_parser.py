@@ -25,6 +25,7 @@ from ringc.ir import (
     FieldDef,
     For,
     FunctionDef,
+    HelperCall,
     If,
     Index,
     KernelDef,
@@ -203,7 +204,7 @@ def test_hand_written_text_parses_verifies_and_round_trips():
     assert isinstance(branch, If) and isinstance(branch.then[0], Break)
     assert isinstance(branch.orelse[0], If) and isinstance(branch.orelse[0].then[0], Continue)
     assert isinstance(handler.body[1], While)
-    assert handler.body[1].body == (ExprStmt(Call("self.helper", (), None), Loc("p.py", 17, 13)),)
+    assert handler.body[1].body == (ExprStmt(HelperCall("helper", (), None), Loc("p.py", 17, 13)),)
     assert program.functions[0].body == (Fail('no "device" here\n', Loc("p.py", 26, 5)),)
 
 
@@ -285,6 +286,7 @@ def test_any_name_round_trips(names: list[str]):
     t = MessageType(message)
     body = (ExprStmt(Member(Local(local, t), field, I32), Loc("n", 1, 1)),
             ExprStmt(Call(function, (), None), Loc("n", 2, 1)),
+            ExprStmt(HelperCall(function, (), None), Loc("n", 2, 2)),
             ExprStmt(MessageNew(message, ((field, Const(1, I32)),), t), Loc("n", 3, 1)))
     handler = FunctionDef(function, (Param(local, t),), None, (LocalDef(field, t),), body,
                           Loc("n", 4, 1))
@@ -347,7 +349,21 @@ SYNTAX_ERRORS = [
      "unexpected '.'; expected '@'"),
     ("handler outside a kernel", 'handler h(m: A) @"f":1:1 {\n}\n', 1, 1,
      "unexpected 'handler'"),
+    ("helper call not through self", DEVICE + '  eval (call this.f) @"f":1:1\n}\n', 2, 14,
+     "a helper call is written self.NAME, not this.NAME"),
 ]
+
+
+def test_helper_and_device_calls_are_told_apart_by_self():
+    """`(call self.f)` calls helper f, `(call f)` device function f; a device function
+    named `self` or `self.f` (not an identifier) keeps its own spelling."""
+    loc = Loc("c.py", 1, 1)
+    body = (ExprStmt(HelperCall("f", (), None), loc), ExprStmt(Call("f", (), None), loc),
+            ExprStmt(Call("self", (), I32), loc), ExprStmt(Call("self.f", (), None), loc))
+    text = print_program(Program((), (), (FunctionDef("g", (), None, (), body, loc),)))
+    assert [line.split(" @")[0].strip() for line in text.splitlines()[1:-1]] == [
+        "eval (call self.f)", "eval (call f)", "eval (call self:i32)", 'eval (call "self.f")']
+    round_trip(parse_program(text))
 
 
 @pytest.mark.parametrize(("text", "line", "col", "fragment"),

@@ -1,0 +1,491 @@
+"""Printing IR functions as C for one C-family dialect (OpenCL C, CUDA C++, Metal).
+
+`ProgramPrinter` is what every function of one program shares: the dialect, the program,
+its layout, the C names, the `rc.fail` reason codes and the helper functions the printed
+code needs (`helpers.Helpers`; the templates define them), with the C spelling of types,
+constants and signatures. `FunctionPrinter` is the state of printing one function, made
+per function by `ProgramPrinter.function`; it prints statements and extends
+`expressions.ExpressionPrinter`, which prints expressions in Python's evaluation order.
+
+Faults: a fault sets `rc_ctx->fault` and evaluation goes on with harmless values, so every
+store to state, send, emit, reply and atomic is printed after a check that no fault
+happened (a store to a local is harmless and needs none), and every loop iteration that can
+fault starts with one.
+
+Limits: functions take and return scalars, addresses and messages, not arrays.
+Identifiers must be ASCII or are encoded (see `mangle`). The program must be verified IR
+(`ringc.ir.verify`): what the verifier rejects is not checked again here.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+
+import numpy as np
+
+from ..errors import CompileError
+from ..ir.dispatch import Dispatch
+from ..ir.nodes import (
+    Assign,
+    Break,
+    Call,
+    Continue,
+    Emit,
+    Expr,
+    ExprStmt,
+    Fail,
+    For,
+    FunctionDef,
+    HelperCall,
+    If,
+    Index,
+    Intrinsic,
+    KernelDef,
+    Loc,
+    Local,
+    Member,
+    Program,
+    Reply,
+    Return,
+    Send,
+    Stmt,
+    While,
+)
+from ..ir.types import AddressType, ArrayType, MessageType, ScalarType
+from ..ir.walk import all_stmts, function_locals, stmt_exprs
+from .dialect import CFamilyDialect
+from .expressions import FAULT, WRITE, ExpressionPrinter, is_place
+from .helpers import Helpers
+from .identifiers import Names, mangle
+from .layout import Layout
+
+__all__ = ["ProgramPrinter", "FunctionPrinter", "comment_text"]
+
+_UNSIGNED = {"i8": "u8", "i16": "u16", "i32": "u32", "i64": "u64"}
+_U64 = ScalarType("u64")
+_EVALUATED = re.compile(r"[A-Za-z_]\w*|-?[\d.]+\w*")   # a name or a literal
+
+
+# ---------------------------------------------------------------------------------------
+# What every function of a program shares
+# ---------------------------------------------------------------------------------------
+
+class ProgramPrinter:
+    """Prints the functions of one program for one dialect; collects the helpers needed."""
+
+    def __init__(self, dialect: CFamilyDialect, program: Program, layout: Layout,
+                 names: Names, reasons: dict[str, int]):
+        self.d = dialect
+        self.program = program
+        self.layout = layout
+        self.names = names
+        self.reasons = reasons
+        self.helpers = Helpers()
+
+    def function(self, fn: FunctionDef, kernel: KernelDef | None, handler: bool) -> str:
+        """The definition of a handler, kernel helper (both with `kernel`) or device
+        function."""
+        return FunctionPrinter(self, fn, kernel, handler).text()
+
+    # -- types ----------------------------------------------------------------------------
+
+    def check_type(self, t, loc: Loc | None) -> None:
+        """Raise when the target lacks `t` (e.g. Metal and f64)."""
+        scalar = t.elem if isinstance(t, ArrayType) else t
+        if isinstance(scalar, ScalarType):
+            if scalar.name in self.d.lacks:
+                raise CompileError(self.d.lacks[scalar.name], loc,
+                                   hint=f"use f32, or compile for another target than "
+                                        f"{self.d.target}")
+            if scalar.name == "f64":
+                self.helpers.features.add("f64")
+
+    def ctype(self, t, storage: bool = False) -> str:
+        """The C type of an IR type (an array: of its elements); `storage`: inside a struct."""
+        if isinstance(t, ScalarType):
+            if storage and t.name in self.d.storage_types:
+                return self.d.storage_types[t.name]
+            return self.d.types[t.name]
+        if isinstance(t, AddressType):
+            return "rc_address"
+        if isinstance(t, MessageType):
+            return self.names("msg", t.name)
+        if isinstance(t, ArrayType):
+            return self.ctype(t.elem, storage)
+        raise TypeError(t)
+
+    def declare(self, t, name: str, storage: bool = False) -> str:
+        """`T name` or `T name[n]`."""
+        suffix = f"[{t.length}]" if isinstance(t, ArrayType) else ""
+        return f"{self.ctype(t, storage)} {name}{suffix}"
+
+    def unsigned(self, t: ScalarType) -> str:
+        """The unsigned type of `t`'s width."""
+        return self.d.types[_UNSIGNED.get(t.name, t.name)]
+
+    def wrap_type(self, t: ScalarType) -> str:
+        """The unsigned type integer + - * << run in: at least 32 bits (no promotion to int)."""
+        return self.d.types["u64" if t.bits == 64 else "u32"]
+
+    # -- constants and float operations ---------------------------------------------------
+
+    def const(self, value, t: ScalarType) -> str:
+        """A C literal of `value` as type `t` (floats: the shortest text of the same bits)."""
+        if t.is_bool:
+            return "true" if value else "false"
+        if t.is_int:
+            v = int(value)
+            suffix = self.d.int_suffix.get(t.name, "")
+            ct = self.d.types[t.name]
+            lo, _ = t.min_max()
+            if t.is_signed and v == lo:
+                return f"(({ct})(-{-v - 1}{suffix} - 1))"
+            text = f"{abs(v)}{suffix}"
+            if v < 0:
+                text = f"(-{text})"
+            return text if t.bits >= 32 else f"(({ct}){text})"
+        v = float(value)
+        if math.isnan(v):
+            return self.d.nan[t.name]
+        if math.isinf(v):
+            return self.d.infinity[t.name] if v > 0 else f"(-{self.d.infinity[t.name]})"
+        text = str(np.float32(abs(v))) if t.bits == 32 else repr(abs(v))
+        if not any(c in text for c in ".e"):
+            text += ".0"
+        text += "f" if t.bits == 32 else ""
+        return f"(-{text})" if math.copysign(1.0, v) < 0 else text
+
+    def fbin(self, op: str, t: ScalarType, a: str, b: str, exact: bool = True) -> str:
+        """A float + - * / spelled correctly rounded (unless `exact` is False: fast_math)."""
+        spelled = self.d.exact_float_ops.get((op, t.name)) if exact else None
+        if spelled is not None:
+            return spelled.format(a=a, b=b)
+        return self.d.ops["binary"].format(a=a, b=b, op=self.d.symbols[op])
+
+    def math_name(self, fn: str, t: ScalarType) -> str:
+        """The target's name of math function `fn` for float type `t`."""
+        return self.d.math[fn][0 if t.bits == 32 else 1]
+
+    # -- signatures -----------------------------------------------------------------------
+
+    def function_name(self, fn: FunctionDef, kernel: KernelDef | None) -> str:
+        """The C name of a kernel's handler or helper, or of a device function."""
+        return self.names("fn", kernel.name, fn.name) if kernel else self.names("dev", fn.name)
+
+    def signature(self, fn: FunctionDef, kernel: KernelDef | None, handler: bool) -> str:
+        """The function's C declarator: its context, the kernel state, its parameters."""
+        params = [f"{self.d.private_space}rc_context* rc_ctx"]
+        if kernel is not None:
+            params.append(f"{self.d.global_space}{self.names('state', kernel.name)}* rc_self")
+        for p in fn.params:
+            if isinstance(p.type, ArrayType):
+                raise CompileError(f"parameter '{p.name}' of '{fn.name}' is an array", fn.loc,
+                                   hint="pass the elements you need, or read them from state")
+            self.check_type(p.type, fn.loc)
+            params.append(self.declare(p.type, mangle(p.name)))
+        if isinstance(fn.returns, ArrayType):
+            raise CompileError(f"'{fn.name}' returns an array", fn.loc,
+                               hint="return a message holding the array instead")
+        ret = "void" if handler or fn.returns is None else self.ctype(fn.returns)
+        return (f"{self.d.function_qualifier}{ret} {self.function_name(fn, kernel)}"
+                f"({', '.join(params)})")
+
+
+# ---------------------------------------------------------------------------------------
+# Printing one function
+# ---------------------------------------------------------------------------------------
+
+class FunctionPrinter(ExpressionPrinter):
+    """The state of printing one handler, kernel helper or device function (`text()`);
+    expressions are `ExpressionPrinter`'s."""
+
+    statement = Dispatch()      # (stmt) -> None, appends lines
+
+    def __init__(self, shared: ProgramPrinter, fn: FunctionDef, kernel: KernelDef | None,
+                 handler: bool):
+        super().__init__(shared, fn, kernel)
+        self.handler = handler
+        self.returns = None if handler else fn.returns
+        self.locals = function_locals(fn)
+        self.lines: list[str] = []           # the body printed so far
+        self.last_line: tuple[str, int] | None = None   # the last `// file:line` printed
+        self.depth = 1                       # indentation of the next line
+
+    def text(self) -> str:
+        """The definition: signature, declarations of every local, the body."""
+        self.block(self.fn.body)     # before the signature: C names go in first-use order
+        shared = self.shared
+        head = [shared.signature(self.fn, self.kernel, self.handler), "{"]
+        if self.returns is not None and not isinstance(self.returns, ScalarType):
+            head.append(f"    {shared.ctype(self.returns)} rc_zero = {self.d.zero_init};")
+        head.append(f"    if (rc_ctx->fault) return{self.zero_return()};")
+        for name, t in self.locals.items():
+            shared.check_type(t, self.fn.loc)
+            init = "0" if isinstance(t, ScalarType) else self.d.zero_init
+            head.append(f"    {shared.declare(t, mangle(name))} = {init};")
+        return "\n".join(head + self.lines + ["}"])
+
+    def zero_return(self) -> str:
+        if self.returns is None:
+            return ""
+        return " 0" if isinstance(self.returns, ScalarType) else " rc_zero"
+
+    def loop_may_fault(self, s: While | For) -> bool:
+        """Can an iteration fault? Then each iteration starts with a fault check, so a
+        loop whose values went harmless after a fault cannot spin forever."""
+        return any(self.effects(e) & FAULT for st in all_stmts([s]) for e in stmt_exprs(st))
+
+    # -- lines and fault checks -----------------------------------------------------------
+
+    def emit(self, text: str) -> None:
+        self.lines.append("    " * self.depth + text)
+
+    def flush_pre(self) -> None:
+        for line in self.pre:
+            self.emit(line)
+        self.pre = []
+
+    def check_fault(self) -> None:
+        if self.dirty:
+            self.emit(f"if (rc_ctx->fault) return{self.zero_return()};")
+            self.dirty = False
+
+    def hoist(self, text: str, t) -> str:
+        """`text` evaluated now: itself when it is a name or a literal, else a temporary."""
+        return text if _EVALUATED.fullmatch(text) else self.temporary(t, init=text)
+
+    def locate(self, loc: Loc) -> None:
+        self.loc = loc
+        where = (comment_text(loc.file.rsplit("/", 1)[-1]), loc.line)
+        if where != self.last_line:
+            self.emit(f"// {where[0]}:{where[1]}")
+            self.last_line = where
+
+    # -- statements -----------------------------------------------------------------------
+
+    def block(self, stmts: tuple[Stmt, ...]) -> None:
+        for s in stmts:
+            self.locate(s.loc)
+            self.statement(s)
+
+    def nested(self, stmts: tuple[Stmt, ...]) -> None:
+        self.depth += 1
+        saved = self.last_line
+        self.block(stmts)
+        self.last_line = saved
+        self.depth -= 1
+
+    @statement.on(Assign)
+    def assign(self, s: Assign) -> None:
+        if isinstance(s.value.type, ArrayType):
+            return self.copy_array(s.target, s.value)
+        root = s.target
+        while isinstance(root, (Member, Index)):
+            root = root.base
+        private = isinstance(root, Local)    # a store there after a fault is harmless
+        indices = _chain_indices(s.target)
+        # Python evaluates the value, then the target's indices; then the store happens,
+        # only if nothing faulted: a shared target gets the value through a temporary
+        value = self.expr(s.value)
+        if (indices or not private) and self.effects(s.value) & (FAULT | WRITE):
+            value = self.hoist(value, s.value.type)
+        overrides = {}
+        for ix in indices:
+            checked = self.checked_index(ix)
+            if not private and (self.bounds_check or self.effects(ix.index) & (FAULT | WRITE)):
+                checked = self.hoist(checked, _U64)
+            overrides[id(ix)] = checked
+        target = self.place(s.target, overrides)
+        self.flush_pre()
+        if not private:
+            self.check_fault()
+        self.emit(f"{target} = {value};")
+
+    def copy_array(self, target: Expr, value: Expr) -> None:
+        for side in (target, value):
+            if not is_place(side) or self.effects(side) & (FAULT | WRITE):
+                raise CompileError("an array value can only be copied from a local, state or "
+                                   "message field", self.loc,
+                                   hint="copy element by element in a loop")
+        dst, src = self.place(target, {}), self.place(value, {})
+        self.flush_pre()
+        self.check_fault()
+        n = target.type.length
+        self.emit(f"for (uint rc_k = 0u; rc_k < {n}u; ++rc_k) {dst}[rc_k] = {src}[rc_k];")
+
+    @statement.on(If)
+    def if_(self, s: If) -> None:
+        cond = self.expr(s.cond)
+        self.flush_pre()
+        self.emit(f"if {_parenthesized(cond)} {{")
+        before = self.dirty
+        self.nested(s.then)
+        after_then, self.dirty = self.dirty, before
+        if s.orelse:
+            self.emit("} else {")
+            self.nested(s.orelse)
+        self.dirty = self.dirty or after_then
+        self.emit("}")
+
+    @statement.on(While)
+    def while_(self, s: While) -> None:
+        may_fault = self.loop_may_fault(s)
+        self.dirty = self.dirty or may_fault
+        if self.effects(s.cond) & (FAULT | WRITE):    # evaluate it inside, every iteration
+            self.emit("while (1) {")
+            self.depth += 1
+            cond = self.hoist(self.expr(s.cond), s.cond.type)
+            self.flush_pre()
+            self.check_fault()
+            self.emit(f"if (!{cond}) break;")
+        else:
+            cond = self.expr(s.cond)
+            self.flush_pre()
+            self.emit(f"while {_parenthesized(cond)} {{")
+            self.depth += 1
+            self.check_fault()
+        self.depth -= 1
+        self.nested(s.body)
+        self.dirty = self.dirty or may_fault
+        self.emit("}")
+
+    @statement.on(For)
+    def for_(self, s: For) -> None:
+        var_type = self.locals[s.var]
+        t = var_type if isinstance(var_type, ScalarType) else s.start.type
+        wide = self.d.types["i64" if t.is_signed else "u64"]
+        uwide = self.d.types["u64"]
+        self.temps += 1
+        it, stop = f"rc_i{self.temps}", f"rc_e{self.temps}"
+        self.emit("{")
+        self.depth += 1
+        start_text = self.expr(s.start)
+        self.flush_pre()
+        self.emit(f"{wide} {it} = ({wide}){start_text};")
+        stop_text = self.expr(s.stop)
+        self.flush_pre()
+        self.emit(f"{wide} {stop} = ({wide}){stop_text};")
+        step = self.shared.const(min(abs(s.step), (1 << 64) - 1), _U64)
+        if s.step > 0:
+            test, dist = f"{it} < {stop}", f"({uwide}){stop} - ({uwide}){it}"
+            nxt = f"({wide})(({uwide}){it} + {step})"
+        else:
+            test, dist = f"{it} > {stop}", f"({uwide}){it} - ({uwide}){stop}"
+            nxt = f"({wide})(({uwide}){it} - {step})"
+        self.emit(f"for (; {test}; {it} = ({dist} > {step}) ? {nxt} : {stop}) {{")
+        self.depth += 1
+        self.emit(f"{mangle(s.var)} = ({self.shared.ctype(var_type)}){it};")
+        may_fault = self.loop_may_fault(s)
+        self.dirty = self.dirty or may_fault
+        self.check_fault()
+        self.depth -= 1
+        self.nested(s.body)
+        self.dirty = self.dirty or may_fault
+        self.emit("}")
+        self.depth -= 1
+        self.emit("}")
+
+    @statement.on(Break)
+    def break_(self, s: Break) -> None:
+        self.emit("break;")
+
+    @statement.on(Continue)
+    def continue_(self, s: Continue) -> None:
+        self.emit("continue;")
+
+    @statement.on(Fail)
+    def fail(self, s: Fail) -> None:
+        self.emit(f"rc_fault(rc_ctx, {self.shared.reasons[s.reason]}u); "
+                  f"return{self.zero_return()};  // {comment_text(s.reason)}")
+
+    @statement.on(ExprStmt)
+    def expr_stmt(self, s: ExprStmt) -> None:
+        text = self.expr(s.expr)
+        self.flush_pre()
+        called = isinstance(s.expr, (Call, HelperCall, Intrinsic))
+        self.emit(f"{text};" if called else f"(void){text};")
+
+    @statement.on(Return)
+    def return_(self, s: Return) -> None:
+        if s.value is None:
+            self.emit(f"return{self.zero_return()};")
+        elif self.handler:
+            msg = s.value.type.name
+            self.effect_call(self.shared.names("put", msg), [s.value],
+                             "rc_ctx, rc_ctx->source, rc_ctx->correlation, {0}")
+            self.emit("return;")
+        else:
+            value = self.expr(s.value)
+            self.flush_pre()
+            self.emit(f"return {value};")
+
+    @statement.on(Send)
+    def send(self, s: Send) -> None:
+        k = self.shared.layout.kernel(s.kernel)
+        self.effect_call(self.shared.names("send", s.message.type.name),
+                         [s.message, s.instance],
+                         f"rc_ctx, {k.queue_base}u, {k.instances}u, "
+                         f"({self.d.types['u64']}){{1}}, {{0}}")
+
+    @statement.on(Emit)
+    def emit_message(self, s: Emit) -> None:
+        self.effect_call(self.shared.names("put", s.message.type.name), [s.message],
+                         f"rc_ctx, RC_HOST_QUEUE, {self.shared.const(0, _U64)}, {{0}}")
+
+    @statement.on(Reply)
+    def reply(self, s: Reply) -> None:
+        self.effect_call(self.shared.names("put", s.message.type.name),
+                         [s.address, s.message],
+                         "rc_ctx, {0}.queue, {0}.correlation, {1}", always_hoist=(0,))
+
+    def effect_call(self, function: str, exprs: list[Expr], args: str,
+                    always_hoist: tuple[int, ...] = ()) -> None:
+        """`function(args)` after evaluating `exprs` in order, checking for a fault first."""
+        hoist = any(self.effects(e) & (FAULT | WRITE) for e in exprs)
+        texts = []
+        for i, e in enumerate(exprs):
+            text = self.expr(e)
+            if hoist or i in always_hoist:
+                text = self.hoist(text, e.type)
+            texts.append(text)
+        self.flush_pre()
+        self.check_fault()
+        self.emit(f"{function}({args.format(*texts)});")
+
+
+# ---------------------------------------------------------------------------------------
+# Small pieces
+# ---------------------------------------------------------------------------------------
+
+def comment_text(text: str) -> str:
+    """User text (an rc.fail reason, a file name) made safe inside a `//` comment: plain
+    words stay as they are, anything else is quoted with escapes, so no newline or
+    trailing backslash can end the comment early or splice the next line into it."""
+    if re.fullmatch(r"[\w.+\- ]*", text):
+        return text
+    return json.dumps(text)
+
+
+def _chain_indices(e: Expr) -> list[Index]:
+    """The Index nodes of an assignment target, outermost first (Python's order)."""
+    found = []
+    while isinstance(e, (Member, Index)):
+        if isinstance(e, Index):
+            found.append(e)
+        e = e.base
+    return list(reversed(found))
+
+
+def _parenthesized(text: str) -> str:
+    """`text` in one pair of parentheses (for if/while conditions)."""
+    if text.startswith("(") and text.endswith(")"):
+        depth = 0
+        for i, ch in enumerate(text):
+            depth += {"(": 1, ")": -1}.get(ch, 0)
+            if depth == 0:
+                if i == len(text) - 1:
+                    return text
+                break
+    return f"({text})"
