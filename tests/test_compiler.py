@@ -99,3 +99,9 @@ def test_user_error_carries_no_ringc_frames(user_module):
     frames = traceback.extract_tb(err.__traceback__)
     assert not [f for f in frames if "/ringc/frontend/" in f.filename]
     assert err.__cause__ is None and err.__suppress_context__
+
+
+def test_the_domain_label_is_carried_to_inspect_and_the_emitted_source(user_module):
+    mod = user_module(SUMMER.replace("capacity=1024", "capacity=1024, domain='actor'"))
+    source = rc.compile(mod.Summer, "opencl").source
+    assert "// state of kernel Summer (persistent, ordered, domain actor):" in source

@@ -194,7 +194,8 @@ def _kernel_view(printer: ProgramPrinter, k, layout: Layout) -> dict:
                              message=printer.names("msg", hl.message),
                              dead=printer.names("dead", hl.message),
                              function=printer.function_name(h, k)))
-    return dict(name=k.name, layout=kl, state=c_state, state_fields=decls,
+    return dict(name=k.name, domain=k.options.domain, layout=kl, state=c_state,
+                state_fields=decls,
                 end=kl.queue_base + kl.instances, handlers=handlers,
                 dispatch=printer.names("dispatch", k.name), room=printer.names("room", k.name),
                 serve=printer.names("serve", k.name), take=printer.names("take", k.name),
