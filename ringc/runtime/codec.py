@@ -153,7 +153,8 @@ class MessageCodec:
                                 f"{', '.join(dtype.names)}")
             converted = np.zeros(len(records), dtype)
             for name in dtype.names:
-                converted[name] = records[name]
+                converted[name] = fitted(records[name], dtype.fields[name][0], len(records),
+                                         f"field {name!r} of the array for {names[0]}")
             records = converted
         return handled[names[0]], records
 
@@ -189,3 +190,29 @@ class MessageCodec:
                 return m.type_id
         raise TypeError(f"{name!r} is not a message of this program (messages: "
                         f"{', '.join(m.name for m in self._layout.messages)})")
+
+
+def fitted(values, field: np.dtype, count: int | None, what: str) -> np.ndarray:
+    """`values` converted to a record field of dtype `field` (`count` records of it, or one
+    value when None) by the rules of message construction: the shape must match,
+    conversions follow numpy's `same_kind` casting (no float into an integer field), and
+    integers must fit the field. TypeError or ValueError naming `what` otherwise."""
+    values = np.asarray(values)
+    base, shape = field.base, field.shape
+    want = shape if count is None else (count, *shape)
+    if values.shape != want:
+        raise TypeError(f"{what} has shape {values.shape}, not {want}")
+    if base.names is not None or values.dtype.names is not None:
+        if values.dtype != base:
+            raise TypeError(f"{what} is {values.dtype}, not {base}")
+        return values
+    if not np.can_cast(values.dtype, base, "same_kind"):
+        raise TypeError(f"{what} is {values.dtype}, which {base} cannot hold without a "
+                        f"cast (write it with .astype({base.name!r}) to convert)")
+    if base.kind in "iu" and values.dtype.kind in "iub" and values.size:
+        info = np.iinfo(base)
+        low, high = values.min(), values.max()
+        if low < info.min or high > info.max:
+            raise ValueError(f"{what} holds {low if low < info.min else high}, outside "
+                             f"{base.name}'s range {info.min}..{info.max}")
+    return values.astype(base)

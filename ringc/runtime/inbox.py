@@ -26,6 +26,14 @@ from .rings import OutputRing, read_header
 __all__ = ["Inbox"]
 
 
+@dataclass(frozen=True)
+class RawReply:
+    """A reply as it came: its type and the slot's bytes (decoded by whoever takes it)."""
+    type_id: int
+    data: bytes
+    offset: int
+
+
 @dataclass
 class _Chunk:
     """Messages of one type moved out of the host output queue, in arrival order."""
@@ -103,7 +111,7 @@ class Inbox:
         header = read_header(row)
         type_id, source, corr = header.type_id, header.source, header.correlation
         if self._replies.get(corr, 0) is None:
-            self._replies[corr] = self._codec.decode(type_id, row, self._payload_offset)
+            self._replies[corr] = RawReply(type_id, row, self._payload_offset)
             return
         self._latency.replied_one(source, corr, now)
         msg = self._layout.message_by_id(type_id)
@@ -120,8 +128,8 @@ class Inbox:
             for i in np.flatnonzero(np.isin(corrs, list(self._replies))):
                 corr = int(corrs[i])
                 if self._replies[corr] is None:
-                    self._replies[corr] = self._codec.decode(int(types[i]), rows[i].tobytes(),
-                                                             self._payload_offset)
+                    self._replies[corr] = RawReply(int(types[i]), rows[i].tobytes(),
+                                                   self._payload_offset)
                     types[i] = 0                    # consumed by its requester
         starts = np.flatnonzero(np.diff(types.astype(np.int64), prepend=-1) != 0)
         for start, stop in zip(starts, [*starts[1:], len(types)]):
@@ -167,13 +175,20 @@ class Inbox:
         instead of the buffer, until `forget_reply`."""
         self._replies[correlation] = None
 
-    def reply(self, correlation: int):
-        """The expected reply: the message, its `DeadLetter`, or None until it comes."""
+    def reply(self, correlation: int) -> RawReply | DeadLetter | None:
+        """The expected reply, its `DeadLetter`, or None until it comes."""
         return self._replies[correlation]
 
-    def forget_reply(self, correlation: int) -> None:
-        """Stop expecting it: a reply arriving later is buffered like any other message."""
-        self._replies.pop(correlation, None)
+    def forget_reply(self, correlation: int) -> RawReply | DeadLetter | None:
+        """Stop expecting it, returning what came (a reply arriving later is buffered like
+        any other message)."""
+        return self._replies.pop(correlation, None)
+
+    def put_back_reply(self, reply: RawReply) -> None:
+        """Buffer a reply its requester did not take (Ctrl-C), at the front."""
+        dtype = self._layout.message_by_id(reply.type_id).dtype
+        record = np.frombuffer(reply.data, dtype, count=1, offset=reply.offset).copy()
+        self.put_back([(reply.type_id, record)])
 
     # ---- taking what is buffered -----------------------------------------------------------
 
@@ -197,9 +212,10 @@ class Inbox:
             self._chunks.popleft()
         return chunk.type_id, record
 
-    def take(self, type_id: int | None, left: int, taken: dict[int, list[np.ndarray]]) -> int:
-        """Move up to `left` buffered messages (of `type_id`, or any) into `taken`, arrays
-        by type id; returns how many are still wanted."""
+    def take(self, type_id: int | None, left: int,
+             taken: list[tuple[int, np.ndarray]]) -> int:
+        """Move up to `left` buffered messages (of `type_id`, or any) into `taken`, as
+        (type id, array) in arrival order; returns how many are still wanted."""
         keep: deque[_Chunk] = deque()
         for chunk in self._chunks:
             if left and (type_id is None or chunk.type_id == type_id):
@@ -208,20 +224,33 @@ class Inbox:
                 left -= len(part)
                 self._buffered -= len(part)
                 self._buffered_by_type[chunk.type_id] -= len(part)
-                taken.setdefault(chunk.type_id, []).append(part)
+                taken.append((chunk.type_id, part))
             if len(chunk):
                 keep.append(chunk)
         self._chunks = keep
         return left
 
-    def as_arrays(self, taken: dict[int, list[np.ndarray]], type_id: int | None):
+    def put_back(self, taken: list[tuple[int, np.ndarray]]) -> None:
+        """Return what `take` or `take_one` took (and nobody received) to the front of the
+        buffer, in its order."""
+        for type_id, records in reversed(taken):
+            if len(records):
+                self._chunks.appendleft(_Chunk(type_id, records))
+                self._buffered += len(records)
+                self._buffered_by_type[type_id] = self._buffered_by_type.get(
+                    type_id, 0) + len(records)
+
+    def as_arrays(self, taken: list[tuple[int, np.ndarray]], type_id: int | None):
         """What `receive_many` returns for `taken` (filled by `take`): one array of the
         message's dtype when `type_id` is given or the program can send the host one type
         only; otherwise a dict keyed by message class (name where the host has none), with
         an empty array for each type the program can send the host that none came of."""
+        by_type: dict[int, list[np.ndarray]] = {}
+        for t, part in taken:
+            by_type.setdefault(t, []).append(part)
         types = [type_id] if type_id is not None else self._host_types
-        arrays = {t: _joined(taken.get(t, []), self._layout.message_by_id(t).dtype)
-                  for t in {*types, *taken}}
+        arrays = {t: _joined(by_type.get(t, []), self._layout.message_by_id(t).dtype)
+                  for t in {*types, *by_type}}
         if len(arrays) == 1:
             return next(iter(arrays.values()))
         return {self._codec.message_class(t): a for t, a in sorted(arrays.items())}

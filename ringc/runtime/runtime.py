@@ -30,8 +30,10 @@ from ..arena import KernelLayout, Layout
 from ..errors import BackendUnavailable, DeadLettered, QueueFull, RingcError
 from ..ir.nodes import Program
 from ..protocol import CONTROL, DRAIN_LAUNCH, HOST_QUEUE, SERVE_EVENT_DRIVEN, SERVE_PERSISTENT
-from .codec import MessageCodec
-from .inbox import Inbox
+from .codec import MessageCodec, fitted
+from .inbox import Inbox, RawReply
+from .interrupts import Guarded
+from .interrupts import install as install_interrupt_deferral
 from .reports import Counters, DeadLetter, LatencyBook, Metrics, Status, stats_view
 from .rings import IngressRing, full_fence, u32_at, u64_at
 
@@ -73,6 +75,24 @@ def stop_all() -> None:
             _keep_forever(rt.device)
 
 
+_FOREVER = 1e9                          # seconds (31 years): longer waits are None
+
+
+def seconds(timeout) -> float | None:
+    """A `timeout` argument checked: None (no limit) or a number of seconds >= 0; NaN, a
+    negative number or anything but a number is an error, infinity or more than 1e9 s is
+    no limit."""
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float, np.integer,
+                                                             np.floating)):
+        raise TypeError(f"timeout must be a number of seconds or None, not "
+                        f"{type(timeout).__name__} {timeout!r}")
+    if timeout != timeout or timeout < 0:
+        raise ValueError(f"timeout must be a number of seconds >= 0 or None, not {timeout}")
+    return None if timeout > _FOREVER else float(timeout)
+
+
 def _keep_forever(device) -> None:
     """Never free `device` (and its memory): a kernel that may still run reads it."""
     ctypes.pythonapi.Py_IncRef(ctypes.py_object(device))
@@ -93,7 +113,8 @@ class Runtime:
         self.device = device
         self._layout = layout
         self._kernel_classes = kernels
-        self._lock = threading.RLock()
+        self._lock = Guarded()          # also defers Ctrl-C while held (interrupts.py)
+        install_interrupt_deferral()
         mem = device.arena
         self._stop_word = u32_at(mem, layout.control_offset + CONTROL.offset("stop"))
         self._clock_word = u64_at(mem, layout.control_offset + CONTROL.offset("host_clock"))
@@ -160,6 +181,7 @@ class Runtime:
         message where several share that dtype) in `kernel`'s input queue `instance`.
         Streams in as room frees; `timeout` bounds each wait for room (None: as long as the
         program runs), then `rc.QueueFull` says how many went in. Returns the count."""
+        timeout = seconds(timeout)
         k = self._kernel(kernel)
         queue = self._queues(k, instance, allow_all=False).start
         type_id, records = self._codec.encode(k, msg, type)
@@ -224,6 +246,7 @@ class Runtime:
         message was dead-lettered instead of answered.
 
         This is the latency path: struct stores and loads, one lock hold per poll."""
+        timeout = seconds(timeout)
         k, queue = self._target(kernel, instance)
         type_id, payload = self._codec.encode(k, msg)
         if not isinstance(payload, bytes):
@@ -234,6 +257,7 @@ class Runtime:
             corr = self._next_correlation
             self._next_correlation += 1
             self._inbox.expect_reply(corr)
+        reply = None
         try:
             sent_at = self._put_one(queue, type_id, payload, timeout, correlation=corr)
             left = None if timeout is None else max(0.0, sent_at / 1e9 + timeout
@@ -242,16 +266,20 @@ class Runtime:
                               left):
                 raise TimeoutError(f"no reply from {k.name} within {timeout} s")
             with self._lock:
-                reply = self._inbox.reply(corr)
+                reply = self._inbox.forget_reply(corr)
                 if isinstance(reply, DeadLetter):
                     raise DeadLettered(reply)
                 if reply is None:
                     raise RingcError("the program stopped before it replied")
                 self._latency.samples[queue].append(time.monotonic_ns() - sent_at)
-                return reply
-        finally:
+            return self._codec.decode(reply.type_id, reply.data, reply.offset)
+        except BaseException:
+            # a timeout, Ctrl-C...: a reply that came, or comes later, stays receivable
             with self._lock:
-                self._inbox.forget_reply(corr)
+                reply = self._inbox.forget_reply(corr) or reply
+                if isinstance(reply, RawReply):
+                    self._inbox.put_back_reply(reply)
+            raise
 
     def _target(self, kernel, instance) -> tuple[KernelLayout, int]:
         """(kernel layout, queue id) of one instance, cached for the latency path."""
@@ -268,6 +296,7 @@ class Runtime:
     def receive(self, timeout: float | None = None):
         """The next message in the host output queue (replies to `send`, `rc.emit`s, in
         arrival order); TimeoutError when none arrives in `timeout` seconds."""
+        timeout = seconds(timeout)
         taken: list[tuple[int, np.void]] = []
 
         def take() -> bool:                     # runs under the lock, inside _wait
@@ -277,12 +306,17 @@ class Runtime:
                 return True
             return self._closed
 
-        if not self._wait(take, timeout):
-            raise TimeoutError(f"no message arrived within {timeout} s")
-        if not taken:
-            raise TimeoutError("no message to receive: the program has stopped")
-        type_id, record = taken[0]
-        return self._codec.message(type_id, record)
+        try:
+            if not self._wait(take, timeout):
+                raise TimeoutError(f"no message arrived within {timeout} s")
+            if not taken:
+                raise TimeoutError("no message to receive: the program has stopped")
+            type_id, record = taken[0]
+            return self._codec.message(type_id, record)
+        except BaseException:               # Ctrl-C: what was taken stays receivable
+            with self._lock:
+                self._inbox.put_back([(t, np.array([r], r.dtype)) for t, r in taken])
+            raise
 
     def receive_many(self, n: int, timeout: float | None = None, type=None):  # noqa: A002
         """Up to `n` messages, once `n` arrived or `timeout` passed: a numpy array of the
@@ -290,21 +324,28 @@ class Runtime:
         can send the host one type only; otherwise a dict keyed by message class."""
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
             raise ValueError(f"receive_many takes a count n >= 0, not {n!r}")
+        timeout = seconds(timeout)
         type_id = None
         if type is not None:
             type_id = self._codec.type_id(type)
         deadline = None if timeout is None else time.monotonic() + timeout
-        taken: dict[int, list[np.ndarray]] = {}
+        taken: list[tuple[int, np.ndarray]] = []
         left = n
-        while True:
+        try:
+            while True:
+                with self._lock:
+                    left = self._inbox.take(type_id, left, taken)
+                if not left or self._closed:
+                    break
+                wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+                if not self._wait(lambda: self._inbox.count(type_id) > 0 or self._closed,
+                                  wait):
+                    break
+            return self._inbox.as_arrays(taken, type_id)
+        except BaseException:               # Ctrl-C: what was taken stays receivable
             with self._lock:
-                left = self._inbox.take(type_id, left, taken)
-            if not left or self._closed:
-                break
-            wait = None if deadline is None else max(0.0, deadline - time.monotonic())
-            if not self._wait(lambda: self._inbox.count(type_id) > 0 or self._closed, wait):
-                break
-        return self._inbox.as_arrays(taken, type_id)
+                self._inbox.put_back(taken)
+            raise
 
     # ---- pumping ---------------------------------------------------------------------------
 
@@ -481,11 +522,8 @@ class Runtime:
             raise TypeError(f"a snapshot of {k.name} is a record with the fields "
                             f"{', '.join(k.state_dtype.names or ())}")
         for name in names:
-            try:
-                record[name] = snapshot[name]
-            except (TypeError, ValueError) as exc:
-                raise TypeError(f"field {name!r} of the snapshot does not fit {k.name}'s "
-                                f"state: {exc}") from None
+            record[name] = fitted(snapshot[name], k.state_dtype.fields[name][0], None,
+                                  f"field {name!r} of the snapshot of {k.name}")
         with self._quiesced(queue):
             self.device.write_local(offset, record.reshape(1).view(np.uint8))
 
@@ -547,8 +585,7 @@ class Runtime:
         cancelled: its stop flag stays set, the runtime stays `terminating`, a later
         `shutdown` waits again, and its memory is never freed while it may run; once the
         launch does end, the runtime finishes closing by itself."""
-        if timeout is not None and timeout < 0:
-            raise ValueError(f"timeout must be >= 0 or None, not {timeout}")
+        timeout = seconds(timeout)
         with self._lock:
             if self._closed:
                 return True
