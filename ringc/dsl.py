@@ -298,8 +298,9 @@ def _check_option(key: str, value, loc: Loc):
     if key in ("capacity", "instances", "max_batch"):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             fail("a positive int")
-        if key == "capacity" and (value & (value - 1) or value > 1 << 24):
-            fail("a power of two no larger than 16777216")
+        if key == "capacity" and (value & (value - 1) or not 2 <= value <= 1 << 24):
+            fail("a power of two from 2 to 16777216 (a ring's slots tell free from full "
+                 "by their sequence numbers, which needs two slots or more)")
         if key == "instances" and value > 65536:
             fail("at most 65536")
         return value

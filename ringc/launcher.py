@@ -53,6 +53,7 @@ def launch(kernels, backend: str = "opencl", device=None, **options) -> Runtime:
         raise TypeError(f"rc.launch got unknown option(s) {', '.join(unknown)} for backend "
                         f"{backend!r} (options: {', '.join(sorted(allowed))})")
     settings = {**allowed, **options}
+    _check_common(settings)
     if not record.runs:
         raise BackendUnavailable(record.cannot_run)
     prepared = record.resolve(record.prepare)(device, settings) if record.prepare else None
@@ -74,6 +75,19 @@ def launch(kernels, backend: str = "opencl", device=None, **options) -> Runtime:
     dev = record.resolve(record.load)(request)
     return Runtime(program, layout, reasons, messages, kernel_classes, dev, backend,
                    host_buffer=settings["host_buffer"])
+
+
+def _check_common(settings: dict) -> None:
+    """ValueError or TypeError, in one sentence, for a bad common option."""
+    for name in ("output_capacity", "dead_letter_capacity", "host_buffer"):
+        value = settings[name]
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"rc.launch option {name} must be an int, not "
+                            f"{type(value).__name__}")
+        if value < 1:
+            raise ValueError(f"rc.launch option {name} must be at least 1, not {value}")
+    if not isinstance(settings["debug"], bool):
+        raise TypeError("rc.launch option debug must be True or False")
 
 
 def _program(kernels):

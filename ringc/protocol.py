@@ -24,7 +24,7 @@ __all__ = [
     "FIRST_USER_REASON", "SERVE_PERSISTENT", "SERVE_EVENT_DRIVEN", "RETURN_WHEN_IDLE",
     "PERSISTENT_LAUNCH", "DRAIN_LAUNCH", "ROOM_OK", "ROOM_DEVICE", "ROOM_HOST",
     "BLOCK_SPINS", "DEAD_SPINS", "MAX_LOCAL", "DRAIN_PASSES", "ROOM_PATIENCE", "MAX_PASSES",
-    "MAX_ROOM_NEED", "RECORDS", "ProtocolError", "check", "c_defines", "c_structs",
+    "MAX_ROOM_NEED", "MIN_CAPACITY", "RECORDS", "ProtocolError", "check", "c_defines", "c_structs",
     "c_asserts",
 ]
 
@@ -155,6 +155,7 @@ DRAIN_PASSES = 1 << 10     # passes one event-driven launch makes at most; the h
 ROOM_PATIENCE = 1 << 6     # passes a message waits for room in device rings before it is taken
 MAX_PASSES = (1 << 64) - 1  # the loop's bound: an induction variable (PoCL needs one)
 MAX_ROOM_NEED = 1 << 20    # a room check asks for at most this many slots of one queue
+MIN_CAPACITY = 2           # a one-slot ring's free and full slots have the same seq word
 
 RECORDS = (CONTROL, STATS, QUEUE, SLOT, DEAD_SLOT)
 

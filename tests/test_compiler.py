@@ -105,3 +105,23 @@ def test_the_domain_label_is_carried_to_inspect_and_the_emitted_source(user_modu
     mod = user_module(SUMMER.replace("capacity=1024", "capacity=1024, domain='actor'"))
     source = rc.compile(mod.Summer, "opencl").source
     assert "// state of kernel Summer (persistent, ordered, domain actor):" in source
+
+
+def test_one_slot_rings_are_refused_where_they_are_asked_for(user_module, tmp_path):
+    """The per-slot sequence protocol cannot tell a one-slot ring's free slot from its full
+    one: capacity 1 is refused, with the place, for every ring a user sizes."""
+    with pytest.raises(rc.CompileError) as info:
+        user_module(SUMMER.replace("capacity=1024", "capacity=1"))
+    assert "capacity=1 is invalid" in str(info.value) and "from 2 to" in info.value.hint
+    mod = user_module(SUMMER)
+    for option in ("output_capacity", "dead_letter_capacity"):
+        with pytest.raises(rc.CompileError, match=f"{option} must be a power of two, at least "
+                                                  "2, not 1"):
+            rc.compile(mod.Summer, "opencl", **{option: 1})
+        with pytest.raises(rc.CompileError, match=f"{option} must be a power of two"):
+            rc.launch(mod.Summer, backend="sim", **{option: 1})
+    rir = tmp_path / "one.rir"
+    rir.write_text(rc.compile(mod.Summer, "opencl").ir.replace("capacity=1024", "capacity=1"))
+    with pytest.raises(rc.CompileError, match=r"\.py:\d+:\d+: error: invalid IR: kernel "
+                                              r"'Summer': option capacity=1 must be a power"):
+        rc.compile(str(rir), "opencl")

@@ -47,7 +47,17 @@ from ..ir.nodes import (
 )
 from ..ir.types import MESSAGE_ALIGN, struct_dtype
 from ..ir.walk import stmt_exprs, walk
-from ..protocol import CONTROL, DEAD_QUEUE, DEAD_SLOT, HOST_QUEUE, LINE, PAGE, SLOT, STATS
+from ..protocol import (
+    CONTROL,
+    DEAD_QUEUE,
+    DEAD_SLOT,
+    HOST_QUEUE,
+    LINE,
+    MIN_CAPACITY,
+    PAGE,
+    SLOT,
+    STATS,
+)
 
 __all__ = ["compute_layout", "room_needs"]
 
@@ -148,8 +158,10 @@ def room_needs(program: Program, kernel: KernelDef, handler: FunctionDef) -> tup
 # ---------------------------------------------------------------------------------------
 
 def _power_of_two(value: int, what: str, loc: Loc | None) -> int:
-    if value < 1 or value & (value - 1):
-        raise CompileError(f"{what} must be a power of two, not {value}", loc)
+    if value < MIN_CAPACITY or value & (value - 1):
+        raise CompileError(f"{what} must be a power of two, at least {MIN_CAPACITY}, not "
+                           f"{value}", loc, hint="a ring of one slot cannot tell a free slot "
+                           "from a full one by its sequence word")
     return value
 
 

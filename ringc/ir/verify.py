@@ -230,8 +230,9 @@ def _check_options(kernel: KernelDef, known_targets: Collection[str] | None) -> 
         value = getattr(o, option)
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise bad(option, "a positive integer")
-    if o.capacity & (o.capacity - 1):
-        raise bad("capacity", "a power of two")
+    if o.capacity & (o.capacity - 1) or o.capacity < 2:
+        # a ring of one slot cannot tell a free slot from a full one by its sequence word
+        raise bad("capacity", "a power of two, at least 2 (docs/device-program.md, Queues)")
     if not isinstance(o.domain, str) or not o.domain:
         raise bad("domain", "a non-empty name")
     targets = o.targets

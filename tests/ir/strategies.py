@@ -192,7 +192,7 @@ def programs(draw, max_kernels: int = 3) -> Program:
 def kernel_options(draw) -> KernelOptions:
     return KernelOptions(
         mode=draw(st.sampled_from(("persistent", "event_driven"))),
-        capacity=2 ** draw(st.integers(0, 16)),
+        capacity=2 ** draw(st.integers(1, 16)),
         instances=draw(st.integers(1, 8)),
         concurrency=draw(st.sampled_from(("ordered", "parallel"))),
         backpressure=draw(st.sampled_from(("block", "reject"))),
