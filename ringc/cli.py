@@ -121,8 +121,15 @@ def _write(directory: Path | None, name: str, text: str) -> None:
     if directory is None:
         sys.stdout.write(text)
         return
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / name).write_text(text)
+    if directory.exists() and not directory.is_dir():
+        raise RingcError(f"-o {directory} names a file; give a directory to write into")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / name).write_text(text)
+    except OSError as exc:
+        where = exc.filename or directory
+        raise RingcError(f"cannot write {name} into {directory}: {where}: "
+                         f"{exc.strerror or exc}") from None
     print(f"wrote {directory / name}")
 
 

@@ -75,7 +75,14 @@ def load_file(path: Path, names: list[str] | None = None) -> Program:
         raise CompileError(f"no such file: {path}")
     if path.suffix == ".rir":
         try:
-            return parse_program(path.read_text(), str(path))
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise CompileError(f"{path} is not UTF-8 text (byte {exc.start}): a .rir file "
+                               "is what `ringc compile --emit ir` writes") from None
+        except OSError as exc:
+            raise CompileError(f"cannot read {path}: {exc.strerror}") from None
+        try:
+            return parse_program(text, str(path))
         except RirSyntaxError as exc:
             raise CompileError(exc.message, exc.loc) from None
     if path.suffix != ".py":

@@ -125,3 +125,18 @@ def test_console_script_runs_as_a_user_would(tmp_path):
     assert result.returncode == 1
     assert result.stderr.startswith(f"{bad}:13:22: error:")
     assert "Traceback" not in result.stderr
+
+
+def test_unwritable_outputs_and_unreadable_files_are_one_line_errors(tmp_path, capsys):
+    a_file = tmp_path / "taken"
+    a_file.write_text("")
+    assert main(["compile", str(PIPELINE), "-o", str(a_file)]) == 1
+    assert capsys.readouterr().err == (f"ringc: error: -o {a_file} names a file; give a "
+                                       "directory to write into\n")
+    assert main(["compile", str(PIPELINE), "-o", "/proc/no/such/dir"]) == 1
+    assert capsys.readouterr().err.startswith("ringc: error: cannot write pipeline.")
+    binary = tmp_path / "bad.rir"
+    binary.write_bytes(b"\xff\xfe not text")
+    assert main(["compile", str(binary)]) == 1
+    assert capsys.readouterr().err == (f"error: {binary} is not UTF-8 text (byte 0): a .rir "
+                                       "file is what `ringc compile --emit ir` writes\n")
