@@ -94,17 +94,18 @@ def compile_cubin(source: str, arch: str, *, fast_math: bool = False,
     """The cubin of `source` for `arch`, from the disk cache or freshly compiled.
 
     Raises BuildFailed (with the compiler's log) when the source does not compile and
-    ToolchainUnavailable when no CUDA compiler is here. A cache that cannot be written
-    (read-only home) only costs the cache."""
+    ToolchainUnavailable when no CUDA compiler is here. A cache entry is the cubin's
+    SHA-256 followed by the cubin: one that does not match (truncated, overwritten) is
+    deleted and rebuilt. A cache that cannot be written (read-only home) only costs the
+    cache."""
     tool = _resolve(tool)
     identity = _nvrtc_identity() if tool == "nvrtc" else _nvcc()[2]
     key = hashlib.sha256("\0".join([identity, *options(arch, fast_math), source])
                          .encode()).hexdigest()
     path = cache_dir("cuda") / f"{key}.cubin"
-    try:
-        return path.read_bytes()
-    except OSError:
-        pass
+    cached = _read_entry(path)
+    if cached is not None:
+        return cached
     result, cubin = _compile(source, arch, fast_math, tool)
     if not result.ok:
         raise BuildFailed(result)
@@ -112,11 +113,28 @@ def compile_cubin(source: str, arch: str, *, fast_math: bool = False,
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
         with os.fdopen(fd, "wb") as out:
-            out.write(cubin)
+            out.write(hashlib.sha256(cubin).digest() + cubin)
         os.replace(tmp, path)        # atomic: readers never see half a cubin
     except OSError:
         pass
     return cubin
+
+
+_ELF = b"\x7fELF"
+
+
+def _read_entry(path: Path) -> bytes | None:
+    """The cubin cached at `path`, or None (absent, unreadable, or damaged: then removed)."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    digest, cubin = data[:32], data[32:]
+    if len(data) > 32 and hashlib.sha256(cubin).digest() == digest and cubin[:4] == _ELF:
+        return cubin
+    with contextlib.suppress(OSError):
+        path.unlink()
+    return None
 
 
 def nvrtc_support(arch: str, driver_version: str) -> str | None:

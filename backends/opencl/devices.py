@@ -4,6 +4,7 @@ to know of each (SVM, atomics, fp64); discovery builds and launches nothing."""
 from __future__ import annotations
 
 from ..devices import DeviceInfo, yes_no
+from .cache import configure
 from .toolchain import implementation
 
 __all__ = ["devices"]
@@ -16,6 +17,7 @@ _SVM_FLAGS = (("COARSE_GRAIN_BUFFER", "coarse-grain buffer"),
 
 def devices() -> list[DeviceInfo]:
     """Every OpenCL device here, or why there is none."""
+    configure()                        # PoCL reads its cache settings when it starts
     try:
         import pyopencl as cl
     except ImportError:

@@ -24,9 +24,11 @@ import numpy as np
 
 from ringc.arena import Layout
 from ringc.errors import BackendUnavailable, RingcError
+from ringc.protocol import CONTROL
 
 from ..devices import choose_device
 from ..record import LoadRequest
+from . import cache
 from .toolchain import build_options, devices, opencl, require_linker, unusable_compiler
 
 __all__ = ["OpenCLDevice", "find_device", "load"]
@@ -65,7 +67,8 @@ def _built(device, source_hash: str, source: str, options: tuple[str, ...]):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", cl.CompilerWarning)
         try:
-            return cl.Program(_context(device), source).build(options=list(options))
+            return cl.Program(_context(device), source).build(options=list(options),
+                                                              cache_dir=False)
         except cl.Error as exc:
             why = unusable_compiler(str(exc), device)
             if why:
@@ -121,6 +124,9 @@ class OpenCLDevice:
         width = MAX_PARALLEL_WIDTH["cpu" if is_cpu else "gpu"]
         self.local_size = min(width, self.cl_device.max_work_group_size) if parallel else 1
         self._event = None
+        self._entered = self.arena[layout.control_offset + CONTROL.offset("running"):][
+            :4].view(np.uint32)              # work-groups inside rc_main
+        self._cache_recorded = False
         self._holds_workers = False
         self.is_cpu = is_cpu
         self.description = (f"{self.cl_device.name.strip()} ({self.cl_device.platform.name}"
@@ -174,7 +180,11 @@ class OpenCLDevice:
         if status < 0:
             self._release_workers()
             raise RingcError(f"the OpenCL launch failed with status {status}")
-        if status == self.cl.command_execution_status.COMPLETE:
+        complete = status == self.cl.command_execution_status.COMPLETE
+        if not self._cache_recorded and (complete or self._entered[0]):
+            cache.record()                 # what PoCL cached for this program has loaded
+            self._cache_recorded = True
+        if complete:
             self._release_workers()
             return False
         return True

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..toolchain import CheckResult, ToolchainUnavailable
+from . import cache
 
 #: The options every ringc OpenCL program is built with (the loader uses the same).
 BUILD_OPTIONS: tuple[str, ...] = ("-cl-std=CL1.2", "-cl-fp32-correctly-rounded-divide-sqrt")
@@ -74,7 +75,8 @@ def check(source: str, *, fast_math: bool = False) -> CheckResult:
     with warnings.catch_warnings():      # the log is returned, not warned about
         warnings.simplefilter("ignore", cl.CompilerWarning)
         try:
-            program.build(options=list(build_options(fast_math)), devices=[device])
+            program.build(options=list(build_options(fast_math)), devices=[device],
+                          cache_dir=False)
         except cl.Error as exc:
             ok = False
             failure = str(exc)
@@ -109,6 +111,7 @@ def opencl():
     except ImportError:
         raise ToolchainUnavailable(
             "pyopencl is not installed (pip install 'ringc[opencl]')") from None
+    cache.configure()                    # before PoCL starts: it reads its cache settings
     return cl
 
 

@@ -168,6 +168,17 @@ def test_compile_cubin_is_cached_on_disk(tmp_path, monkeypatch):
     assert cuda.compile_cubin(CUDA_OK, "sm_80") == first
 
 
+def test_a_damaged_cubin_in_the_cache_is_rebuilt(tmp_path, monkeypatch):
+    need_cuda("nvrtc")
+    monkeypatch.setenv("RINGC_CACHE_DIR", str(tmp_path))
+    first = cuda.compile_cubin(CUDA_OK, "sm_80")
+    (entry,) = (tmp_path / "cuda").iterdir()
+    for damage in (entry.read_bytes()[:100], b"", b"garbage" * 10):
+        entry.write_bytes(damage)                  # truncated, empty, overwritten
+        assert cuda.compile_cubin(CUDA_OK, "sm_80") == first
+        assert entry.read_bytes()[32:] == first    # and the entry is whole again
+
+
 def test_compile_cubin_keys_on_arch_and_options(tmp_path, monkeypatch):
     need_cuda("nvrtc")
     monkeypatch.setenv("RINGC_CACHE_DIR", str(tmp_path))
