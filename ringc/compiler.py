@@ -13,7 +13,15 @@ from . import codegen
 from .errors import CompileError
 from .frontend import build_program
 from .frontend.files import import_file, kernels_in
-from .ir import IRVerifyError, Program, RirSyntaxError, parse_program, print_program, verify
+from .ir import (
+    IRVerifyError,
+    Program,
+    RirSyntaxError,
+    parse_program,
+    print_program,
+    verify,
+    verify_names,
+)
 from .ir.types import Loc
 from .targets import compile_targets
 from .targets import target as target_record
@@ -64,6 +72,7 @@ def to_program(kernels, names: list[str] | None = None) -> Program:
         program = build_program(kernels)
     try:
         verify(program, compile_targets())
+        verify_names(program)
     except IRVerifyError as exc:
         raise CompileError(f"invalid IR: {exc.message}", exc.loc) from None
     return program

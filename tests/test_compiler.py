@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import traceback
 from pathlib import Path
 
@@ -125,3 +126,33 @@ def test_one_slot_rings_are_refused_where_they_are_asked_for(user_module, tmp_pa
     with pytest.raises(rc.CompileError, match=r"\.py:\d+:\d+: error: invalid IR: kernel "
                                               r"'Summer': option capacity=1 must be a power"):
         rc.compile(str(rir), "opencl")
+
+
+INJECTED = 'x"); _Pragma("message(1)")\n#error injected'
+
+
+@pytest.mark.parametrize("pattern", [r"\bSummer\b", r"\bWork\b", r"\bprocessed\b",
+                                     r"(?<=local )s\b"])
+def test_names_that_are_not_identifiers_never_reach_emitted_source(user_module, tmp_path,
+                                                                   pattern):
+    """A .rir may quote any name; codegen takes identifiers only (one check for .py and
+    .rir input alike), so no name can inject a line into a comment or a string."""
+    mod = user_module(SUMMER)
+    quoted = '"' + INJECTED.replace("\\", "\\\\").replace('"', '\\"').replace(
+        "\n", "\\n") + '"'
+    rir = tmp_path / "injected.rir"
+    rir.write_text(re.sub(pattern, lambda _: quoted, rc.compile(mod.Summer, "opencl").ir))
+    with pytest.raises(rc.CompileError) as info:
+        rc.compile(str(rir), "opencl")
+    assert "is not an identifier" in info.value.message, info.value
+    assert info.value.loc is not None
+
+
+def test_a_class_renamed_before_decorating_is_refused(user_module):
+    mod = user_module(SUMMER.replace("@rc.ring_kernel(capacity=1024)\nclass Summer:",
+                                     "class Summer:").replace(
+        'return Sum(id=m.id, value=s)\n',
+        'return Sum(id=m.id, value=s)\n\nSummer.__name__ = ' + repr(INJECTED) +
+        '\nSummer = rc.ring_kernel(capacity=1024)(Summer)\n'))
+    with pytest.raises(rc.CompileError, match="kernel name .* is not an identifier"):
+        rc.compile(mod.Summer, "cuda")

@@ -10,7 +10,7 @@ from .nodes import *  # noqa: F401,F403
 from .nodes import __all__ as _node_names
 from .parser import RirSyntaxError, parse_program
 from .printer import print_program
-from .verify import IRVerifyError, verify
+from .verify import IRVerifyError, verify, verify_names
 
 __all__ = [*_node_names, "print_program", "parse_program", "RirSyntaxError", "verify",
-           "IRVerifyError"]
+           "verify_names", "IRVerifyError"]

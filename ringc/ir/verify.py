@@ -74,7 +74,7 @@ from .nodes import (
 )
 from .types import ADDRESS, BOOL, SCALAR_TYPES, AddressType, ArrayType, Loc, MessageType, ScalarType
 
-__all__ = ["verify", "IRVerifyError"]
+__all__ = ["verify", "verify_names", "IRVerifyError"]
 
 _ADDRESS_FIELDS = {"queue": SCALAR_TYPES["u32"], "reserved": SCALAR_TYPES["u32"],
                    "correlation": SCALAR_TYPES["u64"]}
@@ -123,6 +123,35 @@ def verify(program: Program, known_targets: Collection[str] | None = None) -> No
         checker.check()
         calls[(None, function.name)] = checker.calls
     _check_no_recursion(program, calls)
+
+
+def verify_names(program: Program) -> None:
+    """Raise IRVerifyError at the first definition whose name is not an identifier.
+
+    The IR itself carries any string as a name (the textual IR quotes it); a program that
+    goes on to codegen must name its messages, fields, kernels, state, functions,
+    parameters and locals as Python does (`str.isidentifier`), which is what keeps names in
+    the emitted source's identifiers, comments and strings plain text. Every path to codegen
+    (`ringc.compiler.to_program`) calls this beside `verify`."""
+    def check(name: str, what: str, loc: Loc | None) -> None:
+        if not (isinstance(name, str) and name.isidentifier()):
+            raise IRVerifyError(f"{what} name {name!r} is not an identifier", loc)
+
+    for message in program.messages:
+        check(message.name, "message", message.loc)
+        for f in message.fields:
+            check(f.name, f"field of message {message.name}:", message.loc)
+    functions = [(None, fn) for fn in program.functions]
+    for kernel in program.kernels:
+        check(kernel.name, "kernel", kernel.loc)
+        for s in kernel.state:
+            check(s.name, f"state of kernel {kernel.name}:", kernel.loc)
+        functions += [(kernel, fn) for fn in (*kernel.handlers, *kernel.helpers)]
+    for kernel, fn in functions:
+        check(fn.name, "function" if kernel is None else f"function of kernel {kernel.name}:",
+              fn.loc)
+        for name in (*(p.name for p in fn.params), *(lv.name for lv in fn.locals)):
+            check(name, f"local of {fn.name}:", fn.loc)
 
 
 def _unique(items, what: str, loc_of) -> dict:
