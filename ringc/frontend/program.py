@@ -128,6 +128,15 @@ class ProgramBuilder:
                                                          for h in info.handlers):
                     raise CompileError(f"method '{stmt.name}' is defined twice",
                                        loc_of(file, stmt))
+                if stmt.name == "__init__":
+                    raise CompileError(
+                        "a kernel class cannot have __init__: it never runs on the device",
+                        loc_of(file, stmt), "give state its starting values as defaults, "
+                        "e.g. `count: i64 = 0` (state without a default starts at zero)")
+                if stmt.name.startswith("__") and stmt.name.endswith("__"):
+                    raise CompileError(f"a kernel class cannot define {stmt.name}",
+                                       loc_of(file, stmt), "handlers are on_<name> methods, "
+                                       "helpers plain methods")
                 if stmt.name.startswith("on_"):
                     self._parse_handler(info, stmt)
                 else:

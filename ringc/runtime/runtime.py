@@ -28,7 +28,8 @@ import numpy as np
 
 from ..arena import KernelLayout, Layout
 from ..errors import BackendUnavailable, DeadLettered, QueueFull, RingcError
-from ..ir.nodes import Program
+from ..ir.nodes import FunctionDef, HelperCall, Intrinsic, Program
+from ..ir.walk import all_stmts, stmt_exprs, walk
 from ..protocol import CONTROL, DRAIN_LAUNCH, HOST_QUEUE, SERVE_EVENT_DRIVEN, SERVE_PERSISTENT
 from .codec import MessageCodec, fitted
 from .inbox import Inbox, RawReply
@@ -93,6 +94,33 @@ def seconds(timeout) -> float | None:
     return None if timeout > _FOREVER else float(timeout)
 
 
+def _silent_handlers(program: Program, layout: Layout) -> set[tuple[str, int]]:
+    """(kernel, type id) of every handler that can never answer its message's sender: it
+    returns no message, and neither it nor a helper it calls takes `rc.sender()` (the only
+    way to answer later, from another handler or kernel, through `rc.reply`)."""
+    silent = set()
+    for kernel in program.kernels:
+        helpers = {fn.name: fn for fn in kernel.helpers}
+        for handler in kernel.handlers:
+            if handler.returns is None and not _takes_sender(handler, helpers, set()):
+                message = handler.params[0].type.name
+                silent.add((kernel.name, layout.message(message).type_id))
+    return silent
+
+
+def _takes_sender(fn: FunctionDef, helpers: dict[str, FunctionDef], seen: set[str]) -> bool:
+    seen.add(fn.name)
+    for stmt in all_stmts(fn.body):
+        for expr in stmt_exprs(stmt):
+            for node in walk(expr):
+                if isinstance(node, Intrinsic) and node.name == "sender":
+                    return True
+                if (isinstance(node, HelperCall) and node.function not in seen
+                        and _takes_sender(helpers[node.function], helpers, seen)):
+                    return True
+    return False
+
+
 def _keep_forever(device) -> None:
     """Never free `device` (and its memory): a kernel that may still run reads it."""
     ctypes.pythonapi.Py_IncRef(ctypes.py_object(device))
@@ -128,6 +156,7 @@ class Runtime:
         self._inbox = Inbox(mem, layout, program, reasons, self._codec, self._latency,
                             host_buffer)
         self._kernels_by_name = {k.name: k for k in layout.kernels}
+        self._silent = _silent_handlers(program, layout)
         self._targets: dict[tuple, tuple[KernelLayout, int]] = {}
         modes = {k.mode for k in layout.kernels}
         self._persistent = "persistent" in modes
@@ -252,6 +281,11 @@ class Runtime:
         if not isinstance(payload, bytes):
             raise TypeError("request takes one message object; send arrays with send() "
                             "and collect the replies with receive_many()")
+        if (k.name, type_id) in self._silent:
+            handler = k.handler_for(type_id)
+            raise TypeError(f"{k.name}.{handler.function} never replies (it returns no "
+                            f"message and never takes rc.sender()), so a request would wait "
+                            f"for nothing: use send()")
         with self._lock:
             self._check_open()
             corr = self._next_correlation

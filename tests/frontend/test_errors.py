@@ -224,6 +224,10 @@ def test_message_definition_errors(user_module, source, message, line):
     ("class K:\n    n: Array[i32, 2] = [1]\n    def on_in(self, m: In):\n        pass\n",
      "must list 2 values"),
     ("class K:\n    n: i32\n", "has no handlers"),
+    ("class K:\n    n: i32\n    def __init__(self):\n        self.n = 3\n"
+     "    def on_in(self, m: In):\n        pass\n", "a kernel class cannot have __init__"),
+    ("class K:\n    def __repr__(self):\n        return 'K'\n    def on_in(self, m: In):\n"
+     "        pass\n", "a kernel class cannot define __repr__"),
 ])
 def test_kernel_definition_errors(user_kernels, source, message):
     err = compile_error(user_kernels, "@rc.ring_kernel\n" + source)

@@ -92,6 +92,16 @@ class Ask:
     n: i32
 
 
+@rc.ring_kernel(capacity=8)
+class Holder:
+    """Keeps the sender's address and never answers: a request to it can only time out."""
+
+    waiting: rc.Address
+
+    def on_ask(self, m: Ask):
+        self.waiting = rc.sender()
+
+
 @rc.ring_kernel(capacity=32, mode="event_driven")
 class Forwarder:
     """Event-driven: forwards to an instance of Worker that may not exist, and passes

@@ -15,6 +15,7 @@ from .kernels import (
     Ask,
     Done,
     Forwarder,
+    Holder,
     Job,
     Note,
     Sink,
@@ -87,11 +88,18 @@ def test_receive_and_request_time_out(backend):
 
 
 def test_request_to_a_kernel_that_never_replies_times_out(backend):
-    with rc.launch(Slow, backend=backend) as rt:
+    with rc.launch(Holder, backend=backend) as rt:
         start = time.monotonic()
-        with pytest.raises(TimeoutError, match="no reply from Slow"):
-            rt.request(Slow, Spin(rounds=1), timeout=0.2)
+        with pytest.raises(TimeoutError, match="no reply from Holder"):
+            rt.request(Holder, Ask(n=1), timeout=0.2)
         assert time.monotonic() - start < 2.0
+
+
+def test_request_to_a_handler_that_cannot_reply_fails_at_once(backend):
+    with rc.launch(Slow, backend=backend) as rt:
+        with pytest.raises(TypeError, match=r"Slow\.on_spin never replies .* use send\(\)"):
+            rt.request(Slow, Spin(rounds=1), timeout=60.0)
+        assert rt.status(Slow).sent == 0                  # nothing was sent
 
 
 def test_instances_dead_letters_and_emits(backend):
