@@ -23,6 +23,7 @@ from .ir import (
     verify_names,
 )
 from .ir.types import Loc
+from .ir.walk import MAX_EXPRESSION_DEPTH
 from .targets import compile_targets
 from .targets import target as target_record
 
@@ -94,6 +95,9 @@ def load_file(path: Path, names: list[str] | None = None) -> Program:
             return parse_program(text, str(path))
         except RirSyntaxError as exc:
             raise CompileError(exc.message, exc.loc) from None
+        except RecursionError:
+            raise CompileError(f"{path} nests expressions too deeply to read (ringc's limit "
+                               f"is {MAX_EXPRESSION_DEPTH} levels)") from None
     if path.suffix != ".py":
         raise CompileError(f"{path}: expected a .py or .rir file")
     kernels = kernels_in(import_file(path))

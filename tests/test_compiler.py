@@ -156,3 +156,30 @@ def test_a_class_renamed_before_decorating_is_refused(user_module):
         '\nSummer = rc.ring_kernel(capacity=1024)(Summer)\n'))
     with pytest.raises(rc.CompileError, match="kernel name .* is not an identifier"):
         rc.compile(mod.Summer, "cuda")
+
+
+def _chain(terms: int) -> str:
+    return f"""
+@rc.message
+class In:
+    x: i32
+
+@rc.ring_kernel
+class Chain:
+    def on_in(self, m: In) -> In:
+        return In(x={' + '.join(['m.x'] * terms)})
+"""
+
+
+def test_long_flat_expressions_build_up_to_the_limit_and_are_refused_beyond(user_module):
+    from ringc.targets import check_all
+
+    source = rc.compile(user_module(_chain(97)).Chain, "opencl").source
+    results = check_all({"opencl": source, "cuda": rc.compile(
+        user_module(_chain(97)).Chain, "cuda").source})
+    assert all(r.ok is not False for r in results), [r.log for r in results]
+    for terms in (130, 400):                  # clang's bracket limit; Python's recursion
+        with pytest.raises(rc.CompileError) as info:
+            rc.compile(user_module(_chain(terms)).Chain, "opencl")
+        assert "nests more than 100 levels deep" in info.value.message
+        assert info.value.hint == "split it into steps with local variables"

@@ -19,7 +19,7 @@ from ..errors import CompileError
 from ..ir import nodes as ir
 from ..ir.dispatch import Dispatch
 from ..ir.types import ADDRESS, BOOL, I32, AddressType, ArrayType, MessageType, ScalarType
-from ..ir.walk import walk
+from ..ir.walk import MAX_EXPRESSION_DEPTH, walk
 from . import names
 from .typerules import (
     TypeRuleError,
@@ -152,6 +152,7 @@ class FunctionLowering:
     # -- entry ---------------------------------------------------------------------------
 
     def lower(self) -> ir.FunctionDef:
+        self.check_nesting()
         self.infer_locals()
         body = self.block(self.node.body)
         local_defs = tuple(ir.LocalDef(n, t) for n, t in self.locals.items()
@@ -165,6 +166,21 @@ class FunctionLowering:
                              "return a value on every path, e.g. a return at the end")
         return ir.FunctionDef(self.node.name, self.params, returns, local_defs, body,
                               self.loc(self.node))
+
+    def check_nesting(self) -> None:
+        """Refuse an expression nested deeper than the IR allows, before lowering walks it
+        recursively (this walk is a loop)."""
+        statements = [s for s in ast.walk(self.node) if isinstance(s, ast.stmt)]
+        pending = [(root, root, 1) for s in statements for root in ast.iter_child_nodes(s)
+                   if not isinstance(root, ast.stmt)]
+        while pending:
+            root, node, depth = pending.pop()
+            if depth > MAX_EXPRESSION_DEPTH:
+                raise self.error(root, f"this expression nests more than "
+                                       f"{MAX_EXPRESSION_DEPTH} levels deep (ringc's limit)",
+                                 "split it into steps with local variables")
+            pending.extend((root, child, depth + isinstance(child, ast.expr))
+                           for child in ast.iter_child_nodes(node))
 
     # -- local type inference ------------------------------------------------------------
 

@@ -30,12 +30,13 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
-from .dispatch import Dispatch
+from .dispatch import Dispatch, UnhandledNode
 from .nodes import (
     COMPARE_OPS,
     INTRINSICS,
     LOGICAL_OPS,
     MATH_FUNCTIONS,
+    STMT_KINDS,
     Assign,
     Binary,
     Break,
@@ -73,6 +74,7 @@ from .nodes import (
     While,
 )
 from .types import ADDRESS, BOOL, SCALAR_TYPES, AddressType, ArrayType, Loc, MessageType, ScalarType
+from .walk import MAX_EXPRESSION_DEPTH, expression_depth, stmt_exprs
 
 __all__ = ["verify", "verify_names", "IRVerifyError"]
 
@@ -378,7 +380,23 @@ class _FunctionChecker:
     def block(self, stmts: tuple[Stmt, ...]) -> None:
         for stmt in stmts:
             self.loc = getattr(stmt, "loc", self.loc)
+            self.nesting(stmt)
             self.stmt(stmt)
+
+    def nesting(self, stmt: Stmt) -> None:
+        """Refuse an expression nested deeper than MAX_EXPRESSION_DEPTH, before anything
+        walks it recursively (checked iteratively; a statement that is no statement is
+        left to `stmt`)."""
+        if type(stmt) not in STMT_KINDS:
+            return
+        for e in stmt_exprs(stmt):
+            try:
+                depth = expression_depth(e)
+            except UnhandledNode:          # not an expression: `stmt` says what is wrong
+                return
+            if depth > MAX_EXPRESSION_DEPTH:
+                raise self.error(f"an expression nests {depth} levels deep; ringc's limit is "
+                                 f"{MAX_EXPRESSION_DEPTH} (split it with local variables)")
 
     @stmt.otherwise
     def not_a_statement(self, stmt: object) -> None:

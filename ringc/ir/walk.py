@@ -45,7 +45,7 @@ from .nodes import (
 from .types import ValueType
 
 __all__ = ["expr_children", "walk", "stmt_exprs", "stmt_blocks", "all_stmts",
-           "function_locals"]
+           "function_locals", "expression_depth", "MAX_EXPRESSION_DEPTH"]
 
 # ---------------------------------------------------------------------------------------
 # Expressions: their operands, in Python's evaluation order
@@ -105,10 +105,28 @@ def expr_children(e: Expr) -> tuple[Expr, ...]:
 
 
 def walk(e: Expr) -> Iterator[Expr]:
-    """`e` and every expression inside it, parents first, in evaluation order."""
-    yield e
-    for child in _operands(e):
-        yield from walk(child)
+    """`e` and every expression inside it, parents first, in evaluation order (a loop, not
+    recursion: any depth)."""
+    pending = [e]
+    while pending:
+        node = pending.pop()
+        yield node
+        pending.extend(reversed(_operands(node)))
+
+
+#: How deeply expressions may nest (`a + b + c` is two levels). Emitted C nests its
+#: parentheses about twice as deep, and C compilers stop at 256 (clang's bracket depth).
+MAX_EXPRESSION_DEPTH = 100
+
+
+def expression_depth(e: Expr) -> int:
+    """How many levels of operations `e` nests (a constant or a variable: 1)."""
+    deepest, pending = 0, [(e, 1)]
+    while pending:
+        node, depth = pending.pop()
+        deepest = max(deepest, depth)
+        pending.extend((child, depth + 1) for child in _operands(node))
+    return deepest
 
 
 # ---------------------------------------------------------------------------------------

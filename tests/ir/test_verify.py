@@ -486,3 +486,12 @@ def _expect_error(p: Program, fragment: str, loc: Loc) -> None:
     assert fragment in info.value.message
     assert info.value.loc == loc
     assert str(info.value) == f"{loc}: error: {info.value.message}"
+
+
+def test_expressions_nested_beyond_the_limit_are_refused_without_recursion():
+    deep = x
+    for _ in range(400):                      # far past Python's recursion limit / 3
+        deep = Binary("add", deep, ONE, I32)
+    with pytest.raises(IRVerifyError, match="an expression nests 401 levels deep; ringc's "
+                                            "limit is 100"):
+        verify(program(assign(x, deep)))
