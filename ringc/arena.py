@@ -40,6 +40,12 @@ class HandlerLayout:
     function: str
     needs: tuple[RoomNeed, ...]
 
+    @property
+    def dead_letters(self) -> int:
+        """Dead letters one handling can make at most (as far as `needs` bounds its sends):
+        one per message it sends, and its own message if it faults."""
+        return sum(n.count for n in self.needs) + 1
+
 
 @dataclass(frozen=True)
 class MessageLayout:

@@ -23,7 +23,7 @@ __all__ = [
     "Field", "Record", "CONTROL", "STATS", "QUEUE", "SLOT", "DEAD_SLOT", "REASONS",
     "FIRST_USER_REASON", "SERVE_PERSISTENT", "SERVE_EVENT_DRIVEN", "RETURN_WHEN_IDLE",
     "PERSISTENT_LAUNCH", "DRAIN_LAUNCH", "ROOM_OK", "ROOM_DEVICE", "ROOM_HOST",
-    "BLOCK_SPINS", "DEAD_SPINS", "MAX_LOCAL", "DRAIN_PASSES", "ROOM_PATIENCE", "MAX_PASSES",
+    "BLOCK_SPINS", "HOST_PATIENCE_NS", "MAX_LOCAL", "DRAIN_PASSES", "ROOM_PATIENCE", "MAX_PASSES",
     "MAX_ROOM_NEED", "MIN_CAPACITY", "RECORDS", "ProtocolError", "check", "c_defines", "c_structs",
     "c_asserts",
 ]
@@ -110,7 +110,7 @@ CONTROL = Record("rc_control", "RC_CTL_", (
 
 STATS = Record("rc_stats", "RC_STAT_", tuple(Field(name, "u32") for name in (
     "active", "processed", "dead_lettered", "sent", "received", "busy", "deferred",
-    "waits_host")), size=LINE)
+    "waits_host", "dead_letters_lost")), size=LINE)
 
 QUEUE = Record("rc_queue_header", "RC_QUEUE_", (
     Field("head", "u32", line=True),       # consumer counter
@@ -149,13 +149,14 @@ ROOM_OK, ROOM_DEVICE, ROOM_HOST = 0, 1, 2
 # ---- limits ------------------------------------------------------------------------------
 
 BLOCK_SPINS = 1 << 20      # retries of a send that finds its queue full (backpressure="block")
-DEAD_SPINS = 1 << 16       # retries of a dead letter that finds the dead-letter queue full
 MAX_LOCAL = 256            # parallel messages one work-group takes per pass
 DRAIN_PASSES = 1 << 10     # passes one event-driven launch makes at most; the host relaunches
 ROOM_PATIENCE = 1 << 6     # passes a message waits for room in device rings before it is taken
 MAX_PASSES = (1 << 64) - 1  # the loop's bound: an induction variable (PoCL needs one)
 MAX_ROOM_NEED = 1 << 20    # a room check asks for at most this many slots of one queue
 MIN_CAPACITY = 2           # a one-slot ring's free and full slots have the same seq word
+HOST_PATIENCE_NS = 10**9   # how long, on the host's clock, a device waits for the host to
+                           # drain its output or dead-letter queue before giving up
 
 RECORDS = (CONTROL, STATS, QUEUE, SLOT, DEAD_SLOT)
 
@@ -187,7 +188,7 @@ def c_defines() -> list[tuple[str, int, int]]:
             ("RC_RETURN_WHEN_IDLE", RETURN_WHEN_IDLE, 32),
             ("RC_ROOM_OK", ROOM_OK, 32), ("RC_ROOM_DEVICE", ROOM_DEVICE, 32),
             ("RC_ROOM_HOST", ROOM_HOST, 32),
-            ("RC_BLOCK_SPINS", BLOCK_SPINS, 32), ("RC_DEAD_SPINS", DEAD_SPINS, 32),
+            ("RC_BLOCK_SPINS", BLOCK_SPINS, 32), ("RC_HOST_PATIENCE", HOST_PATIENCE_NS, 64),
             ("RC_MAX_LOCAL", MAX_LOCAL, 32), ("RC_DRAIN_PASSES", DRAIN_PASSES, 32),
             ("RC_ROOM_PATIENCE", ROOM_PATIENCE, 32), ("RC_MAX_PASSES", MAX_PASSES, 64),
             ("RC_MAX_ROOM_NEED", MAX_ROOM_NEED, 32)]

@@ -3,7 +3,8 @@
 `SimMachine(program, layout, reasons).run(arena, mode)` does what one launch of the emitted
 program does with work-groups of one work-item: the same control words (`stop`, `running`,
 `next_correlation`, `dead_letter_overflow`), the same per-queue stats (`active`,
-`processed`, `dead_lettered`, `sent`, `received`, `busy`, `deferred`, `waits_host`), the
+`processed`, `dead_lettered`, `sent`, `received`, `busy`, `deferred`, `waits_host`,
+`dead_letters_lost`), the
 same ring protocol on sequence words and head/tail counters, the same slot and dead-letter
 headers, routing (`no_handler`, `no_such_instance`, `bad_address`, `queue_full`), room checks
 with credit and patience, `max_batch`, alternation of ingress and device rings, and the
@@ -16,12 +17,13 @@ Deliberate simplifications, each with the device's outcome:
   runs the work-items of one group one after another.
 - `groups` work-groups are interleaved pass by pass in one thread, so a run is
   deterministic (a device runs them concurrently).
-- A send that finds a device ring or the dead-letter queue full dead-letters at once: while
-  the one simulated work-group is inside a handler nobody else can consume those rings, so
-  the device's retries (RC_BLOCK_SPINS, RC_DEAD_SPINS) would end the same way. A send that
-  finds the host output queue full waits up to `host_wait` seconds of wall time for a host
-  thread to drain it (not with `backpressure="reject"`, not once `stop` is set), then
-  dead-letters `queue_full`.
+- A send that finds a device ring full dead-letters at once: while the one simulated
+  work-group is inside a handler nobody else can consume that ring, so the device's
+  retries (RC_BLOCK_SPINS) would end the same way. A send that finds the host output queue
+  full waits up to `host_wait` seconds of wall time for a host thread to drain it (not
+  with `backpressure="reject"`, not once `stop` is set), then dead-letters `queue_full`; a
+  dead letter that finds the dead-letter queue full waits the same way, then is lost
+  (counted in `dead_letters_lost`).
 - `rc.clock()` and slot timestamps come from the `clock` callable given to `run`, else
   `time.monotonic_ns()`.
 One `run` at a time per machine. Without RETURN_WHEN_IDLE a pass that takes nothing sleeps
@@ -44,6 +46,7 @@ from ringc.protocol import (
     DEAD_SLOT,
     DEVICE_CONVERSATION,
     DRAIN_PASSES,
+    HOST_PATIENCE_NS,
     HOST_QUEUE,
     INGRESS,
     MAX_LOCAL,
@@ -70,8 +73,8 @@ _M32, _M64 = 0xFFFF_FFFF, 0xFFFF_FFFF_FFFF_FFFF
 # stats fields (inside a queue's line), slot header fields (inside a slot)
 _STOP, _RUNNING, _NEXT_CORRELATION, _DEAD_OVERFLOW = (CONTROL.word(n) for n in (
     "stop", "running", "next_correlation", "dead_letter_overflow"))
-_ACTIVE, _PROCESSED, _DEAD, _SENT, _RECEIVED, _BUSY, _DEFERRED, _WAITS_HOST = (
-    STATS.word(n) for n in STATS.names)
+(_ACTIVE, _PROCESSED, _DEAD, _SENT, _RECEIVED, _BUSY, _DEFERRED, _WAITS_HOST,
+ _LOST) = (STATS.word(n) for n in STATS.names)
 _STATS_WORDS = STATS.size >> 2
 _SEQ, _TYPE_ID, _SOURCE, _FLAGS = (SLOT.word(n) for n in ("seq", "type_id", "source", "flags"))
 _CORRELATION, _TIMESTAMP = SLOT.offset("correlation"), SLOT.offset("timestamp")
@@ -129,10 +132,11 @@ class _Context:
 class SimMachine:
     """Runs `program` (laid out as `layout`; `reasons` its `rc.fail` strings) over numpy
     arenas. `width`: messages a pass claims from parallel queues (a work-group's local
-    size); `host_wait`: seconds a send waits for room in a full host output queue."""
+    size); `host_wait`: seconds a send or a dead letter waits for room in a full host
+    output or dead-letter queue (the device waits as long on the host's clock)."""
 
     def __init__(self, program: Program, layout: Layout, reasons: tuple[str, ...], *,
-                 width: int = 1, host_wait: float = 1.0):
+                 width: int = 1, host_wait: float = HOST_PATIENCE_NS / 1e9):
         check()                 # what the static asserts of a device build check
         self.layout = layout
         self.interpreter = Interpreter(program, reasons)
@@ -148,12 +152,15 @@ class SimMachine:
         self.handlers: list[dict[int, tuple[np.dtype, Callable]]] = []
         self.accepts: list[frozenset[int]] = []
         self.needs: list[dict[int, list[tuple[int, tuple[int, ...] | None]]]] = []
+        self.dead_needs: list[dict[int, int]] = []     # dead letters a handling can make
         for k in layout.kernels:
             self.handlers.append({h.type_id: (layout.message(h.message).dtype,
                                               self.interpreter.handler(k.name, h.type_id))
                                   for h in k.handlers})
             self.accepts += [frozenset(h.type_id for h in k.handlers)] * k.instances
             self.needs.append({h.type_id: self._room_terms(h.needs) for h in k.handlers})
+            self.dead_needs.append({h.type_id: min(h.dead_letters, MAX_ROOM_NEED)
+                                    for h in k.handlers})
         self.kernel_of = [k for k in layout.kernels for _ in range(k.instances)]
         self.w32 = self.w64 = self.arena = None
         self.states: list[Record] = []
@@ -324,10 +331,12 @@ class SimMachine:
                 why = self._has_room(to, count * mult, q, credit, patient)
                 if why != _OK:
                     return why
-        return _OK
+        dead = self.dead_needs[k.index].get(type_id, 1)   # no handler: one dead letter
+        return self._has_room(DEAD_QUEUE, dead * mult, q, credit, patient)
 
     def _has_room(self, to: int, need: int, self_q: int, credit: int, patient: bool) -> int:
-        if to != HOST_QUEUE:
+        for_host = to in (HOST_QUEUE, DEAD_QUEUE)          # the host drains it
+        if not for_host:
             if to >= self.nq:
                 return _OK
             if not patient and (to == self_q
@@ -340,7 +349,7 @@ class SimMachine:
         if self._free(ring, n):
             return _OK
         # a device ring whose own head waits for the host waits for the host too
-        if to == HOST_QUEUE or self.w32[self._line(to) + _WAITS_HOST] != 0:
+        if for_host or self.w32[self._line(to) + _WAITS_HOST] != 0:
             return _WAIT_HOST
         return _WAIT_DEVICE
 
@@ -445,9 +454,10 @@ class SimMachine:
               type_id: int, payload: np.ndarray) -> None:
         """A dead letter counted at queue `at` (rc_dlq_slot and rc_dead_*)."""
         self._count(at, _DEAD)
-        pos = self._claim(DEAD_QUEUE, False)
-        if pos is None:
+        pos = self._claim(DEAD_QUEUE, True)
+        if pos is None:                          # the host did not drain it in time: lost
             self._add(_DEAD_OVERFLOW, 1)
+            self._count(at if at < self.nq else ctx.queue, _LOST)
             return
         ring = self.rings[DEAD_QUEUE]
         start = ring.slot(pos)
@@ -461,14 +471,14 @@ class SimMachine:
         w32, ring = self.w32, self.rings[r]
         pos = int(w32[ring.tail])
         word = ring.slot(pos) >> 2
-        if w32[word + _SEQ] != pos and not (wait and r == HOST_QUEUE
+        if w32[word + _SEQ] != pos and not (wait and r in (HOST_QUEUE, DEAD_QUEUE)
                                             and self._wait_host(word, pos)):
             return None
         w32[ring.tail] = (pos + 1) & _M32
         return pos
 
     def _wait_host(self, word: int, pos: int) -> bool:
-        """Wait for a host thread to free the host output slot at `word`."""
+        """Wait for a host thread to free the host output or dead-letter slot at `word`."""
         deadline = time.monotonic() + self.host_wait
         delay = _IDLE_SLEEP
         while self.w32[_STOP] == 0 and time.monotonic() < deadline:

@@ -13,7 +13,7 @@ from ..protocol import STATS
 
 __all__ = ["Status", "Metrics", "DeadLetter", "Counters", "LatencyBook", "format_table"]
 
-COUNTED = ("processed", "dead_lettered", "sent", "received")
+COUNTED = ("processed", "dead_lettered", "sent", "received", "dead_letters_lost")
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,7 @@ class Status:
     dead_lettered: int      # dead-lettered at this kernel, for any reason
     sent: int
     uptime: float           # seconds since launch (frozen at shutdown)
+    dead_letters_lost: int = 0   # of those, lost: the host did not drain the queue in time
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import logging
 import sys
 import threading
 import time
@@ -39,6 +40,8 @@ from .reports import Counters, DeadLetter, LatencyBook, Metrics, Status, stats_v
 from .rings import IngressRing, full_fence, u32_at, u64_at
 
 __all__ = ["Device", "Runtime"]
+
+log = logging.getLogger("ringc")
 
 _PUMP_INTERVAL = 0.002                 # background pump period (s)
 _FULL_PUMP_NS = 1_000_000              # a waiting caller's full pump period (ns)
@@ -148,6 +151,7 @@ class Runtime:
         self._clock_word = u64_at(mem, layout.control_offset + CONTROL.offset("host_clock"))
         self._stats = stats_view(mem, layout.stats_offset, layout.num_queues)
         self._counters = Counters(self._stats)
+        self._lost_reported = self._counters.total["dead_letters_lost"].copy()
         self._ingress = [IngressRing(mem, q) for q in layout.ingress]
         self._host_puts = [0] * layout.num_queues        # per queue (a list: += is cheap)
         self._latency = LatencyBook(layout.num_queues)
@@ -393,8 +397,23 @@ class Runtime:
             self._inbox.collect_dead_letters()
             self._clock_word[0] = now
             self._counters.update()
+            self._report_lost()
             if not self._persistent and not self._closed:
                 self._relaunch_if_needed()
+
+    def _report_lost(self) -> None:
+        """Log dead letters the device had to drop since the last report (the dead-letter
+        queue stayed full while the host did not drain it). Caller holds the lock."""
+        lost = self._counters.total["dead_letters_lost"]
+        if lost.sum() == self._lost_reported.sum():
+            return
+        for k in self._layout.kernels:
+            new = int(lost[k.queue_base:k.queue_base + k.instances].sum()
+                      - self._lost_reported[k.queue_base:k.queue_base + k.instances].sum())
+            if new:
+                log.warning("%d dead letter(s) of kernel %s were lost: the dead-letter queue "
+                            "stayed full while the host did not drain it", new, k.name)
+        self._lost_reported = lost.copy()
 
     def _wait(self, ready, timeout: float | None) -> bool:
         """Pump until `ready()` or `timeout`: yields for the first ~100 polls (a reply
@@ -580,7 +599,7 @@ class Runtime:
                 dead_lettered=c.sum("dead_lettered", queues),
                 sent=sum(self._host_puts[queues.start:queues.stop])
                 + c.sum("received", queues),
-                uptime=self._uptime())
+                uptime=self._uptime(), dead_letters_lost=c.sum("dead_letters_lost", queues))
 
     def metrics(self, kernel, instance: int | None = None) -> Metrics:
         """Throughput, reply latency, queue fill and dead letters of the kernel."""

@@ -313,3 +313,22 @@ def test_deactivating_mid_stream_conserves_every_message(backend):
         assert (got["id"] == np.arange(n)).all()
         final = rt.status(Summer)
         assert (final.sent, final.processed, final.pending) == (n, n, 0)
+
+
+def test_dead_letters_wait_for_the_host_instead_of_being_dropped(backend):
+    """A fault on every message, and a handler that dead-letters dozens at a time, into a
+    two-slot dead-letter queue: the device waits for the host to drain it, so every dead
+    letter reaches dead_letters() and none is lost."""
+    with rc.launch([Worker, Spray], backend=backend, dead_letter_capacity=2) as rt:
+        jobs = np.zeros(300, Job.dtype)               # divisor 0: division_by_zero, each
+        rt.send(Worker, jobs)
+        for _ in range(5):                            # 40 notes at once into Sink's 4 slots
+            rt.send(Spray, Ask(n=40))
+        assert rt.shutdown(drain=True, timeout=120.0)
+        letters = rt.dead_letters()
+        worker, sink = rt.status(Worker), rt.status(Sink)
+        assert worker.dead_lettered == 300 and worker.dead_letters_lost == 0
+        assert sink.processed + sink.dead_lettered == 200 and sink.dead_lettered >= 5 * 36
+        assert sink.dead_letters_lost == 0
+        assert len(letters) == worker.dead_lettered + sink.dead_lettered
+        assert {d.reason for d in letters} == {"division_by_zero", "queue_full"}
