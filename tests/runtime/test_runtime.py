@@ -332,3 +332,25 @@ def test_dead_letters_wait_for_the_host_instead_of_being_dropped(backend):
         assert sink.dead_letters_lost == 0
         assert len(letters) == worker.dead_lettered + sink.dead_lettered
         assert {d.reason for d in letters} == {"division_by_zero", "queue_full"}
+
+
+def test_dead_letters_the_host_never_drains_are_counted_lost_and_logged(backend, monkeypatch,
+                                                                        caplog):
+    """A host whose clock ticks but which stops draining the dead-letter queue: after the
+    device's patience (a second on the host's clock) the letter that does not fit is lost,
+    counted in Status.dead_letters_lost and logged, and the ones that fit still arrive."""
+    from ringc.runtime.inbox import Inbox
+    drain = Inbox.collect_dead_letters
+    with rc.launch(Spray, backend=backend, dead_letter_capacity=2) as rt:
+        rt.deactivate(Sink)                           # Sink holds 4 of 7 notes: 3 queue_full
+        monkeypatch.setattr(Inbox, "collect_dead_letters", lambda self: None)
+        with caplog.at_level("WARNING", logger="ringc"):
+            rt.send(Spray, Ask(n=7))
+            deadline = time.monotonic() + 30.0
+            while rt.status(Sink).dead_letters_lost == 0 and time.monotonic() < deadline:
+                time.sleep(0.05)
+        monkeypatch.setattr(Inbox, "collect_dead_letters", drain)
+        sink = rt.status(Sink)
+        assert (sink.dead_lettered, sink.dead_letters_lost) == (3, 1)
+        assert [d.message.seq for d in rt.dead_letters()] == [4, 5]
+    assert "1 dead letter(s) of kernel Sink were lost" in caplog.text

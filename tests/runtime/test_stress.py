@@ -80,3 +80,115 @@ def test_a_slow_host_backs_pressure_up_three_hops_without_loss(backend):
         accepted = info.value.accepted
         got = rt.receive_many(accepted // 4, timeout=60.0)
         assert len(got) == accepted // 4 and rt.dead_letters() == []
+
+
+FAULTY_PIPELINE = """
+@rc.message
+class Item:
+    sender: i32
+    seq: i32
+
+@rc.ring_kernel(capacity=CAPACITY, instances=2)
+class Front:
+    def on_item(self, m: Item) -> Item:
+        if m.seq % 7 == 3:
+            rc.fail("front")
+        if m.seq % 5 == 0:
+            return m
+        rc.send(Back, m)
+
+@rc.ring_kernel(capacity=CAPACITY)
+class Back:
+    kept: i64
+    checksum: i64
+
+    def on_item(self, m: Item):
+        if m.seq % 11 == 5:
+            rc.fail("back")
+        if m.seq % 2 == 0:
+            rc.emit(m)
+        else:
+            self.kept += 1
+            self.checksum += m.sender * 1000003 + m.seq
+"""
+
+
+def _fate(seq: int) -> str:
+    """What FAULTY_PIPELINE does with an item: 'front'/'back' (dead-lettered there),
+    'replied' (Front returns it), 'emitted' (Back emits it) or 'kept' (Back keeps it)."""
+    if seq % 7 == 3:
+        return "front"
+    if seq % 5 == 0:
+        return "replied"
+    if seq % 11 == 5:
+        return "back"
+    return "emitted" if seq % 2 == 0 else "kept"
+
+
+@pytest.mark.parametrize("capacity", [2, 4])
+def test_tiny_rings_faulting_handlers_and_many_senders_account_for_every_message(
+        backend, user_module, capacity):
+    """Every ring (input, output, dead-letter) at `capacity` slots (1 is refused at compile
+    time), three threads sending batches and requests, handlers that fault at two stages:
+    each message is replied, received, kept by Back or in dead_letters(), exactly once."""
+    program = user_module(FAULTY_PIPELINE.replace("CAPACITY", str(capacity)))
+    per_sender, asked = scale(backend, 6_000, 1_000), scale(backend, 300, 60)
+    senders = 3
+    sent = [(k, s) for k in range(senders) for s in range(per_sender)]
+    asks = [s for s in range(per_sender, 100 * per_sender)     # a request needs an answer
+            if _fate(s) in ("replied", "front")][:asked]
+    requested = [(k, s) for k in range(senders) for s in asks]
+    fates = {key: _fate(key[1]) for key in sent + requested}
+    with rc.launch(program.Front, backend=backend, output_capacity=capacity,
+                   dead_letter_capacity=capacity) as rt:
+        errors: list[Exception] = []
+        replies, refused = [], []
+
+        def sender(k: int) -> None:
+            try:
+                for start in range(0, per_sender, 500):
+                    batch = np.zeros(min(500, per_sender - start), program.Item.dtype)
+                    batch["sender"], batch["seq"] = k, np.arange(start, start + len(batch))
+                    rt.send(program.Front, batch, instance=k % 2, timeout=120.0)
+                for seq in asks:
+                    try:
+                        reply = rt.request(program.Front, program.Item(sender=k, seq=seq),
+                                           instance=seq % 2, timeout=120.0)
+                        replies.append((reply.sender, reply.seq))
+                    except rc.DeadLettered as exc:
+                        m = exc.dead_letter.message
+                        refused.append((m.sender, m.seq))
+            except Exception as exc:                       # reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=sender, args=(k,)) for k in range(senders)]
+        for t in threads:
+            t.start()
+        unsolicited = sum(fates[key] in ("replied", "emitted") for key in sent)
+        got = rt.receive_many(unsolicited, timeout=300.0)
+        for t in threads:
+            t.join()
+        assert errors == []
+        assert rt.shutdown(drain=True, timeout=60.0)
+        state = rt.checkpoint(program.Back)
+        dead = rt.dead_letters()
+        statuses = [rt.status(program.Front), rt.status(program.Back)]
+
+    outcome: dict[tuple[int, int], list[str]] = {key: [] for key in fates}
+    for sender_id, seq in zip(got["sender"].tolist(), got["seq"].tolist(), strict=True):
+        outcome[(sender_id, seq)].append("received")
+    for key in replies:
+        outcome[key].append("reply")
+    for d in dead:
+        outcome[(int(d.message.sender), int(d.message.seq))].append(d.reason)
+    want = {"front": ["front"], "back": ["back"], "emitted": ["received"], "kept": []}
+    for key in sent:
+        assert outcome[key] == (["received"] if fates[key] == "replied" else want[fates[key]])
+    for key in requested:
+        assert outcome[key] == (["reply"] if fates[key] == "replied" else ["front"]), key
+    assert sorted(refused) == sorted(key for key in requested if fates[key] == "front")
+    kept = [key for key, fate in fates.items() if fate == "kept"]
+    assert int(state["kept"]) == len(kept)
+    assert int(state["checksum"]) == sum(k * 1000003 + s for k, s in kept)
+    for s in statuses:
+        assert (s.sent, s.pending, s.dead_letters_lost) == (s.processed + s.dead_lettered, 0, 0)
