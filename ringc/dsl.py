@@ -10,21 +10,23 @@ from __future__ import annotations
 
 import ast
 import sys
+import weakref
 from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
 from .errors import CompileError, Loc
 from .ir.nodes import KernelOptions
+from .ir.types import array_shape, leaf_type
 from .source import loc_of, source_of
 from .targets import compile_targets
 from .types import (
-    BOOL,
     MESSAGE_ALIGN,
     Address,
     AddressType,
     ArrayType,
     FieldType,
+    MessageType,
     ScalarType,
     resolve_type,
     struct_dtype,
@@ -44,11 +46,13 @@ _CHOICES = {
 
 @dataclass(frozen=True)
 class MessageSpec:
-    """What `@rc.message` records: the fields in order, the dtype, where it was defined."""
+    """What `@rc.message` records: the fields in order, the dtype, where it was defined,
+    and its record type (`type`: what annotations and `Array[...]` of the class name)."""
     name: str
     fields: tuple[tuple[str, FieldType], ...]
     dtype: np.dtype
     loc: Loc
+    type: MessageType
 
 
 def message(cls: type) -> type:
@@ -67,7 +71,7 @@ def message(cls: type) -> type:
                 f"field '{name}' of message '{cls.__name__}' has type {_describe(annotation)}, "
                 "which a message cannot hold", where,
                 hint="use a scalar (bool i8 i16 i32 i64 u8 u16 u32 u64 f32 f64), "
-                     "Array[T, n] or rc.Address")
+                     "Array[T, n], rc.Address or a message class (a record)")
         if name in cls.__dict__:
             raise CompileError(f"message field '{name}' cannot have a default value", where,
                                hint="fields not given at construction are zero")
@@ -81,7 +85,8 @@ def message(cls: type) -> type:
         raise CompileError(f"message '{cls.__name__}' has no fields", loc_of(file, node),
                            hint="declare fields as annotations, e.g. `id: i32`")
     dtype = struct_dtype(declared, pad_to=MESSAGE_ALIGN)
-    spec = MessageSpec(cls.__name__, tuple(declared), dtype, loc_of(file, node))
+    record = MessageType(cls.__name__, tuple(declared))
+    spec = MessageSpec(cls.__name__, tuple(declared), dtype, loc_of(file, node), record)
     namespace = {
         "__slots__": tuple(n for n, _ in declared),
         "__init__": _message_init,
@@ -96,7 +101,9 @@ def message(cls: type) -> type:
         "__qualname__": cls.__qualname__,
         "__doc__": cls.__doc__,
     }
-    return type(cls.__name__, (), namespace)
+    made = type(cls.__name__, (), namespace)
+    _RECORD_CLASSES[id(record)] = made
+    return made
 
 
 def _evaluated(annotation, cls: type):
@@ -112,48 +119,111 @@ def _evaluated(annotation, cls: type):
 
 
 def _field_type(annotation) -> FieldType | None:
-    if annotation is bool:
-        return BOOL
-    if isinstance(annotation, ArrayType) or annotation is Address:
+    try:
         return resolve_type(annotation)
-    return resolve_type(annotation)
+    except TypeError:
+        return None
 
 
 def _describe(annotation) -> str:
     return getattr(annotation, "__name__", None) or repr(annotation)
 
 
-def _convert_field(cls_name: str, name: str, ftype: FieldType, value):
-    """A host value for a field, checked as numpy checks a Python scalar (no silent wrap)."""
-    try:
-        if isinstance(ftype, ScalarType):
-            if ftype.is_int and isinstance(value, (float, np.floating)):
-                raise TypeError(f"a float for integer field {name}")
-            return ftype.np_dtype.type(value)
-        if isinstance(ftype, AddressType):
-            if not isinstance(value, Address):
-                raise TypeError(f"{value!r} is not an rc.Address")
-            return value
-        arr = np.zeros(ftype.length, dtype=ftype.elem.np_dtype) if isinstance(
-            ftype.elem, ScalarType) else [Address() for _ in range(ftype.length)]
-        values = list(value)
-        if len(values) != ftype.length:
-            raise ValueError(f"{len(values)} values for {ftype}")
-        for i, v in enumerate(values):
-            arr[i] = _convert_field(cls_name, f"{name}[{i}]", ftype.elem, v)
-        return arr
-    except (TypeError, ValueError, OverflowError) as exc:
-        raise TypeError(f"{cls_name}.{name}: cannot hold {value!r} ({exc})") from None
+def record_class(t: MessageType) -> type:
+    """The `@rc.message` class of a record type made by `resolve_type` or `Array[...]`."""
+    return _RECORD_CLASSES[id(t)]
 
 
-def _zero(ftype: FieldType):
+_RECORD_CLASSES: weakref.WeakValueDictionary[int, type] = weakref.WeakValueDictionary()
+
+
+def _host_value(what: str, ftype: FieldType, value):
+    """A host value for a field, checked as numpy checks a Python scalar (no silent wrap):
+    a numpy scalar, an rc.Address, a message object (a record), a numpy array (arrays of
+    scalars, nested too) or a list (arrays of addresses or records)."""
+    if isinstance(ftype, ScalarType):
+        if ftype.is_int and isinstance(value, (float, np.floating)):
+            raise TypeError(f"{what}: a float for an integer field")
+        return ftype.np_dtype.type(value)
+    if isinstance(ftype, AddressType):
+        if not isinstance(value, Address):
+            raise TypeError(f"{what}: {value!r} is not an rc.Address")
+        return value
+    if isinstance(ftype, MessageType):
+        cls = record_class(ftype)
+        if not isinstance(value, cls):
+            raise TypeError(f"{what}: {value!r} is not a {ftype.name}")
+        return value
+    leaf = leaf_type(ftype)
+    if isinstance(leaf, ScalarType):
+        values = np.asarray(value)
+        if values.shape != array_shape(ftype):
+            raise ValueError(f"{what}: shape {values.shape}, not {array_shape(ftype)}")
+        if leaf.is_int and values.dtype.kind == "f":
+            raise TypeError(f"{what}: floats for an integer array")
+        converted = np.zeros(values.shape, leaf.np_dtype)
+        for index in np.ndindex(values.shape):
+            converted[index] = leaf.np_dtype.type(values[index].item()
+                                                  if values.dtype.kind != "O" else values[index])
+        return converted
+    values = list(value)
+    if len(values) != ftype.length:
+        raise ValueError(f"{what}: {len(values)} values for {ftype}")
+    return [_host_value(f"{what}[{i}]", ftype.elem, v) for i, v in enumerate(values)]
+
+
+def _host_zero(ftype: FieldType):
     if isinstance(ftype, ScalarType):
         return ftype.np_dtype.type(0)
     if isinstance(ftype, AddressType):
         return Address()
-    if isinstance(ftype.elem, AddressType):
-        return [Address() for _ in range(ftype.length)]
-    return np.zeros(ftype.length, dtype=ftype.elem.np_dtype)
+    if isinstance(ftype, MessageType):
+        return record_class(ftype)()
+    if isinstance(leaf_type(ftype), ScalarType):
+        return np.zeros(array_shape(ftype), leaf_type(ftype).np_dtype)
+    return [_host_zero(ftype.elem) for _ in range(ftype.length)]
+
+
+def _host_equal(ftype: FieldType, a, b) -> bool:
+    if isinstance(ftype, ArrayType):
+        if isinstance(leaf_type(ftype), ScalarType):
+            return np.array_equal(a, b, equal_nan=leaf_type(ftype).is_float)
+        return all(_host_equal(ftype.elem, x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(ftype, ScalarType) and ftype.is_float:
+        return bool(a == b or (np.isnan(a) and np.isnan(b)))
+    return a == b
+
+
+def _host_repr(ftype: FieldType, value):
+    if isinstance(ftype, ArrayType) and isinstance(leaf_type(ftype), ScalarType):
+        return value.tolist()
+    if isinstance(ftype, ScalarType):
+        return value.item()
+    return value
+
+
+def _to_numpy(ftype: FieldType, value):
+    """A host value as numpy stores it in a record field of `ftype`."""
+    if isinstance(ftype, AddressType):
+        return (value.queue, 0, value.correlation)
+    if isinstance(ftype, MessageType):
+        return value.to_record()
+    if isinstance(ftype, ArrayType) and not isinstance(leaf_type(ftype), ScalarType):
+        return [_to_numpy(ftype.elem, v) for v in value]
+    return value
+
+
+def _from_numpy(ftype: FieldType, raw):
+    """The host value of a numpy record field of `ftype`."""
+    if isinstance(ftype, AddressType):
+        return Address(int(raw["queue"]), int(raw["correlation"]))
+    if isinstance(ftype, MessageType):
+        return record_class(ftype).from_record(raw)
+    if isinstance(ftype, ArrayType):
+        if isinstance(leaf_type(ftype), ScalarType):
+            return np.array(raw, dtype=leaf_type(ftype).np_dtype)
+        return [_from_numpy(ftype.elem, v) for v in raw]
+    return ftype.np_dtype.type(raw)
 
 
 def _message_init(self, **kwargs) -> None:
@@ -163,40 +233,27 @@ def _message_init(self, **kwargs) -> None:
         if key not in known:
             raise TypeError(f"{spec.name} has no field '{key}' (fields: {', '.join(known)})")
     for name, ftype in spec.fields:
-        value = kwargs[name] if name in kwargs else _zero(ftype)
         if name in kwargs:
-            value = _convert_field(spec.name, name, ftype, value)
+            try:
+                value = _host_value(name, ftype, kwargs[name])
+            except (TypeError, ValueError, OverflowError) as exc:
+                raise TypeError(f"{spec.name}.{name}: cannot hold {kwargs[name]!r} "
+                                f"({exc})") from None
+        else:
+            value = _host_zero(ftype)
         object.__setattr__(self, name, value)
 
 
 def _message_eq(self, other) -> bool:
     if type(self) is not type(other):
         return NotImplemented
-    for name, ftype in self._ringc_message.fields:
-        a, b = getattr(self, name), getattr(other, name)
-        if isinstance(ftype, ArrayType):
-            if isinstance(ftype.elem, AddressType):
-                if list(a) != list(b):
-                    return False
-            elif not np.array_equal(a, b, equal_nan=ftype.elem.is_float):
-                return False
-        elif isinstance(ftype, ScalarType) and ftype.is_float:
-            if not (a == b or (np.isnan(a) and np.isnan(b))):
-                return False
-        elif a != b:
-            return False
-    return True
+    return all(_host_equal(ftype, getattr(self, name), getattr(other, name))
+               for name, ftype in self._ringc_message.fields)
 
 
 def _message_repr(self) -> str:
-    parts = []
-    for name, ftype in self._ringc_message.fields:
-        value = getattr(self, name)
-        if isinstance(ftype, ArrayType) and isinstance(ftype.elem, ScalarType):
-            value = value.tolist()
-        elif isinstance(ftype, ScalarType):
-            value = value.item()
-        parts.append(f"{name}={value!r}")
+    parts = [f"{name}={_host_repr(ftype, getattr(self, name))!r}"
+             for name, ftype in self._ringc_message.fields]
     return f"{self._ringc_message.name}({', '.join(parts)})"
 
 
@@ -204,13 +261,7 @@ def _to_record(self) -> np.void:
     """This message as one numpy record of `dtype`."""
     rec = np.zeros((), dtype=self.dtype)
     for name, ftype in self._ringc_message.fields:
-        value = getattr(self, name)
-        if isinstance(ftype, AddressType):
-            rec[name] = (value.queue, 0, value.correlation)
-        elif isinstance(ftype, ArrayType) and isinstance(ftype.elem, AddressType):
-            rec[name] = [(a.queue, 0, a.correlation) for a in value]
-        else:
-            rec[name] = value
+        rec[name] = _to_numpy(ftype, getattr(self, name))
     return rec[()]
 
 
@@ -218,16 +269,7 @@ def _from_record(cls, record) -> object:
     """The message a numpy record of `cls.dtype` holds."""
     obj = cls.__new__(cls)
     for name, ftype in cls._ringc_message.fields:
-        value = record[name]
-        if isinstance(ftype, AddressType):
-            value = Address(int(value["queue"]), int(value["correlation"]))
-        elif isinstance(ftype, ArrayType) and isinstance(ftype.elem, AddressType):
-            value = [Address(int(v["queue"]), int(v["correlation"])) for v in value]
-        elif isinstance(ftype, ArrayType):
-            value = np.array(value, dtype=ftype.elem.np_dtype)
-        else:
-            value = ftype.np_dtype.type(value)
-        object.__setattr__(obj, name, value)
+        object.__setattr__(obj, name, _from_numpy(ftype, record[name]))
     return obj
 
 

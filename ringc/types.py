@@ -1,5 +1,5 @@
-"""The types users write in annotations: scalars (`i32`, `f32`, ...), `Array[T, n]` and
-`rc.Address`.
+"""The types users write in annotations: scalars (`i32`, `f32`, ...), `Array[T, n]`,
+`rc.Address` and message classes (as record types).
 
 The scalar, array and address objects are the IR's own types (`ringc.ir.types`): calling a
 scalar type casts (`i32(x)`), in a handler and on the host alike.
@@ -32,24 +32,29 @@ from .ir.types import (
 __all__ = ["ADDRESS", "ADDRESS_DTYPE", "BOOL", "F32", "F64", "I32", "I64", "MESSAGE_ALIGN",
            "SCALAR_TYPES", "U32", "AddressType", "ArrayType", "FieldType", "MessageType",
            "ScalarType", "ValueType", "cast_value", "struct_dtype", "struct_layout",
-           "Array", "Address", "resolve_type"]
+           "Array", "Address", "resolve_type", "MAX_ARRAY_BYTES"]
+
+
+MAX_ARRAY_BYTES = 1 << 30      # what one array may take: far beyond any device's state
 
 
 class _ArrayFactory:
-    """`Array[T, n]` in annotations."""
+    """`Array[T, n]` in annotations: T a scalar type, `rc.Address`, a message class (a
+    record) or another `Array`."""
 
     def __getitem__(self, item) -> ArrayType:
         if not isinstance(item, tuple) or len(item) != 2:
             raise TypeError("write Array[T, n], e.g. Array[f32, 4]")
         elem, length = item
-        if elem is Address:
-            elem = ADDRESS
-        elif elem is bool:
-            elem = BOOL
-        if not isinstance(elem, (ScalarType, AddressType)):
-            raise TypeError(f"Array elements must be a scalar type or rc.Address, not {elem!r}")
+        elem = resolve_type(elem)
+        if elem is None:
+            raise TypeError(f"Array elements must be a scalar type, rc.Address, a message "
+                            f"class or an Array, not {item[0]!r}")
         if isinstance(length, bool) or not isinstance(length, int) or length < 1:
             raise TypeError(f"Array length must be a positive int, not {length!r}")
+        if elem.size * length > MAX_ARRAY_BYTES:
+            raise TypeError(f"Array[{elem}, {length}] would take {elem.size * length} bytes "
+                            f"(at most {MAX_ARRAY_BYTES})")
         return ArrayType(elem, length)
 
     def __repr__(self) -> str:
@@ -85,6 +90,9 @@ def resolve_type(annotation) -> FieldType | None:
         return annotation
     if annotation is Address:
         return ADDRESS
-    return None
+    if annotation is bool:
+        return BOOL
+    spec = getattr(annotation, "_ringc_message", None) if isinstance(annotation, type) else None
+    return spec.type if spec is not None else None     # a message class names its record
 
 

@@ -79,6 +79,8 @@ from ringc.ir.types import (
     ArrayType,
     MessageType,
     ScalarType,
+    array_shape,
+    leaf_type,
     struct_dtype,
 )
 from ringc.ir.walk import all_stmts, function_locals
@@ -198,8 +200,9 @@ def _zero(t, messages: dict[str, np.dtype]) -> Callable[[], object]:
     if isinstance(t, AddressType):
         return lambda: (0, 0, 0)
     if isinstance(t, ArrayType):
-        dtype = t.elem.np_dtype
-        return lambda: np.zeros(t.length, dtype)
+        leaf, shape = leaf_type(t), array_shape(t)
+        dtype = messages[leaf.name] if isinstance(leaf, MessageType) else leaf.np_dtype
+        return lambda: np.zeros(shape, dtype)
     dtype = messages[t.name]
     return lambda: np.zeros(1, dtype)
 
@@ -208,6 +211,16 @@ def copy_record(record: Record) -> Record:
     """A byte-for-byte copy of a record, padding included, as C copies a struct (numpy
     copies a structured array with padding field by field, leaving the padding undefined)."""
     return record.view(np.uint8).copy().view(record.dtype)
+
+
+def _store(container, key, value) -> None:
+    """`container[key] = value`; a record (a one-element array) is stored byte for byte
+    into numpy memory (state, a message, an array of records), as C copies a struct."""
+    if isinstance(value, np.ndarray) and value.dtype.names is not None \
+            and isinstance(container, np.ndarray):
+        container[key:key + 1].view(np.uint8)[...] = value.view(np.uint8)
+    else:
+        container[key] = value
 
 
 # ---- compiled functions --------------------------------------------------------------------
@@ -352,6 +365,13 @@ class _Compiler:
         if isinstance(s.target, Member) and isinstance(s.target.base.type, AddressType):
             return self.store_address_field(s.target, value)
         ref = self.ref(s.target)
+
+        if isinstance(t, MessageType):
+            def assign_record(f):
+                v = value(f)
+                container, key = ref(f)
+                _store(container, key, v)
+            return assign_record
 
         def assign(f):
             v = value(f)
@@ -520,6 +540,8 @@ class _Compiler:
     @expr.on(State)
     def expr_state(self, e: State) -> Ev:
         name, load = e.name, _loader(e.type)
+        if isinstance(e.type, MessageType):
+            return lambda f: f[_STATE][name]            # the record, a view into state
         if load is None:
             return lambda f: f[_STATE][name][0]
         return lambda f: load(f[_STATE][name][0])
@@ -531,6 +553,8 @@ class _Compiler:
             pos = _ADDRESS_FIELDS[e.field]
             return lambda f: base(f)[pos]
         name, load = e.field, _loader(e.type)
+        if isinstance(e.type, MessageType):
+            return lambda f: base(f)[name]              # the record, a view into its holder
         if load is None:
             return lambda f: base(f)[name][0]
         return lambda f: load(base(f)[name][0])
@@ -538,6 +562,14 @@ class _Compiler:
     @expr.on(Index)
     def expr_index(self, e: Index) -> Ev:
         base, index, n = self.expr(e.base), self.expr(e.index), e.base.type.length
+        if isinstance(e.type, MessageType):
+            def record(f):                              # a view of the element's record
+                array = base(f)
+                i = index(f)
+                if 0 <= i < n:
+                    return array[i:i + 1]
+                raise Fault(INDEX_OUT_OF_RANGE)
+            return record
         load = _loader(e.type) or (lambda v: v)
 
         def element(f):
@@ -652,7 +684,11 @@ class _Compiler:
         def build(f):
             record = np.zeros(1, dtype)
             for name, value in fields:
-                record[name][0] = value(f)
+                v = value(f)
+                if isinstance(v, np.ndarray) and v.dtype.names is not None:
+                    record[name].view(np.uint8)[...] = v.view(np.uint8)
+                else:
+                    record[name][0] = v
             return record
         return build
 

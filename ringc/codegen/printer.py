@@ -53,7 +53,14 @@ from ..ir.nodes import (
     Stmt,
     While,
 )
-from ..ir.types import AddressType, ArrayType, MessageType, ScalarType
+from ..ir.types import (
+    AddressType,
+    ArrayType,
+    MessageType,
+    ScalarType,
+    array_shape,
+    scalar_types,
+)
 from ..ir.walk import all_stmts, function_locals, stmt_exprs
 from .dialect import CFamilyDialect
 from .expressions import FAULT, WRITE, ExpressionPrinter, is_place
@@ -92,9 +99,8 @@ class ProgramPrinter:
     # -- types ----------------------------------------------------------------------------
 
     def check_type(self, t, loc: Loc | None) -> None:
-        """Raise when the target lacks `t` (e.g. Metal and f64)."""
-        scalar = t.elem if isinstance(t, ArrayType) else t
-        if isinstance(scalar, ScalarType):
+        """Raise when the target lacks `t` (e.g. Metal and f64), or a type inside it."""
+        for scalar in sorted(scalar_types(t), key=str):
             if scalar.name in self.d.lacks:
                 raise CompileError(self.d.lacks[scalar.name], loc,
                                    hint=f"use f32, or compile for another target than "
@@ -117,8 +123,8 @@ class ProgramPrinter:
         raise TypeError(t)
 
     def declare(self, t, name: str, storage: bool = False) -> str:
-        """`T name` or `T name[n]`."""
-        suffix = f"[{t.length}]" if isinstance(t, ArrayType) else ""
+        """`T name`, `T name[n]` or, for nested arrays, `T name[n][m]`."""
+        suffix = "".join(f"[{n}]" for n in array_shape(t)) if isinstance(t, ArrayType) else ""
         return f"{self.ctype(t, storage)} {name}{suffix}"
 
     def unsigned(self, t: ScalarType) -> str:
@@ -304,16 +310,25 @@ class FunctionPrinter(ExpressionPrinter):
         self.emit(f"{target} = {value};")
 
     def copy_array(self, target: Expr, value: Expr) -> None:
+        """`target = value` for array places: both sides' indices are evaluated (and
+        checked) first, in Python's order (value, then target); then every element is
+        copied, nested arrays element by element (C cannot assign arrays)."""
         for side in (target, value):
-            if not is_place(side) or self.effects(side) & (FAULT | WRITE):
+            if not is_place(side) or self.effects(side) & WRITE:
                 raise CompileError("an array value can only be copied from a local, state or "
                                    "message field", self.loc,
                                    hint="copy element by element in a loop")
-        dst, src = self.place(target, {}), self.place(value, {})
+        overrides = {}
+        for ix in _chain_indices(value) + _chain_indices(target):
+            overrides[id(ix)] = self.hoist(self.checked_index(ix), _U64)
+        dst, src = self.place(target, overrides), self.place(value, overrides)
         self.flush_pre()
         self.check_fault()
-        n = target.type.length
-        self.emit(f"for (uint rc_k = 0u; rc_k < {n}u; ++rc_k) {dst}[rc_k] = {src}[rc_k];")
+        shape = array_shape(target.type)
+        loops = "".join(f"for (uint rc_k{d} = 0u; rc_k{d} < {n}u; ++rc_k{d}) "
+                        for d, n in enumerate(shape))
+        at = "".join(f"[rc_k{d}]" for d in range(len(shape)))
+        self.emit(f"{loops}{dst}{at} = {src}{at};")
 
     @statement.on(If)
     def if_(self, s: If) -> None:

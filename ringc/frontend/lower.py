@@ -346,19 +346,31 @@ class FunctionLowering:
                 raise self.error(target, f"cannot infer the type of local '{name}'")
             t = self.locals[name]
             if isinstance(t, ArrayType):
-                raise self.error(value_node, f"local '{name}' would hold a whole array",
-                                 "index the array where you use it: m.v[i]")
+                self.check_array_copy(value, t, value_node)
+                return ir.Assign(ir.Local(name, t), value, self.loc(stmt))
             converted = self.convert(value, t, value_node, local=name)
             return ir.Assign(ir.Local(name, t), converted, self.loc(stmt))
         if isinstance(target, (ast.Attribute, ast.Subscript)):
             place = self.expr(target)
-            if isinstance(place.type, (ArrayType, MessageType)):
-                raise self.error(target, "whole arrays and messages cannot be assigned here",
-                                 "assign element by element in a loop")
+            if isinstance(place.type, ArrayType):
+                self.check_array_copy(value, place.type, value_node)
             self.check_state_write(place, target)
             converted = self.convert(value, place.type, value_node)
             return ir.Assign(place, converted, self.loc(stmt))
         raise self.unsupported(target, f"assignment to {type(target).__name__}")
+
+    def check_array_copy(self, value, t: ArrayType, node: ast.AST) -> None:
+        """A whole array is stored by copying another array place of the same type."""
+        if isinstance(value, Weak) or value.type != t:
+            what = "a number" if isinstance(value, Weak) else f"a {value.type}"
+            raise self.error(node, f"cannot store {what} in an array of type {t}",
+                             "copy an array of the same type, or assign element by element")
+        root = value
+        while isinstance(root, (ir.Index, ir.Member)):
+            root = root.base
+        if not isinstance(root, (ir.Local, ir.State)):
+            raise self.error(node, "an array value can only be copied from a local, state "
+                                   "or message field", "copy element by element in a loop")
 
     def check_state_write(self, place, node: ast.AST) -> None:
         root = place

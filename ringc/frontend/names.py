@@ -21,8 +21,10 @@ from ..types import Address, Array
 
 @dataclass(frozen=True)
 class Unresolved:
-    """A dotted name that names nothing static (an error for the caller to report)."""
+    """A dotted name that names nothing static (an error for the caller to report); `why`
+    says what was wrong where more is known than the name."""
     dotted: str
+    why: str = ""
 
 
 def dotted_name(node: ast.AST) -> str | None:
@@ -97,11 +99,16 @@ def static_type(node: ast.AST, module_globals: dict) -> object:
         if len(items) != 2:
             return Unresolved("Array[...]")
         elem = static_type(items[0], module_globals)
+        if isinstance(elem, Unresolved):
+            return elem
         length = static_constant(items[1], module_globals)
+        if isinstance(length, Unresolved):
+            return Unresolved("Array[...]", f"the size '{ast.unparse(items[1])}' of "
+                                            f"'{ast.unparse(node)}' is not a constant")
         try:
             return Array[elem, length]
-        except TypeError:
-            return Unresolved("Array[...]")
+        except TypeError as exc:
+            return Unresolved("Array[...]", f"'{ast.unparse(node)}': {exc}")
     obj = resolve(node, module_globals)
     if obj is bool:
         return obj
@@ -110,10 +117,29 @@ def static_type(node: ast.AST, module_globals: dict) -> object:
     return obj
 
 
+_INT_FOLDS = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b,
+              ast.Mult: lambda a, b: a * b, ast.FloorDiv: lambda a, b: a // b,
+              ast.Mod: lambda a, b: a % b, ast.LShift: lambda a, b: a << b,
+              ast.RShift: lambda a, b: a >> b, ast.BitOr: lambda a, b: a | b,
+              ast.BitAnd: lambda a, b: a & b, ast.BitXor: lambda a, b: a ^ b}
+_MAX_FOLDED_BITS = 64          # a folded int beyond this is no size or constant ringc takes
+
+
 def static_constant(node: ast.AST, module_globals: dict) -> object:
-    """An int/float/bool literal or module-level constant, else Unresolved."""
+    """An int/float/bool literal, a module-level constant, or an int expression of those
+    (`ROWS * COLS`, `1 << BITS`), else Unresolved."""
     if isinstance(node, ast.Constant) and isinstance(node.value, (int, float, bool)):
         return node.value
+    if isinstance(node, ast.BinOp) and type(node.op) in _INT_FOLDS:
+        a = static_constant(node.left, module_globals)
+        b = static_constant(node.right, module_globals)
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (a, b)):
+            return Unresolved("<expression>")
+        if (isinstance(node.op, (ast.LShift, ast.RShift)) and not 0 <= b < _MAX_FOLDED_BITS) \
+                or (isinstance(node.op, (ast.FloorDiv, ast.Mod)) and b == 0):
+            return Unresolved("<expression>")
+        value = _INT_FOLDS[type(node.op)](a, b)
+        return value if value.bit_length() <= _MAX_FOLDED_BITS else Unresolved("<expression>")
     if (isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub)
             and isinstance(node.operand, ast.Constant)
             and isinstance(node.operand.value, (int, float))

@@ -13,10 +13,10 @@ import sys
 import types
 from dataclasses import dataclass, field
 
-from ..dsl import is_device_function, is_kernel, is_message
+from ..dsl import is_device_function, is_kernel, is_message, record_class
 from ..errors import CompileError
 from ..ir import nodes as ir
-from ..ir.types import ADDRESS, BOOL, AddressType, ArrayType, MessageType, ScalarType
+from ..ir.types import ADDRESS, BOOL, AddressType, ArrayType, MessageType, ScalarType, leaf_type
 from ..source import loc_of, source_of
 from ..types import Address
 from . import names
@@ -55,16 +55,26 @@ class ProgramBuilder:
     # -- types ---------------------------------------------------------------------------
 
     def value_type(self, obj: object):
-        """The IR type an annotation object names, or None."""
+        """The IR type an annotation object names, or None. Records it holds (message
+        classes, also as array elements) join the program's messages."""
         if obj is bool:
             return BOOL
-        if isinstance(obj, (ScalarType, ArrayType, AddressType)):
+        if isinstance(obj, ArrayType):
+            self.add_records(obj)
+            return obj
+        if isinstance(obj, (ScalarType, AddressType)):
             return obj
         if obj is Address:
             return ADDRESS
         if is_message(obj):
             return self.message_type(obj)
         return None
+
+    def add_records(self, t) -> None:
+        """Make every record type inside `t` (through arrays) a message of the program."""
+        t = leaf_type(t)
+        if isinstance(t, MessageType):
+            self.message_type(record_class(t))
 
     def is_message_class(self, obj: object) -> bool:
         return is_message(obj)
@@ -80,11 +90,13 @@ class ProgramBuilder:
                 raise CompileError(f"two different messages are named '{spec.name}'",
                                    spec.loc, f"the other is defined in {other.__module__}; "
                                              "rename one")
+            for _, t in spec.fields:     # records first: a message follows what it holds
+                self.add_records(t)
             fields = tuple(ir.FieldDef(n, t) for n, t in spec.fields)
             self.messages[cls] = ir.MessageDef(spec.name, len(self.messages) + 1, fields,
                                                spec.loc)
             self.message_names[spec.name] = cls
-        return MessageType(spec.name)
+        return spec.type
 
     def message_fields(self, name: str) -> dict:
         return dict(self.message_names[name]._ringc_message.fields)
@@ -154,11 +166,17 @@ class ProgramBuilder:
 
     def _parse_state(self, info: KernelInfo, stmt: ast.AnnAssign) -> None:
         name = stmt.target.id
-        t = self.value_type(names.static_type(stmt.annotation, info.globals))
-        if not isinstance(t, (ScalarType, ArrayType, AddressType)):
+        annotation = names.static_type(stmt.annotation, info.globals)
+        if isinstance(annotation, names.Unresolved) and annotation.why:
+            raise CompileError(annotation.why, loc_of(info.file, stmt.annotation),
+                               "an Array size is a positive constant expression of "
+                               "module-level ints, e.g. Array[f32, ROWS * COLS]")
+        t = self.value_type(annotation)
+        if not isinstance(t, (ScalarType, ArrayType, AddressType, MessageType)):
             raise CompileError(f"state '{name}' has type '{ast.unparse(stmt.annotation)}', "
                                "which state cannot hold", loc_of(info.file, stmt.annotation),
-                               "use a scalar type, Array[T, n] or rc.Address")
+                               "use a scalar type, Array[T, n], rc.Address or a message "
+                               "class (a record)")
         init = None
         if stmt.value is not None:
             init = self._state_init(info, name, t, stmt.value)
@@ -167,10 +185,13 @@ class ProgramBuilder:
 
     def _state_init(self, info: KernelInfo, name: str, t, value: ast.expr):
         where = loc_of(info.file, value)
-        if isinstance(t, AddressType):
-            raise CompileError(f"state '{name}' of type rc.Address cannot have a default",
-                               where)
+        if isinstance(leaf_type(t), (AddressType, MessageType)):
+            raise CompileError(f"state '{name}' of type {t} cannot have a default", where,
+                               "leave it out: state starts at zero, or set it in a handler")
         if isinstance(t, ArrayType):
+            if isinstance(t.elem, ArrayType):
+                raise CompileError(f"nested array '{name}' cannot have a default", where,
+                                   "leave it out: state starts at zero")
             if not isinstance(value, (ast.List, ast.Tuple)) or len(value.elts) != t.length:
                 raise CompileError(f"the default of '{name}' must list {t.length} values",
                                    where, "or leave it out: state starts at zero")

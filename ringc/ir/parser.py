@@ -21,6 +21,7 @@ import functools
 import math
 import re
 import struct
+import threading
 from pathlib import Path
 
 from lark import Lark, Token, Transformer, v_args
@@ -100,7 +101,9 @@ class _TextError(Exception):
 def parse_program(text: str, filename: str = "<rir>") -> Program:
     """Parse textual IR. Raises RirSyntaxError, located in `filename`, for malformed text."""
     try:
-        return _parser().parse(text, on_error=_keyword_as_name)
+        with _PARSING:                     # one parse at a time: _BUILD keeps its records
+            _BUILD.records = {}
+            return _parser().parse(text, on_error=_keyword_as_name)
     except _TextError as e:
         raise RirSyntaxError(e.message, Loc(filename, e.line, e.col)) from None
     except UnexpectedInput as e:
@@ -111,7 +114,7 @@ def parse_program(text: str, filename: str = "<rir>") -> Program:
 @functools.cache
 def _parser() -> Lark:
     return Lark(_GRAMMAR.read_text(encoding="utf-8"), start="program", parser="lalr",
-                lexer="contextual", transformer=_Build(), maybe_placeholders=True)
+                lexer="contextual", transformer=_BUILD, maybe_placeholders=True)
 
 
 def _keyword_as_name(error: UnexpectedInput) -> bool:
@@ -182,7 +185,10 @@ def _float(token: Token) -> float:
 
 @v_args(inline=True)
 class _Build(Transformer):
-    """Builds nodes; one method per grammar rule (or alias)."""
+    """Builds nodes; one method per grammar rule (or alias). `records`: the fields of each
+    message parsed so far, by name (a record type in a later definition takes them)."""
+
+    records: dict[str, tuple] = {}
 
     # --- program and definitions ------------------------------------------------------
 
@@ -193,6 +199,7 @@ class _Build(Transformer):
         return Program(messages, kernels, functions)
 
     def message_def(self, name, type_id, loc, *fields) -> MessageDef:
+        self.records[name] = tuple((f.name, f.type) for f in fields)
         return MessageDef(name, int(type_id), fields, loc)
 
     def field_def(self, name, type_) -> FieldDef:
@@ -261,21 +268,22 @@ class _Build(Transformer):
     def loc(self, file, line, col) -> Loc:
         return Loc(_unquote(file), int(line), int(col))
 
-    def type(self, head, length):
+    def type(self, head, *lengths):
+        """A built-in type or a record (message) type, in arrays for each `[n]`, innermost
+        first. A record takes the fields of its message definition, parsed before it."""
         if head.type == "STRING":
-            elem = MessageType(_unquote(head))
+            t = MessageType(_unquote(head))
         elif head in SCALAR_TYPES:
-            elem = SCALAR_TYPES[head]
+            t = SCALAR_TYPES[head]
         elif head == "address":
-            elem = AddressType()
+            t = AddressType()
         else:
-            elem = MessageType(str(head))
-        if length is None:
-            return elem
-        if isinstance(elem, MessageType):
-            raise _TextError(f"array of message {elem.name!r}: elements must be scalars "
-                             "or address", head)
-        return ArrayType(elem, int(length))
+            t = MessageType(str(head))
+        if isinstance(t, MessageType):
+            t = MessageType(t.name, self.records.get(t.name))
+        for length in lengths:
+            t = ArrayType(t, int(length))
+        return t
 
     def name(self, token) -> str:
         return _unquote(token) if token.type == "STRING" else str(token)
@@ -414,3 +422,7 @@ def _option_value(key: Token, default, value):
         kinds = {int: "an integer", str: "a name", tuple: "a list [a,b]"}
         raise _TextError(f"kernel option {str(key)!r} takes {kinds[type(default)]}", key)
     return value
+
+
+_BUILD = _Build()
+_PARSING = threading.Lock()

@@ -5,16 +5,20 @@ These objects do two jobs. In a user's annotations they name types (`x: i32`,
 the IR's types: `ScalarType`, `ArrayType`, `AddressType` and `MessageType` are frozen and
 compare by value, so the IR and the printer/parser share them.
 
+A message type is also a record type: state, array elements, locals and message fields may
+hold records, and arrays nest (`Array[Array[f32, 4], 8]` indexes as `a[i][j]`).
+
 Layout rule, identical on every target: fields in declaration order, each at its natural
-alignment (its scalar size; arrays align as their element), the whole struct padded to a
-multiple of its alignment, and message payloads further padded to a multiple of 16 bytes.
-`bool` is stored as one byte holding 0 or 1.
+alignment (its scalar size; arrays align as their element, records as their widest field),
+the whole struct padded to a multiple of its alignment, and message payloads (so every
+record) further padded to a multiple of 16 bytes. `bool` is stored as one byte holding 0
+or 1.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -140,14 +144,17 @@ class AddressType:
 
 @dataclass(frozen=True)
 class ArrayType:
-    """`Array[T, n]`: n elements of a scalar type or of `rc.Address`, fixed size."""
+    """`Array[T, n]`: n elements of a scalar type, `rc.Address`, a record (message) type or
+    an array type, fixed size."""
 
-    elem: ScalarType | AddressType
+    elem: ScalarType | AddressType | MessageType | ArrayType
     length: int
 
     @property
     def np_dtype(self) -> np.dtype:
-        return np.dtype((self.elem.np_dtype, (self.length,)))
+        """A subarray dtype of the innermost element type with the whole shape (numpy
+        reads a nested array as one multi-dimensional field)."""
+        return np.dtype((leaf_type(self).np_dtype, array_shape(self)))
 
     @property
     def size(self) -> int:
@@ -165,10 +172,32 @@ class ArrayType:
 
 @dataclass(frozen=True)
 class MessageType:
-    """The type of a value that is a whole message (a handler's parameter, a local built
-    with a constructor). Named; the layout lives in the program's message definitions."""
+    """The type of a value that is a whole message or record (a handler's parameter, a
+    local, a state field, an array element, a message field). Named and compared by name;
+    `fields`, where the maker knew them (the frontend, the .rir parser), give its layout,
+    which is the message's payload layout."""
 
     name: str
+    fields: tuple[tuple[str, FieldType], ...] | None = field(default=None, compare=False,
+                                                             repr=False)
+
+    def _fields(self) -> list[tuple[str, FieldType]]:
+        if self.fields is None:
+            raise ValueError(f"the layout of message type {self.name!r} is not known here")
+        return list(self.fields)
+
+    @property
+    def np_dtype(self) -> np.dtype:
+        return struct_dtype(self._fields(), pad_to=MESSAGE_ALIGN)
+
+    @property
+    def size(self) -> int:
+        return struct_layout(self._fields(), pad_to=MESSAGE_ALIGN)[1]
+
+    @property
+    def align(self) -> int:
+        """The C struct's alignment: its widest field's (its size is a multiple of 16)."""
+        return struct_layout(self._fields())[2]
 
     def __repr__(self) -> str:
         return self.name
@@ -177,7 +206,33 @@ class MessageType:
 
 
 ValueType = ScalarType | AddressType | ArrayType | MessageType
-FieldType = ScalarType | AddressType | ArrayType
+FieldType = ScalarType | AddressType | ArrayType | MessageType
+
+
+def leaf_type(t: ValueType) -> ValueType:
+    """The element type of the innermost array of `t`, or `t` itself."""
+    while isinstance(t, ArrayType):
+        t = t.elem
+    return t
+
+
+def array_shape(t: ArrayType) -> tuple[int, ...]:
+    """The lengths of nested arrays, outermost first: `Array[Array[f32, 4], 8]` -> (8, 4)."""
+    shape = []
+    while isinstance(t, ArrayType):
+        shape.append(t.length)
+        t = t.elem
+    return tuple(shape)
+
+
+def scalar_types(t: ValueType) -> set[ScalarType]:
+    """Every scalar type `t` holds, through arrays and record fields."""
+    t = leaf_type(t)
+    if isinstance(t, ScalarType):
+        return {t}
+    if isinstance(t, MessageType) and t.fields is not None:
+        return set().union(*(scalar_types(ft) for _, ft in t.fields))
+    return set()
 
 ADDRESS_DTYPE = np.dtype({"names": ["queue", "reserved", "correlation"],
                           "formats": ["<u4", "<u4", "<u8"],

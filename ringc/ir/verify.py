@@ -73,7 +73,17 @@ from .nodes import (
     Unary,
     While,
 )
-from .types import ADDRESS, BOOL, SCALAR_TYPES, AddressType, ArrayType, Loc, MessageType, ScalarType
+from .types import (
+    ADDRESS,
+    BOOL,
+    SCALAR_TYPES,
+    AddressType,
+    ArrayType,
+    Loc,
+    MessageType,
+    ScalarType,
+    leaf_type,
+)
 from .walk import MAX_EXPRESSION_DEPTH, expression_depth, stmt_exprs
 
 __all__ = ["verify", "verify_names", "IRVerifyError"]
@@ -105,6 +115,7 @@ def verify(program: Program, known_targets: Collection[str] | None = None) -> No
     """Raise IRVerifyError at the first malformed thing found in `program`; with
     `known_targets`, also at a kernel meant for a target outside it."""
     messages = _unique(program.messages, "message", lambda m: m.loc)
+    _check_record_order(program)
     for number, message in enumerate(program.messages, start=1):
         _check_message(message, number, messages)
     kernels = _unique(program.kernels, "kernel", lambda k: k.loc)
@@ -170,25 +181,39 @@ def _unique(items, what: str, loc_of) -> dict:
 # Types
 # ---------------------------------------------------------------------------------------
 
-def _check_type(t, messages: dict, loc: Loc, what: str, allow_message: bool = True) -> None:
-    """`t` is a valid value type (a field type unless `allow_message`)."""
+def _check_type(t, messages: dict, loc: Loc, what: str, stored: bool = False) -> None:
+    """`t` is a valid value type. A `stored` one (a state or message field, an array
+    element) is laid out in memory, so a record there must carry its message's fields."""
     if isinstance(t, (ScalarType, AddressType)):
         return
     if isinstance(t, ArrayType):
-        if not isinstance(t.elem, (ScalarType, AddressType)):
-            raise IRVerifyError(f"{what}: array elements must be scalars or address, "
-                                f"not {t.elem!r}", loc)
-        if not isinstance(t.length, int) or t.length < 1:
+        if not isinstance(t.length, int) or isinstance(t.length, bool) or t.length < 1:
             raise IRVerifyError(f"{what}: array length must be at least 1, not {t.length}",
                                 loc)
+        _check_type(t.elem, messages, loc, what, stored=True)
         return
     if isinstance(t, MessageType):
-        if not allow_message:
-            raise IRVerifyError(f"{what}: a message ({t.name}) cannot be stored here", loc)
         if t.name not in messages:
             raise IRVerifyError(f"{what}: unknown message {t.name!r}", loc)
+        declared = tuple((f.name, f.type) for f in messages[t.name].fields)
+        if stored and t.fields != declared:
+            raise IRVerifyError(f"{what}: record {t.name} is laid out without its fields "
+                                f"(in .rir, define its message before using it)", loc)
         return
     raise IRVerifyError(f"{what}: not an IR type: {t!r}", loc)
+
+
+def _check_record_order(program: Program) -> None:
+    """A record in a message's fields is an earlier message: codegen declares the structs
+    in program order, and no message can hold itself."""
+    seen: set[str] = set()
+    for m in program.messages:
+        for f in m.fields:
+            inner = leaf_type(f.type)
+            if isinstance(inner, MessageType) and inner.name not in seen:
+                raise IRVerifyError(f"field {m.name}.{f.name} holds record {inner.name}, which "
+                                    f"is not a message defined before {m.name}", m.loc)
+        seen.add(m.name)
 
 
 def _check_value(value, t: ScalarType, loc: Loc, what: str) -> None:
@@ -218,7 +243,7 @@ def _check_message(message, number: int, messages: dict) -> None:
     _unique(message.fields, f"in message {message.name!r}, field", lambda _: message.loc)
     for f in message.fields:
         _check_type(f.type, messages, message.loc, f"field {message.name}.{f.name}",
-                    allow_message=False)
+                    stored=True)
 
 
 def _check_kernel(kernel: KernelDef, messages: dict, kernels: dict,
@@ -280,12 +305,13 @@ def _check_options(kernel: KernelDef, known_targets: Collection[str] | None) -> 
 
 def _check_state(kernel: KernelDef, state: StateDef, messages: dict) -> None:
     what = f"state {kernel.name}.{state.name}"
-    _check_type(state.type, messages, kernel.loc, what, allow_message=False)
+    _check_type(state.type, messages, kernel.loc, what, stored=True)
     if state.init is None:
         return
     elem = state.type.elem if isinstance(state.type, ArrayType) else state.type
-    if isinstance(elem, AddressType):
-        raise IRVerifyError(f"{what}: an address cannot have an initial value", kernel.loc)
+    if not isinstance(elem, ScalarType):
+        raise IRVerifyError(f"{what}: only scalars and arrays of scalars have initial "
+                            f"values, not {elem}", kernel.loc)
     if isinstance(state.type, ArrayType):
         if not isinstance(state.init, tuple) or len(state.init) != state.type.length:
             raise IRVerifyError(f"{what}: initial value must be a tuple of "

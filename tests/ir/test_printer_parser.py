@@ -327,8 +327,6 @@ SYNTAX_ERRORS = [
      "kernel option 'fast_math' takes true or false"),
     ("list option given a name", KERNEL + "  options { targets=cuda }\n}\n", 2, 13,
      "kernel option 'targets' takes a list"),
-    ("array of messages", MSG + "  x: A[3]\n}\n", 2, 6,
-     "array of message 'A': elements must be scalars or address"),
     ("unknown escape", 'message A #1 @"f\\q":1:1 {\n}\n', 1, 15, "unknown escape \\q"),
     ("escape past unicode", 'message A #1 @"\\U00110000":1:1 {\n}\n', 1, 15,
      "escape \\U00110000 is not a character"),

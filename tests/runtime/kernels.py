@@ -202,3 +202,66 @@ class Squares:
     def on_work(self, m: Work) -> Sum:
         rc.atomic_add(self.handled, 1)
         return Sum(id=m.id, value=m.data[0] * m.data[0])
+
+
+ROWS, COLS = 3, 4
+
+
+@rc.message
+class Reading:
+    sensor: i32
+    value: f32
+
+
+@rc.message
+class Frame:
+    """A message holding a record and a nested array."""
+    first: Reading
+    grid: Array[Array[f32, COLS], ROWS]
+
+
+@rc.message
+class Report:
+    count: i64
+    total: f32
+    last: Reading
+    corner: f32
+    window: Array[Reading, 4]
+
+
+@rc.ring_kernel(capacity=8)
+class Keeper:
+    """Records and nested arrays in state, a zeroed local array, sizes from constants:
+    keeps the last four readings in a ring and a ROWS x COLS grid."""
+
+    ring: Array[Reading, 4]
+    last: Reading
+    grid: Array[Array[f32, COLS], ROWS]
+    flat: Array[f32, ROWS * COLS]
+    count: i64
+
+    def on_reading(self, m: Reading) -> Report:
+        self.ring[self.count % 4] = m
+        self.last = m
+        self.ring[self.count % 4].value += 1.0       # in place, through the full path
+        self.count += 1
+        buf: Array[f32, 4]                            # declared alone: zeroed
+        for i in range(4):
+            buf[i] = self.ring[i].value               # noqa: F821 (declared above)
+        total = 0.0
+        for i in range(4):
+            total += buf[i]                           # noqa: F821
+        copy = self.ring[0]                           # a copy: changing it leaves state
+        copy.sensor = -1
+        self.grid[m.sensor % ROWS][m.sensor % COLS] = m.value
+        self.flat[m.sensor % (ROWS * COLS)] += m.value
+        report = Report(count=self.count, total=total, last=self.last,
+                        corner=self.grid[ROWS - 1][COLS - 1])
+        report.window = self.ring                     # an array of records, copied
+        return report
+
+    def on_frame(self, m: Frame) -> Report:
+        self.grid = m.grid
+        row = self.grid[1]
+        self.last = m.first
+        return Report(count=self.count, total=row[2], last=self.last, corner=m.grid[2][3])
