@@ -178,7 +178,14 @@ class Layout:
     def new_arena(self) -> np.ndarray:
         """A fresh arena (uint8): zero, every slot's `seq` = its index, every instance
         active, state at its defaults."""
-        arena = np.zeros(self.arena_size, dtype=np.uint8)
+        try:
+            arena = np.zeros(self.arena_size, dtype=np.uint8)
+        except MemoryError:
+            raise MemoryError(
+                f"the program's arena needs {self.arena_size} bytes ({self.local_offset} "
+                f"host-facing, {self.arena_size - self.local_offset} device-local), more than "
+                f"this machine gives: lower queue capacities, instances or message "
+                f"sizes ('ringc inspect' shows the layout)") from None
         for q in (*self.queues, *self.ingress, self.host_queue, self.dead_letter_queue):
             seqs = arena[q.slots_offset:q.slots_offset + q.capacity * q.slot_size]
             seqs.view(np.uint32).reshape(q.capacity, q.slot_size // 4)[

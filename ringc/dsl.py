@@ -16,8 +16,8 @@ from dataclasses import dataclass, fields, replace
 import numpy as np
 
 from .errors import CompileError, Loc
-from .ir.nodes import KernelOptions
-from .ir.types import array_shape, leaf_type
+from .ir.nodes import OPTION_CHOICES, KernelOptions
+from .ir.types import MAX_STRUCT_BYTES, array_shape, leaf_type
 from .source import loc_of, source_of
 from .targets import compile_targets
 from .types import (
@@ -30,15 +30,8 @@ from .types import (
     ScalarType,
     resolve_type,
     struct_dtype,
+    struct_layout,
 )
-
-_CHOICES = {
-    "mode": ("persistent", "event_driven"),
-    "concurrency": ("ordered", "parallel"),
-    "backpressure": ("block", "reject"),
-    "domain": ("general", "graph", "actor", "spatial"),
-}
-
 
 # ---------------------------------------------------------------------------------------
 # Messages
@@ -84,6 +77,11 @@ def message(cls: type) -> type:
     if not declared:
         raise CompileError(f"message '{cls.__name__}' has no fields", loc_of(file, node),
                            hint="declare fields as annotations, e.g. `id: i32`")
+    size = struct_layout(declared, pad_to=MESSAGE_ALIGN)[1]
+    if size > MAX_STRUCT_BYTES:
+        raise CompileError(f"message '{cls.__name__}' would take {size} bytes (at most "
+                           f"{MAX_STRUCT_BYTES})", loc_of(file, node),
+                           hint="make its arrays smaller")
     dtype = struct_dtype(declared, pad_to=MESSAGE_ALIGN)
     record = MessageType(cls.__name__, tuple(declared))
     spec = MessageSpec(cls.__name__, tuple(declared), dtype, loc_of(file, node), record)
@@ -226,8 +224,11 @@ def _from_numpy(ftype: FieldType, raw):
     return ftype.np_dtype.type(raw)
 
 
-def _message_init(self, **kwargs) -> None:
+def _message_init(self, *args, **kwargs) -> None:
     spec: MessageSpec = type(self)._ringc_message
+    if args:
+        raise TypeError(f"{spec.name} takes its fields by name: "
+                        f"{spec.name}({', '.join(f'{n}=...' for n, _ in spec.fields)})")
     known = dict(spec.fields)
     for key in kwargs:
         if key not in known:
@@ -295,7 +296,9 @@ def ring_kernel(cls: type | None = None, /, **options):
     fast_math; docs/options.md says what each does."""
     if cls is not None:
         if not isinstance(cls, type):
+            caller = sys._getframe(1)
             raise CompileError("@rc.ring_kernel takes keyword options only",
+                               Loc(caller.f_code.co_filename, caller.f_lineno, 1),
                                hint="write @rc.ring_kernel(capacity=1024)")
         return _make_kernel(cls, {})
 
@@ -333,9 +336,9 @@ def _check_option(key: str, value, loc: Loc):
     def fail(expected: str):
         raise CompileError(f"ring_kernel option {key}={value!r} is invalid", loc,
                            hint=f"{key} must be {expected}")
-    if key in _CHOICES:
-        if value not in _CHOICES[key]:
-            fail("one of " + ", ".join(repr(c) for c in _CHOICES[key]))
+    if key in OPTION_CHOICES:
+        if value not in OPTION_CHOICES[key]:
+            fail("one of " + ", ".join(repr(c) for c in OPTION_CHOICES[key]))
         return value
     if key in ("capacity", "instances", "max_batch"):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:

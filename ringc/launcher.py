@@ -17,6 +17,7 @@ from .compiler import to_program
 from .errors import BackendUnavailable, CompileError
 from .frontend import build_program_with_classes
 from .frontend.files import import_file, kernels_in
+from .protocol import capacity_problem
 from .runtime import Runtime
 from .runtime.runtime import stop_all
 from .targets import run_targets, target
@@ -84,8 +85,10 @@ def _check_common(settings: dict) -> None:
         if isinstance(value, bool) or not isinstance(value, int):
             raise TypeError(f"rc.launch option {name} must be an int, not "
                             f"{type(value).__name__}")
-        if value < 1:
-            raise ValueError(f"rc.launch option {name} must be at least 1, not {value}")
+        problem = capacity_problem(value) if name != "host_buffer" else (
+            None if value >= 1 else f"must be at least 1, not {value}")
+        if problem:
+            raise ValueError(f"rc.launch option {name} {problem}")
     if not isinstance(settings["debug"], bool):
         raise TypeError("rc.launch option debug must be True or False")
 
@@ -94,8 +97,10 @@ def _program(kernels):
     """(IR program, message classes, kernel classes) of classes or a `.py` file."""
     if isinstance(kernels, (str, Path)):
         path = Path(kernels)
-        if path.suffix != ".py" or not path.exists():
+        if path.suffix != ".py":
             raise CompileError(f"rc.launch runs kernel classes or a .py file, not {path}")
+        if not path.is_file():
+            raise CompileError(f"no such file: {path}")
         kernels = kernels_in(import_file(path))
         if not kernels:
             raise CompileError(f"{path} defines no @rc.ring_kernel class")

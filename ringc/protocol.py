@@ -24,8 +24,8 @@ __all__ = [
     "FIRST_USER_REASON", "SERVE_PERSISTENT", "SERVE_EVENT_DRIVEN", "RETURN_WHEN_IDLE",
     "PERSISTENT_LAUNCH", "DRAIN_LAUNCH", "ROOM_OK", "ROOM_DEVICE", "ROOM_HOST",
     "BLOCK_SPINS", "HOST_PATIENCE_NS", "MAX_LOCAL", "DRAIN_PASSES", "ROOM_PATIENCE", "MAX_PASSES",
-    "MAX_ROOM_NEED", "MIN_CAPACITY", "RECORDS", "ProtocolError", "check", "c_defines", "c_structs",
-    "c_asserts",
+    "MAX_ROOM_NEED", "MIN_CAPACITY", "MAX_CAPACITY", "capacity_problem", "RECORDS",
+    "ProtocolError", "check", "c_defines", "c_structs", "c_asserts",
 ]
 
 LINE = 64                  # every region, counter and queue starts on its own cache line
@@ -155,6 +155,7 @@ ROOM_PATIENCE = 1 << 6     # passes a message waits for room in device rings bef
 MAX_PASSES = (1 << 64) - 1  # the loop's bound: an induction variable (PoCL needs one)
 MAX_ROOM_NEED = 1 << 20    # a room check asks for at most this many slots of one queue
 MIN_CAPACITY = 2           # a one-slot ring's free and full slots have the same seq word
+MAX_CAPACITY = 1 << 24     # the most slots ringc gives one ring (a kernel's or the host's)
 HOST_PATIENCE_NS = 10**9   # how long, on the host's clock, a device waits for the host to
                            # drain its output or dead-letter queue before giving up
 
@@ -224,3 +225,14 @@ def c_asserts() -> list[tuple[str, str]]:
         out += [(f"__builtin_offsetof({record.c_name}, {f.name})", record.define(f.name))
                 for f in record.fields]
     return out
+
+
+def capacity_problem(value) -> str | None:
+    """Why `value` cannot be a ring's capacity (slots), or None when it can."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return f"must be an int, not {type(value).__name__}"
+    if value & (value - 1) or not MIN_CAPACITY <= value <= MAX_CAPACITY:
+        why = " (a ring of one slot cannot tell a free slot from a full one)" \
+            if value == 1 else ""
+        return f"must be a power of two from {MIN_CAPACITY} to {MAX_CAPACITY}, not {value}{why}"
+    return None

@@ -15,6 +15,7 @@ from .ir.types import (
     F64,
     I32,
     I64,
+    MAX_ARRAY_BYTES,
     MESSAGE_ALIGN,
     SCALAR_TYPES,
     U32,
@@ -33,9 +34,6 @@ __all__ = ["ADDRESS", "ADDRESS_DTYPE", "BOOL", "F32", "F64", "I32", "I64", "MESS
            "SCALAR_TYPES", "U32", "AddressType", "ArrayType", "FieldType", "MessageType",
            "ScalarType", "ValueType", "cast_value", "struct_dtype", "struct_layout",
            "Array", "Address", "resolve_type", "MAX_ARRAY_BYTES"]
-
-
-MAX_ARRAY_BYTES = 1 << 30      # what one array may take: far beyond any device's state
 
 
 class _ArrayFactory:

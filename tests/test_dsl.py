@@ -27,10 +27,14 @@ def test_array_annotation():
     assert str(rc.Array[rc.f32, 4]) == "f32[4]"
     assert str(rc.Array[bool, 2]) == "bool[2]"
     assert str(rc.Array[rc.Address, 3]) == "address[3]"
+    assert str(rc.Array[rc.Array[rc.f32, 4], 3]) == "f32[4][3]"
+    assert rc.Array[rc.Array[rc.f32, 4], 3].np_dtype.shape == (3, 4)
     with pytest.raises(TypeError):
         rc.Array[rc.f32, 0]
     with pytest.raises(TypeError):
         rc.Array[int, 2]
+    with pytest.raises(TypeError, match="would take 4000000000 bytes"):
+        rc.Array[rc.f32, 10**9]
 
 
 def test_message_dtype_layout(user_module):
@@ -100,6 +104,30 @@ class Work:
         mod.Work(id=1.5)
     with pytest.raises(TypeError, match="cannot hold"):
         mod.Work(data=[1, 2])
+    with pytest.raises(TypeError, match=r"Work takes its fields by name: Work\(id=\.\.\., "):
+        mod.Work(1)
+
+
+def test_a_message_beyond_numpy_is_refused_at_its_class(user_module):
+    with pytest.raises(rc.CompileError, match="message 'Big' would take 3221225472 bytes"):
+        user_module("""
+@rc.message
+class Big:
+    a: Array[f32, 1 << 28]
+    b: Array[f32, 1 << 28]
+    c: Array[f32, 1 << 28]
+""")
+
+
+def test_positional_kernel_options_are_refused_at_the_call(user_module, tmp_path):
+    with pytest.raises(rc.CompileError) as info:
+        user_module("""
+@rc.ring_kernel(64)
+class K:
+    pass
+""")
+    assert "takes keyword options only" in info.value.message
+    assert info.value.loc.file.startswith(str(tmp_path)) and info.value.line == 5
 
 
 def test_nan_fields_compare_equal(user_module):

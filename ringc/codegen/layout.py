@@ -53,10 +53,10 @@ from ..protocol import (
     DEAD_SLOT,
     HOST_QUEUE,
     LINE,
-    MIN_CAPACITY,
     PAGE,
     SLOT,
     STATS,
+    capacity_problem,
 )
 
 __all__ = ["compute_layout", "room_needs"]
@@ -158,10 +158,9 @@ def room_needs(program: Program, kernel: KernelDef, handler: FunctionDef) -> tup
 # ---------------------------------------------------------------------------------------
 
 def _power_of_two(value: int, what: str, loc: Loc | None) -> int:
-    if value < MIN_CAPACITY or value & (value - 1):
-        raise CompileError(f"{what} must be a power of two, at least {MIN_CAPACITY}, not "
-                           f"{value}", loc, hint="a ring of one slot cannot tell a free slot "
-                           "from a full one by its sequence word")
+    problem = capacity_problem(value)
+    if problem:
+        raise CompileError(f"{what} {problem}", loc)
     return value
 
 

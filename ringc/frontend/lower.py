@@ -186,6 +186,12 @@ class FunctionLowering:
 
     def infer_locals(self) -> None:
         assignments = list(self._assignments(self.node.body))
+        for name, _, value in assignments:
+            if name == "self" and self.ctx.kind != "device":
+                node = value[0] if isinstance(value, tuple) else value
+                raise self.error(node if node is not None else self.node,
+                                 "'self' is the kernel instance: it cannot be assigned",
+                                 "store into a local or a state field (self.x = ...)")
         for name, annotation, _ in assignments:
             if annotation is not None:
                 self.declared[name] = self._annotation(annotation)
@@ -813,14 +819,15 @@ class FunctionLowering:
             if type(op_node) not in CMPOPS:
                 raise self.unsupported(node, f"comparison {type(op_node).__name__}", op_node)
         operands = [self.expr(node.left)] + [self.expr(c) for c in node.comparators]
+        for middle, operand in zip(node.comparators[:-1], operands[1:-1], strict=True):
+            if not isinstance(operand, Weak) and any(
+                    isinstance(e, (ir.Call, ir.HelperCall, ir.Intrinsic)) for e in walk(operand)):
+                raise self.error(middle, "a chained comparison would evaluate this call twice",
+                                 "split the comparison: m = f(...) then a < m < b")
         parts = []
         for i, op_node in enumerate(node.ops):
             op = CMPOPS[type(op_node)]
-            left, right = operands[i], operands[i + 1]
-            if 0 < i and isinstance(right, (ir.Call, ir.HelperCall, ir.Intrinsic)):
-                raise self.error(node.comparators[i - 1], "a chained comparison would "
-                                 "evaluate this call twice", "split the comparison")
-            parts.append(self.compare(op, left, right, node))
+            parts.append(self.compare(op, operands[i], operands[i + 1], node))
         result = parts[0]
         for part in parts[1:]:
             result = ir.Logical("and", result, part, BOOL)

@@ -121,13 +121,14 @@ _INT_FOLDS = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b,
               ast.Mult: lambda a, b: a * b, ast.FloorDiv: lambda a, b: a // b,
               ast.Mod: lambda a, b: a % b, ast.LShift: lambda a, b: a << b,
               ast.RShift: lambda a, b: a >> b, ast.BitOr: lambda a, b: a | b,
-              ast.BitAnd: lambda a, b: a & b, ast.BitXor: lambda a, b: a ^ b}
+              ast.BitAnd: lambda a, b: a & b, ast.BitXor: lambda a, b: a ^ b,
+              ast.Pow: lambda a, b: a ** b}
 _MAX_FOLDED_BITS = 64          # a folded int beyond this is no size or constant ringc takes
 
 
 def static_constant(node: ast.AST, module_globals: dict) -> object:
     """An int/float/bool literal, a module-level constant, or an int expression of those
-    (`ROWS * COLS`, `1 << BITS`), else Unresolved."""
+    (`ROWS * COLS`, `1 << BITS`, `10**8`), else Unresolved."""
     if isinstance(node, ast.Constant) and isinstance(node.value, (int, float, bool)):
         return node.value
     if isinstance(node, ast.BinOp) and type(node.op) in _INT_FOLDS:
@@ -135,7 +136,8 @@ def static_constant(node: ast.AST, module_globals: dict) -> object:
         b = static_constant(node.right, module_globals)
         if not all(isinstance(v, int) and not isinstance(v, bool) for v in (a, b)):
             return Unresolved("<expression>")
-        if (isinstance(node.op, (ast.LShift, ast.RShift)) and not 0 <= b < _MAX_FOLDED_BITS) \
+        if (isinstance(node.op, (ast.LShift, ast.RShift, ast.Pow))
+                and not 0 <= b <= _MAX_FOLDED_BITS) \
                 or (isinstance(node.op, (ast.FloorDiv, ast.Mod)) and b == 0):
             return Unresolved("<expression>")
         value = _INT_FOLDS[type(node.op)](a, b)

@@ -400,8 +400,8 @@ def build_program(kernels) -> ir.Program:
 def build_program_with_classes(kernels) -> tuple[ir.Program, dict[str, type], dict[str, type]]:
     """The IR program of `kernels`, and the Python classes of its messages and of its
     kernels by name (the runtime answers with objects of those message classes)."""
-    if isinstance(kernels, type):
-        kernels = [kernels]
+    if not isinstance(kernels, (list, tuple)):
+        kernels = [kernels]         # one class, or something else that build() refuses
     builder = ProgramBuilder()
     program = builder.build(list(kernels))
     return program, dict(builder.message_names), dict(builder.kernel_names)

@@ -23,7 +23,8 @@ from .types import AddressType, ArrayType, FieldType, Loc, MessageType, ScalarTy
 
 __all__ = [
     "Loc", "ScalarType", "ArrayType", "AddressType", "MessageType", "ValueType", "FieldType",
-    "Program", "MessageDef", "FieldDef", "KernelDef", "KernelOptions", "StateDef",
+    "Program", "MessageDef", "FieldDef", "KernelDef", "KernelOptions", "OPTION_CHOICES",
+    "StateDef",
     "FunctionDef", "Param", "LocalDef",
     "Stmt", "Assign", "If", "While", "For", "Break", "Continue", "Return", "ExprStmt",
     "Send", "Emit", "Reply", "Fail",
@@ -341,6 +342,15 @@ class StateDef:
     name: str
     type: FieldType
     init: bool | int | float | tuple[bool | int | float, ...] | None
+
+
+# the kernel options that take one of a few names (docs/options.md)
+OPTION_CHOICES = {
+    "mode": ("persistent", "event_driven"),
+    "concurrency": ("ordered", "parallel"),
+    "backpressure": ("block", "reject"),
+    "domain": ("general", "graph", "actor", "spatial"),
+}
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,8 @@ _SCALARS: dict[str, tuple[str, str, int]] = {
 }
 
 MESSAGE_ALIGN = 16
+MAX_ARRAY_BYTES = 1 << 30            # one array: far beyond any device's state or message
+MAX_STRUCT_BYTES = (1 << 31) - 1     # a message or a kernel's state (numpy's itemsize limit)
 
 
 @dataclass(frozen=True)

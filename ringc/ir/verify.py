@@ -36,6 +36,7 @@ from .nodes import (
     INTRINSICS,
     LOGICAL_OPS,
     MATH_FUNCTIONS,
+    OPTION_CHOICES,
     STMT_KINDS,
     Assign,
     Binary,
@@ -76,6 +77,9 @@ from .nodes import (
 from .types import (
     ADDRESS,
     BOOL,
+    MAX_ARRAY_BYTES,
+    MAX_STRUCT_BYTES,
+    MESSAGE_ALIGN,
     SCALAR_TYPES,
     AddressType,
     ArrayType,
@@ -83,6 +87,7 @@ from .types import (
     MessageType,
     ScalarType,
     leaf_type,
+    struct_layout,
 )
 from .walk import MAX_EXPRESSION_DEPTH, expression_depth, stmt_exprs
 
@@ -96,11 +101,6 @@ _SHIFTS = ("shl", "shr")
 _FLOAT_MATH = ("sqrt", "exp", "log", "sin", "cos", "tan", "floor", "ceil", "fabs", "pow",
                "isnan", "isinf")
 _BINARY_MATH = ("pow", "min", "max")
-_OPTION_CHOICES = {"mode": ("persistent", "event_driven"),
-                   "concurrency": ("ordered", "parallel"),
-                   "backpressure": ("block", "reject")}
-
-
 class IRVerifyError(Exception):
     """Malformed IR. `loc` is the user-source location of the statement or definition at
     fault (None when there is none); str() reads `FILE:LINE:COL: error: MESSAGE`."""
@@ -191,6 +191,9 @@ def _check_type(t, messages: dict, loc: Loc, what: str, stored: bool = False) ->
             raise IRVerifyError(f"{what}: array length must be at least 1, not {t.length}",
                                 loc)
         _check_type(t.elem, messages, loc, what, stored=True)
+        if t.size > MAX_ARRAY_BYTES:
+            raise IRVerifyError(f"{what}: {t} would take {t.size} bytes (at most "
+                                f"{MAX_ARRAY_BYTES})", loc)
         return
     if isinstance(t, MessageType):
         if t.name not in messages:
@@ -214,6 +217,13 @@ def _check_record_order(program: Program) -> None:
                 raise IRVerifyError(f"field {m.name}.{f.name} holds record {inner.name}, which "
                                     f"is not a message defined before {m.name}", m.loc)
         seen.add(m.name)
+
+
+def _check_struct_size(fields: list, loc: Loc, what: str) -> None:
+    size = struct_layout(fields, pad_to=MESSAGE_ALIGN)[1]
+    if size > MAX_STRUCT_BYTES:
+        raise IRVerifyError(f"{what} would take {size} bytes (at most {MAX_STRUCT_BYTES})",
+                            loc)
 
 
 def _check_value(value, t: ScalarType, loc: Loc, what: str) -> None:
@@ -244,6 +254,8 @@ def _check_message(message, number: int, messages: dict) -> None:
     for f in message.fields:
         _check_type(f.type, messages, message.loc, f"field {message.name}.{f.name}",
                     stored=True)
+    _check_struct_size([(f.name, f.type) for f in message.fields], message.loc,
+                       f"message {message.name!r}")
 
 
 def _check_kernel(kernel: KernelDef, messages: dict, kernels: dict,
@@ -252,6 +264,8 @@ def _check_kernel(kernel: KernelDef, messages: dict, kernels: dict,
     _unique(kernel.state, f"in kernel {kernel.name!r}, state", lambda _: kernel.loc)
     for state in kernel.state:
         _check_state(kernel, state, messages)
+    _check_struct_size([(s.name, s.type) for s in kernel.state], kernel.loc,
+                       f"the state of kernel {kernel.name!r}")
     _unique(kernel.handlers + kernel.helpers, f"in kernel {kernel.name!r}, function",
             lambda f: f.loc)
     handled: set[str] = set()
@@ -279,7 +293,7 @@ def _check_options(kernel: KernelDef, known_targets: Collection[str] | None) -> 
         return IRVerifyError(f"kernel {kernel.name!r}: option {option}="
                              f"{getattr(o, option)!r} must be {expected}", kernel.loc)
 
-    for option, choices in _OPTION_CHOICES.items():
+    for option, choices in OPTION_CHOICES.items():
         if getattr(o, option) not in choices:
             raise bad(option, " or ".join(repr(c) for c in choices))
     for option in ("capacity", "instances", "max_batch"):
@@ -289,8 +303,6 @@ def _check_options(kernel: KernelDef, known_targets: Collection[str] | None) -> 
     if o.capacity & (o.capacity - 1) or o.capacity < 2:
         # a ring of one slot cannot tell a free slot from a full one by its sequence word
         raise bad("capacity", "a power of two, at least 2 (docs/device-program.md, Queues)")
-    if not isinstance(o.domain, str) or not o.domain:
-        raise bad("domain", "a non-empty name")
     targets = o.targets
     if targets is not None and not (
             isinstance(targets, tuple) and targets and len(set(targets)) == len(targets)

@@ -315,6 +315,7 @@ class In:
 @rc.ring_kernel
 class Good:
     grid: Array[f32, ROWS * 4]
+    big: Array[u8, 2 ** 3 + (1 << 2)]
     def on_in(self, m: In):
         self.grid[ROWS * 4 - 1] = 1.0
 
@@ -324,11 +325,40 @@ class Bad:
     def on_in(self, m: In):
         pass
 """, prelude=False)
-    state = build_program(module.Good).kernel("Good").state[0]
-    assert state.type.length == 12
+    state = build_program(module.Good).kernel("Good").state
+    assert (state[0].type.length, state[1].type.length) == (12, 12)
     with pytest.raises(CompileError) as info:
         build_program(module.Bad)
     err = info.value
     assert "the size 'rows' of 'Array[f32, rows]' is not a constant" in err.message
-    assert (err.line, err.col) == (19, 11)
+    assert (err.line, err.col) == (20, 11)
     assert "ROWS * COLS" in err.hint
+
+
+def test_self_cannot_be_assigned(user_kernels):
+    err = handler_error(user_kernels, "self = m")
+    assert "'self' is the kernel instance" in err.message
+    assert where(err) == (1, 8)
+    assert_well_formed(err)
+
+
+@pytest.mark.parametrize("body, col", [("x = 0 < self.h(m.a) < 5", 17),
+                                       ("x = 0 < self.h(m.a) + 1 < 5", 17),
+                                       ("x = 0 < m.a < self.h(1) < 5", 23)])
+def test_a_chained_comparison_refuses_a_call_in_the_middle(user_kernels, body, col):
+    source = f"""
+@rc.ring_kernel
+class K:
+    n: i32
+
+    def h(self, x: i32) -> i32:
+        self.n += 1
+        return x
+
+    def on_in(self, m: In):
+        {body}
+"""
+    err = compile_error(user_kernels, source)
+    assert "a chained comparison would evaluate this call twice" in err.message
+    assert err.col == col
+    assert_well_formed(err)

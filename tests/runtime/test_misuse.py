@@ -43,6 +43,7 @@ def test_huge_and_infinite_timeouts_mean_no_limit(rt):
 @pytest.mark.parametrize(("option", "value", "error"), [
     ("host_buffer", 0, ValueError), ("host_buffer", -5, ValueError),
     ("host_buffer", "big", TypeError), ("output_capacity", 2.0, TypeError),
+    ("output_capacity", 2**40, ValueError), ("dead_letter_capacity", 0, ValueError),
     ("debug", 1, TypeError)])
 def test_bad_common_launch_options_are_refused(option, value, error):
     with pytest.raises(error, match=f"rc.launch option {option} must be"):
@@ -75,3 +76,26 @@ def test_restore_refuses_what_the_state_cannot_hold(rt):
         rt.restore(Summer, short)
     rt.restore(Summer, snapshot)
     assert rt.checkpoint(Summer) == snapshot
+
+
+@pytest.mark.parametrize("what", [None, 42, "nothere.py"])
+def test_launching_what_is_not_a_kernel_says_so(what):
+    with pytest.raises(rc.CompileError, match="is not a @rc.ring_kernel class|no such file"):
+        rc.launch(what, backend="sim")
+
+
+def test_an_arena_beyond_the_machine_is_a_clear_memory_error(user_module):
+    """16 PiB of queues: refused when the arena is allocated, saying how big it is."""
+    mod = user_module("""
+@rc.message
+class Huge:
+    data: Array[f32, 1 << 28]
+
+@rc.ring_kernel(capacity=1 << 24)
+class Hoarder:
+    def on_huge(self, m: Huge):
+        pass
+""")
+    with pytest.raises(MemoryError, match=r"the program's arena needs \d+ bytes .* lower "
+                                          "queue capacities"):
+        rc.launch(mod.Hoarder, backend="sim", output_capacity=2, dead_letter_capacity=2)
