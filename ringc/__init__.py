@@ -20,6 +20,7 @@ from .intrinsics import (
                          reply,
                          send,
                          sender,
+                         zeros,
 )
 from .launcher import launch
 from .runtime import DeadLetter, Metrics, Runtime, Status
@@ -44,7 +45,7 @@ __all__ = [
     "Status", "Metrics", "DeadLetter",
     "CompileError", "QueueFull", "BackendUnavailable", "RingcError", "DeadLettered",
     "send", "emit", "reply", "sender", "fail", "clock", "instance_id",
-    "atomic_add", "atomic_max", "atomic_min", "atomic_cas",
+    "atomic_add", "atomic_max", "atomic_min", "atomic_cas", "zeros",
     "Address", "Array",
     "bool_", "i8", "i16", "i32", "i64", "u8", "u16", "u32", "u64", "f32", "f64",
 ]

@@ -1,5 +1,5 @@
 """Device intrinsics: `rc.send`, `rc.emit`, `rc.reply`, `rc.sender`, `rc.fail`, `rc.clock`,
-`rc.instance_id` and `rc.atomic_*`.
+`rc.instance_id`, `rc.atomic_*` and `rc.zeros`.
 
 Inside a handler compiled by ringc the frontend recognises these functions and lowers them;
 they are never called there. Called as plain Python they raise, naming the call, because
@@ -72,6 +72,13 @@ def atomic_cas(ref, expected, desired):
     _outside_a_handler("atomic_cas")
 
 
+def zeros(t):
+    """A zeroed array or record of type `t` (`Array[f32, 8]`, a message class): the whole
+    value of an assignment, `buf = rc.zeros(Array[f32, 8])`. The same as declaring the
+    local by annotation, except that it zeroes again each time the assignment runs."""
+    _outside_a_handler("zeros")
+
+
 INTRINSIC_FUNCTIONS = {fn.__name__: fn for fn in (
     send, emit, reply, sender, fail, clock, instance_id,
-    atomic_add, atomic_max, atomic_min, atomic_cas)}
+    atomic_add, atomic_max, atomic_min, atomic_cas, zeros)}

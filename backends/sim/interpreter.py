@@ -71,6 +71,7 @@ from ringc.ir.nodes import (
     State,
     Unary,
     While,
+    Zero,
 )
 from ringc.ir.types import (
     ADDRESS_DTYPE,
@@ -691,6 +692,11 @@ class _Compiler:
                     record[name][0] = v
             return record
         return build
+
+    @expr.on(Zero)
+    def expr_zero(self, e: Zero) -> Ev:
+        make = _zero(e.type, self.interp.dtypes)       # stored by Assign, fresh each time
+        return lambda f: make()
 
     @expr.on(Intrinsic)
     def expr_intrinsic(self, e: Intrinsic) -> Ev:

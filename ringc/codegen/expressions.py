@@ -46,6 +46,7 @@ from ..ir.nodes import (
     Select,
     State,
     Unary,
+    Zero,
 )
 from ..ir.types import AddressType, ArrayType, ScalarType
 from ..ir.walk import expr_children, walk
@@ -318,6 +319,10 @@ class ExpressionPrinter:
         if not parts:
             return msg
         return self.d.ops["sequence"].format(a=", ".join(parts), b=msg)
+
+    @spelled.on(Zero)
+    def zero(self, e: Zero, kids: list[str]) -> str:
+        raise CompileError("rc.zeros(...) is only the whole value of an assignment", self.loc)
 
     @spelled.on(Intrinsic)
     def intrinsic(self, e: Intrinsic, kids: list[str]) -> str:

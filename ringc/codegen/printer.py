@@ -52,6 +52,7 @@ from ..ir.nodes import (
     Send,
     Stmt,
     While,
+    Zero,
 )
 from ..ir.types import (
     AddressType,
@@ -59,6 +60,7 @@ from ..ir.types import (
     MessageType,
     ScalarType,
     array_shape,
+    leaf_type,
     scalar_types,
 )
 from ..ir.walk import all_stmts, function_locals, stmt_exprs
@@ -285,6 +287,8 @@ class FunctionPrinter(ExpressionPrinter):
 
     @statement.on(Assign)
     def assign(self, s: Assign) -> None:
+        if isinstance(s.value, Zero):
+            return self.zero(s.target)
         if isinstance(s.value.type, ArrayType):
             return self.copy_array(s.target, s.value)
         root = s.target
@@ -308,6 +312,23 @@ class FunctionPrinter(ExpressionPrinter):
         if not private:
             self.check_fault()
         self.emit(f"{target} = {value};")
+
+    def zero(self, target: Expr) -> None:
+        """`target = rc.zeros(T)`: its indices evaluated and checked, then every scalar,
+        address and record inside it set from a zeroed temporary of the innermost type."""
+        overrides = {id(ix): self.hoist(self.checked_index(ix), _U64)
+                     for ix in _chain_indices(target)}
+        dst = self.place(target, overrides)
+        shape = array_shape(target.type) if isinstance(target.type, ArrayType) else ()
+        leaf = leaf_type(target.type)
+        value = "0" if isinstance(leaf, ScalarType) else self.temporary(
+            leaf, init=self.d.zero_init)
+        self.flush_pre()
+        self.check_fault()
+        loops = "".join(f"for (uint rc_k{d} = 0u; rc_k{d} < {n}u; ++rc_k{d}) "
+                        for d, n in enumerate(shape))
+        at = "".join(f"[rc_k{d}]" for d in range(len(shape)))
+        self.emit(f"{loops}{dst}{at} = {value};")
 
     def copy_array(self, target: Expr, value: Expr) -> None:
         """`target = value` for array places: both sides' indices are evaluated (and

@@ -8,7 +8,17 @@ import ast
 import difflib
 
 from ..ir import nodes as ir
-from ..ir.types import ADDRESS, BOOL, F64, I32, U64, ArrayType, ScalarType, cast_value
+from ..ir.types import (
+    ADDRESS,
+    BOOL,
+    F64,
+    I32,
+    U64,
+    ArrayType,
+    MessageType,
+    ScalarType,
+    cast_value,
+)
 from . import names
 from .typerules import TypeRuleError, Weak, default_type, float_for_int, promote, weak_to
 
@@ -184,6 +194,8 @@ def intrinsic_expr(fl, node: ast.Call, name: str):
     if name in ("send", "emit", "reply", "fail"):
         raise fl.error(node, f"rc.{name}(...) is a statement, not a value",
                        "call it on its own line")
+    if name == "zeros":
+        return zeros(fl, node)
     kernel_only = name != "clock"
     if kernel_only and fl.ctx.kernel is None:
         raise fl.error(node, f"rc.{name}() cannot be used in an @rc.device function",
@@ -211,3 +223,17 @@ def intrinsic_expr(fl, node: ast.Call, name: str):
     args = (place,) + tuple(fl.convert(fl.expr(a), t, a) for a in node.args[1:])
     fl.effects = True
     return ir.Intrinsic(name, args, t)
+
+
+def zeros(fl, node: ast.Call) -> ir.Zero:
+    """`rc.zeros(T)`, T an `Array[...]` or a message class: only the whole value of an
+    assignment (`fl.zero_value` is the value node being assigned)."""
+    example = "buf = rc.zeros(Array[f32, 8])"
+    if node is not fl.zero_value:
+        raise fl.error(node, "rc.zeros(...) is the whole value of an assignment", example)
+    fl.expect_args(node, 1, "rc.zeros(T)")
+    t = fl.ctx.builder.value_type(names.static_type(node.args[0], fl.ctx.globals))
+    if not isinstance(t, (ArrayType, MessageType)):
+        raise fl.error(node.args[0], f"rc.zeros takes an Array[...] or a message class, not "
+                                     f"'{ast.unparse(node.args[0])}'", example)
+    return ir.Zero(t)

@@ -123,6 +123,7 @@ class FunctionLowering:
         self.loop_depth = 0
         self.effects = False
         self.inferred_returns: object = None
+        self.zero_value: ast.expr | None = None  # the value an assignment stores now
 
     # -- errors --------------------------------------------------------------------------
 
@@ -224,6 +225,7 @@ class FunctionLowering:
     def _probe(self, value) -> object:
         if isinstance(value, tuple):        # (target name node, augmented BinOp node)
             return self.expr(value[1])
+        self.zero_value = value
         return self.expr(value)
 
     def _probe_for_error(self, value) -> None:
@@ -320,6 +322,7 @@ class FunctionLowering:
 
     @stmt.on(ast.Assign)
     def stmt_assign(self, node: ast.Assign) -> list[ir.Stmt]:
+        self.zero_value = node.value
         value = self.expr(node.value)
         self.check_alone(value, node.value, allow_root=True)
         return [self.store(target, value, node, node.value) for target in node.targets]
@@ -331,6 +334,7 @@ class FunctionLowering:
                              "state is declared as a class attribute of the kernel")
         if node.value is None:
             return None
+        self.zero_value = node.value
         value = self.expr(node.value)
         self.check_alone(value, node.value, allow_root=True)
         return self.store(node.target, value, node, node.value)
@@ -366,7 +370,10 @@ class FunctionLowering:
         raise self.unsupported(target, f"assignment to {type(target).__name__}")
 
     def check_array_copy(self, value, t: ArrayType, node: ast.AST) -> None:
-        """A whole array is stored by copying another array place of the same type."""
+        """A whole array is stored by copying another array place of the same type (or
+        zeroed by rc.zeros)."""
+        if isinstance(value, ir.Zero) and value.type == t:
+            return
         if isinstance(value, Weak) or value.type != t:
             what = "a number" if isinstance(value, Weak) else f"a {value.type}"
             raise self.error(node, f"cannot store {what} in an array of type {t}",

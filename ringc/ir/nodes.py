@@ -30,6 +30,7 @@ __all__ = [
     "Send", "Emit", "Reply", "Fail",
     "Expr", "Const", "Local", "State", "Member", "Index", "Unary", "Binary", "Compare",
     "Logical", "Select", "Cast", "Call", "HelperCall", "MathCall", "MessageNew", "Intrinsic",
+    "Zero",
     "EXPR_KINDS", "STMT_KINDS",
     "UNARY_OPS", "BINARY_OPS", "COMPARE_OPS", "LOGICAL_OPS", "MATH_FUNCTIONS", "INTRINSICS",
 ]
@@ -189,8 +190,15 @@ class Intrinsic:
     type: ValueType
 
 
+@dataclass(frozen=True)
+class Zero:
+    """`rc.zeros(T)`: the zero value of an array or record type; only the whole value of
+    an `Assign` (a store that zeroes every element and field)."""
+    type: ArrayType | MessageType
+
+
 Expr = (Const | Local | State | Member | Index | Unary | Binary | Compare | Logical | Select
-        | Cast | Call | HelperCall | MathCall | MessageNew | Intrinsic)
+        | Cast | Call | HelperCall | MathCall | MessageNew | Intrinsic | Zero)
 EXPR_KINDS: tuple[type, ...] = get_args(Expr)
 
 

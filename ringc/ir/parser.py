@@ -66,6 +66,7 @@ from .nodes import (
     StateDef,
     Unary,
     While,
+    Zero,
 )
 from .printer import NAME_RE
 from .types import SCALAR_TYPES, AddressType, ArrayType, Loc, MessageType
@@ -388,6 +389,9 @@ class _Build(Transformer):
 
     def field_value(self, name, value) -> tuple:
         return name, value
+
+    def zero(self, type_) -> Zero:
+        return Zero(type_)
 
     def intrinsic(self, name, type_, *args) -> Intrinsic:
         return Intrinsic(name, args, type_)

@@ -78,6 +78,7 @@ from .nodes import (
     Stmt,
     Unary,
     While,
+    Zero,
 )
 from .types import SCALAR_TYPES, AddressType, ArrayType, Loc, MessageType, ScalarType
 
@@ -381,6 +382,11 @@ def _math_call(e: MathCall) -> str:
 def _message_new(e: MessageNew) -> str:
     values = "".join(f" {_name(f)}={_expr(v)}" for f, v in e.fields)
     return f"(new {_name(e.message)}{values})"
+
+
+@_expr.on(Zero)
+def _zero(e: Zero) -> str:
+    return f"(zero:{_type(e.type)})"
 
 
 @_expr.on(Intrinsic)

@@ -73,6 +73,7 @@ from .nodes import (
     Stmt,
     Unary,
     While,
+    Zero,
 )
 from .types import (
     ADDRESS,
@@ -197,7 +198,8 @@ def _check_type(t, messages: dict, loc: Loc, what: str, stored: bool = False) ->
         return
     if isinstance(t, MessageType):
         if t.name not in messages:
-            raise IRVerifyError(f"{what}: unknown message {t.name!r}", loc)
+            raise IRVerifyError(f"{what}: unknown message {t.name!r} (neither a built-in "
+                                f"type nor a message of the program)", loc)
         declared = tuple((f.name, f.type) for f in messages[t.name].fields)
         if stored and t.fields != declared:
             raise IRVerifyError(f"{what}: record {t.name} is laid out without its fields "
@@ -453,6 +455,14 @@ class _FunctionChecker:
             raise self.error(f"parallel kernel {self.kernel.name!r} writes state "
                              f"{root.name!r}; use rc.atomic_*")
         self.expr(stmt.target)
+        if isinstance(stmt.value, Zero):          # only here: the store zeroes the target
+            _check_type(stmt.value.type, self.messages, self.loc, "zero")
+            if not isinstance(stmt.value.type, (ArrayType, MessageType)):
+                raise self.error(f"zero of {stmt.value.type}: only arrays and records")
+            if stmt.value.type != stmt.target.type:
+                raise self.error(f"assigned value must be {stmt.target.type}, not "
+                                 f"{stmt.value.type}")
+            return
         self.expect(stmt.value, stmt.target.type, "assigned value")
 
     @stmt.on(If)
@@ -541,6 +551,10 @@ class _FunctionChecker:
     @expr.otherwise
     def not_an_expression(self, e: object) -> None:
         raise self.error(f"not an expression: {e!r}")
+
+    @expr.on(Zero)
+    def zero(self, e: Zero) -> None:
+        raise self.error("(zero) is only the whole value of an assignment")
 
     @expr.on(Const)
     def const(self, e: Const) -> None:

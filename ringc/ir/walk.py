@@ -41,6 +41,7 @@ from .nodes import (
     Stmt,
     Unary,
     While,
+    Zero,
 )
 from .types import ValueType
 
@@ -92,6 +93,11 @@ def _cast_operands(e: Cast) -> tuple[Expr, ...]:
 @_operands.on(Call, HelperCall, MathCall, Intrinsic)
 def _call_operands(e: Call | HelperCall | MathCall | Intrinsic) -> tuple[Expr, ...]:
     return e.args
+
+
+@_operands.on(Zero)
+def _zero_operands(e: Zero) -> tuple[Expr, ...]:
+    return ()
 
 
 @_operands.on(MessageNew)

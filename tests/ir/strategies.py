@@ -61,6 +61,7 @@ from ringc.ir import (
     StateDef,
     Unary,
     While,
+    Zero,
 )
 from ringc.ir.types import (
     ADDRESS,
@@ -314,6 +315,8 @@ def _assign(draw, env: _Env) -> Assign:
     if not targets:
         return Assign(_declared_local(draw, env, I32), Const(0, I32), draw(LOCS))
     target = choice(draw, targets)
+    if isinstance(target.type, (ArrayType, MessageType)) and draw(st.booleans()):
+        return Assign(target, Zero(target.type), draw(LOCS))
     return Assign(target, _expr(draw, env, target.type, 2), draw(LOCS))
 
 

@@ -261,6 +261,12 @@ class Keeper:
         return report
 
     def on_frame(self, m: Frame) -> Report:
+        if m.first.sensor < 0:                        # a reset
+            self.grid = rc.zeros(Array[Array[f32, COLS], ROWS])
+            self.last = rc.zeros(Reading)
+            for i in range(4):
+                self.ring[i] = rc.zeros(Reading)
+            return Report(count=self.count)
         self.grid = m.grid
         row = self.grid[1]
         self.last = m.first

@@ -33,6 +33,10 @@ class KeeperModel:
                       corner=self.grid[ROWS - 1][COLS - 1], window=list(self.ring))
 
     def frame(self, m: Frame) -> Report:
+        if m.first.sensor < 0:
+            self.grid[...] = 0
+            self.last, self.ring = Reading(), [Reading() for _ in range(4)]
+            return Report(count=self.count)
         self.grid = m.grid.copy()
         self.last = m.first
         return Report(count=self.count, total=self.grid[1][2], last=self.last,
@@ -49,9 +53,15 @@ def test_records_and_nested_arrays_behave_as_in_python(backend):
             assert rt.request(Keeper, m, timeout=30.0) == model.reading(m)
         assert rt.request(Keeper, frame, timeout=30.0) == model.frame(frame)
         snapshot = rt.checkpoint(Keeper)
+        ring, grid = [(r.sensor, r.value) for r in model.ring], model.grid.copy()
+        reset = Frame(first=Reading(sensor=-1))
+        assert rt.request(Keeper, reset, timeout=30.0) == model.frame(reset)
+        after = rt.checkpoint(Keeper)
+    assert not after["grid"].any() and not after["ring"]["value"].any()
+    assert after["last"]["sensor"] == 0 and after["count"] == len(readings)
     assert snapshot["count"] == len(readings)
-    assert [tuple(r) for r in snapshot["ring"]] == [(r.sensor, r.value) for r in model.ring]
-    assert (snapshot["grid"] == model.grid).all() and snapshot["grid"].shape == (ROWS, COLS)
+    assert [tuple(r) for r in snapshot["ring"]] == ring
+    assert (snapshot["grid"] == grid).all() and snapshot["grid"].shape == (ROWS, COLS)
     assert (snapshot["flat"] == model.flat).all()
 
 
