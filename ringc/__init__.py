@@ -9,6 +9,7 @@ from .compiler import CompiledProgram, compile
 from .dsl import device, message, ring_kernel
 from .errors import BackendUnavailable, CompileError, DeadLettered, QueueFull, RingcError
 from .intrinsics import (
+                         Fault,
                          atomic_add,
                          atomic_cas,
                          atomic_max,
@@ -44,7 +45,7 @@ __all__ = [
     "message", "ring_kernel", "device", "compile", "CompiledProgram", "launch", "Runtime",
     "Status", "Metrics", "DeadLetter",
     "CompileError", "QueueFull", "BackendUnavailable", "RingcError", "DeadLettered",
-    "send", "emit", "reply", "sender", "fail", "clock", "instance_id",
+    "send", "emit", "reply", "sender", "fail", "Fault", "clock", "instance_id",
     "atomic_add", "atomic_max", "atomic_min", "atomic_cas", "zeros",
     "Address", "Array",
     "bool_", "i8", "i16", "i32", "i64", "u8", "u16", "u32", "u64", "f32", "f64",

@@ -72,6 +72,16 @@ def atomic_cas(ref, expected, desired):
     _outside_a_handler("atomic_cas")
 
 
+class Fault(Exception):
+    """A device fault. In a handler, `raise rc.Fault("reason")` is `rc.fail("reason")`, and
+    `except rc.Fault as f:` catches every fault of the `try` body (`division_by_zero`,
+    `index_out_of_range`, `rc.fail` reasons...); `f.reason == "timeout"` tells them apart."""
+
+    def __init__(self, reason: str = ""):
+        super().__init__(reason)
+        self.reason = reason
+
+
 def zeros(t):
     """A zeroed array or record of type `t` (`Array[f32, 8]`, a message class): the whole
     value of an assignment, `buf = rc.zeros(Array[f32, 8])`. The same as declaring the

@@ -51,6 +51,7 @@ from ringc.ir.nodes import (
     Emit,
     ExprStmt,
     Fail,
+    FaultIs,
     For,
     FunctionDef,
     HelperCall,
@@ -64,11 +65,13 @@ from ringc.ir.nodes import (
     Member,
     MessageNew,
     Program,
+    Raise,
     Reply,
     Return,
     Select,
     Send,
     State,
+    Try,
     Unary,
     While,
     Zero,
@@ -85,7 +88,7 @@ from ringc.ir.types import (
     struct_dtype,
 )
 from ringc.ir.walk import all_stmts, function_locals
-from ringc.protocol import FIRST_USER_REASON
+from ringc.protocol import FIRST_USER_REASON, REASONS
 
 __all__ = ["Fault", "Effects", "Interpreter", "Address", "HandlerFn", "DIVISION_BY_ZERO",
            "INDEX_OUT_OF_RANGE", "Record", "copy_record"]
@@ -254,7 +257,8 @@ class Interpreter:
 
     def __init__(self, program: Program, reasons: tuple[str, ...]):
         self.program = program
-        self.reasons = {r: FIRST_USER_REASON + i for i, r in enumerate(reasons)}
+        self.reasons = {**{r: FIRST_USER_REASON + i for i, r in enumerate(reasons)},
+                        **{name: code for code, name in REASONS.items()}}
         self.dtypes = {m.name: struct_dtype([(f.name, f.type) for f in m.fields],
                                             pad_to=MESSAGE_ALIGN) for m in program.messages}
         self.type_ids = {m.name: m.type_id for m in program.messages}
@@ -312,11 +316,15 @@ class _Compiler:
         for name, t in function_locals(fn).items():
             self.types.setdefault(name, t)
         self.slots = {name: _FIRST_LOCAL + i for i, name in enumerate(self.types)}
+        # one more slot per try statement: the code of the fault its except block caught
+        tries = [s for s in all_stmts(fn.body) if isinstance(s, Try)]
+        self.try_slots = {id(s): _FIRST_LOCAL + len(self.types) + i for i, s in enumerate(tries)}
+        self.caught: list[tuple[str | None, int]] = []   # (except name, slot) around us
 
     def fill(self, target: _Function) -> None:
         dtypes = self.interp.dtypes
         params = {p.name for p in self.fn.params}
-        target.template = [None] * (_FIRST_LOCAL + len(self.types))
+        target.template = [None] * (_FIRST_LOCAL + len(self.types) + len(self.try_slots))
         for name, t in self.types.items():
             if name in params:
                 continue
@@ -480,6 +488,45 @@ class _Compiler:
         def fail(f):
             raise Fault(code)
         return fail
+
+    @stmt.on(Raise)
+    def stmt_raise(self, s: Raise) -> Ev:
+        slot = self.caught[-1][1]
+
+        def raise_again(f):
+            raise Fault(f[slot])
+        return raise_again
+
+    @stmt.on(Try)
+    def stmt_try(self, s: Try) -> Ev:
+        """Python's own try: a Fault is raised at once, so nothing after it in the body
+        runs; `else` runs when the body ended without a fault, break, continue or return."""
+        slot = self.try_slots[id(s)]
+        body = self.block(s.body)
+        handler = None
+        if s.handler is not None:
+            self.caught.append((s.name, slot))
+            handler = self.block(s.handler)
+            self.caught.pop()
+        orelse = self.block(s.orelse) if s.orelse else None
+        final = self.block(s.finalbody) if s.finalbody else None
+
+        def run_try(f):
+            try:
+                try:
+                    r = body(f)
+                except Fault as fault:
+                    if handler is None:
+                        raise
+                    f[slot] = fault.reason
+                    return handler(f)
+                if r is None and orelse is not None:
+                    return orelse(f)
+                return r
+            finally:
+                if final is not None:
+                    final(f)
+        return run_try
 
     @stmt.on(ExprStmt)
     def stmt_exprstmt(self, s: ExprStmt) -> Ev:
@@ -692,6 +739,12 @@ class _Compiler:
                     record[name][0] = v
             return record
         return build
+
+    @expr.on(FaultIs)
+    def expr_fault_is(self, e: FaultIs) -> Ev:
+        slot = next(slot for name, slot in reversed(self.caught) if name == e.name)
+        code = self.interp.reasons[e.reason]
+        return lambda f: f[slot] == code
 
     @expr.on(Zero)
     def expr_zero(self, e: Zero) -> Ev:

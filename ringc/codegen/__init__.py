@@ -29,10 +29,10 @@ import jinja2
 from .. import protocol, targets
 from ..arena import Layout
 from ..errors import CompileError
-from ..ir.nodes import Fail, FunctionDef, Program
+from ..ir.nodes import Fail, FaultIs, FunctionDef, Program
 from ..ir.types import ArrayType, MessageType, ScalarType, struct_layout
-from ..ir.walk import all_stmts
-from ..protocol import FIRST_USER_REASON, MAX_ROOM_NEED
+from ..ir.walk import all_stmts, stmt_exprs, walk
+from ..protocol import FIRST_USER_REASON, MAX_ROOM_NEED, REASONS
 from ..targets import Target
 from .dialect import CFamilyDialect
 from .identifiers import Names, mangle
@@ -84,12 +84,20 @@ def _environment(target: str) -> jinja2.Environment:
 
 
 def fail_reasons(program: Program) -> tuple[str, ...]:
-    """The `rc.fail` strings in the order the program first uses them."""
+    """The fault reasons the program names (`rc.fail`, `raise rc.Fault`, `f.reason ==`)
+    other than the built-in ones, in the order it first names them."""
     functions = [*(fn for k in program.kernels for fn in (*k.handlers, *k.helpers)),
                  *program.functions]
-    found = {s.reason: None for fn in functions for s in all_stmts(fn.body)
-             if isinstance(s, Fail)}
-    return tuple(found)
+    builtin = set(REASONS.values())
+    found: dict[str, None] = {}
+    for fn in functions:
+        for s in all_stmts(fn.body):
+            if isinstance(s, Fail):
+                found.setdefault(s.reason)
+            for e in stmt_exprs(s):
+                found.update((node.reason, None) for node in walk(e)
+                             if isinstance(node, FaultIs))
+    return tuple(r for r in found if r not in builtin)
 
 
 def generate(program: Program, target: str, *, output_capacity: int = 4096,

@@ -32,6 +32,7 @@ from ..ir.nodes import (
     Compare,
     Const,
     Expr,
+    FaultIs,
     FunctionDef,
     HelperCall,
     Index,
@@ -88,6 +89,7 @@ class ExpressionPrinter:
         self.temps = 0                       # temporaries (and loop counters) numbered
         self.dirty = False                   # a fault may have happened since the last check
         self._effects: dict[int, int] = {}   # effects() by expression id
+        self.caught: list[tuple[str | None, str]] = []   # (except name, C fault code var)
 
     # -- effects and temporaries ----------------------------------------------------------
 
@@ -319,6 +321,11 @@ class ExpressionPrinter:
         if not parts:
             return msg
         return self.d.ops["sequence"].format(a=", ".join(parts), b=msg)
+
+    @spelled.on(FaultIs)
+    def fault_is(self, e: FaultIs, kids: list[str]) -> str:
+        var = next(var for name, var in reversed(self.caught) if name == e.name)
+        return f"({var} == {self.shared.reason_code(e.reason)}u)"
 
     @spelled.on(Zero)
     def zero(self, e: Zero, kids: list[str]) -> str:

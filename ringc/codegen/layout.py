@@ -39,10 +39,12 @@ from ..ir.nodes import (
     KernelDef,
     Loc,
     Program,
+    Raise,
     Reply,
     Return,
     Send,
     Stmt,
+    Try,
     While,
 )
 from ..ir.types import MESSAGE_ALIGN, struct_dtype
@@ -77,9 +79,9 @@ Counts = dict[tuple, int]     # (queue group, kernel, instance) -> messages
 
 
 class _NeedCounter:
-    """Sums sends per queue group over a function body (If: the larger branch; constant
-    loops multiply; other loops count once; a call adds its callee's sends). The call
-    graph must be acyclic, as the IR verifier ensures."""
+    """Sums sends per queue group over a function body (If: the larger branch; Try: all
+    blocks; constant loops multiply; other loops count once; a call adds its callee's
+    sends). The call graph must be acyclic, as the IR verifier ensures."""
 
     statement = Dispatch()      # (stmt, handler: bool) -> Counts
 
@@ -135,7 +137,15 @@ class _NeedCounter:
         instance = stmt.instance.value if isinstance(stmt.instance, Const) else None
         return {("kernel", stmt.kernel, instance): 1}
 
-    @statement.on(Assign, ExprStmt, Break, Continue, Fail)
+    @statement.on(Try)
+    def try_(self, stmt: Try, handler: bool) -> Counts:
+        """Every block may run (a fault late in the body, then the except block)."""
+        total: Counts = {}
+        for block in (stmt.body, stmt.handler or (), stmt.orelse, stmt.finalbody):
+            _add(total, self.body(block, handler))
+        return total
+
+    @statement.on(Assign, ExprStmt, Break, Continue, Fail, Raise)
     def sends_nothing(self, stmt: Stmt, handler: bool) -> Counts:
         return {}
 

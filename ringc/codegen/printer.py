@@ -47,10 +47,12 @@ from ..ir.nodes import (
     Local,
     Member,
     Program,
+    Raise,
     Reply,
     Return,
     Send,
     Stmt,
+    Try,
     While,
     Zero,
 )
@@ -64,6 +66,7 @@ from ..ir.types import (
     scalar_types,
 )
 from ..ir.walk import all_stmts, function_locals, stmt_exprs
+from ..protocol import REASONS
 from .dialect import CFamilyDialect
 from .expressions import FAULT, WRITE, ExpressionPrinter, is_place
 from .helpers import Helpers
@@ -74,6 +77,8 @@ __all__ = ["ProgramPrinter", "FunctionPrinter", "comment_text"]
 
 _UNSIGNED = {"i8": "u8", "i16": "u16", "i32": "u32", "i64": "u64"}
 _U64 = ScalarType("u64")
+_LOOP = "loop"                  # a region entry: a loop of the user's
+_BREAK, _CONTINUE = 1, 2        # a try statement's jump variable: what to do after finally
 _EVALUATED = re.compile(r"[A-Za-z_]\w*|-?[\d.]+\w*")   # a name or a literal
 
 
@@ -91,7 +96,12 @@ class ProgramPrinter:
         self.layout = layout
         self.names = names
         self.reasons = reasons
+        self.builtin_reasons = {name: code for code, name in REASONS.items()}
         self.helpers = Helpers()
+
+    def reason_code(self, reason: str) -> int:
+        """The code of a fault reason: a built-in one's, or an `rc.fail` string's."""
+        return self.builtin_reasons.get(reason) or self.reasons[reason]
 
     def function(self, fn: FunctionDef, kernel: KernelDef | None, handler: bool) -> str:
         """The definition of a handler, kernel helper (both with `kernel`) or device
@@ -220,6 +230,9 @@ class FunctionPrinter(ExpressionPrinter):
         self.lines: list[str] = []           # the body printed so far
         self.last_line: tuple[str, int] | None = None   # the last `// file:line` printed
         self.depth = 1                       # indentation of the next line
+        # what encloses the statement: LOOP, or the jump variable of a try statement's
+        # region (its body, except or else block: a `do { } while (0)` left by `break`)
+        self.regions: list[str] = []
 
     def text(self) -> str:
         """The definition: signature, declarations of every local, the body."""
@@ -257,8 +270,16 @@ class FunctionPrinter(ExpressionPrinter):
 
     def check_fault(self) -> None:
         if self.dirty:
-            self.emit(f"if (rc_ctx->fault) return{self.zero_return()};")
+            self.emit(f"if (rc_ctx->fault) {self.leave_on_fault()}")
             self.dirty = False
+
+    def in_try(self) -> bool:
+        return any(r != _LOOP for r in self.regions)
+
+    def leave_on_fault(self) -> str:
+        """How a pending fault leaves: the function, or (inside a try statement) the loop
+        or try region around (`break`; each level checks again after it)."""
+        return "break;" if self.in_try() else f"return{self.zero_return()};"
 
     def hoist(self, text: str, t) -> str:
         """`text` evaluated now: itself when it is a name or a literal, else a temporary."""
@@ -276,6 +297,8 @@ class FunctionPrinter(ExpressionPrinter):
     def block(self, stmts: tuple[Stmt, ...]) -> None:
         for s in stmts:
             self.locate(s.loc)
+            if self.in_try():             # a fault ends the try body at once, as in Python
+                self.check_fault()
             self.statement(s)
 
     def nested(self, stmts: tuple[Stmt, ...]) -> None:
@@ -299,7 +322,8 @@ class FunctionPrinter(ExpressionPrinter):
         # Python evaluates the value, then the target's indices; then the store happens,
         # only if nothing faulted: a shared target gets the value through a temporary
         value = self.expr(s.value)
-        if (indices or not private) and self.effects(s.value) & (FAULT | WRITE):
+        if (indices or not private or self.in_try()) \
+                and self.effects(s.value) & (FAULT | WRITE):
             value = self.hoist(value, s.value.type)
         overrides = {}
         for ix in indices:
@@ -309,7 +333,7 @@ class FunctionPrinter(ExpressionPrinter):
             overrides[id(ix)] = checked
         target = self.place(s.target, overrides)
         self.flush_pre()
-        if not private:
+        if not private or self.in_try():    # in a try, the except block sees the locals
             self.check_fault()
         self.emit(f"{target} = {value};")
 
@@ -383,9 +407,14 @@ class FunctionPrinter(ExpressionPrinter):
             self.depth += 1
             self.check_fault()
         self.depth -= 1
-        self.nested(s.body)
+        self.loop_body(s.body)
         self.dirty = self.dirty or may_fault
         self.emit("}")
+
+    def loop_body(self, body: tuple[Stmt, ...]) -> None:
+        self.regions.append(_LOOP)
+        self.nested(body)
+        self.regions.pop()
 
     @statement.on(For)
     def for_(self, s: For) -> None:
@@ -417,7 +446,7 @@ class FunctionPrinter(ExpressionPrinter):
         self.dirty = self.dirty or may_fault
         self.check_fault()
         self.depth -= 1
-        self.nested(s.body)
+        self.loop_body(s.body)
         self.dirty = self.dirty or may_fault
         self.emit("}")
         self.depth -= 1
@@ -425,16 +454,86 @@ class FunctionPrinter(ExpressionPrinter):
 
     @statement.on(Break)
     def break_(self, s: Break) -> None:
-        self.emit("break;")
+        self.jump("break", _BREAK)
 
     @statement.on(Continue)
     def continue_(self, s: Continue) -> None:
-        self.emit("continue;")
+        self.jump("continue", _CONTINUE)
+
+    def jump(self, word: str, code: int) -> None:
+        """`break`/`continue` of the innermost loop; across a try region, through that
+        try statement's jump variable (its finally runs, then the jump is made there)."""
+        inner = self.regions[-1] if self.regions else _LOOP
+        self.emit(f"{word};" if inner == _LOOP else f"{inner} = {code}u; break;")
 
     @statement.on(Fail)
     def fail(self, s: Fail) -> None:
-        self.emit(f"rc_fault(rc_ctx, {self.shared.reasons[s.reason]}u); "
-                  f"return{self.zero_return()};  // {comment_text(s.reason)}")
+        self.emit(f"rc_fault(rc_ctx, {self.shared.reason_code(s.reason)}u); "
+                  f"{self.leave_on_fault()}  // {comment_text(s.reason)}")
+        self.dirty = True
+
+    @statement.on(Raise)
+    def raise_(self, s: Raise) -> None:
+        self.emit(f"rc_fault(rc_ctx, {self.caught[-1][1]}); {self.leave_on_fault()}")
+        self.dirty = True
+
+    @statement.on(Try)
+    def try_(self, s: Try) -> None:
+        """`do { body } while (0)` left by `break` on a fault; then the except block with
+        the fault taken (or else); each in its own region; then finally with any pending
+        fault set aside; then the pending fault goes on, and a jump out is made."""
+        self.temps += 1
+        n = self.temps
+        fault, jump = f"rc_f{n}", f"rc_j{n}"
+        self.emit(f"uint {fault} = 0u;")
+        self.emit(f"uint {jump} = 0u;")
+        self.region(s.body, jump, "do {")
+        if s.handler is not None:
+            self.emit(f"if ({jump} == 0u && rc_ctx->fault) {{")
+            self.depth += 1
+            self.emit(f"{fault} = rc_ctx->fault;")
+            self.emit("rc_ctx->fault = 0u;")
+            self.caught.append((s.name, fault))
+            self.region(s.handler, jump, "do {")
+            self.caught.pop()
+            self.depth -= 1
+            self.emit("}")
+        if s.orelse:
+            self.emit(f"if ({jump} == 0u && {fault} == 0u && !rc_ctx->fault) {{")
+            self.depth += 1
+            self.region(s.orelse, jump, "do {")
+            self.depth -= 1
+            self.emit("}")
+        if s.finalbody:
+            pending = f"rc_p{n}"
+            self.emit(f"uint {pending} = rc_ctx->fault;")
+            self.emit("rc_ctx->fault = 0u;")
+            self.dirty = False
+            self.block(s.finalbody)
+            self.check_fault()
+            self.emit(f"rc_ctx->fault = {pending};")
+        self.dirty = True
+        self.check_fault()
+        if any(r == _LOOP for r in self.regions):
+            self.emit(f"if ({jump} == {_BREAK}u) {{")
+            self.nested((Break(s.loc),))
+            self.emit(f"}} else if ({jump} == {_CONTINUE}u) {{")
+            self.nested((Continue(s.loc),))
+            self.emit("}")
+
+    def region(self, stmts: tuple[Stmt, ...], jump: str, opening: str) -> None:
+        """`stmts` in a `do { } while (0)` that a fault or a jump leaves by `break`."""
+        self.emit(opening)
+        self.regions.append(jump)
+        self.dirty = False
+        self.depth += 1
+        saved = self.last_line
+        self.block(stmts)
+        self.check_fault()
+        self.last_line = saved
+        self.depth -= 1
+        self.regions.pop()
+        self.emit("} while (0);")
 
     @statement.on(ExprStmt)
     def expr_stmt(self, s: ExprStmt) -> None:
@@ -454,7 +553,11 @@ class FunctionPrinter(ExpressionPrinter):
             self.emit("return;")
         else:
             value = self.expr(s.value)
+            if self.in_try() and self.effects(s.value) & FAULT:   # the except block runs
+                value = self.hoist(value, s.value.type)
             self.flush_pre()
+            if self.in_try():
+                self.check_fault()
             self.emit(f"return {value};")
 
     @statement.on(Send)

@@ -16,6 +16,7 @@ import difflib
 from dataclasses import dataclass, field
 
 from ..errors import CompileError
+from ..intrinsics import Fault
 from ..ir import nodes as ir
 from ..ir.dispatch import Dispatch
 from ..ir.types import ADDRESS, BOOL, I32, AddressType, ArrayType, MessageType, ScalarType
@@ -49,7 +50,7 @@ HINTS = {
     "List": "fixed arrays live in state or messages: Array[T, n]",
     "Tuple": "assign one value per statement", "Dict": "use state arrays indexed by key",
     "Set": "use state arrays", "Lambda": "define an @rc.device function or a helper method",
-    "Try": "use rc.fail('reason') to give up on a message", "Raise": "use rc.fail('reason')",
+    "TryStar": "use try: ... except rc.Fault as f:",
     "Assert": "check the condition and call rc.fail('reason')",
     "With": "no context managers in handlers", "Import": "import at module level",
     "ImportFrom": "import at module level", "Global": "keep state in the kernel: self.x",
@@ -124,6 +125,9 @@ class FunctionLowering:
         self.effects = False
         self.inferred_returns: object = None
         self.zero_value: ast.expr | None = None  # the value an assignment stores now
+        self.caught: list[str | None] = []       # names of the except blocks around us
+        self.fault_names = {h.name for h in ast.walk(node)         # every except's name
+                            if isinstance(h, ast.ExceptHandler) and h.name}
 
     # -- errors --------------------------------------------------------------------------
 
@@ -283,9 +287,13 @@ class FunctionLowering:
                 yield stmt.target.id, None, (stmt.target, binop)
             elif isinstance(stmt, ast.For) and isinstance(stmt.target, ast.Name):
                 yield stmt.target.id, None, self._range_probe(stmt)
-            if isinstance(stmt, (ast.If, ast.While, ast.For)):
+            if isinstance(stmt, (ast.If, ast.While, ast.For, ast.Try)):
                 yield from self._assignments(stmt.body)
                 yield from self._assignments(stmt.orelse)
+            if isinstance(stmt, ast.Try):
+                for handler in stmt.handlers:
+                    yield from self._assignments(handler.body)
+                yield from self._assignments(stmt.finalbody)
 
     def _range_probe(self, stmt: ast.For) -> ast.expr | None:
         """An expression whose type is the loop variable's: start + stop (+ 0 for range(n))."""
@@ -467,6 +475,101 @@ class FunctionLowering:
         body = self.block(node.body)
         self.loop_depth -= 1
         return ir.For(name, start, stop, step, body, self.loc(node))
+
+    @stmt.on(ast.Try)
+    def stmt_try(self, node: ast.Try) -> ir.Stmt:
+        if len(node.handlers) > 1:
+            raise self.error(node.handlers[1], "a try has one except block: except rc.Fault "
+                             "catches every fault", "tell faults apart inside it: "
+                             'if f.reason == "timeout": ...')
+        handler = node.handlers[0] if node.handlers else None
+        if handler is not None:
+            self.check_fault_class(handler)
+        self.check_finally(node)
+        body = self.block(node.body)
+        caught = None
+        if handler is not None:
+            self.caught.append(handler.name)
+            caught = self.block(handler.body)
+            self.caught.pop()
+        orelse = self.block(node.orelse)
+        loops, self.loop_depth = self.loop_depth, 0     # a finally cannot jump out
+        final = self.block(node.finalbody)
+        self.loop_depth = loops
+        return ir.Try(body, handler.name if handler else None, caught, orelse, final,
+                      self.loc(node))
+
+    def check_fault_class(self, handler: ast.ExceptHandler) -> None:
+        """The except clause names rc.Fault, and its `as` name is not a local."""
+        example = "except rc.Fault as f:"
+        if handler.type is None:
+            raise self.error(handler, "a bare except: name what it catches", example)
+        if names.resolve(handler.type, self.ctx.globals) is not Fault:
+            raise self.error(handler.type, f"except {ast.unparse(handler.type)}: only rc.Fault "
+                                           "can be caught in a ring kernel",
+                             f"device faults are rc.Fault: {example}")
+        if handler.name is not None and handler.name in self.locals:
+            raise self.error(handler, f"'{handler.name}' is already a local: give the fault "
+                                      "another name", "except rc.Fault as fault:")
+
+    def check_finally(self, node: ast.Try) -> None:
+        """No return from a finally block, and (not supported) none from a try statement
+        that has one; no break or continue out of a finally."""
+        if not node.finalbody:
+            return
+        for stmt in node.finalbody:
+            for inner in ast.walk(stmt):
+                if isinstance(inner, ast.Return):
+                    raise self.error(inner, "return in a finally block",
+                                     "return after the try statement")
+        for part in (node.body, node.orelse, *(h.body for h in node.handlers)):
+            for stmt in part:
+                for inner in ast.walk(stmt):
+                    if isinstance(inner, ast.Return):
+                        raise self.error(inner, "return inside a try statement that has a "
+                                         "finally block is not supported",
+                                         "set a local, and return after the try statement")
+
+    @stmt.on(ast.Raise)
+    def stmt_raise(self, node: ast.Raise) -> ir.Stmt:
+        if node.exc is None:
+            if not self.caught:
+                raise self.error(node, "a bare raise outside an except block",
+                                 'raise rc.Fault("reason") to fault here')
+            return ir.Raise(self.loc(node))
+        exc = node.exc
+        if node.cause is not None or not (
+                isinstance(exc, ast.Call)
+                and names.resolve(exc.func, self.ctx.globals) is Fault):
+            raise self.error(exc, "only rc.Fault(\"reason\") can be raised in a ring kernel",
+                             'raise rc.Fault("timeout")')
+        reason = exc.args[0] if len(exc.args) == 1 and not exc.keywords else None
+        if not (isinstance(reason, ast.Constant) and isinstance(reason.value, str)
+                and reason.value):
+            raise self.error(exc, "rc.Fault takes one non-empty string literal reason",
+                             'raise rc.Fault("timeout")')
+        return ir.Fail(reason.value, self.loc(node))
+
+    def fault_reason_test(self, node: ast.Compare):
+        """`f.reason == "literal"` (or `!=`) for a caught fault `f`, else None."""
+        if len(node.ops) != 1 or not isinstance(node.ops[0], (ast.Eq, ast.NotEq)):
+            return None
+        sides = (node.left, node.comparators[0])
+        for attr, other in (sides, sides[::-1]):
+            if (isinstance(attr, ast.Attribute) and attr.attr == "reason"
+                    and isinstance(attr.value, ast.Name) and attr.value.id not in self.locals
+                    and attr.value.id in self.fault_names):
+                name = attr.value.id
+                if not (isinstance(other, ast.Constant) and isinstance(other.value, str)
+                        and other.value):
+                    raise self.error(other, f"{name}.reason is compared with a string literal",
+                                     f'{name}.reason == "timeout"')
+                if name not in self.caught and not self.probing:
+                    raise self.error(attr, f"'{name}' is only known inside the except block "
+                                           "that catches it", f"except rc.Fault as {name}:")
+                test = ir.FaultIs(name, other.value, BOOL)
+                return test if isinstance(node.ops[0], ast.Eq) else ir.Unary("not", test, BOOL)
+        return None
 
     @stmt.on(ast.Break)
     def stmt_break(self, node: ast.Break) -> ir.Stmt:
@@ -687,6 +790,12 @@ class FunctionLowering:
     @expr.on(ast.Attribute)
     def ex_attribute(self, node: ast.Attribute):
         base_node = node.value
+        if isinstance(base_node, ast.Name) and base_node.id in self.fault_names \
+                and base_node.id not in self.locals:
+            where = "" if base_node.id in self.caught else ", inside its except block"
+            raise self.error(node, f"a caught fault is only tested{where}: "
+                                   f"{base_node.id}.reason == \"literal\"",
+                             f'if {base_node.id}.reason == "timeout": ...')
         if isinstance(base_node, ast.Name) and base_node.id == "self" and "self" not in self.locals:
             if self.ctx.kernel is None:
                 raise self.error(node, "device functions have no state")
@@ -822,6 +931,9 @@ class FunctionLowering:
 
     @expr.on(ast.Compare)
     def ex_compare(self, node: ast.Compare):
+        test = self.fault_reason_test(node)
+        if test is not None:
+            return test
         for op_node in node.ops:
             if type(op_node) not in CMPOPS:
                 raise self.unsupported(node, f"comparison {type(op_node).__name__}", op_node)
@@ -897,9 +1009,12 @@ class FunctionLowering:
 
 
 def _always_returns(body: tuple[ir.Stmt, ...]) -> bool:
-    """Whether every path through `body` ends in a return (or rc.fail)."""
+    """Whether every path through `body` ends in a return (or a fault)."""
     for stmt in body:
-        if isinstance(stmt, (ir.Return, ir.Fail)):
+        if isinstance(stmt, (ir.Return, ir.Fail, ir.Raise)):
+            return True
+        if isinstance(stmt, ir.Try) and _always_returns(stmt.body + stmt.orelse) and (
+                stmt.handler is None or _always_returns(stmt.handler)):
             return True
         if isinstance(stmt, ir.If) and _always_returns(stmt.then) \
                 and _always_returns(stmt.orelse):

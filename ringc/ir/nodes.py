@@ -27,10 +27,10 @@ __all__ = [
     "StateDef",
     "FunctionDef", "Param", "LocalDef",
     "Stmt", "Assign", "If", "While", "For", "Break", "Continue", "Return", "ExprStmt",
-    "Send", "Emit", "Reply", "Fail",
+    "Send", "Emit", "Reply", "Fail", "Try", "Raise",
     "Expr", "Const", "Local", "State", "Member", "Index", "Unary", "Binary", "Compare",
     "Logical", "Select", "Cast", "Call", "HelperCall", "MathCall", "MessageNew", "Intrinsic",
-    "Zero",
+    "FaultIs", "Zero",
     "EXPR_KINDS", "STMT_KINDS",
     "UNARY_OPS", "BINARY_OPS", "COMPARE_OPS", "LOGICAL_OPS", "MATH_FUNCTIONS", "INTRINSICS",
 ]
@@ -191,6 +191,15 @@ class Intrinsic:
 
 
 @dataclass(frozen=True)
+class FaultIs:
+    """`name.reason == "reason"`: is the fault that the enclosing `except rc.Fault as name`
+    caught the one with that reason (a built-in reason or an `rc.fail` string)?"""
+    name: str
+    reason: str
+    type: ScalarType  # always bool
+
+
+@dataclass(frozen=True)
 class Zero:
     """`rc.zeros(T)`: the zero value of an array or record type; only the whole value of
     an `Assign` (a store that zeroes every element and field)."""
@@ -198,7 +207,7 @@ class Zero:
 
 
 Expr = (Const | Local | State | Member | Index | Unary | Binary | Compare | Logical | Select
-        | Cast | Call | HelperCall | MathCall | MessageNew | Intrinsic | Zero)
+        | Cast | Call | HelperCall | MathCall | MessageNew | Intrinsic | FaultIs | Zero)
 EXPR_KINDS: tuple[type, ...] = get_args(Expr)
 
 
@@ -295,8 +304,29 @@ class Fail:
     loc: Loc
 
 
+@dataclass(frozen=True)
+class Try:
+    """`try:` / `except rc.Fault as name:` / `else:` / `finally:`. A fault in `body` (also
+    in a function it calls) ends `body` and runs `handler` with the fault caught; without
+    one (`handler` None) it passes on after `finalbody`. `orelse` runs when `body` did not
+    fault; `finalbody` runs last on every path. A fault in `handler` or `orelse` is not
+    caught here. `name` is None without `as`."""
+    body: tuple[Stmt, ...]
+    name: str | None
+    handler: tuple[Stmt, ...] | None
+    orelse: tuple[Stmt, ...]
+    finalbody: tuple[Stmt, ...]
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class Raise:
+    """A bare `raise` in an `except` block: the fault it caught goes on."""
+    loc: Loc
+
+
 Stmt = (Assign | If | While | For | Break | Continue | Return | ExprStmt | Send | Emit
-        | Reply | Fail)
+        | Reply | Fail | Try | Raise)
 STMT_KINDS: tuple[type, ...] = get_args(Stmt)
 
 

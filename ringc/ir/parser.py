@@ -40,6 +40,7 @@ from .nodes import (
     Emit,
     ExprStmt,
     Fail,
+    FaultIs,
     FieldDef,
     For,
     FunctionDef,
@@ -58,18 +59,20 @@ from .nodes import (
     MessageNew,
     Param,
     Program,
+    Raise,
     Reply,
     Return,
     Select,
     Send,
     State,
     StateDef,
+    Try,
     Unary,
     While,
     Zero,
 )
 from .printer import NAME_RE
-from .types import SCALAR_TYPES, AddressType, ArrayType, Loc, MessageType
+from .types import BOOL, SCALAR_TYPES, AddressType, ArrayType, Loc, MessageType
 
 __all__ = ["parse_program", "RirSyntaxError"]
 
@@ -332,6 +335,16 @@ class _Build(Transformer):
     def fail(self, reason, loc) -> Fail:
         return Fail(_unquote(reason), loc)
 
+    def try_(self, loc, body, handler, orelse, finalbody) -> Try:
+        name, block = handler if handler is not None else (None, None)
+        return Try(body, name, block, orelse or (), finalbody or (), loc)
+
+    def except_(self, name, block) -> tuple:
+        return name, block
+
+    def raise_(self, loc) -> Raise:
+        return Raise(loc)
+
     # --- expressions ------------------------------------------------------------------
 
     def const(self, value, type_) -> Const:
@@ -389,6 +402,9 @@ class _Build(Transformer):
 
     def field_value(self, name, value) -> tuple:
         return name, value
+
+    def fault_is(self, name, reason) -> FaultIs:
+        return FaultIs(name, _unquote(reason), BOOL)
 
     def zero(self, type_) -> Zero:
         return Zero(type_)

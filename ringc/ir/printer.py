@@ -54,6 +54,7 @@ from .nodes import (
     Expr,
     ExprStmt,
     Fail,
+    FaultIs,
     For,
     FunctionDef,
     HelperCall,
@@ -69,6 +70,7 @@ from .nodes import (
     MessageDef,
     MessageNew,
     Program,
+    Raise,
     Reply,
     Return,
     Select,
@@ -76,6 +78,7 @@ from .nodes import (
     State,
     StateDef,
     Stmt,
+    Try,
     Unary,
     While,
     Zero,
@@ -255,6 +258,22 @@ def _for(stmt: For, out: list[str], depth: int) -> None:
     out.append(f"{pad}}}")
 
 
+@_statement.on(Try)
+def _try(stmt: Try, out: list[str], depth: int) -> None:
+    pad = _INDENT * depth
+    out.append(f"{pad}try {_loc(stmt.loc)} {{")
+    _block(stmt.body, out, depth + 1)
+    if stmt.handler is not None:
+        name = f" {_name(stmt.name)}" if stmt.name is not None else ""
+        out.append(f"{pad}}} except{name} {{")
+        _block(stmt.handler, out, depth + 1)
+    for word, block in (("else", stmt.orelse), ("finally", stmt.finalbody)):
+        if block:
+            out.append(f"{pad}}} {word} {{")
+            _block(block, out, depth + 1)
+    out.append(f"{pad}}}")
+
+
 @_statement.otherwise
 def _one_line(stmt: Stmt, out: list[str], depth: int) -> None:
     out.append(_INDENT * depth + _line(stmt))
@@ -309,6 +328,11 @@ def _reply(stmt: Reply) -> str:
 @_line.on(Fail)
 def _fail(stmt: Fail) -> str:
     return f"fail {_quote(stmt.reason)} {_loc(stmt.loc)}"
+
+
+@_line.on(Raise)
+def _raise(stmt: Raise) -> str:
+    return f"raise {_loc(stmt.loc)}"
 
 
 # ---------------------------------------------------------------------------------------
@@ -382,6 +406,11 @@ def _math_call(e: MathCall) -> str:
 def _message_new(e: MessageNew) -> str:
     values = "".join(f" {_name(f)}={_expr(v)}" for f, v in e.fields)
     return f"(new {_name(e.message)}{values})"
+
+
+@_expr.on(FaultIs)
+def _fault_is(e: FaultIs) -> str:
+    return f"(fault_is {_name(e.name)} {_quote(e.reason)})"
 
 
 @_expr.on(Zero)

@@ -50,6 +50,7 @@ from .nodes import (
     Expr,
     ExprStmt,
     Fail,
+    FaultIs,
     For,
     FunctionDef,
     HelperCall,
@@ -64,6 +65,7 @@ from .nodes import (
     Member,
     MessageNew,
     Program,
+    Raise,
     Reply,
     Return,
     Select,
@@ -71,6 +73,7 @@ from .nodes import (
     State,
     StateDef,
     Stmt,
+    Try,
     Unary,
     While,
     Zero,
@@ -390,7 +393,10 @@ class _FunctionChecker:
     scope: dict = field(default_factory=dict)  # parameter and local types by name
     state: dict = field(default_factory=dict)  # state types by name
     loc: Loc | None = None  # of the statement being checked
-    loops: int = 0  # loops around it
+    loops: int = 0  # loops around it (in a `finally`, only those inside it)
+    caught: list = field(default_factory=list)  # names of the except blocks around it
+    finals: int = 0  # try statements with a `finally` whose other blocks are around it
+    in_finally: int = 0  # `finally` blocks around it
 
     def check(self) -> None:
         self.scope = {v.name: v.type for v in self.function.params + self.function.locals}
@@ -499,8 +505,37 @@ class _FunctionChecker:
         self.block(body)
         self.loops -= 1
 
+    @stmt.on(Try)
+    def try_(self, stmt: Try) -> None:
+        if stmt.name is not None and stmt.handler is None:
+            raise self.error(f"try names the fault {stmt.name!r} but has no except block")
+        self.finals += bool(stmt.finalbody)
+        self.block(stmt.body)
+        if stmt.handler is not None:
+            self.caught.append(stmt.name)
+            self.block(stmt.handler)
+            self.caught.pop()
+        self.block(stmt.orelse)
+        self.finals -= bool(stmt.finalbody)
+        loops, self.loops = self.loops, 0          # no jumps out of a finally
+        self.in_finally += 1
+        self.block(stmt.finalbody)
+        self.in_finally -= 1
+        self.loops = loops
+
+    @stmt.on(Raise)
+    def raise_(self, stmt: Raise) -> None:
+        if not self.caught:
+            raise self.error("raise outside an except block: there is no fault to raise "
+                             "again")
+
     @stmt.on(Return)
     def return_(self, stmt: Return) -> None:
+        if self.in_finally:
+            raise self.error("return in a finally block")
+        if self.finals:
+            raise self.error("return inside a try statement that has a finally block (not "
+                             "supported: return after the try statement)")
         returns = self.function.returns
         if stmt.value is None:
             if returns is not None and self.kind != "handler":
@@ -551,6 +586,15 @@ class _FunctionChecker:
     @expr.otherwise
     def not_an_expression(self, e: object) -> None:
         raise self.error(f"not an expression: {e!r}")
+
+    @expr.on(FaultIs)
+    def fault_is(self, e: FaultIs) -> None:
+        if e.type != BOOL:
+            raise self.error(f"fault_is typed {e.type}, not bool")
+        if e.name is None or e.name not in self.caught:
+            raise self.error(f"fault_is of {e.name!r}, which no enclosing except block names")
+        if not isinstance(e.reason, str) or not e.reason:
+            raise self.error(f"fault_is needs a reason string, not {e.reason!r}")
 
     @expr.on(Zero)
     def zero(self, e: Zero) -> None:

@@ -22,6 +22,7 @@ from .nodes import (
     Expr,
     ExprStmt,
     Fail,
+    FaultIs,
     For,
     FunctionDef,
     HelperCall,
@@ -33,12 +34,14 @@ from .nodes import (
     MathCall,
     Member,
     MessageNew,
+    Raise,
     Reply,
     Return,
     Select,
     Send,
     State,
     Stmt,
+    Try,
     Unary,
     While,
     Zero,
@@ -95,8 +98,8 @@ def _call_operands(e: Call | HelperCall | MathCall | Intrinsic) -> tuple[Expr, .
     return e.args
 
 
-@_operands.on(Zero)
-def _zero_operands(e: Zero) -> tuple[Expr, ...]:
+@_operands.on(Zero, FaultIs)
+def _leaf_operands(e: Zero | FaultIs) -> tuple[Expr, ...]:
     return ()
 
 
@@ -163,9 +166,14 @@ def _for_parts(s: For) -> tuple[tuple[Expr, ...], tuple[Block, ...]]:
     return (s.start, s.stop), (s.body,)
 
 
-@_parts.on(Break, Continue, Fail)
-def _no_parts(s: Break | Continue | Fail) -> tuple[tuple[Expr, ...], tuple[Block, ...]]:
+@_parts.on(Break, Continue, Fail, Raise)
+def _no_parts(s: Break | Continue | Fail | Raise) -> tuple[tuple[Expr, ...], tuple[Block, ...]]:
     return (), ()
+
+
+@_parts.on(Try)
+def _try_parts(s: Try) -> tuple[tuple[Expr, ...], tuple[Block, ...]]:
+    return (), (s.body, s.handler or (), s.orelse, s.finalbody)
 
 
 @_parts.on(Return)

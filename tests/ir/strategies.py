@@ -35,6 +35,7 @@ from ringc.ir import (
     Emit,
     ExprStmt,
     Fail,
+    FaultIs,
     FieldDef,
     For,
     FunctionDef,
@@ -53,12 +54,14 @@ from ringc.ir import (
     MessageNew,
     Param,
     Program,
+    Raise,
     Reply,
     Return,
     Select,
     Send,
     State,
     StateDef,
+    Try,
     Unary,
     While,
     Zero,
@@ -152,6 +155,8 @@ class _Env:
     returns: object
     handler: bool
     in_loop: bool = False
+    caught: tuple = ()  # names of the except blocks around (None: caught without a name)
+    may_return: bool = True  # False in a try statement that has a finally, and in finally
     used_names: set[str] = field(default_factory=set)
 
 
@@ -285,18 +290,21 @@ def _stmt(draw, env: _Env, depth: int):
     makers: list[Maker] = [
         lambda: _assign(draw, env),
         lambda: ExprStmt(_expr_stmt_value(draw, env), draw(LOCS)),
-        lambda: _return(draw, env),
         lambda: _send(draw, env),
         lambda: Emit(_expr(draw, env, _any_message(draw, env), 1), draw(LOCS)),
         lambda: Reply(_expr(draw, env, ADDRESS, 1), _expr(draw, env, _any_message(draw, env), 1),
                       draw(LOCS)),
         lambda: Fail(draw(REASONS), draw(LOCS)),
     ]
+    if env.may_return:
+        makers.append(lambda: _return(draw, env))
     if env.in_loop:
         makers += [lambda: Break(draw(LOCS)), lambda: Continue(draw(LOCS))]
+    if env.caught:
+        makers.append(lambda: Raise(draw(LOCS)))
     if depth > 0:
         makers += [lambda: _if(draw, env, depth), lambda: _while(draw, env, depth),
-                   lambda: _for(draw, env, depth)]
+                   lambda: _for(draw, env, depth), lambda: _try(draw, env, depth)]
     return choice(draw, makers)()
 
 
@@ -342,6 +350,19 @@ def _send(draw, env: _Env) -> Send:
 def _if(draw, env: _Env, depth: int) -> If:
     cond = _expr(draw, env, BOOL, 2)
     return If(cond, _stmts(draw, env, depth - 1), _stmts(draw, env, depth - 1), draw(LOCS))
+
+
+def _try(draw, env: _Env, depth: int) -> Try:
+    final_env = replace(env, in_loop=False, may_return=False)
+    finalbody = _stmts(draw, final_env, depth - 1) if draw(st.booleans()) else ()
+    inner = replace(env, may_return=env.may_return and not finalbody)
+    body = _stmts(draw, inner, depth - 1)
+    name = handler = None
+    if draw(st.booleans()):
+        name = draw(st.none() | NAMES)
+        handler = _stmts(draw, replace(inner, caught=(*env.caught, name)), depth - 1)
+    orelse = _stmts(draw, inner, depth - 1)
+    return Try(body, name, handler, orelse, finalbody, draw(LOCS))
 
 
 def _while(draw, env: _Env, depth: int) -> While:
@@ -410,6 +431,10 @@ def _leaves(draw, env: _Env, t) -> list[Maker]:
         makers.append(lambda: Intrinsic(name, (), t))
     if isinstance(t, MessageType):
         makers.append(lambda: _message_new(draw, env, t, 0))
+    names = [n for n in env.caught if n is not None]
+    if t == BOOL and names:
+        makers.append(lambda: FaultIs(choice(draw, names), draw(st.text(min_size=1, max_size=8)),
+                                      BOOL))
     assert makers, f"no value of type {t} in scope"
     return makers
 

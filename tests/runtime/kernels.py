@@ -271,3 +271,80 @@ class Keeper:
         row = self.grid[1]
         self.last = m.first
         return Report(count=self.count, total=row[2], last=self.last, corner=m.grid[2][3])
+
+
+@rc.message
+class Call:
+    n: i32
+    d: i32
+
+
+@rc.message
+class Outcome:
+    value: i32
+    how: i32
+    tries: i32
+
+
+@rc.ring_kernel(capacity=8)
+class Breaker:
+    """Faults as exceptions: a retry loop around a helper that faults (division_by_zero,
+    rc.Fault "negative") and a state store that faults (index_out_of_range), told apart by
+    f.reason; continue, break, a bare raise, else and finally."""
+
+    failures: i32
+    open: bool
+    table: Array[i32, 4]
+    log: i64
+
+    def risky(self, n: i32, d: i32) -> i32:
+        if n < 0:
+            raise rc.Fault("negative")
+        return n // d
+
+    def on_call(self, m: Call) -> Outcome:
+        how = 0
+        value = -1
+        tries = 0
+        for attempt in range(3):
+            tries += 1
+            try:
+                value = self.risky(m.n, m.d - attempt)
+                self.table[m.n % 8] += 1              # index_out_of_range when n % 8 >= 4
+                how = 1
+                break
+            except rc.Fault as f:
+                if f.reason == "division_by_zero":
+                    how = 2
+                    continue
+                elif f.reason == "index_out_of_range":
+                    how = 3
+                    self.failures += 1
+                    break
+                elif f.reason != "negative":
+                    how = 9
+                raise
+            finally:
+                self.log += 1
+        if how == 3 and self.failures >= 2:
+            self.open = True
+        try:
+            if m.n == 99:
+                rc.fail("boom")
+        except rc.Fault:
+            how += 100
+        else:
+            how += 10
+        return Outcome(value=value, how=how, tries=tries)
+
+    def on_outcome(self, m: Outcome) -> Outcome:
+        """What the body stored before the fault stays; what it would store after does not."""
+        value = m.value
+        try:
+            value = self.risky(m.how, m.tries)        # faults before value changes
+            value = value + 1000
+        except rc.Fault as f:
+            if f.reason == "boom":                    # a reason only compared, never raised
+                value = -2
+            return Outcome(value=value, how=-1, tries=m.tries)
+        return Outcome(value=value, how=0, tries=m.tries)
