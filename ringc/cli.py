@@ -1,7 +1,9 @@
 """The `ringc` command: compile, inspect, check, devices.
 
 A mistake in the user's program or on the command line prints one located message and
-exits with status 1; ringc's own stack is never shown for those.
+exits with status 1; ringc's own stack is never shown for those. So does a stdout that
+cannot be written (a full disk, a closed stdout), except a reader that went away
+(`ringc ... | head`): that ends ringc quietly with status 141, as SIGPIPE would.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .compiler import CompiledProgram, compile, to_program
+from .compiler import CompiledProgram, compile, read_source, to_program
 from .errors import CompileError, RingcError
 from .ir import print_program
 from .targets import all_targets, check_all, compile_targets, list_devices
@@ -29,6 +31,7 @@ FILE is a Python file defining @rc.ring_kernel classes, or a .rir file of textua
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run `ringc` with `argv` (default: the command line); the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -42,8 +45,53 @@ def main(argv: list[str] | None = None) -> int:
     except RingcError as exc:
         print(f"ringc: error: {exc}", file=sys.stderr)
         return 1
+    except _OutputFailed as exc:
+        return _output_failed(exc)
     except KeyboardInterrupt:
         return 130
+
+
+class _OutputFailed(Exception):
+    """stdout could not be written; the message says why."""
+
+    def __init__(self, reason: str, broken_pipe: bool = False):
+        super().__init__(reason)
+        self.broken_pipe = broken_pipe
+
+
+def _print(text: str = "", end: str = "\n") -> None:
+    """Write `text` and `end` to stdout and flush, so that a failure there raises
+    _OutputFailed here; other OSErrors stay what they are. Python drops what a failed
+    flush could not write, so nothing is left to fail again (or to be reported as
+    "Exception ignored") when the interpreter flushes stdout at exit."""
+    if sys.stdout is None:                 # started with file descriptor 1 closed
+        raise _OutputFailed("standard output is closed")
+    try:
+        sys.stdout.write(text + end)
+        sys.stdout.flush()
+    except OSError as exc:
+        raise _OutputFailed(exc.strerror or str(exc),
+                            isinstance(exc, BrokenPipeError)) from None
+
+
+def _output_failed(exc: _OutputFailed) -> int:
+    """Report a stdout that failed: status 141 and nothing said when the reader went away,
+    else one error line and status 1."""
+    if exc.broken_pipe:
+        return 141
+    print(f"ringc: error: cannot write output: {exc}", file=sys.stderr)
+    return 1
+
+
+class _SubcommandParser(argparse.ArgumentParser):
+    """A subcommand's parser: an argument it does not know is a usage error against its
+    own usage line (`ringc compile: error: ...`), not handed up to the top-level parser."""
+
+    def parse_known_args(self, args=None, namespace=None):
+        namespace, extras = super().parse_known_args(args, namespace)
+        if extras:
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return namespace, extras
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,7 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="ringc", description="Compile Python ring kernels to CUDA C, OpenCL C and Metal.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"ringc {_version()}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND",
+                                parser_class=_SubcommandParser)
 
     p = sub.add_parser("compile", help="emit source (or IR) for one or more targets",
                        description="Compile FILE's kernels and write the emitted programs.")
@@ -119,7 +168,7 @@ def cmd_compile(args) -> int:
 
 def _write(directory: Path | None, name: str, text: str) -> None:
     if directory is None:
-        sys.stdout.write(text)
+        _print(text, end="")
         return
     if directory.exists() and not directory.is_dir():
         raise RingcError(f"-o {directory} names a file; give a directory to write into")
@@ -130,30 +179,29 @@ def _write(directory: Path | None, name: str, text: str) -> None:
         where = exc.filename or directory
         raise RingcError(f"cannot write {name} into {directory}: {where}: "
                          f"{exc.strerror or exc}") from None
-    print(f"wrote {directory / name}")
+    _print(f"wrote {directory / name}")
 
 
 def cmd_check(args) -> int:
     target = next((t.name for t in all_targets() if t.compiles
                    and t.extension == args.file.suffix), None)
     if target is not None:                 # an emitted program, e.g. from `ringc compile -o`
-        if not args.file.exists():
-            raise CompileError(f"no such file: {args.file}")
         if args.target not in ("all", target):
             raise CompileError(f"{args.file} is {target} source, not {args.target}")
-        sources = {target: args.file.read_text()}
+        sources = {target: read_source(args.file, f"`ringc check` reads a {args.file.suffix} "
+                                                  f"file as emitted {target} source")}
     else:
         program = to_program(args.file, args.kernel)
         sources = {t: compile(program, t).source for t in _targets(args, program)}
     failed = False
     for result in check_all(sources):
         status = {True: "ok", False: "FAILED", None: "skipped"}[result.ok]
-        print(f"{result.target:7} {status:8} {result.tool} ({result.seconds:.2f} s)")
+        _print(f"{result.target:7} {status:8} {result.tool} ({result.seconds:.2f} s)")
         if result.ok is False:
             failed = True
-            print(_indent(result.log.strip()))
+            _print(_indent(result.log.strip()))
         elif result.ok is None:
-            print(_indent(result.log.strip()))
+            _print(_indent(result.log.strip()))
     return 1 if failed else 0
 
 
@@ -161,7 +209,7 @@ def cmd_inspect(args) -> int:
     from .describe import describe
     program = to_program(args.file, args.kernel)
     compiled: CompiledProgram = compile(program, _inspect_target(program))
-    print(describe(compiled))
+    _print(describe(compiled))
     return 0
 
 
@@ -174,16 +222,16 @@ def _inspect_target(program) -> str:
 
 
 def cmd_devices(args) -> int:
-    print("targets (ringc compile --target NAME; rc.launch(..., backend=NAME)):")
+    _print("targets (ringc compile --target NAME; rc.launch(..., backend=NAME)):")
     for record in all_targets():
         can = " and ".join(what for what, yes in (("compiles", record.compiles),
                                                   ("runs", record.runs)) if yes)
-        print(f"  {record.name:7} {can:18} {record.description}")
+        _print(f"  {record.name:7} {can:18} {record.description}")
         if not record.runs and record.cannot_run:
-            print(f"  {'':7} {'':18} {record.cannot_run}")
-    print()
+            _print(f"  {'':7} {'':18} {record.cannot_run}")
+    _print()
     for info in list_devices():
-        print(info.describe())
+        _print(info.describe())
     return 0
 
 

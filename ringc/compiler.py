@@ -27,6 +27,8 @@ from .ir.walk import MAX_EXPRESSION_DEPTH
 from .targets import compile_targets
 from .targets import target as target_record
 
+_RIR_IS = "a .rir file is what `ringc compile --emit ir` writes"
+
 
 @dataclass(frozen=True)
 class CompiledProgram:
@@ -65,12 +67,13 @@ def compile(kernels, target: str = "opencl", *, output_capacity: int = 4096,  # 
 
 def to_program(kernels, names: list[str] | None = None) -> Program:
     """The verified IR program of kernel classes, an IR Program, or a file path."""
-    if isinstance(kernels, Program):
-        program = kernels
-    elif isinstance(kernels, (str, Path)):
+    if isinstance(kernels, (str, Path)):
         program = load_file(Path(kernels), names)
     else:
-        program = build_program(kernels)
+        program = kernels if isinstance(kernels, Program) else build_program(kernels)
+        if not program.kernels:
+            raise CompileError("rc.compile got no kernels", hint="pass kernel classes, e.g. "
+                               "rc.compile(MyKernel) or rc.compile([A, B])")
     try:
         verify(program, compile_targets())
         verify_names(program)
@@ -80,24 +83,12 @@ def to_program(kernels, names: list[str] | None = None) -> Program:
 
 
 def load_file(path: Path, names: list[str] | None = None) -> Program:
-    """The program in a `.py` file (its kernels, or those named) or a `.rir` file."""
-    if not path.exists():
-        raise CompileError(f"no such file: {path}")
+    """The program in a `.py` file (its kernels, or those named) or a `.rir` file.
+
+    `names` selects kernels of a `.py` file only; a `.rir` file is taken whole."""
     if path.suffix == ".rir":
-        try:
-            text = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError as exc:
-            raise CompileError(f"{path} is not UTF-8 text (byte {exc.start}): a .rir file "
-                               "is what `ringc compile --emit ir` writes") from None
-        except OSError as exc:
-            raise CompileError(f"cannot read {path}: {exc.strerror}") from None
-        try:
-            return parse_program(text, str(path))
-        except RirSyntaxError as exc:
-            raise CompileError(exc.message, exc.loc) from None
-        except RecursionError:
-            raise CompileError(f"{path} nests expressions too deeply to read (ringc's limit "
-                               f"is {MAX_EXPRESSION_DEPTH} levels)") from None
+        return _load_rir(path)
+    _require_file(path)
     if path.suffix != ".py":
         raise CompileError(f"{path}: expected a .py or .rir file")
     kernels = kernels_in(import_file(path))
@@ -112,3 +103,40 @@ def load_file(path: Path, names: list[str] | None = None) -> Program:
                                hint="kernels: " + ", ".join(by_name))
         kernels = [by_name[n] for n in names]
     return build_program(kernels)
+
+
+def read_source(path: Path, expected: str) -> str:
+    """The UTF-8 text of the file at `path`. A missing path, a directory, an unreadable or
+    a non-UTF-8 file is a one-line CompileError naming `path`; `expected` ends the
+    non-UTF-8 message, saying what the file should hold."""
+    _require_file(path)
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise CompileError(f"{path} is not UTF-8 text (byte {exc.start}): {expected}") from None
+    except OSError as exc:
+        raise CompileError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def _require_file(path: Path) -> None:
+    """A CompileError unless `path` names an existing file (or something else not a
+    directory, such as a pipe)."""
+    if path.is_dir():
+        raise CompileError(f"{path} is a directory, not a file")
+    if not path.exists():
+        raise CompileError(f"no such file: {path}")
+
+
+def _load_rir(path: Path) -> Program:
+    """The program a `.rir` file holds; one with no kernel is an error."""
+    text = read_source(path, _RIR_IS)
+    try:
+        program = parse_program(text, str(path))
+    except RirSyntaxError as exc:
+        raise CompileError(exc.message, exc.loc) from None
+    except RecursionError:
+        raise CompileError(f"{path} nests expressions too deeply to read (ringc's limit "
+                           f"is {MAX_EXPRESSION_DEPTH} levels)") from None
+    if not program.kernels:
+        raise CompileError(f"{path} defines no kernel", Loc(str(path), 1, 1), _RIR_IS)
+    return program

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+import ringc as rc
 from ringc.cli import main
+from ringc.errors import CompileError
 
 ROOT = Path(__file__).resolve().parent.parent
 PIPELINE = ROOT / "samples" / "pipeline.py"
@@ -80,12 +84,13 @@ def test_user_error_is_one_located_message(tmp_path, capsys):
     assert "Traceback" not in err
 
 
-def test_syntax_error_in_user_file(tmp_path, capsys):
-    bad = tmp_path / "syntax.py"
-    bad.write_text("import ringc as rc\n\ndef f(:\n    pass\n")
-    assert main(["inspect", str(bad)]) == 1
-    err = capsys.readouterr().err
-    assert err.startswith(f"{bad}:3:7: error: invalid syntax")
+def test_syntax_error_in_user_file(tmp_path, monkeypatch, capsys):
+    (tmp_path / "syntax.py").write_text("import ringc as rc\n\ndef f(:\n    pass\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["inspect", "syntax.py"]) == 1
+    assert capsys.readouterr().err == ("syntax.py:3:7: error: invalid syntax\n"
+                                       "    def f(:\n"
+                                       "          ^\n")
 
 
 def test_missing_file_and_unknown_kernel(tmp_path, capsys):
@@ -140,3 +145,129 @@ def test_unwritable_outputs_and_unreadable_files_are_one_line_errors(tmp_path, c
     assert main(["compile", str(binary)]) == 1
     assert capsys.readouterr().err == (f"error: {binary} is not UTF-8 text (byte 0): a .rir "
                                        "file is what `ringc compile --emit ir` writes\n")
+
+
+class FullStdout:
+    """A stdout whose every write fails as a full disk's does."""
+
+    def write(self, text: str) -> int:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    def flush(self) -> None:
+        pass
+
+
+EMITTED = "__kernel void k(__global int* a) { a[0] = 1; }\n"
+
+
+@pytest.mark.parametrize("command", [
+    ["compile", str(PIPELINE), "--target", "opencl"],
+    ["compile", str(PIPELINE), "--emit", "ir"],
+    ["inspect", str(PIPELINE)],
+    ["devices"],
+    ["check", "emitted.cl"],
+])
+def test_a_full_stdout_is_one_line_error(command, tmp_path, monkeypatch, capsys):
+    (tmp_path / "emitted.cl").write_text(EMITTED)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "stdout", FullStdout())
+    assert main(command) == 1
+    assert capsys.readouterr().err == ("ringc: error: cannot write output: "
+                                       "No space left on device\n")
+
+
+def ringc(*args: str, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "ringc.cli", *args], stderr=subprocess.PIPE,
+                          text=True, timeout=120, **kwargs)
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+@pytest.mark.parametrize("command", [["compile", str(PIPELINE), "--target", "opencl"],
+                                     ["devices"]])
+def test_dev_full_as_a_user_sees_it(command):
+    with open("/dev/full", "w") as full:
+        result = ringc(*command, stdout=full)
+    assert (result.returncode, result.stderr) == (
+        1, "ringc: error: cannot write output: No space left on device\n")
+
+
+def test_closed_stdout_is_one_line_error():
+    result = subprocess.run(["sh", "-c", 'exec "$0" -m ringc.cli devices >&-', sys.executable],
+                            stderr=subprocess.PIPE, text=True, timeout=120)
+    assert (result.returncode, result.stderr) == (
+        1, "ringc: error: cannot write output: standard output is closed\n")
+
+
+@pytest.mark.parametrize("lines_read", [0, 1])
+def test_a_reader_that_leaves_ends_ringc_quietly(lines_read):
+    """`ringc compile ... | head -1`: status 141 as for SIGPIPE, nothing on stderr (not even
+    Python's "Exception ignored" at exit)."""
+    process = subprocess.Popen([sys.executable, "-m", "ringc.cli", "compile", str(PIPELINE),
+                                "--target", "all"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+    for _ in range(lines_read):
+        process.stdout.readline()
+    process.stdout.close()
+    assert process.wait(timeout=120) == 141
+    assert process.stderr.read() == b""
+    process.stderr.close()
+
+
+def test_check_of_an_emitted_program_that_is_not_text_or_a_directory(tmp_path, capsys):
+    binary = tmp_path / "bin.cl"
+    binary.write_bytes(b"\xff\xfe not text")
+    assert main(["check", str(binary)]) == 1
+    assert capsys.readouterr().err == (f"error: {binary} is not UTF-8 text (byte 0): "
+                                       "`ringc check` reads a .cl file as emitted opencl "
+                                       "source\n")
+    directory = tmp_path / "dird.cl"
+    directory.mkdir()
+    assert main(["check", str(directory)]) == 1
+    assert capsys.readouterr().err == f"error: {directory} is a directory, not a file\n"
+
+
+@pytest.mark.parametrize("text", ["", "  // nothing here\n"])
+@pytest.mark.parametrize("command", ["compile", "inspect", "check"])
+def test_an_rir_file_without_kernels_is_an_error(text, command, tmp_path, capsys):
+    empty = tmp_path / "empty.rir"
+    empty.write_text(text)
+    assert main([command, str(empty)]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith(f"{empty}:1:1: error: {empty} defines no kernel\n")
+    assert err.endswith("hint: a .rir file is what `ringc compile --emit ir` writes\n")
+
+
+def test_rc_compile_of_no_kernels_is_an_error():
+    with pytest.raises(CompileError, match="rc.compile got no kernels"):
+        rc.compile([])
+
+
+@pytest.mark.parametrize("code", [0, 3])
+def test_a_file_that_exits_while_imported_is_an_error(code, tmp_path, capsys):
+    program = tmp_path / "exits.py"
+    program.write_text(PIPELINE.read_text() + f"\nimport sys\nsys.exit({code})\n")
+    line = program.read_text().count("\n")
+    assert main(["compile", str(program), "--emit", "ir"]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith(f"{program}:{line}:1: error: importing the file raised SystemExit "
+                          f"with exit code {code}\n")
+
+
+def test_what_a_file_prints_while_imported_goes_to_stderr(tmp_path, capsys):
+    program = tmp_path / "chatty.py"
+    program.write_text('print("HELLO")\n' + PIPELINE.read_text())
+    assert main(["compile", str(program), "--target", "opencl"]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("// Generated by ringc") and "HELLO" not in out
+    assert err == "HELLO\n"
+
+
+def test_an_unknown_option_is_reported_against_its_subcommand(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["compile", "--bogus", str(PIPELINE)])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: ringc compile ")
+    assert err.endswith("ringc compile: error: unrecognized arguments: --bogus\n")
