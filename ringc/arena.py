@@ -118,6 +118,7 @@ class KernelLayout:
     state_dtype: np.dtype
     state_init: tuple[tuple[str, object], ...]
     handlers: tuple[HandlerLayout, ...]
+    hooks: tuple[str, ...] = ()  # the lifecycle hooks it defines (`protocol.HOOKS`)
 
     @property
     def queue_ids(self) -> range:

@@ -21,7 +21,8 @@ import numpy as np
 __all__ = [
     "LINE", "PAGE", "HOST_QUEUE", "DEAD_QUEUE", "NO_RING", "INGRESS", "DEVICE_CONVERSATION",
     "Field", "Record", "CONTROL", "STATS", "QUEUE", "SLOT", "DEAD_SLOT", "REASONS",
-    "FIRST_USER_REASON", "SERVE_PERSISTENT", "SERVE_EVENT_DRIVEN", "RETURN_WHEN_IDLE",
+    "FIRST_USER_REASON", "PHASE_NEW", "PHASE_RUNNING", "PHASE_STOPPED", "HOOKS",
+    "SERVE_PERSISTENT", "SERVE_EVENT_DRIVEN", "RETURN_WHEN_IDLE",
     "PERSISTENT_LAUNCH", "DRAIN_LAUNCH", "ROOM_OK", "ROOM_DEVICE", "ROOM_HOST",
     "BLOCK_SPINS", "HOST_PATIENCE_NS", "MAX_LOCAL", "DRAIN_PASSES", "ROOM_PATIENCE", "MAX_PASSES",
     "MAX_ROOM_NEED", "MIN_CAPACITY", "MAX_CAPACITY", "capacity_problem", "RECORDS",
@@ -106,11 +107,15 @@ CONTROL = Record("rc_control", "RC_CTL_", (
     Field("host_clock", "u64"),            # host: its monotonic clock (ns), the heartbeat
     Field("next_correlation", "u32"),      # device: counter of rc.send conversations
     Field("dead_letter_overflow", "u32"),  # device: dead letters that found no room
+    Field("stopping", "u32"),              # host: 1 asks for the on_stop hooks (after a drain)
 ), size=LINE)
 
+# `phase` and `hook_fault` are used by kernels with lifecycle hooks only: the phase goes
+# PHASE_NEW -> PHASE_RUNNING (on_start ran) -> PHASE_STOPPED (on_stop ran); hook_fault is
+# the reason code of the last fault a hook raised and did not catch (0: none)
 STATS = Record("rc_stats", "RC_STAT_", tuple(Field(name, "u32") for name in (
     "active", "processed", "dead_lettered", "sent", "received", "busy", "deferred",
-    "waits_host", "dead_letters_lost")), size=LINE)
+    "waits_host", "dead_letters_lost", "phase", "hook_fault")), size=LINE)
 
 QUEUE = Record("rc_queue_header", "RC_QUEUE_", (
     Field("head", "u32", line=True),       # consumer counter
@@ -135,6 +140,8 @@ DEAD_SLOT = Record("rc_dead_header", "RC_DLQ_", SLOT.fields + (
 REASONS = {1: "queue_full", 2: "division_by_zero", 3: "index_out_of_range",
            4: "no_such_instance", 5: "no_handler", 6: "bad_address"}
 FIRST_USER_REASON = 16
+PHASE_NEW, PHASE_RUNNING, PHASE_STOPPED = 0, 1, 2    # an instance's lifecycle (STATS.phase)
+HOOKS = ("on_start", "on_stop")                      # the lifecycle hooks' method names
 
 # rc_main's `mode` bits: which kernels a launch serves, and whether it returns when idle
 SERVE_PERSISTENT = 1
@@ -192,7 +199,8 @@ def c_defines() -> list[tuple[str, int, int]]:
             ("RC_BLOCK_SPINS", BLOCK_SPINS, 32), ("RC_HOST_PATIENCE", HOST_PATIENCE_NS, 64),
             ("RC_MAX_LOCAL", MAX_LOCAL, 32), ("RC_DRAIN_PASSES", DRAIN_PASSES, 32),
             ("RC_ROOM_PATIENCE", ROOM_PATIENCE, 32), ("RC_MAX_PASSES", MAX_PASSES, 64),
-            ("RC_MAX_ROOM_NEED", MAX_ROOM_NEED, 32)]
+            ("RC_MAX_ROOM_NEED", MAX_ROOM_NEED, 32), ("RC_PHASE_NEW", PHASE_NEW, 32),
+            ("RC_PHASE_RUNNING", PHASE_RUNNING, 32), ("RC_PHASE_STOPPED", PHASE_STOPPED, 32)]
     names = [name for name, _, _ in out]
     if len(set(names)) != len(names):
         raise ProtocolError("two protocol constants share a C name")

@@ -51,6 +51,9 @@ from ringc.protocol import (
     INGRESS,
     MAX_LOCAL,
     MAX_ROOM_NEED,
+    PHASE_NEW,
+    PHASE_RUNNING,
+    PHASE_STOPPED,
     REASONS,
     RETURN_WHEN_IDLE,
     ROOM_DEVICE,
@@ -71,10 +74,12 @@ __all__ = ["SimMachine"]
 _M32, _M64 = 0xFFFF_FFFF, 0xFFFF_FFFF_FFFF_FFFF
 # the protocol's words as u32 indices: control words (the control block is at offset 0),
 # stats fields (inside a queue's line), slot header fields (inside a slot)
-_STOP, _RUNNING, _NEXT_CORRELATION, _DEAD_OVERFLOW = (CONTROL.word(n) for n in (
-    "stop", "running", "next_correlation", "dead_letter_overflow"))
-(_ACTIVE, _PROCESSED, _DEAD, _SENT, _RECEIVED, _BUSY, _DEFERRED, _WAITS_HOST,
- _LOST) = (STATS.word(n) for n in STATS.names)
+_STOP, _RUNNING, _NEXT_CORRELATION, _DEAD_OVERFLOW, _STOPPING = (CONTROL.word(n) for n in (
+    "stop", "running", "next_correlation", "dead_letter_overflow", "stopping"))
+(_ACTIVE, _PROCESSED, _DEAD, _SENT, _RECEIVED, _BUSY, _DEFERRED, _WAITS_HOST, _LOST,
+ _PHASE, _HOOK_FAULT) = (STATS.word(n) for n in (
+    "active", "processed", "dead_lettered", "sent", "received", "busy", "deferred",
+    "waits_host", "dead_letters_lost", "phase", "hook_fault"))
 _STATS_WORDS = STATS.size >> 2
 _SEQ, _TYPE_ID, _SOURCE, _FLAGS = (SLOT.word(n) for n in ("seq", "type_id", "source", "flags"))
 _CORRELATION, _TIMESTAMP = SLOT.offset("correlation"), SLOT.offset("timestamp")
@@ -236,6 +241,8 @@ class SimMachine:
                         if q % groups != group or w32[line + _ACTIVE] == 0:
                             continue
                         self._add(line + _BUSY, 1)
+                        if k.hooks:
+                            took += self._lifecycle(k, q)
                         took += self._serve(k, q, pass_)
                         self._add(line + _BUSY, _M32)
                     continue
@@ -263,6 +270,27 @@ class SimMachine:
             yield took + n
             if not more:
                 return
+
+    def _lifecycle(self, k: KernelLayout, q: int) -> int:
+        """The lifecycle hooks of ordered queue q (rc_lifecycle_*): on_start before its
+        first message, on_stop once the host sets `stopping`; 1 when one ran."""
+        w32, line = self.w32, self._line(q)
+        phase = int(w32[line + _PHASE])
+        if phase == PHASE_RUNNING and w32[_STOPPING] != 0:
+            after, hook = PHASE_STOPPED, "on_stop"
+        elif phase == PHASE_NEW:
+            after, hook = PHASE_RUNNING, "on_start"
+        else:
+            return 0
+        if hook in k.hooks:
+            ctx = _Context(self, q, q, 0, k.backpressure == "block")
+            try:
+                self.interpreter.function(k.name, hook)(self.states[q], ctx,
+                                                        q - k.queue_base, ())
+            except Fault as fault:
+                w32[line + _HOOK_FAULT] = fault.reason
+        w32[line + _PHASE] = after
+        return 1
 
     def _serve(self, k: KernelLayout, q: int, turn: int) -> int:
         """Take and handle up to max_batch messages of ordered queue q (rc_serve_*)."""

@@ -202,7 +202,10 @@ def _kernel_view(printer: ProgramPrinter, k, layout: Layout) -> dict:
                              message=printer.names("msg", hl.message),
                              dead=printer.names("dead", hl.message),
                              function=printer.function_name(h, k)))
+    hooks = {fn.name: printer.function_name(fn, k) for fn in k.helpers if fn.name in kl.hooks}
     return dict(name=k.name, domain=k.options.domain, layout=kl, state=c_state,
+                start=hooks.get("on_start"), stop=hooks.get("on_stop"),
+                lifecycle=printer.names("lifecycle", k.name) if hooks else None,
                 state_fields=decls,
                 end=kl.queue_base + kl.instances, handlers=handlers,
                 dispatch=printer.names("dispatch", k.name), room=printer.names("room", k.name),

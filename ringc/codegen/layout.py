@@ -53,6 +53,7 @@ from ..protocol import (
     CONTROL,
     DEAD_QUEUE,
     DEAD_SLOT,
+    HOOKS,
     HOST_QUEUE,
     LINE,
     PAGE,
@@ -207,7 +208,8 @@ def compute_layout(program: Program, output_capacity: int = 4096,
             ingress_offset=0, state_offset=0,
             state_stride=round_up(state_dtype.itemsize, LINE), state_dtype=state_dtype,
             state_init=tuple((s.name, s.init) for s in k.state if s.init is not None),
-            handlers=tuple(handlers)))
+            handlers=tuple(handlers),
+            hooks=tuple(h for h in HOOKS if any(f.name == h for f in k.helpers))))
         base += k.options.instances
 
     def rings(offset: int, field: str, suffix: str) -> tuple[int, list[QueueLayout]]:

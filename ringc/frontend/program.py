@@ -17,6 +17,7 @@ from ..dsl import is_device_function, is_kernel, is_message, record_class
 from ..errors import CompileError
 from ..ir import nodes as ir
 from ..ir.types import ADDRESS, BOOL, AddressType, ArrayType, MessageType, ScalarType, leaf_type
+from ..protocol import HOOKS
 from ..source import loc_of, source_of
 from ..types import Address
 from . import names
@@ -149,7 +150,9 @@ class ProgramBuilder:
                     raise CompileError(f"a kernel class cannot define {stmt.name}",
                                        loc_of(file, stmt), "handlers are on_<name> methods, "
                                        "helpers plain methods")
-                if stmt.name.startswith("on_"):
+                if stmt.name in HOOKS:
+                    self._parse_hook(info, stmt)
+                elif stmt.name.startswith("on_"):
                     self._parse_handler(info, stmt)
                 else:
                     info.helper_nodes[stmt.name] = stmt
@@ -238,6 +241,25 @@ class ProgramBuilder:
         info.handled[t.name] = node.name
         info.handlers.append((node, param.arg, t))
 
+    def _parse_hook(self, info: KernelInfo, node: ast.FunctionDef) -> None:
+        """`on_start(self)` / `on_stop(self)`: lowered like a helper of no parameters."""
+        where = loc_of(info.file, node)
+        args = node.args
+        if (args.vararg or args.kwarg or args.kwonlyargs or args.defaults
+                or len(args.args) != 1 or args.args[0].arg != "self"):
+            raise CompileError(f"{node.name} is a lifecycle hook: it takes only self",
+                               where, f"def {node.name}(self): ... (a handler of a message "
+                                      f"needs another name, e.g. on_{node.name[3:]}_msg)")
+        if node.returns is not None and not (isinstance(node.returns, ast.Constant)
+                                             and node.returns.value is None):
+            raise CompileError(f"{node.name} is a lifecycle hook: it returns nothing",
+                               loc_of(info.file, node.returns), "remove the annotation")
+        if info.options.concurrency != "ordered":
+            raise CompileError(f"kernel '{info.name}' is concurrency='parallel': lifecycle "
+                               f"hooks need an ordered kernel", where,
+                               "make the kernel 'ordered', or send it a start message")
+        info.helper_nodes[node.name] = node
+
     def _returns(self, info_file: str, globals_: dict, node: ast.FunctionDef):
         if node.returns is None:
             return None
@@ -282,9 +304,10 @@ class ProgramBuilder:
     def helper(self, kernel: KernelInfo, name: str, node: ast.AST, fl) -> FunctionInfo:
         if name in kernel.helpers and kernel.helpers[name].lowered is not None:
             return kernel.helpers[name]
-        if name not in kernel.helper_nodes:
+        if name not in kernel.helper_nodes or name in HOOKS:
             raise fl.error(node, f"kernel '{kernel.name}' has no helper method '{name}'",
-                           "handlers (on_*) cannot be called; define a helper method")
+                           "handlers (on_*) and lifecycle hooks cannot be called; define a "
+                           "helper method")
         return self._lower_helper(kernel, name, fl, node)
 
     def _lower_helper(self, kernel: KernelInfo, name: str, fl=None, node=None) -> FunctionInfo:

@@ -105,6 +105,9 @@ _SHIFTS = ("shl", "shr")
 _FLOAT_MATH = ("sqrt", "exp", "log", "sin", "cos", "tan", "floor", "ceil", "fabs", "pow",
                "isnan", "isinf")
 _BINARY_MATH = ("pow", "min", "max")
+_HOOKS = ("on_start", "on_stop")   # lifecycle hooks: helpers the device loop calls
+
+
 class IRVerifyError(Exception):
     """Malformed IR. `loc` is the user-source location of the statement or definition at
     fault (None when there is none); str() reads `FILE:LINE:COL: error: MESSAGE`."""
@@ -289,6 +292,11 @@ def _check_kernel(kernel: KernelDef, messages: dict, kernels: dict,
                                 f"not {handler.returns}", handler.loc)
     for helper in kernel.helpers:
         _check_signature(helper, messages)
+        if helper.name in _HOOKS and (helper.params or helper.returns is not None
+                                      or kernel.options.concurrency != "ordered"):
+            raise IRVerifyError(f"lifecycle hook {helper.name!r} of kernel {kernel.name!r} "
+                                f"takes no parameters, returns nothing and needs an ordered "
+                                f"kernel", helper.loc)
 
 
 def _check_options(kernel: KernelDef, known_targets: Collection[str] | None) -> None:

@@ -149,8 +149,8 @@ class Inbox:
         for slot in slots:
             msg = self._layout.message_by_id(int(slot["type_id"]))
             record = slot["payload"][:msg.size].copy().view(msg.dtype)[0]
-            kernel, instance = self._queue_name(int(slot["queue"]))
-            src_kernel, src_instance = self._queue_name(int(slot["source"]))
+            kernel, instance = self.queue_name(int(slot["queue"]))
+            src_kernel, src_instance = self.queue_name(int(slot["source"]))
             source = src_kernel if src_instance < 0 else f"{src_kernel}[{src_instance}]"
             entry = DeadLetter(
                 kernel, instance, self._reasons.get(int(slot["reason"]),
@@ -161,7 +161,11 @@ class Inbox:
             if self._replies.get(entry.correlation, 0) is None:   # a request's conversation
                 self._replies[entry.correlation] = entry
 
-    def _queue_name(self, queue: int) -> tuple[str | None, int]:
+    def reason_name(self, code: int) -> str:
+        """The reason string of a fault code."""
+        return self._reasons.get(code, f"reason {code}")
+
+    def queue_name(self, queue: int) -> tuple[str | None, int]:
         """(kernel name, instance) of an input queue; ("host" or None, -1) for the others."""
         if queue in (HOST_QUEUE, DEAD_QUEUE) or queue >= self._layout.num_queues:
             return (None if queue != HOST_QUEUE else "host"), -1

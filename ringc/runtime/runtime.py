@@ -31,7 +31,17 @@ from ..arena import KernelLayout, Layout
 from ..errors import BackendUnavailable, DeadLettered, QueueFull, RingcError
 from ..ir.nodes import FunctionDef, HelperCall, Intrinsic, Program
 from ..ir.walk import all_stmts, stmt_exprs, walk
-from ..protocol import CONTROL, DRAIN_LAUNCH, HOST_QUEUE, SERVE_EVENT_DRIVEN, SERVE_PERSISTENT
+from ..protocol import (
+    CONTROL,
+    DRAIN_LAUNCH,
+    HOOKS,
+    HOST_QUEUE,
+    PHASE_NEW,
+    PHASE_RUNNING,
+    PHASE_STOPPED,
+    SERVE_EVENT_DRIVEN,
+    SERVE_PERSISTENT,
+)
 from .codec import MessageCodec, fitted
 from .inbox import Inbox, RawReply
 from .interrupts import Guarded
@@ -148,10 +158,16 @@ class Runtime:
         install_interrupt_deferral()
         mem = device.arena
         self._stop_word = u32_at(mem, layout.control_offset + CONTROL.offset("stop"))
+        self._stopping_word = u32_at(mem, layout.control_offset + CONTROL.offset("stopping"))
         self._clock_word = u64_at(mem, layout.control_offset + CONTROL.offset("host_clock"))
         self._stats = stats_view(mem, layout.stats_offset, layout.num_queues)
         self._counters = Counters(self._stats)
         self._lost_reported = self._counters.total["dead_letters_lost"].copy()
+        # the queues of instances with lifecycle hooks, per hook
+        self._hooked = {hook: np.array([q for k in layout.kernels if hook in k.hooks
+                                        for q in k.queue_ids], dtype=np.int64)
+                        for hook in HOOKS}
+        self._hook_faults_reported = np.zeros(layout.num_queues, dtype=np.uint32)
         self._ingress = [IngressRing(mem, q) for q in layout.ingress]
         self._host_puts = [0] * layout.num_queues        # per queue (a list: += is cheap)
         self._latency = LatencyBook(layout.num_queues)
@@ -398,6 +414,7 @@ class Runtime:
             self._clock_word[0] = now
             self._counters.update()
             self._report_lost()
+            self._report_hook_faults()
             if not self._persistent and not self._closed:
                 self._relaunch_if_needed()
 
@@ -414,6 +431,35 @@ class Runtime:
                 log.warning("%d dead letter(s) of kernel %s were lost: the dead-letter queue "
                             "stayed full while the host did not drain it", new, k.name)
         self._lost_reported = lost.copy()
+
+    def _report_hook_faults(self) -> None:
+        """Log a fault a lifecycle hook raised and did not catch (no message to dead-letter
+        carries it), once per instance and hook. Caller holds the lock."""
+        faults = self._stats["hook_fault"]
+        for q in np.flatnonzero(faults != self._hook_faults_reported):
+            code = int(faults[q])
+            kernel, instance = self._inbox.queue_name(int(q))
+            hook = "on_start" if self._stats["phase"][q] == PHASE_RUNNING else "on_stop"
+            log.warning("%s of %s[%d] faulted (%s): the hook ended there", hook, kernel,
+                        instance, self._inbox.reason_name(code))
+            self._hook_faults_reported[q] = code
+
+    def _hook_work(self) -> bool:
+        """Does an active instance wait for a lifecycle hook (on_start not yet run, or
+        on_stop asked for and not yet run)?"""
+        phase, active = self._stats["phase"], self._stats["active"]
+        start = self._hooked["on_start"]
+        if ((phase[start] == PHASE_NEW) & (active[start] != 0)).any():
+            return True
+        stop = self._hooked["on_stop"]
+        return bool(self._stopping_word[0]) and bool(
+            ((phase[stop] == PHASE_RUNNING) & (active[stop] != 0)).any())
+
+    def _stopped_hooks_ran(self) -> bool:
+        """Has every active instance with an on_stop hook run it?"""
+        stop = self._hooked["on_stop"]
+        phase, active = self._stats["phase"][stop], self._stats["active"][stop]
+        return bool(((phase == PHASE_STOPPED) | (active == 0)).all())
 
     def _wait(self, ready, timeout: float | None) -> bool:
         """Pump until `ready()` or `timeout`: yields for the first ~100 polls (a reply
@@ -492,7 +538,8 @@ class Runtime:
         progress = (sum(self._host_puts), int(stats["processed"].sum()),
                     int(stats["dead_lettered"].sum()), int(stats["received"].sum()),
                     int(stats["deferred"].sum()), self._inbox.collected)
-        if progress != self._launch_progress and self._pending(active_only=True):
+        if (progress != self._launch_progress and self._pending(active_only=True)) \
+                or self._hook_work():
             try:
                 self._launch(DRAIN_LAUNCH)
             except BackendUnavailable:       # the device's workers are busy: the pump retries
@@ -648,6 +695,12 @@ class Runtime:
         try:
             if drain:
                 clean = self._wait(self._drained, timeout)
+                if clean and len(self._hooked["on_stop"]):      # then the on_stop hooks,
+                    self._stopping_word[0] = 1                  # and what they sent
+                    full_fence()
+                    left = None if deadline is None else max(0.0, deadline - time.monotonic())
+                    clean = self._wait(lambda: self._stopped_hooks_ran() and self._drained(),
+                                       left)
         finally:                                    # Ctrl-C in the drain still stops it
             with self._lock:
                 self._stop_word[0] = 1

@@ -348,3 +348,56 @@ class Breaker:
                 value = -2
             return Outcome(value=value, how=-1, tries=m.tries)
         return Outcome(value=value, how=0, tries=m.tries)
+
+
+@rc.message
+class Flush:
+    started: i32
+    total: i64
+    count: i32
+
+
+@rc.ring_kernel(capacity=8, instances=2)
+class Batcher:
+    """Lifecycle hooks: on_start announces the instance, batches of three are flushed as
+    they fill, and on_stop flushes what is left at shutdown."""
+
+    total: i64
+    count: i32
+    started: i32
+
+    def on_start(self):
+        self.started = 100 + rc.instance_id()
+        rc.emit(Flush(started=self.started, total=-1))
+
+    def on_note(self, m: Note):
+        self.total += m.seq
+        self.count += 1
+        if self.count == 3:
+            self.flush()
+
+    def flush(self):
+        rc.emit(Flush(started=self.started, total=self.total, count=self.count))
+        self.total = 0
+        self.count = 0
+
+    def on_stop(self):
+        self.flush()
+
+
+@rc.ring_kernel(capacity=8, mode="event_driven")
+class Starter:
+    """Event-driven, with hooks that fault: on_start stores, then divides by zero."""
+
+    ready: i32
+    zero: i32
+
+    def on_start(self):
+        self.ready = 1
+        self.ready = 10 // self.zero
+
+    def on_ask(self, m: Ask) -> Done:
+        return Done(sender=self.ready, seq=m.n, quotient=0)
+
+    def on_stop(self):
+        rc.fail("stop_hook")
