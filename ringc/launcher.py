@@ -73,7 +73,10 @@ def launch(kernels, backend: str = "opencl", device=None, **options) -> Runtime:
         raise exc.with_traceback(None) from None
     request = LoadRequest(program, layout, reasons, source, layout.new_arena(), device,
                           settings, prepared)
-    dev = record.resolve(record.load)(request)
+    try:
+        dev = record.resolve(record.load)(request)
+    except BackendUnavailable as exc:        # the device cannot run it: say why, not where
+        raise exc.with_traceback(None) from None
     return Runtime(program, layout, reasons, messages, kernel_classes, dev, backend,
                    host_buffer=settings["host_buffer"])
 

@@ -28,7 +28,7 @@ from ringc.protocol import CONTROL
 
 from ..devices import choose_device
 from ..record import LoadRequest
-from . import cache
+from . import cache, stack
 from .toolchain import build_options, devices, opencl, require_linker, unusable_compiler
 
 __all__ = ["OpenCLDevice", "find_device", "load"]
@@ -40,7 +40,10 @@ MAX_PARALLEL_WIDTH = {"cpu": 16, "gpu": 128}
 
 
 def load(request: LoadRequest) -> OpenCLDevice:
-    """The target's loader (`ringc.backends.record.Target.load`)."""
+    """The target's loader (`ringc.backends.record.Target.load`). A program whose handlers
+    need more private memory than the device's work-items have is BackendUnavailable before
+    anything is built (`stack.check`: on PoCL's CPU device it would crash the process)."""
+    stack.check(request.program, find_device(request.device))
     return OpenCLDevice(request.source, request.layout, request.image, device=request.device,
                         memory=request.settings["memory"], groups=request.settings["groups"],
                         parallel=request.parallel, fast_math=request.fast_math)

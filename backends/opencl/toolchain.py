@@ -135,11 +135,14 @@ def devices() -> list:
     return found
 
 
+def is_pocl_cpu(device) -> bool:
+    """Is `device` PoCL's CPU device (whose worker threads run the work-groups)?"""
+    return device.platform.name == _POCL and bool(device.type & opencl().device_type.CPU)
+
+
 def require_linker(device) -> None:
     """PoCL's CPU device links with `ld`: ToolchainUnavailable when it is missing."""
-    cl = opencl()
-    if (device.platform.name == _POCL and device.type & cl.device_type.CPU
-            and not shutil.which("ld")):
+    if is_pocl_cpu(device) and not shutil.which("ld"):
         raise ToolchainUnavailable(
             "PoCL's CPU device needs the linker `ld` (binutils) on PATH to build programs")
 
