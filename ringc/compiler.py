@@ -52,6 +52,8 @@ def compile(kernels, target: str = "opencl", *, output_capacity: int = 4096,  # 
             dead_letter_capacity: int = 1024, debug: bool = False) -> CompiledProgram:
     """Compile `kernels` (a kernel class, a sequence of them, an IR `Program`, or the path
     of a `.py` / `.rir` file) for `target` (one of `ringc.targets.compile_targets()`)."""
+    if not isinstance(debug, bool):
+        raise TypeError(f"rc.compile option debug must be True or False, not {debug!r}")
     try:
         if target not in compile_targets():
             raise CompileError(f"unknown target '{target}'",

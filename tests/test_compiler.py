@@ -186,3 +186,9 @@ def test_long_flat_expressions_build_up_to_the_limit_and_are_refused_beyond(user
             rc.compile(user_module(_chain(terms)).Chain, "opencl")
         assert "nests more than 100 levels deep" in info.value.message
         assert info.value.hint == "split it into steps with local variables"
+
+
+def test_compile_options_have_their_types(user_module):
+    mod = user_module(SUMMER)
+    with pytest.raises(TypeError, match="debug must be True or False, not 5"):
+        rc.compile(mod.Summer, "opencl", debug=5)

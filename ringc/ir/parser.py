@@ -270,6 +270,8 @@ class _Build(Transformer):
         return LocalDef(name, type_)
 
     def loc(self, file, line, col) -> Loc:
+        if int(line) < 0 or int(col) < 0:
+            raise _TextError("a location's line and column are not negative", line)
         return Loc(_unquote(file), int(line), int(col))
 
     def type(self, head, *lengths):

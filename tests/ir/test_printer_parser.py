@@ -328,6 +328,8 @@ SYNTAX_ERRORS = [
     ("list option given a name", KERNEL + "  options { targets=cuda }\n}\n", 2, 13,
      "kernel option 'targets' takes a list"),
     ("unknown escape", 'message A #1 @"f\\q":1:1 {\n}\n', 1, 15, "unknown escape \\q"),
+    ("negative line", 'message A #1 @"f.py":-5:1 {\n}\n', 1, 22,
+     "a location's line and column are not negative"),
     ("escape past unicode", 'message A #1 @"\\U00110000":1:1 {\n}\n', 1, 15,
      "escape \\U00110000 is not a character"),
     ("unterminated string", 'message A #1 @"f:1:1 {\n}\n', 1, 15,
