@@ -25,6 +25,7 @@ from .types import (
     Address,
     AddressType,
     ArrayType,
+    ContainerType,
     FieldType,
     MessageType,
     ScalarType,
@@ -65,6 +66,10 @@ def message(cls: type) -> type:
                 "which a message cannot hold", where,
                 hint="use a scalar (bool i8 i16 i32 i64 u8 u16 u32 u64 f32 f64), "
                      "Array[T, n], rc.Address or a message class (a record)")
+        if isinstance(ftype, ContainerType):
+            raise CompileError(f"field '{name}' of message '{cls.__name__}' is a container "
+                               f"({ftype}), which a message cannot hold", where,
+                               hint="containers are kernel state: declare it in the kernel")
         if name in cls.__dict__:
             raise CompileError(f"message field '{name}' cannot have a default value", where,
                                hint="fields not given at construction are zero")

@@ -138,7 +138,8 @@ DEAD_SLOT = Record("rc_dead_header", "RC_DLQ_", SLOT.fields + (
 
 # Built-in dead-letter reasons; the strings of `rc.fail` get FIRST_USER_REASON and up.
 REASONS = {1: "queue_full", 2: "division_by_zero", 3: "index_out_of_range",
-           4: "no_such_instance", 5: "no_handler", 6: "bad_address"}
+           4: "no_such_instance", 5: "no_handler", 6: "bad_address", 7: "container_full",
+           8: "container_empty"}
 FIRST_USER_REASON = 16
 PHASE_NEW, PHASE_RUNNING, PHASE_STOPPED = 0, 1, 2    # an instance's lifecycle (STATS.phase)
 HOOKS = ("on_start", "on_stop")                      # the lifecycle hooks' method names

@@ -21,6 +21,7 @@ from .ir.types import (
     U32,
     AddressType,
     ArrayType,
+    ContainerType,
     FieldType,
     MessageType,
     ScalarType,
@@ -33,7 +34,8 @@ from .ir.types import (
 __all__ = ["ADDRESS", "ADDRESS_DTYPE", "BOOL", "F32", "F64", "I32", "I64", "MESSAGE_ALIGN",
            "SCALAR_TYPES", "U32", "AddressType", "ArrayType", "FieldType", "MessageType",
            "ScalarType", "ValueType", "cast_value", "struct_dtype", "struct_layout",
-           "Array", "Address", "resolve_type", "MAX_ARRAY_BYTES"]
+           "Array", "Address", "Queue", "Stack", "ContainerType", "resolve_type",
+           "MAX_ARRAY_BYTES"]
 
 
 class _ArrayFactory:
@@ -45,6 +47,9 @@ class _ArrayFactory:
             raise TypeError("write Array[T, n], e.g. Array[f32, 4]")
         elem, length = item
         elem = resolve_type(elem)
+        if isinstance(elem, ContainerType):
+            raise TypeError(f"an Array cannot hold containers ({elem}): containers are "
+                            f"kernel state of their own")
         if elem is None:
             raise TypeError(f"Array elements must be a scalar type, rc.Address, a message "
                             f"class or an Array, not {item[0]!r}")
@@ -60,6 +65,36 @@ class _ArrayFactory:
 
 
 Array = _ArrayFactory()
+
+
+class _ContainerFactory:
+    """`Queue[T, n]` / `Stack[T, n]` in a kernel's state annotations."""
+
+    def __init__(self, kind: str, spelled: str):
+        self.kind, self.spelled = kind, spelled
+
+    def __getitem__(self, item) -> ContainerType:
+        example = f"{self.spelled}[Job, 64]"
+        if not isinstance(item, tuple) or len(item) != 2:
+            raise TypeError(f"write {self.spelled}[T, n], e.g. {example}")
+        elem, capacity = resolve_type(item[0]), item[1]
+        if not isinstance(elem, (ScalarType, AddressType, MessageType)):
+            raise TypeError(f"{self.spelled} items must be a scalar type, rc.Address or a "
+                            f"message class, not {item[0]!r}")
+        if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1:
+            raise TypeError(f"{self.spelled} capacity must be a positive int, not "
+                            f"{capacity!r}")
+        if elem.size * capacity > MAX_ARRAY_BYTES:
+            raise TypeError(f"{self.spelled}[{elem}, {capacity}] would take "
+                            f"{elem.size * capacity} bytes (at most {MAX_ARRAY_BYTES})")
+        return ContainerType(self.kind, elem, capacity)
+
+    def __repr__(self) -> str:
+        return self.spelled
+
+
+Queue = _ContainerFactory("queue", "Queue")
+Stack = _ContainerFactory("stack", "Stack")
 
 
 class Address:
@@ -84,7 +119,7 @@ class Address:
 
 def resolve_type(annotation) -> FieldType | None:
     """The field type an annotation object names, or None when it names none."""
-    if isinstance(annotation, (ScalarType, ArrayType, AddressType)):
+    if isinstance(annotation, (ScalarType, ArrayType, AddressType, ContainerType)):
         return annotation
     if annotation is Address:
         return ADDRESS

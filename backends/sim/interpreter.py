@@ -47,12 +47,15 @@ from ringc.ir.nodes import (
     Cast,
     Compare,
     Const,
+    ContainerCall,
+    ContainerItem,
     Continue,
     Emit,
     ExprStmt,
     Fail,
     FaultIs,
     For,
+    ForEach,
     FunctionDef,
     HelperCall,
     If,
@@ -93,8 +96,9 @@ from ringc.protocol import FIRST_USER_REASON, REASONS
 __all__ = ["Fault", "Effects", "Interpreter", "Address", "HandlerFn", "DIVISION_BY_ZERO",
            "INDEX_OUT_OF_RANGE", "Record", "copy_record"]
 
-DIVISION_BY_ZERO = 2
-INDEX_OUT_OF_RANGE = 3
+_CODES = {name: code for code, name in REASONS.items()}
+DIVISION_BY_ZERO, INDEX_OUT_OF_RANGE = _CODES["division_by_zero"], _CODES["index_out_of_range"]
+CONTAINER_FULL, CONTAINER_EMPTY = _CODES["container_full"], _CODES["container_empty"]
 Address = tuple[int, int, int]          # (queue, reserved, correlation)
 Frame = list                            # [state, effects, instance, local 0, local 1, ...]
 Ev = Callable[[Frame], object]
@@ -209,6 +213,15 @@ def _zero(t, messages: dict[str, np.dtype]) -> Callable[[], object]:
         return lambda: np.zeros(shape, dtype)
     dtype = messages[t.name]
     return lambda: np.zeros(1, dtype)
+
+
+def _item_loader(t) -> Callable[[np.ndarray, int], object]:
+    """A function (items array, slot) -> the item's value: a copy of a record (the slot may
+    be reused once popped), a Python value of a scalar or address."""
+    if isinstance(t, MessageType):
+        return lambda items, slot: copy_record(items[slot:slot + 1])
+    load = _loader(t) or (lambda v: v)
+    return lambda items, slot: load(items[slot])
 
 
 def copy_record(record: Record) -> Record:
@@ -418,6 +431,27 @@ class _Compiler:
         base, name = self.expr(e.base), e.field
         return lambda f: (base(f)[name], 0)
 
+    @ref.on(ContainerItem)
+    def container_item_ref(self, e: ContainerItem) -> Callable[[Frame], tuple[object, object]]:
+        slot = self.container_slot(e)
+        name = e.container.name
+        return lambda f: (f[_STATE][name]["items"][0], slot(f))
+
+    def container_slot(self, e: ContainerItem) -> Callable[[Frame], int]:
+        """The slot of the i-th item (rc_box_*_at): from the front of a queue, the top of a
+        stack; index_out_of_range past the last."""
+        name, index, t = e.container.name, self.expr(e.index), e.container.type
+
+        def slot(f) -> int:
+            box = f[_STATE][name]
+            i, count = index(f), int(box["count"][0])
+            if not 0 <= i < count:
+                raise Fault(INDEX_OUT_OF_RANGE)
+            if t.kind == "queue":
+                return (int(box["head"][0]) + i) % t.capacity
+            return count - 1 - i
+        return slot
+
     @ref.on(Index)
     def element_ref(self, e: Index) -> Callable[[Frame], tuple[object, object]]:
         base, index, n = self.expr(e.base), self.expr(e.index), e.base.type.length
@@ -488,6 +522,30 @@ class _Compiler:
         def fail(f):
             raise Fault(code)
         return fail
+
+    @stmt.on(ForEach)
+    def stmt_for_each(self, s: ForEach) -> Ev:
+        name, t, var = s.container.name, s.container.type, self.slots[s.var]
+        load, body = _item_loader(t.item), self.block(s.body)
+
+        def loop(f):
+            k = 0
+            while True:
+                box = f[_STATE][name]
+                count = int(box["count"][0])
+                if k >= count:
+                    return None
+                slot = (int(box["head"][0]) + k) % t.capacity if t.kind == "queue" \
+                    else count - 1 - k
+                f[var] = load(box["items"][0], slot)
+                k += 1
+                r = body(f)
+                if r is not None:
+                    if r is _BREAK:
+                        return None
+                    if r is not _CONTINUE:
+                        return r
+        return loop
 
     @stmt.on(Raise)
     def stmt_raise(self, s: Raise) -> Ev:
@@ -739,6 +797,67 @@ class _Compiler:
                     record[name][0] = v
             return record
         return build
+
+    @expr.on(ContainerItem)
+    def expr_container_item(self, e: ContainerItem) -> Ev:
+        slot, name = self.container_slot(e), e.container.name
+        if isinstance(e.type, MessageType):        # a view, as an Index of records is
+            def record(f):
+                s = slot(f)
+                return f[_STATE][name]["items"][0][s:s + 1]
+            return record
+        load = _item_loader(e.type)
+        return lambda f: load(f[_STATE][name]["items"][0], slot(f))
+
+    @expr.on(ContainerCall)
+    def expr_container_call(self, e: ContainerCall) -> Ev:
+        """The methods of rc_box_* in templates/common.j2, over the same memory."""
+        name, t, method = e.container.name, e.container.type, e.method
+        args = [self.expr(a) for a in e.args]
+        load = _item_loader(t.item)
+        queue, n = t.kind == "queue", t.capacity
+
+        def box(f):
+            return f[_STATE][name]
+
+        if method == "len":
+            return lambda f: int(box(f)["count"][0])
+        if method in ("full", "empty"):
+            want = n if method == "full" else 0
+            return lambda f: int(box(f)["count"][0]) == want
+        if method == "clear":
+            def clear(f):
+                b = box(f)
+                b["count"] = 0
+                if queue:
+                    b["head"] = 0
+            return clear
+        if method == "push":
+            item = args[0]
+
+            def push(f):
+                x = item(f)
+                b = box(f)
+                count = int(b["count"][0])
+                if count >= n:
+                    raise Fault(CONTAINER_FULL)
+                _store(b["items"][0], (int(b["head"][0]) + count) % n if queue else count, x)
+                b["count"] = count + 1
+            return push
+
+        def take(f):                                # pop and peek: the item's slot
+            b = box(f)
+            count = int(b["count"][0])
+            if count == 0:
+                raise Fault(CONTAINER_EMPTY)
+            head = int(b["head"][0]) if queue else 0
+            slot = head if queue else count - 1
+            if method == "pop":
+                b["count"] = count - 1
+                if queue:
+                    b["head"] = (head + 1) % n
+            return load(b["items"][0], slot)
+        return take
 
     @expr.on(FaultIs)
     def expr_fault_is(self, e: FaultIs) -> Ev:

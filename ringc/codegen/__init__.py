@@ -30,7 +30,7 @@ from .. import protocol, targets
 from ..arena import Layout
 from ..errors import CompileError
 from ..ir.nodes import Fail, FaultIs, FunctionDef, Program
-from ..ir.types import ArrayType, MessageType, ScalarType, struct_layout
+from ..ir.types import ArrayType, ContainerType, MessageType, ScalarType, struct_layout
 from ..ir.walk import all_stmts, stmt_exprs, walk
 from ..protocol import FIRST_USER_REASON, MAX_ROOM_NEED, REASONS
 from ..targets import Target
@@ -118,6 +118,8 @@ def generate(program: Program, target: str, *, output_capacity: int = 4096,
     printer = ProgramPrinter(dialect, program, layout, names,
                              {r: FIRST_USER_REASON + i for i, r in enumerate(reasons)})
     messages = [_message_view(printer, m) for m in program.messages]
+    containers = [_container_view(printer, t) for t in dict.fromkeys(
+        s.type for k in program.kernels for s in k.state if isinstance(s.type, ContainerType))]
     kernels = [_kernel_view(printer, k, layout) for k in program.kernels]
     functions, prototypes = _print_functions(printer, program)
     for view in (*messages, *kernels):
@@ -125,7 +127,7 @@ def generate(program: Program, target: str, *, output_capacity: int = 4096,
             printer.check_type(t, loc)
     asserts = [*protocol.c_asserts(), ("sizeof(rc_address)", 16),
                ("__builtin_offsetof(rc_address, correlation)", 8)]
-    for view in (*messages, *kernels):
+    for view in (*messages, *containers, *kernels):
         asserts += view.pop("asserts")
     pragmas = list(dialect.pragmas) + [dialect.feature_pragmas[f] for f in
                                        sorted(printer.helpers.features)
@@ -133,6 +135,7 @@ def generate(program: Program, target: str, *, output_capacity: int = 4096,
     context = dict(
         d=dialect, G=dialect.global_space, L=dialect.local_space, P=dialect.private_space,
         FN=dialect.function_qualifier, layout=layout, messages=messages, kernels=kernels,
+        containers=containers,
         functions=functions, prototypes=prototypes, helpers=list(
             printer.helpers.items.values()), asserts=asserts, pragmas=pragmas,
         protocol_defines=[(name, _literal(dialect, value, bits))
@@ -188,6 +191,15 @@ def _message_view(printer: ProgramPrinter, m) -> dict:
                 dead=printer.names("dead", m.name),
                 asserts=_asserts(c_name, fields, ml.dtype),
                 checks=[(t, m.loc) for _, t in fields])
+
+
+def _container_view(printer: ProgramPrinter, t: ContainerType) -> dict:
+    """A state container's struct and the names of its functions (templates/common.j2)."""
+    c_name = printer.names("box", t.kind, str(len(printer.containers)))
+    printer.containers[t] = c_name
+    return dict(c=c_name, kind=t.kind, n=t.capacity, fields=_struct_fields(
+        printer, t.fields, t.size), item=printer.ctype(t.item, storage=True),
+        asserts=_asserts(c_name, t.fields, t.np_dtype))
 
 
 def _kernel_view(printer: ProgramPrinter, k, layout: Layout) -> dict:

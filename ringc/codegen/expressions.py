@@ -26,11 +26,14 @@ from typing import TYPE_CHECKING
 from ..errors import CompileError
 from ..ir.dispatch import Dispatch
 from ..ir.nodes import (
+    CONTAINER_METHODS,
     Binary,
     Call,
     Cast,
     Compare,
     Const,
+    ContainerCall,
+    ContainerItem,
     Expr,
     FaultIs,
     FunctionDef,
@@ -108,6 +111,11 @@ class ExpressionPrinter:
                 flags |= READ
             elif isinstance(node, Index) and self.bounds_check:
                 flags |= FAULT
+            elif isinstance(node, ContainerCall):
+                _, changes, faults = CONTAINER_METHODS[node.method]
+                flags |= READ | (WRITE if changes else 0) | (FAULT if faults else 0)
+            elif isinstance(node, ContainerItem):
+                flags |= READ | FAULT
             elif (isinstance(node, Binary) and node.op in _FAULTING_INT_OPS
                   and node.type.is_int):
                 flags |= FAULT
@@ -124,7 +132,11 @@ class ExpressionPrinter:
 
     # -- places ---------------------------------------------------------------------------
 
-    def checked_index(self, e: Index) -> str:
+    def checked_index(self, e: Index | ContainerItem) -> str:
+        if isinstance(e, ContainerItem):           # the slot of the item (faults past it)
+            c = self.shared.containers[e.container.type]
+            return (f"{c}_at(rc_ctx, &{self.place(e.container, {})}, "
+                    f"({self.d.types['u64']}){self.expr(e.index)})")
         index = self.expr(e.index)
         if not self.bounds_check:
             return index
@@ -144,6 +156,11 @@ class ExpressionPrinter:
     @place.on(Member)
     def member_place(self, e: Member, overrides: dict[int, str]) -> str:
         return f"{self.place(e.base, overrides)}.{_member_name(e)}"
+
+    @place.on(ContainerItem)
+    def container_item_place(self, e: ContainerItem, overrides: dict[int, str]) -> str:
+        slot = overrides.get(id(e)) or self.checked_index(e)
+        return f"{self.place(e.container, overrides)}.items[{slot}]"
 
     @place.on(Index)
     def element_place(self, e: Index, overrides: dict[int, str]) -> str:
@@ -321,6 +338,23 @@ class ExpressionPrinter:
         if not parts:
             return msg
         return self.d.ops["sequence"].format(a=", ".join(parts), b=msg)
+
+    @spelled.on(ContainerItem)
+    def container_item(self, e: ContainerItem, kids: list[str]) -> str:
+        return self.container_item_place(e, {})
+
+    @spelled.on(ContainerCall)
+    def container_call(self, e: ContainerCall, kids: list[str]) -> str:
+        box = kids[0]
+        c, n = self.shared.containers[e.container.type], e.container.type.capacity
+        if e.method in ("pop", "peek"):
+            return f"{box}.items[{c}_{e.method}(rc_ctx, &{box})]"
+        if e.method == "push":
+            return f"{c}_push(rc_ctx, &{box}, {kids[1]})"
+        if e.method == "clear":
+            return f"{c}_clear(rc_ctx, &{box})"
+        return {"len": f"((int){box}.count)", "full": f"({box}.count == {n}u)",
+                "empty": f"({box}.count == 0u)"}[e.method]
 
     @spelled.on(FaultIs)
     def fault_is(self, e: FaultIs, kids: list[str]) -> str:

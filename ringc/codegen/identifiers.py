@@ -91,7 +91,7 @@ class Names:
     templates' own identifiers never start with one of them."""
 
     KINDS = ("msg", "state", "put", "send", "dead", "fn", "dev", "dispatch", "room", "serve",
-             "take", "lifecycle")
+             "take", "lifecycle", "box")
 
     def __init__(self) -> None:
         self._names: dict[tuple[str, tuple[str, ...]], str] = {}

@@ -33,6 +33,7 @@ from ..ir.nodes import (
     ExprStmt,
     Fail,
     For,
+    ForEach,
     FunctionDef,
     HelperCall,
     If,
@@ -115,8 +116,8 @@ class _NeedCounter:
         then, orelse = self.body(stmt.then, handler), self.body(stmt.orelse, handler)
         return {k: max(then.get(k, 0), orelse.get(k, 0)) for k in {*then, *orelse}}
 
-    @statement.on(While)
-    def while_(self, stmt: While, handler: bool) -> Counts:
+    @statement.on(While, ForEach)
+    def while_(self, stmt: While | ForEach, handler: bool) -> Counts:
         return self.body(stmt.body, handler)
 
     @statement.on(For)

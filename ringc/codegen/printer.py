@@ -31,12 +31,15 @@ from ..ir.nodes import (
     Assign,
     Break,
     Call,
+    ContainerCall,
+    ContainerItem,
     Continue,
     Emit,
     Expr,
     ExprStmt,
     Fail,
     For,
+    ForEach,
     FunctionDef,
     HelperCall,
     If,
@@ -59,6 +62,7 @@ from ..ir.nodes import (
 from ..ir.types import (
     AddressType,
     ArrayType,
+    ContainerType,
     MessageType,
     ScalarType,
     array_shape,
@@ -96,6 +100,7 @@ class ProgramPrinter:
         self.layout = layout
         self.names = names
         self.reasons = reasons
+        self.containers: dict[ContainerType, str] = {}   # C struct names (codegen fills)
         self.builtin_reasons = {name: code for code, name in REASONS.items()}
         self.helpers = Helpers()
 
@@ -130,6 +135,8 @@ class ProgramPrinter:
             return "rc_address"
         if isinstance(t, MessageType):
             return self.names("msg", t.name)
+        if isinstance(t, ContainerType):
+            return self.containers[t]
         if isinstance(t, ArrayType):
             return self.ctype(t.elem, storage)
         raise TypeError(t)
@@ -315,8 +322,8 @@ class FunctionPrinter(ExpressionPrinter):
         if isinstance(s.value.type, ArrayType):
             return self.copy_array(s.target, s.value)
         root = s.target
-        while isinstance(root, (Member, Index)):
-            root = root.base
+        while isinstance(root, (Member, Index, ContainerItem)):
+            root = root.container if isinstance(root, ContainerItem) else root.base
         private = isinstance(root, Local)    # a store there after a fault is harmless
         indices = _chain_indices(s.target)
         # Python evaluates the value, then the target's indices; then the store happens,
@@ -328,7 +335,8 @@ class FunctionPrinter(ExpressionPrinter):
         overrides = {}
         for ix in indices:
             checked = self.checked_index(ix)
-            if not private and (self.bounds_check or self.effects(ix.index) & (FAULT | WRITE)):
+            if not private and (self.bounds_check or isinstance(ix, ContainerItem)
+                                or self.effects(ix.index) & (FAULT | WRITE)):
                 checked = self.hoist(checked, _U64)
             overrides[id(ix)] = checked
         target = self.place(s.target, overrides)
@@ -452,6 +460,27 @@ class FunctionPrinter(ExpressionPrinter):
         self.depth -= 1
         self.emit("}")
 
+    @statement.on(ForEach)
+    def for_each(self, s: ForEach) -> None:
+        """Each item, copied into the loop variable: front to back, or top to bottom."""
+        t = s.container.type
+        box = self.place(s.container, {})
+        self.temps += 1
+        k = f"rc_k{self.temps}"
+        slot = f"({box}.head + {k}) % {t.capacity}u" if t.kind == "queue" \
+            else f"{box}.count - 1u - {k}"
+        self.emit(f"for (uint {k} = 0u; {k} < {box}.count; ++{k}) {{")
+        self.depth += 1
+        self.emit(f"{mangle(s.var)} = {box}.items[{slot}];")
+        may_fault = any(self.effects(e) & FAULT for st in all_stmts(s.body)
+                        for e in stmt_exprs(st))
+        self.dirty = self.dirty or may_fault
+        self.check_fault()
+        self.depth -= 1
+        self.loop_body(s.body)
+        self.dirty = self.dirty or may_fault
+        self.emit("}")
+
     @statement.on(Break)
     def break_(self, s: Break) -> None:
         self.jump("break", _BREAK)
@@ -539,7 +568,7 @@ class FunctionPrinter(ExpressionPrinter):
     def expr_stmt(self, s: ExprStmt) -> None:
         text = self.expr(s.expr)
         self.flush_pre()
-        called = isinstance(s.expr, (Call, HelperCall, Intrinsic))
+        called = isinstance(s.expr, (Call, HelperCall, Intrinsic, ContainerCall))
         self.emit(f"{text};" if called else f"(void){text};")
 
     @statement.on(Return)
@@ -607,13 +636,14 @@ def comment_text(text: str) -> str:
     return json.dumps(text)
 
 
-def _chain_indices(e: Expr) -> list[Index]:
-    """The Index nodes of an assignment target, outermost first (Python's order)."""
+def _chain_indices(e: Expr) -> list[Index | ContainerItem]:
+    """The Index and ContainerItem nodes of an assignment target, outermost first
+    (Python's order)."""
     found = []
-    while isinstance(e, (Member, Index)):
-        if isinstance(e, Index):
+    while isinstance(e, (Member, Index, ContainerItem)):
+        if isinstance(e, (Index, ContainerItem)):
             found.append(e)
-        e = e.base
+        e = e.container if isinstance(e, ContainerItem) else e.base
     return list(reversed(found))
 
 

@@ -11,10 +11,12 @@ from ..ir import nodes as ir
 from ..ir.types import (
     ADDRESS,
     BOOL,
+    CONTAINER_KINDS,
     F64,
     I32,
     U64,
     ArrayType,
+    ContainerType,
     MessageType,
     ScalarType,
     cast_value,
@@ -29,6 +31,9 @@ def lower_call(fl, node: ast.Call):
     if (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)
             and func.value.id == "self" and "self" not in fl.locals):
         return helper_call(fl, node, func.attr)
+    container = fl.container_of(func.value) if isinstance(func, ast.Attribute) else None
+    if container is not None:
+        return container_call(fl, node, container, func.attr)
     obj = names.resolve(func, fl.ctx.globals)
     if isinstance(obj, names.Unresolved):
         if names.dotted_name(func) is None:
@@ -47,8 +52,10 @@ def lower_call(fl, node: ast.Call):
     if obj is len:
         fl.expect_args(node, 1, "len(array)")
         value = fl.expr(node.args[0])
+        if isinstance(getattr(value, "type", None), ContainerType):
+            return ir.ContainerCall(value, "len", (), I32)
         if not isinstance(getattr(value, "type", None), ArrayType):
-            raise fl.error(node.args[0], "len() takes an array")
+            raise fl.error(node.args[0], "len() takes an array or a state container")
         return Weak(value.type.length)
     builder = fl.ctx.builder
     if builder.is_message_class(obj):
@@ -237,3 +244,20 @@ def zeros(fl, node: ast.Call) -> ir.Zero:
         raise fl.error(node.args[0], f"rc.zeros takes an Array[...] or a message class, not "
                                      f"'{ast.unparse(node.args[0])}'", example)
     return ir.Zero(t)
+
+
+def container_call(fl, node: ast.Call, container: ir.State, method: str) -> ir.ContainerCall:
+    """`self.q.push(x)`, `self.q.pop()`, ... on a state container."""
+    t: ContainerType = container.type
+    spelled = f"self.{container.name}.{method}"
+    if method not in ir.CONTAINER_METHODS or method == "len":
+        methods = ", ".join(m for m in ir.CONTAINER_METHODS if m != "len")
+        raise fl.error(node.func, f"{CONTAINER_KINDS[t.kind]} has no method '{method}'",
+                       f"its methods are {methods}, and len({f'self.{container.name}'})")
+    count, changes, _ = ir.CONTAINER_METHODS[method]
+    fl.expect_args(node, count, f"{spelled}({'item' if count else ''})")
+    args = tuple(fl.convert(fl.expr(a), t.item, a) for a in node.args)
+    if changes:
+        fl.check_state_write(container, node.func)
+    result = {"pop": t.item, "peek": t.item, "full": BOOL, "empty": BOOL}.get(method)
+    return ir.ContainerCall(container, method, args, result)

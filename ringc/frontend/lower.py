@@ -19,7 +19,16 @@ from ..errors import CompileError
 from ..intrinsics import Fault
 from ..ir import nodes as ir
 from ..ir.dispatch import Dispatch
-from ..ir.types import ADDRESS, BOOL, I32, AddressType, ArrayType, MessageType, ScalarType
+from ..ir.types import (
+    ADDRESS,
+    BOOL,
+    I32,
+    AddressType,
+    ArrayType,
+    ContainerType,
+    MessageType,
+    ScalarType,
+)
 from ..ir.walk import MAX_EXPRESSION_DEPTH, walk
 from . import names
 from .typerules import (
@@ -286,6 +295,11 @@ class FunctionLowering:
                 ast.copy_location(binop.left, stmt.target)
                 yield stmt.target.id, None, (stmt.target, binop)
             elif isinstance(stmt, ast.For) and isinstance(stmt.target, ast.Name):
+                container = self.container_of(stmt.iter)
+                if container is not None:         # typed by its items: declared up front
+                    self.declared[stmt.target.id] = container.type.item
+                    self.locals[stmt.target.id] = container.type.item
+                    continue
                 yield stmt.target.id, None, self._range_probe(stmt)
             if isinstance(stmt, (ast.If, ast.While, ast.For, ast.Try)):
                 yield from self._assignments(stmt.body)
@@ -395,8 +409,8 @@ class FunctionLowering:
 
     def check_state_write(self, place, node: ast.AST) -> None:
         root = place
-        while isinstance(root, (ir.Index, ir.Member)):
-            root = root.base
+        while isinstance(root, (ir.Index, ir.Member, ir.ContainerItem)):
+            root = root.container if isinstance(root, ir.ContainerItem) else root.base
         if isinstance(root, ir.State):
             self.effects = True
             kernel = self.ctx.kernel
@@ -417,7 +431,7 @@ class FunctionLowering:
             if special is not None:
                 return special
             value = self.expr(node.value)
-            if isinstance(value, (ir.Call, ir.HelperCall, ir.Intrinsic)):
+            if isinstance(value, (ir.Call, ir.HelperCall, ir.Intrinsic, ir.ContainerCall)):
                 self.check_alone(value, node.value, allow_root=True)
                 return ir.ExprStmt(value, self.loc(node))
         self.expr(node.value)          # an unsupported construct is reported as such
@@ -445,9 +459,12 @@ class FunctionLowering:
         if node.orelse:
             raise self.error(node.orelse[0], "for/else is not supported", "use a flag variable")
         call = node.iter
+        container = self.container_of(call)
+        if container is not None:
+            return self.for_each(node, container)
         if not (isinstance(call, ast.Call) and names.resolve(call.func, self.ctx.globals) is range):
-            raise self.error(node.iter, "for loops iterate over range(...) only",
-                             "write: for i in range(n)")
+            raise self.error(node.iter, "for loops iterate over range(...) or a state "
+                                        "container only", "write: for i in range(n)")
         if not isinstance(node.target, ast.Name):
             raise self.error(node.target, "the loop variable must be a plain name")
         if call.keywords or not 1 <= len(call.args) <= 3:
@@ -570,6 +587,27 @@ class FunctionLowering:
                 test = ir.FaultIs(name, other.value, BOOL)
                 return test if isinstance(node.ops[0], ast.Eq) else ir.Unary("not", test, BOOL)
         return None
+
+    def container_of(self, node: ast.expr) -> ir.State | None:
+        """The state container `node` names (`self.q`), else None."""
+        if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                and node.value.id == "self" and "self" not in self.locals
+                and isinstance(self.ctx.state.get(node.attr), ContainerType)):
+            return ir.State(node.attr, self.ctx.state[node.attr])
+        return None
+
+    def for_each(self, node: ast.For, container: ir.State) -> ir.Stmt:
+        if not isinstance(node.target, ast.Name):
+            raise self.error(node.target, "the loop variable must be a plain name")
+        name, item = node.target.id, container.type.item
+        if self.locals.get(name) != item:
+            raise self.error(node.target, f"loop variable '{name}' holds {item} items, but "
+                                          f"it is also assigned a {self.locals.get(name)}",
+                             "use another name for the loop variable")
+        self.loop_depth += 1
+        body = self.block(node.body)
+        self.loop_depth -= 1
+        return ir.ForEach(name, container, body, self.loc(node))
 
     @stmt.on(ast.Break)
     def stmt_break(self, node: ast.Break) -> ir.Stmt:
@@ -831,6 +869,15 @@ class FunctionLowering:
     def ex_subscript(self, node: ast.Subscript):
         base = self.expr(node.value)
         t = getattr(base, "type", None)
+        if isinstance(t, ContainerType):
+            index = self.expr(node.slice)
+            if isinstance(index, Weak):
+                if index.is_float or index.value < 0:
+                    raise self.error(node.slice, "a container index is a non-negative integer")
+                index = ir.Const(index.value, I32)
+            elif not (isinstance(index.type, ScalarType) and index.type.is_int):
+                raise self.error(node.slice, f"container indices are integers, not {index.type}")
+            return ir.ContainerItem(base, index, t.item)
         if not isinstance(t, ArrayType):
             raise self.error(node.value, f"'{ast.unparse(node.value)}' is not an array")
         if isinstance(node.slice, ast.Slice):
@@ -1001,8 +1048,9 @@ class FunctionLowering:
             next(subexpressions)
         for sub in subexpressions:
             if _is_effectful(sub, self.ctx):
-                name = f"self.{sub.function}" if isinstance(sub, ir.HelperCall) \
-                    else f"rc.{sub.name}"
+                name = (f"self.{sub.function}" if isinstance(sub, ir.HelperCall)
+                        else f"self.{sub.container.name}.{sub.method}"
+                        if isinstance(sub, ir.ContainerCall) else f"rc.{sub.name}")
                 raise self.error(node, f"{name}() changes state or "
                                        "sends, so it must be the whole expression",
                                  "give it its own statement: tmp = " + name + "(...)")
@@ -1023,6 +1071,8 @@ def _always_returns(body: tuple[ir.Stmt, ...]) -> bool:
 
 
 def _is_effectful(e: ir.Expr, ctx: Context) -> bool:
+    if isinstance(e, ir.ContainerCall):
+        return ir.CONTAINER_METHODS[e.method][1]
     if isinstance(e, ir.Intrinsic):
         return e.name.startswith("atomic_")
     if isinstance(e, ir.HelperCall):

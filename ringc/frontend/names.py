@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from .. import intrinsics
 from ..ir.types import ArrayType, ScalarType
-from ..types import Address, Array
+from ..types import Address, Array, Queue, Stack
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,8 @@ def math_function(obj: object) -> str | None:
 
 def static_type(node: ast.AST, module_globals: dict) -> object:
     """Evaluate an annotation statically: scalar types, `bool`, `Array[T, n]`,
-    `rc.Address`, message classes, None. Returns the object or Unresolved."""
+    `rc.Queue[T, n]`, `rc.Stack[T, n]`, `rc.Address`, message classes, None. Returns the
+    object or Unresolved."""
     if isinstance(node, ast.Constant):
         if node.value is None:
             return None
@@ -93,22 +94,22 @@ def static_type(node: ast.AST, module_globals: dict) -> object:
         return node.value
     if isinstance(node, ast.Subscript):
         base = resolve(node.value, module_globals)
-        if base is not Array:
+        if base is not Array and base is not Queue and base is not Stack:
             return Unresolved(dotted_name(node.value) or "<subscript>")
         items = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
         if len(items) != 2:
-            return Unresolved("Array[...]")
+            return Unresolved(f"{base!r}[...]")
         elem = static_type(items[0], module_globals)
         if isinstance(elem, Unresolved):
             return elem
         length = static_constant(items[1], module_globals)
         if isinstance(length, Unresolved):
-            return Unresolved("Array[...]", f"the size '{ast.unparse(items[1])}' of "
-                                            f"'{ast.unparse(node)}' is not a constant")
+            return Unresolved(f"{base!r}[...]", f"the size '{ast.unparse(items[1])}' of "
+                                                f"'{ast.unparse(node)}' is not a constant")
         try:
-            return Array[elem, length]
+            return base[elem, length]
         except TypeError as exc:
-            return Unresolved("Array[...]", f"'{ast.unparse(node)}': {exc}")
+            return Unresolved(f"{base!r}[...]", f"'{ast.unparse(node)}': {exc}")
     obj = resolve(node, module_globals)
     if obj is bool:
         return obj

@@ -16,7 +16,16 @@ from dataclasses import dataclass, field
 from ..dsl import is_device_function, is_kernel, is_message, record_class
 from ..errors import CompileError
 from ..ir import nodes as ir
-from ..ir.types import ADDRESS, BOOL, AddressType, ArrayType, MessageType, ScalarType, leaf_type
+from ..ir.types import (
+    ADDRESS,
+    BOOL,
+    AddressType,
+    ArrayType,
+    ContainerType,
+    MessageType,
+    ScalarType,
+    leaf_type,
+)
 from ..protocol import HOOKS
 from ..source import loc_of, source_of
 from ..types import Address
@@ -62,6 +71,9 @@ class ProgramBuilder:
             return BOOL
         if isinstance(obj, ArrayType):
             self.add_records(obj)
+            return obj
+        if isinstance(obj, ContainerType):
+            self.add_records(obj.item)
             return obj
         if isinstance(obj, (ScalarType, AddressType)):
             return obj
@@ -175,6 +187,17 @@ class ProgramBuilder:
                                "an Array size is a positive constant expression of "
                                "module-level ints, e.g. Array[f32, ROWS * COLS]")
         t = self.value_type(annotation)
+        if isinstance(t, ContainerType):
+            if info.options.concurrency != "ordered":
+                raise CompileError(f"kernel '{info.name}' is concurrency='parallel': state "
+                                   f"'{name}' cannot be a container", loc_of(info.file, stmt),
+                                   "containers need an ordered kernel")
+            if stmt.value is not None:
+                raise CompileError(f"container '{name}' cannot have a default",
+                                   loc_of(info.file, stmt.value), "a container starts empty")
+            info.state[name] = t
+            info.state_defs.append(ir.StateDef(name, t, None))
+            return
         if not isinstance(t, (ScalarType, ArrayType, AddressType, MessageType)):
             raise CompileError(f"state '{name}' has type '{ast.unparse(stmt.annotation)}', "
                                "which state cannot hold", loc_of(info.file, stmt.annotation),

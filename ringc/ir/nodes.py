@@ -19,18 +19,28 @@ import struct
 from dataclasses import dataclass
 from typing import get_args
 
-from .types import AddressType, ArrayType, FieldType, Loc, MessageType, ScalarType, ValueType
+from .types import (
+    AddressType,
+    ArrayType,
+    ContainerType,
+    FieldType,
+    Loc,
+    MessageType,
+    ScalarType,
+    ValueType,
+)
 
 __all__ = [
-    "Loc", "ScalarType", "ArrayType", "AddressType", "MessageType", "ValueType", "FieldType",
+    "Loc", "ScalarType", "ArrayType", "AddressType", "MessageType", "ContainerType",
+    "ValueType", "FieldType",
     "Program", "MessageDef", "FieldDef", "KernelDef", "KernelOptions", "OPTION_CHOICES",
     "StateDef",
     "FunctionDef", "Param", "LocalDef",
     "Stmt", "Assign", "If", "While", "For", "Break", "Continue", "Return", "ExprStmt",
-    "Send", "Emit", "Reply", "Fail", "Try", "Raise",
+    "Send", "Emit", "Reply", "Fail", "Try", "Raise", "ForEach",
     "Expr", "Const", "Local", "State", "Member", "Index", "Unary", "Binary", "Compare",
     "Logical", "Select", "Cast", "Call", "HelperCall", "MathCall", "MessageNew", "Intrinsic",
-    "FaultIs", "Zero",
+    "FaultIs", "Zero", "ContainerCall", "ContainerItem", "CONTAINER_METHODS",
     "EXPR_KINDS", "STMT_KINDS",
     "UNARY_OPS", "BINARY_OPS", "COMPARE_OPS", "LOGICAL_OPS", "MATH_FUNCTIONS", "INTRINSICS",
 ]
@@ -190,6 +200,33 @@ class Intrinsic:
     type: ValueType
 
 
+# container method -> (arguments, changes the container, can fault)
+CONTAINER_METHODS = {
+    "push": (1, True, True), "pop": (0, True, True), "peek": (0, False, True),
+    "clear": (0, True, False), "len": (0, False, False), "full": (0, False, False),
+    "empty": (0, False, False),
+}
+
+
+@dataclass(frozen=True)
+class ContainerCall:
+    """`self.q.push(x)`, `self.q.pop()`, `len(self.q)`, ...: a method of a state container
+    (`CONTAINER_METHODS`); `type` is None for push and clear."""
+    container: State
+    method: str
+    args: tuple[Expr, ...]
+    type: ValueType | None
+
+
+@dataclass(frozen=True)
+class ContainerItem:
+    """`self.q[i]`: the i-th item from the front of a queue or the top of a stack, a place
+    (bounds-checked: `index_out_of_range`)."""
+    container: State
+    index: Expr
+    type: ValueType
+
+
 @dataclass(frozen=True)
 class FaultIs:
     """`name.reason == "reason"`: is the fault that the enclosing `except rc.Fault as name`
@@ -207,7 +244,8 @@ class Zero:
 
 
 Expr = (Const | Local | State | Member | Index | Unary | Binary | Compare | Logical | Select
-        | Cast | Call | HelperCall | MathCall | MessageNew | Intrinsic | FaultIs | Zero)
+        | Cast | Call | HelperCall | MathCall | MessageNew | Intrinsic | FaultIs | Zero
+        | ContainerCall | ContainerItem)
 EXPR_KINDS: tuple[type, ...] = get_args(Expr)
 
 
@@ -305,6 +343,17 @@ class Fail:
 
 
 @dataclass(frozen=True)
+class ForEach:
+    """`for var in self.q:` over a state container, front to back (a queue) or top to
+    bottom (a stack); `var` holds a copy of each item. The body must not change the
+    container."""
+    var: str
+    container: State
+    body: tuple[Stmt, ...]
+    loc: Loc
+
+
+@dataclass(frozen=True)
 class Try:
     """`try:` / `except rc.Fault as name:` / `else:` / `finally:`. A fault in `body` (also
     in a function it calls) ends `body` and runs `handler` with the fault caught; without
@@ -326,7 +375,7 @@ class Raise:
 
 
 Stmt = (Assign | If | While | For | Break | Continue | Return | ExprStmt | Send | Emit
-        | Reply | Fail | Try | Raise)
+        | Reply | Fail | Try | Raise | ForEach)
 STMT_KINDS: tuple[type, ...] = get_args(Stmt)
 
 

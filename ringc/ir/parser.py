@@ -36,6 +36,8 @@ from .nodes import (
     Cast,
     Compare,
     Const,
+    ContainerCall,
+    ContainerItem,
     Continue,
     Emit,
     ExprStmt,
@@ -43,6 +45,7 @@ from .nodes import (
     FaultIs,
     FieldDef,
     For,
+    ForEach,
     FunctionDef,
     HelperCall,
     If,
@@ -72,7 +75,16 @@ from .nodes import (
     Zero,
 )
 from .printer import NAME_RE
-from .types import BOOL, SCALAR_TYPES, AddressType, ArrayType, Loc, MessageType
+from .types import (
+    BOOL,
+    CONTAINER_KINDS,
+    SCALAR_TYPES,
+    AddressType,
+    ArrayType,
+    ContainerType,
+    Loc,
+    MessageType,
+)
 
 __all__ = ["parse_program", "RirSyntaxError"]
 
@@ -274,6 +286,12 @@ class _Build(Transformer):
             raise _TextError("a location's line and column are not negative", line)
         return Loc(_unquote(file), int(line), int(col))
 
+    def container_type(self, kind, item, capacity) -> ContainerType:
+        if str(kind) not in CONTAINER_KINDS:
+            raise _TextError(f"unknown container {str(kind)!r}; containers are "
+                             f"{', '.join(CONTAINER_KINDS)}", kind)
+        return ContainerType(str(kind), item, int(capacity))
+
     def type(self, head, *lengths):
         """A built-in type or a record (message) type, in arrays for each `[n]`, innermost
         first. A record takes the fields of its message definition, parsed before it."""
@@ -347,6 +365,9 @@ class _Build(Transformer):
     def raise_(self, loc) -> Raise:
         return Raise(loc)
 
+    def for_each(self, var, container, loc, body) -> ForEach:
+        return ForEach(var, container, body, loc)
+
     # --- expressions ------------------------------------------------------------------
 
     def const(self, value, type_) -> Const:
@@ -404,6 +425,12 @@ class _Build(Transformer):
 
     def field_value(self, name, value) -> tuple:
         return name, value
+
+    def container_call(self, method, type_, container, *args) -> ContainerCall:
+        return ContainerCall(container, method, args, type_)
+
+    def container_item(self, type_, container, index) -> ContainerItem:
+        return ContainerItem(container, index, type_)
 
     def fault_is(self, name, reason) -> FaultIs:
         return FaultIs(name, _unquote(reason), BOOL)

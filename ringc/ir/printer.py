@@ -49,6 +49,8 @@ from .nodes import (
     Cast,
     Compare,
     Const,
+    ContainerCall,
+    ContainerItem,
     Continue,
     Emit,
     Expr,
@@ -56,6 +58,7 @@ from .nodes import (
     Fail,
     FaultIs,
     For,
+    ForEach,
     FunctionDef,
     HelperCall,
     If,
@@ -83,7 +86,15 @@ from .nodes import (
     While,
     Zero,
 )
-from .types import SCALAR_TYPES, AddressType, ArrayType, Loc, MessageType, ScalarType
+from .types import (
+    SCALAR_TYPES,
+    AddressType,
+    ArrayType,
+    ContainerType,
+    Loc,
+    MessageType,
+    ScalarType,
+)
 
 __all__ = ["print_program"]
 
@@ -137,6 +148,8 @@ def _name(name: str) -> str:
 
 
 def _type(t) -> str:
+    if isinstance(t, ContainerType):
+        return f"{t.kind}[{_type(t.item)}, {t.capacity}]"
     if isinstance(t, ArrayType):
         return f"{_type(t.elem)}[{t.length}]"
     if isinstance(t, MessageType):
@@ -254,6 +267,15 @@ def _for(stmt: For, out: list[str], depth: int) -> None:
     pad = _INDENT * depth
     out.append(f"{pad}for {_name(stmt.var)} in range({_expr(stmt.start)}, "
                f"{_expr(stmt.stop)}, {_value(stmt.step)}) {_loc(stmt.loc)} {{")
+    _block(stmt.body, out, depth + 1)
+    out.append(f"{pad}}}")
+
+
+@_statement.on(ForEach)
+def _for_each(stmt: ForEach, out: list[str], depth: int) -> None:
+    pad = _INDENT * depth
+    out.append(f"{pad}foreach {_name(stmt.var)} in {_expr(stmt.container)} "
+               f"{_loc(stmt.loc)} {{")
     _block(stmt.body, out, depth + 1)
     out.append(f"{pad}}}")
 
@@ -406,6 +428,16 @@ def _math_call(e: MathCall) -> str:
 def _message_new(e: MessageNew) -> str:
     values = "".join(f" {_name(f)}={_expr(v)}" for f, v in e.fields)
     return f"(new {_name(e.message)}{values})"
+
+
+@_expr.on(ContainerCall)
+def _container_call(e: ContainerCall) -> str:
+    return f"(container {_name(e.method)}{_returns(e.type)} {_expr(e.container)}{_args(e.args)})"
+
+
+@_expr.on(ContainerItem)
+def _container_item(e: ContainerItem) -> str:
+    return f"(item:{_type(e.type)} {_expr(e.container)} {_expr(e.index)})"
 
 
 @_expr.on(FaultIs)

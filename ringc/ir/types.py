@@ -207,8 +207,47 @@ class MessageType:
     __str__ = __repr__
 
 
-ValueType = ScalarType | AddressType | ArrayType | MessageType
-FieldType = ScalarType | AddressType | ArrayType | MessageType
+CONTAINER_KINDS = {"queue": "Queue", "stack": "Stack"}     # IR spelling -> user spelling
+
+
+@dataclass(frozen=True)
+class ContainerType:
+    """`rc.Queue[T, n]` (first in, first out) or `rc.Stack[T, n]` (last in, first out): at
+    most n items of a scalar, address or record type, in kernel state only. Laid out as a
+    struct (`fields`): a queue is a ring (`head`, `count`, `items`), a stack an array
+    (`count`, `items`) whose top is `items[count - 1]`."""
+
+    kind: str
+    item: ScalarType | AddressType | MessageType
+    capacity: int
+
+    @property
+    def fields(self) -> list[tuple[str, FieldType]]:
+        items = ("items", ArrayType(self.item, self.capacity))
+        if self.kind == "queue":
+            return [("head", U32), ("count", U32), items]
+        return [("count", U32), items]
+
+    @property
+    def np_dtype(self) -> np.dtype:
+        return struct_dtype(self.fields)
+
+    @property
+    def size(self) -> int:
+        return struct_layout(self.fields)[1]
+
+    @property
+    def align(self) -> int:
+        return struct_layout(self.fields)[2]
+
+    def __repr__(self) -> str:
+        return f"{self.kind}[{self.item}, {self.capacity}]"
+
+    __str__ = __repr__
+
+
+ValueType = ScalarType | AddressType | ArrayType | MessageType | ContainerType
+FieldType = ScalarType | AddressType | ArrayType | MessageType | ContainerType
 
 
 def leaf_type(t: ValueType) -> ValueType:

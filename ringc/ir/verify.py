@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from .dispatch import Dispatch, UnhandledNode
 from .nodes import (
     COMPARE_OPS,
+    CONTAINER_METHODS,
     INTRINSICS,
     LOGICAL_OPS,
     MATH_FUNCTIONS,
@@ -45,6 +46,8 @@ from .nodes import (
     Cast,
     Compare,
     Const,
+    ContainerCall,
+    ContainerItem,
     Continue,
     Emit,
     Expr,
@@ -52,6 +55,7 @@ from .nodes import (
     Fail,
     FaultIs,
     For,
+    ForEach,
     FunctionDef,
     HelperCall,
     If,
@@ -81,12 +85,15 @@ from .nodes import (
 from .types import (
     ADDRESS,
     BOOL,
+    CONTAINER_KINDS,
+    I32,
     MAX_ARRAY_BYTES,
     MAX_STRUCT_BYTES,
     MESSAGE_ALIGN,
     SCALAR_TYPES,
     AddressType,
     ArrayType,
+    ContainerType,
     Loc,
     MessageType,
     ScalarType,
@@ -202,6 +209,8 @@ def _check_type(t, messages: dict, loc: Loc, what: str, stored: bool = False) ->
             raise IRVerifyError(f"{what}: {t} would take {t.size} bytes (at most "
                                 f"{MAX_ARRAY_BYTES})", loc)
         return
+    if isinstance(t, ContainerType):
+        raise IRVerifyError(f"{what}: a container ({t}) is only kernel state", loc)
     if isinstance(t, MessageType):
         if t.name not in messages:
             raise IRVerifyError(f"{what}: unknown message {t.name!r} (neither a built-in "
@@ -328,8 +337,25 @@ def _check_options(kernel: KernelDef, known_targets: Collection[str] | None) -> 
             raise bad(option, "True or False")
 
 
+def _check_container(kernel: KernelDef, state: StateDef, messages: dict) -> None:
+    t, what = state.type, f"state {kernel.name}.{state.name}"
+    if t.kind not in CONTAINER_KINDS:
+        raise IRVerifyError(f"{what}: unknown container {t.kind!r}", kernel.loc)
+    if not isinstance(t.item, (ScalarType, AddressType, MessageType)):
+        raise IRVerifyError(f"{what}: container items are scalars, addresses or records, "
+                            f"not {t.item}", kernel.loc)
+    _check_type(ArrayType(t.item, t.capacity), messages, kernel.loc, what, stored=True)
+    if kernel.options.concurrency != "ordered":
+        raise IRVerifyError(f"{what}: a container needs an ordered kernel", kernel.loc)
+    if state.init is not None:
+        raise IRVerifyError(f"{what}: a container has no initial value", kernel.loc)
+
+
 def _check_state(kernel: KernelDef, state: StateDef, messages: dict) -> None:
     what = f"state {kernel.name}.{state.name}"
+    if isinstance(state.type, ContainerType):
+        _check_container(kernel, state, messages)
+        return
     _check_type(state.type, messages, kernel.loc, what, stored=True)
     if state.init is None:
         return
@@ -459,8 +485,8 @@ class _FunctionChecker:
     @stmt.on(Assign)
     def assign(self, stmt: Assign) -> None:
         root = stmt.target
-        while isinstance(root, (Member, Index)):
-            root = root.base
+        while isinstance(root, (Member, Index, ContainerItem)):
+            root = root.container if isinstance(root, ContainerItem) else root.base
         if not isinstance(root, (Local, State)):
             raise self.error(f"cannot assign to {type(stmt.target).__name__}: a target is a "
                              "local, state, or a field or element of one")
@@ -531,6 +557,21 @@ class _FunctionChecker:
         self.in_finally -= 1
         self.loops = loops
 
+    @stmt.on(ForEach)
+    def for_each(self, stmt: ForEach) -> None:
+        container = self.container(stmt.container)
+        if self.scope.get(stmt.var) != container.item:
+            raise self.error(f"foreach variable {stmt.var!r} must be a local of type "
+                             f"{container.item}")
+        self.loop(stmt.body)
+
+    def container(self, e: Expr) -> ContainerType:
+        """Check `e` is a state container; its type."""
+        if not (isinstance(e, State) and isinstance(e.type, ContainerType)):
+            raise self.error(f"a container is a state variable, not {e!r}")
+        self.expr(e)
+        return e.type
+
     @stmt.on(Raise)
     def raise_(self, stmt: Raise) -> None:
         if not self.caught:
@@ -594,6 +635,27 @@ class _FunctionChecker:
     @expr.otherwise
     def not_an_expression(self, e: object) -> None:
         raise self.error(f"not an expression: {e!r}")
+
+    @expr.on(ContainerCall)
+    def container_call(self, e: ContainerCall) -> None:
+        t = self.container(e.container)
+        if e.method not in CONTAINER_METHODS:
+            raise self.error(f"{t} has no method {e.method!r}")
+        if len(e.args) != CONTAINER_METHODS[e.method][0]:
+            raise self.error(f"{e.method} takes {CONTAINER_METHODS[e.method][0]} argument(s)")
+        for arg in e.args:
+            self.expect(arg, t.item, f"argument of {e.method}")
+        result = {"pop": t.item, "peek": t.item, "len": I32, "full": BOOL,
+                  "empty": BOOL}.get(e.method)
+        if e.type != result:
+            raise self.error(f"{e.method} gives {result}, typed {e.type}")
+
+    @expr.on(ContainerItem)
+    def container_item(self, e: ContainerItem) -> None:
+        t = self.container(e.container)
+        self.expect_kind(e.index, lambda s: s.is_int, "an integer", "container index")
+        if e.type != t.item:
+            raise self.error(f"an item of {t} is {t.item}, typed {e.type}")
 
     @expr.on(FaultIs)
     def fault_is(self, e: FaultIs) -> None:

@@ -17,6 +17,8 @@ from .nodes import (
     Cast,
     Compare,
     Const,
+    ContainerCall,
+    ContainerItem,
     Continue,
     Emit,
     Expr,
@@ -24,6 +26,7 @@ from .nodes import (
     Fail,
     FaultIs,
     For,
+    ForEach,
     FunctionDef,
     HelperCall,
     If,
@@ -96,6 +99,16 @@ def _cast_operands(e: Cast) -> tuple[Expr, ...]:
 @_operands.on(Call, HelperCall, MathCall, Intrinsic)
 def _call_operands(e: Call | HelperCall | MathCall | Intrinsic) -> tuple[Expr, ...]:
     return e.args
+
+
+@_operands.on(ContainerCall)
+def _container_call_operands(e: ContainerCall) -> tuple[Expr, ...]:
+    return (e.container, *e.args)
+
+
+@_operands.on(ContainerItem)
+def _container_item_operands(e: ContainerItem) -> tuple[Expr, ...]:
+    return (e.container, e.index)
 
 
 @_operands.on(Zero, FaultIs)
@@ -171,6 +184,11 @@ def _no_parts(s: Break | Continue | Fail | Raise) -> tuple[tuple[Expr, ...], tup
     return (), ()
 
 
+@_parts.on(ForEach)
+def _for_each_parts(s: ForEach) -> tuple[tuple[Expr, ...], tuple[Block, ...]]:
+    return (s.container,), (s.body,)
+
+
 @_parts.on(Try)
 def _try_parts(s: Try) -> tuple[tuple[Expr, ...], tuple[Block, ...]]:
     return (), (s.body, s.handler or (), s.orelse, s.finalbody)
@@ -233,6 +251,8 @@ def function_locals(fn: FunctionDef) -> dict[str, ValueType]:
     for s in all_stmts(fn.body):
         if isinstance(s, For) and s.var not in params:
             found.setdefault(s.var, s.start.type)
+        if isinstance(s, ForEach) and s.var not in params:
+            found.setdefault(s.var, s.container.type.item)
         for e in _parts(s)[0]:
             for node in walk(e):
                 if isinstance(node, Local) and node.name not in params:

@@ -31,6 +31,8 @@ from ringc.ir import (
     Cast,
     Compare,
     Const,
+    ContainerCall,
+    ContainerItem,
     Continue,
     Emit,
     ExprStmt,
@@ -38,6 +40,7 @@ from ringc.ir import (
     FaultIs,
     FieldDef,
     For,
+    ForEach,
     FunctionDef,
     HelperCall,
     If,
@@ -72,6 +75,7 @@ from ringc.ir.types import (
     SCALAR_TYPES,
     AddressType,
     ArrayType,
+    ContainerType,
     Loc,
     MessageType,
     ScalarType,
@@ -214,6 +218,11 @@ def kernel_options(draw) -> KernelOptions:
 def _kernel(draw, name, messages, handled, value_types, devices) -> KernelDef:
     options = draw(kernel_options())
     state = tuple(draw(_state_def(s)) for s in draw(st.lists(NAMES, max_size=4, unique=True)))
+    if options.concurrency == "ordered" and draw(st.booleans()):
+        box = draw(NAMES.filter(lambda n: n not in {s.name for s in state}))
+        item = draw(st.sampled_from((*SCALARS, ADDRESS)))
+        state += (StateDef(box, ContainerType(draw(st.sampled_from(("queue", "stack"))),
+                                              item, draw(st.integers(1, 8))), None),)
     state_types = {s.name: s.type for s in state}
     parallel = options.concurrency == "parallel"
     device_sigs = tuple(_sig(f, False) for f in devices)
@@ -305,6 +314,8 @@ def _stmt(draw, env: _Env, depth: int):
     if depth > 0:
         makers += [lambda: _if(draw, env, depth), lambda: _while(draw, env, depth),
                    lambda: _for(draw, env, depth), lambda: _try(draw, env, depth)]
+        if _containers(env):
+            makers.append(lambda: _for_each(draw, env, depth))
     return choice(draw, makers)()
 
 
@@ -312,7 +323,9 @@ def _assign(draw, env: _Env) -> Assign:
     targets: list[object] = []
     roots = [Local(n, t) for n, t in env.scope.items()]
     if env.state is not None and not env.parallel:
-        roots += [State(n, t) for n, t in env.state.items()]
+        roots += [State(n, t) for n, t in env.state.items()
+                  if not isinstance(t, ContainerType)]
+    targets += [ContainerItem(box, _index(draw, env), box.type.item) for box in _containers(env)]
     for root in roots:
         targets.append(root)
         if isinstance(root.type, ArrayType):
@@ -331,7 +344,26 @@ def _assign(draw, env: _Env) -> Assign:
 def _expr_stmt_value(draw, env: _Env):
     makers: list[Maker] = [lambda: _expr(draw, env, choice(draw, SCALARS), 2)]
     makers += [lambda sig=sig: _call(draw, env, sig, 1) for sig in env.callables]
+    for box in _containers(env):
+        t = box.type
+        makers += [lambda box=box, t=t: ContainerCall(box, "push", (_expr(draw, env, t.item, 1),),
+                                                      None),
+                   lambda box=box: ContainerCall(box, "clear", (), None),
+                   lambda box=box, t=t: ContainerCall(box, "pop", (), t.item)]
     return choice(draw, makers)()
+
+
+def _containers(env: _Env) -> list[State]:
+    """The state containers a function may change (none in a parallel kernel's)."""
+    if env.state is None or env.parallel:
+        return []
+    return [State(n, t) for n, t in env.state.items() if isinstance(t, ContainerType)]
+
+
+def _for_each(draw, env: _Env, depth: int) -> ForEach:
+    box = choice(draw, _containers(env))
+    var = _declared_local(draw, env, box.type.item).name
+    return ForEach(var, box, _stmts(draw, replace(env, in_loop=True), depth - 1), draw(LOCS))
 
 
 def _return(draw, env: _Env) -> Return:
@@ -411,8 +443,17 @@ def _leaves(draw, env: _Env, t) -> list[Maker]:
     """Expressions of type `t` that need no operands of their own: constants, names, their
     fields and elements, intrinsics without arguments, messages built from constants."""
     roots = [Local(n, rt) for n, rt in env.scope.items()]
-    roots += [State(n, rt) for n, rt in (env.state or {}).items()]
+    roots += [State(n, rt) for n, rt in (env.state or {}).items()
+              if not isinstance(rt, ContainerType)]
     makers: list[Maker] = []
+    for box in [State(n, rt) for n, rt in (env.state or {}).items()
+                if isinstance(rt, ContainerType)]:
+        if box.type.item == t:
+            makers += [lambda box=box: ContainerItem(box, _index(draw, env), t),
+                       lambda box=box: ContainerCall(box, "peek", (), t)]
+        if t in (I32, BOOL):
+            methods = ("len",) if t == I32 else ("full", "empty")
+            makers += [lambda box=box, m=m: ContainerCall(box, m, (), t) for m in methods]
     for root in roots:
         bases = [root] + [Member(root, f.name, f.type) for f in
                           (env.messages[root.type.name].fields

@@ -401,3 +401,60 @@ class Starter:
 
     def on_stop(self):
         rc.fail("stop_hook")
+
+
+@rc.message
+class Op:
+    code: i32
+    arg: i32
+
+
+@rc.message
+class Seen:
+    a: i32
+    b: i32
+    c: i32
+    n: i32
+
+
+@rc.ring_kernel(capacity=8)
+class Boxes:
+    """A queue of records and a stack of ints, every method: 0 push, 1 pop, 2 index (and
+    update in place), 3 iterate, 4 clear, 5 push with the fault caught."""
+
+    q: rc.Queue[Job, 3]
+    s: rc.Stack[i32, 4]
+
+    def on_op(self, m: Op) -> Seen:
+        if m.code == 0:
+            self.q.push(Job(seq=m.arg))
+            self.s.push(m.arg)
+        elif m.code == 1:
+            j = self.q.pop()
+            t = self.s.pop()
+            return Seen(a=j.seq, b=t, c=len(self.q), n=len(self.s))
+        elif m.code == 2:
+            self.q[m.arg].index += 1
+            return Seen(a=self.q[m.arg].seq, b=self.q[m.arg].index, c=self.s[m.arg],
+                        n=self.s.peek())
+        elif m.code == 3:
+            total = 0
+            order = 0
+            for j in self.q:
+                total += j.seq * 10 + j.index
+                order = order * 10 + j.seq
+            top = 0
+            for v in self.s:
+                top = top * 10 + v
+            return Seen(a=total, b=order, c=top, n=i32(self.q.full()) + 2 * i32(self.s.empty()))
+        elif m.code == 4:
+            self.q.clear()
+            self.s.clear()
+        elif m.code == 5:
+            try:
+                self.q.push(Job(seq=9))
+            except rc.Fault as f:
+                if f.reason == "container_full":
+                    return Seen(a=-7)
+                raise
+        return Seen(a=len(self.q), b=len(self.s), c=i32(self.q.empty()), n=i32(self.s.full()))
