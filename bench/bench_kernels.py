@@ -71,3 +71,67 @@ class Answer:
 
     def on_routed(self, m: Routed):
         rc.reply(m.back, Msg(id=m.id, seq=m.seq + 1))
+
+
+KEYSPACE = 1 << 12            # keys the LRU benchmark draws from
+LRU_CAPACITY = 1 << 10        # the LRU map holds a quarter of them
+MAP_CAPACITY = 1 << 12        # the plain map, filled to a fraction of this
+
+
+@rc.message
+class Burst:
+    """`ops` operations in one handling, keys from a linear congruential sequence."""
+    ops: i32
+    seed: i32
+    count: i32
+
+
+@rc.message
+class Tally:
+    hits: i32
+    misses: i32
+
+
+@rc.ring_kernel(capacity=16)
+class LruCache:
+    """A look-aside cache: get, and put on a miss, as the guide's LRU example does."""
+
+    cache: rc.LRUMap[i32, i32, LRU_CAPACITY]
+
+    def on_burst(self, m: Burst) -> Tally:
+        x = m.seed
+        hits = 0
+        misses = 0
+        for i in range(m.ops):
+            x = x * 1103515245 + 12345
+            k = (x >> 16) & (KEYSPACE - 1)
+            v = self.cache.get(k, -1)
+            if v < 0:
+                misses += 1
+                self.cache.put(k, i)
+            else:
+                hits += 1
+        return Tally(hits=hits, misses=misses)
+
+
+@rc.ring_kernel(capacity=16)
+class Lookups:
+    """A plain map filled with `count` scattered keys, then `ops` lookups of present keys."""
+
+    table: rc.Map[i32, i32, MAP_CAPACITY]
+
+    def on_burst(self, m: Burst) -> Tally:
+        if m.count > 0:
+            self.table.clear()
+            for i in range(m.count):
+                self.table[i * 7919] = i
+            return Tally(hits=len(self.table))
+        x = m.seed
+        hits = 0
+        n = len(self.table)
+        for _ in range(m.ops):
+            x = x * 1103515245 + 12345
+            k = ((x >> 16) & 0x7FFF) % n
+            if self.table.get(k * 7919, -1) >= 0:
+                hits += 1
+        return Tally(hits=hits, misses=m.ops - hits)

@@ -25,7 +25,7 @@ from .intrinsics import (
 )
 from .launcher import launch
 from .runtime import DeadLetter, Metrics, Runtime, Status
-from .types import SCALAR_TYPES, Address, Array, Queue, Stack
+from .types import SCALAR_TYPES, Address, Array, LRUMap, Map, Queue, Stack
 
 bool_ = SCALAR_TYPES["bool"]
 i8 = SCALAR_TYPES["i8"]
@@ -47,6 +47,6 @@ __all__ = [
     "CompileError", "QueueFull", "BackendUnavailable", "RingcError", "DeadLettered",
     "send", "emit", "reply", "sender", "fail", "Fault", "clock", "instance_id",
     "atomic_add", "atomic_max", "atomic_min", "atomic_cas", "zeros",
-    "Address", "Array", "Queue", "Stack",
+    "Address", "Array", "Queue", "Stack", "Map", "LRUMap",
     "bool_", "i8", "i16", "i32", "i64", "u8", "u16", "u32", "u64", "f32", "f64",
 ]

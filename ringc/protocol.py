@@ -22,6 +22,7 @@ __all__ = [
     "LINE", "PAGE", "HOST_QUEUE", "DEAD_QUEUE", "NO_RING", "INGRESS", "DEVICE_CONVERSATION",
     "Field", "Record", "CONTROL", "STATS", "QUEUE", "SLOT", "DEAD_SLOT", "REASONS",
     "FIRST_USER_REASON", "PHASE_NEW", "PHASE_RUNNING", "PHASE_STOPPED", "HOOKS",
+    "HASH_MULTIPLIER",
     "SERVE_PERSISTENT", "SERVE_EVENT_DRIVEN", "RETURN_WHEN_IDLE",
     "PERSISTENT_LAUNCH", "DRAIN_LAUNCH", "ROOM_OK", "ROOM_DEVICE", "ROOM_HOST",
     "BLOCK_SPINS", "HOST_PATIENCE_NS", "MAX_LOCAL", "DRAIN_PASSES", "ROOM_PATIENCE", "MAX_PASSES",
@@ -139,10 +140,12 @@ DEAD_SLOT = Record("rc_dead_header", "RC_DLQ_", SLOT.fields + (
 # Built-in dead-letter reasons; the strings of `rc.fail` get FIRST_USER_REASON and up.
 REASONS = {1: "queue_full", 2: "division_by_zero", 3: "index_out_of_range",
            4: "no_such_instance", 5: "no_handler", 6: "bad_address", 7: "container_full",
-           8: "container_empty"}
+           8: "container_empty", 9: "key_not_found"}
 FIRST_USER_REASON = 16
 PHASE_NEW, PHASE_RUNNING, PHASE_STOPPED = 0, 1, 2    # an instance's lifecycle (STATS.phase)
 HOOKS = ("on_start", "on_stop")                      # the lifecycle hooks' method names
+# a map's home slot for key k: ((k as u64) * HASH_MULTIPLIER mod 2^64) >> (64 - log2 slots)
+HASH_MULTIPLIER = 0x9E3779B97F4A7C15                 # 2^64 / golden ratio (Fibonacci hashing)
 
 # rc_main's `mode` bits: which kernels a launch serves, and whether it returns when idle
 SERVE_PERSISTENT = 1

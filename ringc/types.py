@@ -34,7 +34,8 @@ from .ir.types import (
 __all__ = ["ADDRESS", "ADDRESS_DTYPE", "BOOL", "F32", "F64", "I32", "I64", "MESSAGE_ALIGN",
            "SCALAR_TYPES", "U32", "AddressType", "ArrayType", "FieldType", "MessageType",
            "ScalarType", "ValueType", "cast_value", "struct_dtype", "struct_layout",
-           "Array", "Address", "Queue", "Stack", "ContainerType", "resolve_type",
+           "Array", "Address", "Queue", "Stack", "Map", "LRUMap", "ContainerType",
+           "resolve_type",
            "MAX_ARRAY_BYTES"]
 
 
@@ -93,8 +94,29 @@ class _ContainerFactory:
         return self.spelled
 
 
+class _MapFactory:
+    """`Map[K, V, n]` / `LRUMap[K, V, n]` in a kernel's state annotations."""
+
+    def __init__(self, kind: str, spelled: str):
+        self.kind, self.spelled = kind, spelled
+
+    def __getitem__(self, item) -> ContainerType:
+        if not isinstance(item, tuple) or len(item) != 3:
+            raise TypeError(f"write {self.spelled}[K, V, n], e.g. {self.spelled}[i32, f32, 64]")
+        key = resolve_type(item[0])
+        if not (isinstance(key, ScalarType) and key.is_int):
+            raise TypeError(f"{self.spelled} keys are an integer type, not {item[0]!r}")
+        values = Queue[item[1], item[2]]          # the same rules as a queue's items
+        return ContainerType(self.kind, values.item, values.capacity, key)
+
+    def __repr__(self) -> str:
+        return self.spelled
+
+
 Queue = _ContainerFactory("queue", "Queue")
 Stack = _ContainerFactory("stack", "Stack")
+Map = _MapFactory("map", "Map")
+LRUMap = _MapFactory("lru", "LRUMap")
 
 
 class Address:

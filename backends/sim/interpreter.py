@@ -32,6 +32,7 @@ functions are numpy's, which agree with a device's to a few ulps, not bit for bi
 
 from __future__ import annotations
 
+import functools
 import operator
 from collections.abc import Callable
 from typing import Protocol
@@ -84,6 +85,7 @@ from ringc.ir.types import (
     MESSAGE_ALIGN,
     AddressType,
     ArrayType,
+    ContainerType,
     MessageType,
     ScalarType,
     array_shape,
@@ -93,12 +95,13 @@ from ringc.ir.types import (
 from ringc.ir.walk import all_stmts, function_locals
 from ringc.protocol import FIRST_USER_REASON, REASONS
 
+from .containers import MapOps, SequenceOps
+
 __all__ = ["Fault", "Effects", "Interpreter", "Address", "HandlerFn", "DIVISION_BY_ZERO",
            "INDEX_OUT_OF_RANGE", "Record", "copy_record"]
 
 _CODES = {name: code for code, name in REASONS.items()}
 DIVISION_BY_ZERO, INDEX_OUT_OF_RANGE = _CODES["division_by_zero"], _CODES["index_out_of_range"]
-CONTAINER_FULL, CONTAINER_EMPTY = _CODES["container_full"], _CODES["container_empty"]
 Address = tuple[int, int, int]          # (queue, reserved, correlation)
 Frame = list                            # [state, effects, instance, local 0, local 1, ...]
 Ev = Callable[[Frame], object]
@@ -213,6 +216,16 @@ def _zero(t, messages: dict[str, np.dtype]) -> Callable[[], object]:
         return lambda: np.zeros(shape, dtype)
     dtype = messages[t.name]
     return lambda: np.zeros(1, dtype)
+
+
+def _raise_fault(code: int):
+    raise Fault(code)
+
+
+@functools.cache
+def _ops(t: ContainerType) -> SequenceOps | MapOps:
+    """The slot arithmetic of a container type (backends/sim/containers.py)."""
+    return MapOps(t, _raise_fault) if t.key is not None else SequenceOps(t, _raise_fault)
 
 
 def _item_loader(t) -> Callable[[np.ndarray, int], object]:
@@ -438,19 +451,10 @@ class _Compiler:
         return lambda f: (f[_STATE][name]["items"][0], slot(f))
 
     def container_slot(self, e: ContainerItem) -> Callable[[Frame], int]:
-        """The slot of the i-th item (rc_box_*_at): from the front of a queue, the top of a
-        stack; index_out_of_range past the last."""
-        name, index, t = e.container.name, self.expr(e.index), e.container.type
-
-        def slot(f) -> int:
-            box = f[_STATE][name]
-            i, count = index(f), int(box["count"][0])
-            if not 0 <= i < count:
-                raise Fault(INDEX_OUT_OF_RANGE)
-            if t.kind == "queue":
-                return (int(box["head"][0]) + i) % t.capacity
-            return count - 1 - i
-        return slot
+        """The slot of a queue's or stack's i-th item, or of a map's key (refreshed in an
+        LRU map); index_out_of_range or key_not_found."""
+        name, index, ops = e.container.name, self.expr(e.index), _ops(e.container.type)
+        return lambda f: ops.at(f[_STATE][name], index(f))
 
     @ref.on(Index)
     def element_ref(self, e: Index) -> Callable[[Frame], tuple[object, object]]:
@@ -525,20 +529,22 @@ class _Compiler:
 
     @stmt.on(ForEach)
     def stmt_for_each(self, s: ForEach) -> Ev:
+        """Each item (a map: key), read where the C loop reads it, from the live state."""
         name, t, var = s.container.name, s.container.type, self.slots[s.var]
-        load, body = _item_loader(t.item), self.block(s.body)
+        ops, body = _ops(t), self.block(s.body)
+        field = "keys" if t.key is not None else "items"
+        load = _item_loader(t.key if t.key is not None else t.item)
+        step = 1 if t.key is not None else 0      # a map's loop goes on from the next slot
 
         def loop(f):
             k = 0
             while True:
                 box = f[_STATE][name]
-                count = int(box["count"][0])
-                if k >= count:
+                slot = ops.iterated(box, k)
+                if slot is None:
                     return None
-                slot = (int(box["head"][0]) + k) % t.capacity if t.kind == "queue" \
-                    else count - 1 - k
-                f[var] = load(box["items"][0], slot)
-                k += 1
+                k = slot + step if step else k + 1
+                f[var] = load(box[field][0], slot)
                 r = body(f)
                 if r is not None:
                     if r is _BREAK:
@@ -811,53 +817,46 @@ class _Compiler:
 
     @expr.on(ContainerCall)
     def expr_container_call(self, e: ContainerCall) -> Ev:
-        """The methods of rc_box_* in templates/common.j2, over the same memory."""
+        """A container method: `_ops(t)` finds the slot, as the template's functions do."""
         name, t, method = e.container.name, e.container.type, e.method
         args = [self.expr(a) for a in e.args]
-        load = _item_loader(t.item)
-        queue, n = t.kind == "queue", t.capacity
+        ops, load = _ops(t), _item_loader(t.item)
 
         def box(f):
             return f[_STATE][name]
 
-        if method == "len":
-            return lambda f: int(box(f)["count"][0])
-        if method in ("full", "empty"):
-            want = n if method == "full" else 0
-            return lambda f: int(box(f)["count"][0]) == want
+        if method in ("len", "full", "empty", "evictions"):
+            field = "evictions" if method == "evictions" else "count"
+            want = {"full": t.capacity, "empty": 0}.get(method)
+            if want is None:
+                return lambda f: int(box(f)[field][0])
+            return lambda f: int(box(f)[field][0]) == want
         if method == "clear":
-            def clear(f):
-                b = box(f)
-                b["count"] = 0
-                if queue:
-                    b["head"] = 0
-            return clear
-        if method == "push":
-            item = args[0]
+            return lambda f: ops.clear(box(f))
+        if method in ("push", "put"):
+            *key, item = args                       # arguments first, as C evaluates them
 
-            def push(f):
+            def store(f):
+                keys = [k(f) for k in key]
                 x = item(f)
                 b = box(f)
-                count = int(b["count"][0])
-                if count >= n:
-                    raise Fault(CONTAINER_FULL)
-                _store(b["items"][0], (int(b["head"][0]) + count) % n if queue else count, x)
-                b["count"] = count + 1
-            return push
+                _store(b["items"][0], ops.put(b, *keys) if keys else ops.push(b), x)
+            return store
+        if method in ("pop", "peek"):
+            return lambda f: load(box(f)["items"][0], ops.take(box(f), method == "pop"))
+        key = args[0]
+        if method == "contains":
+            return lambda f: ops.find(box(f), key(f)) != t.slots
+        if method == "remove":
+            return lambda f: ops.remove(box(f), key(f))
+        default = args[1]                            # get
 
-        def take(f):                                # pop and peek: the item's slot
+        def get(f):
+            k, d = key(f), default(f)
             b = box(f)
-            count = int(b["count"][0])
-            if count == 0:
-                raise Fault(CONTAINER_EMPTY)
-            head = int(b["head"][0]) if queue else 0
-            slot = head if queue else count - 1
-            if method == "pop":
-                b["count"] = count - 1
-                if queue:
-                    b["head"] = (head + 1) % n
-            return load(b["items"][0], slot)
-        return take
+            slot = ops.get(b, k)
+            return d if slot is None else load(b["items"][0], slot)
+        return get
 
     @expr.on(FaultIs)
     def expr_fault_is(self, e: FaultIs) -> Ev:

@@ -32,7 +32,7 @@ from ..errors import CompileError
 from ..ir.nodes import Fail, FaultIs, FunctionDef, Program
 from ..ir.types import ArrayType, ContainerType, MessageType, ScalarType, struct_layout
 from ..ir.walk import all_stmts, stmt_exprs, walk
-from ..protocol import FIRST_USER_REASON, MAX_ROOM_NEED, REASONS
+from ..protocol import FIRST_USER_REASON, HASH_MULTIPLIER, MAX_ROOM_NEED, REASONS
 from ..targets import Target
 from .dialect import CFamilyDialect
 from .identifiers import Names, mangle
@@ -199,6 +199,8 @@ def _container_view(printer: ProgramPrinter, t: ContainerType) -> dict:
     printer.containers[t] = c_name
     return dict(c=c_name, kind=t.kind, n=t.capacity, fields=_struct_fields(
         printer, t.fields, t.size), item=printer.ctype(t.item, storage=True),
+        key=printer.ctype(t.key) if t.key is not None else None, slots=t.slots,
+        shift=64 - (t.slots.bit_length() - 1), golden=printer.const(HASH_MULTIPLIER, _U64),
         asserts=_asserts(c_name, t.fields, t.np_dtype))
 
 

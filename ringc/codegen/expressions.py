@@ -112,10 +112,10 @@ class ExpressionPrinter:
             elif isinstance(node, Index) and self.bounds_check:
                 flags |= FAULT
             elif isinstance(node, ContainerCall):
-                _, changes, faults = CONTAINER_METHODS[node.method]
+                _, changes, faults = CONTAINER_METHODS[node.container.type.kind][node.method]
                 flags |= READ | (WRITE if changes else 0) | (FAULT if faults else 0)
-            elif isinstance(node, ContainerItem):
-                flags |= READ | FAULT
+            elif isinstance(node, ContainerItem):       # an LRU map's refreshes recency
+                flags |= READ | FAULT | (WRITE if node.container.type.kind == "lru" else 0)
             elif (isinstance(node, Binary) and node.op in _FAULTING_INT_OPS
                   and node.type.is_int):
                 flags |= FAULT
@@ -135,8 +135,10 @@ class ExpressionPrinter:
     def checked_index(self, e: Index | ContainerItem) -> str:
         if isinstance(e, ContainerItem):           # the slot of the item (faults past it)
             c = self.shared.containers[e.container.type]
-            return (f"{c}_at(rc_ctx, &{self.place(e.container, {})}, "
-                    f"({self.d.types['u64']}){self.expr(e.index)})")
+            key = self.expr(e.index)
+            if e.container.type.key is None:       # a queue's or stack's position
+                key = f"({self.d.types['u64']}){key}"
+            return f"{c}_at(rc_ctx, &{self.place(e.container, {})}, {key})"
         index = self.expr(e.index)
         if not self.bounds_check:
             return index
@@ -345,16 +347,21 @@ class ExpressionPrinter:
 
     @spelled.on(ContainerCall)
     def container_call(self, e: ContainerCall, kids: list[str]) -> str:
-        box = kids[0]
-        c, n = self.shared.containers[e.container.type], e.container.type.capacity
+        box, args = kids[0], ", ".join(kids[1:])
+        t = e.container.type
+        c, n = self.shared.containers[t], t.capacity
         if e.method in ("pop", "peek"):
             return f"{box}.items[{c}_{e.method}(rc_ctx, &{box})]"
-        if e.method == "push":
-            return f"{c}_push(rc_ctx, &{box}, {kids[1]})"
+        if e.method in ("push", "put", "get"):
+            return f"{c}_{e.method}(rc_ctx, &{box}, {args})"
         if e.method == "clear":
             return f"{c}_clear(rc_ctx, &{box})"
+        if e.method == "remove":
+            return f"({c}_remove(rc_ctx, &{box}, {args}) != 0u)"
+        if e.method == "contains":
+            return f"({c}_find(&{box}, {args}) != {t.slots}u)"
         return {"len": f"((int){box}.count)", "full": f"({box}.count == {n}u)",
-                "empty": f"({box}.count == 0u)"}[e.method]
+                "empty": f"({box}.count == 0u)", "evictions": f"{box}.evictions"}[e.method]
 
     @spelled.on(FaultIs)
     def fault_is(self, e: FaultIs, kids: list[str]) -> str:

@@ -467,11 +467,17 @@ class FunctionPrinter(ExpressionPrinter):
         box = self.place(s.container, {})
         self.temps += 1
         k = f"rc_k{self.temps}"
-        slot = f"({box}.head + {k}) % {t.capacity}u" if t.kind == "queue" \
-            else f"{box}.count - 1u - {k}"
-        self.emit(f"for (uint {k} = 0u; {k} < {box}.count; ++{k}) {{")
-        self.depth += 1
-        self.emit(f"{mangle(s.var)} = {box}.items[{slot}];")
+        if t.key is not None:                      # a map's keys, in table order
+            self.emit(f"for (uint {k} = 0u; {k} < {t.slots}u; ++{k}) {{")
+            self.depth += 1
+            self.emit(f"if (!{box}.used[{k}]) continue;")
+            self.emit(f"{mangle(s.var)} = {box}.keys[{k}];")
+        else:
+            slot = f"({box}.head + {k}) % {t.capacity}u" if t.kind == "queue" \
+                else f"{box}.count - 1u - {k}"
+            self.emit(f"for (uint {k} = 0u; {k} < {box}.count; ++{k}) {{")
+            self.depth += 1
+            self.emit(f"{mangle(s.var)} = {box}.items[{slot}];")
         may_fault = any(self.effects(e) & FAULT for st in all_stmts(s.body)
                         for e in stmt_exprs(st))
         self.dirty = self.dirty or may_fault

@@ -14,6 +14,7 @@ from ..ir.types import (
     CONTAINER_KINDS,
     F64,
     I32,
+    MAP_KINDS,
     U64,
     ArrayType,
     ContainerType,
@@ -21,6 +22,7 @@ from ..ir.types import (
     ScalarType,
     cast_value,
 )
+from ..ir.verify import container_args, container_result
 from . import names
 from .typerules import TypeRuleError, Weak, default_type, float_for_int, promote, weak_to
 
@@ -250,14 +252,17 @@ def container_call(fl, node: ast.Call, container: ir.State, method: str) -> ir.C
     """`self.q.push(x)`, `self.q.pop()`, ... on a state container."""
     t: ContainerType = container.type
     spelled = f"self.{container.name}.{method}"
-    if method not in ir.CONTAINER_METHODS or method == "len":
-        methods = ", ".join(m for m in ir.CONTAINER_METHODS if m != "len")
+    methods = ir.CONTAINER_METHODS[t.kind]
+    callable_ = [m for m in methods if m not in ("len", "contains", "evictions")]
+    if method not in callable_:
+        extra = " and `k in` it" if t.kind in MAP_KINDS else ""
         raise fl.error(node.func, f"{CONTAINER_KINDS[t.kind]} has no method '{method}'",
-                       f"its methods are {methods}, and len({f'self.{container.name}'})")
-    count, changes, _ = ir.CONTAINER_METHODS[method]
-    fl.expect_args(node, count, f"{spelled}({'item' if count else ''})")
-    args = tuple(fl.convert(fl.expr(a), t.item, a) for a in node.args)
+                       f"its methods are {', '.join(callable_)}, len(self.{container.name})"
+                       f"{extra}")
+    count, changes, _ = methods[method]
+    wanted = container_args(t, method)
+    fl.expect_args(node, count, f"{spelled}({', '.join(str(w) for w in wanted)})")
+    args = tuple(fl.convert(fl.expr(a), w, a) for a, w in zip(node.args, wanted, strict=True))
     if changes:
         fl.check_state_write(container, node.func)
-    result = {"pop": t.item, "peek": t.item, "full": BOOL, "empty": BOOL}.get(method)
-    return ir.ContainerCall(container, method, args, result)
+    return ir.ContainerCall(container, method, args, container_result(t, method))

@@ -22,7 +22,9 @@ from ..ir.dispatch import Dispatch
 from ..ir.types import (
     ADDRESS,
     BOOL,
+    CONTAINER_KINDS,
     I32,
+    U64,
     AddressType,
     ArrayType,
     ContainerType,
@@ -297,8 +299,8 @@ class FunctionLowering:
             elif isinstance(stmt, ast.For) and isinstance(stmt.target, ast.Name):
                 container = self.container_of(stmt.iter)
                 if container is not None:         # typed by its items: declared up front
-                    self.declared[stmt.target.id] = container.type.item
-                    self.locals[stmt.target.id] = container.type.item
+                    self.declared[stmt.target.id] = _iterated(container.type)
+                    self.locals[stmt.target.id] = _iterated(container.type)
                     continue
                 yield stmt.target.id, None, self._range_probe(stmt)
             if isinstance(stmt, (ast.If, ast.While, ast.For, ast.Try)):
@@ -384,6 +386,13 @@ class FunctionLowering:
             return ir.Assign(ir.Local(name, t), converted, self.loc(stmt))
         if isinstance(target, (ast.Attribute, ast.Subscript)):
             place = self.expr(target)
+            if isinstance(place, ir.ContainerItem) and place.container.type.key is not None:
+                t = place.container.type                 # m[k] = v: a put, as in Python
+                converted = self.convert(value, t.item, value_node)
+                self.check_state_write(place.container, target)
+                return ir.ExprStmt(ir.ContainerCall(place.container, "put",
+                                                    (place.index, converted), None),
+                                   self.loc(stmt))
             if isinstance(place.type, ArrayType):
                 self.check_array_copy(value, place.type, value_node)
             self.check_state_write(place, target)
@@ -599,7 +608,7 @@ class FunctionLowering:
     def for_each(self, node: ast.For, container: ir.State) -> ir.Stmt:
         if not isinstance(node.target, ast.Name):
             raise self.error(node.target, "the loop variable must be a plain name")
-        name, item = node.target.id, container.type.item
+        name, item = node.target.id, _iterated(container.type)
         if self.locals.get(name) != item:
             raise self.error(node.target, f"loop variable '{name}' holds {item} items, but "
                                           f"it is also assigned a {self.locals.get(name)}",
@@ -851,6 +860,13 @@ class FunctionLowering:
             return Weak(obj)
         base = self.expr(base_node)
         t = getattr(base, "type", None)
+        if isinstance(t, ContainerType):
+            if node.attr == "evictions" and t.kind == "lru":
+                return ir.ContainerCall(base, "evictions", (), U64)
+            raise self.error(node, f"{CONTAINER_KINDS[t.kind]} has no attribute "
+                                   f"'{node.attr}'", "call its methods: "
+                             + ", ".join(m for m in ir.CONTAINER_METHODS[t.kind]
+                                         if m not in ("len", "contains")))
         if isinstance(t, MessageType):
             fields = self.ctx.builder.message_fields(t.name)
             if node.attr not in fields:
@@ -869,6 +885,11 @@ class FunctionLowering:
     def ex_subscript(self, node: ast.Subscript):
         base = self.expr(node.value)
         t = getattr(base, "type", None)
+        if isinstance(t, ContainerType) and t.key is not None:     # a map: m[k]
+            key = self.convert(self.expr(node.slice), t.key, node.slice)
+            if t.kind == "lru":
+                self.check_state_write(base, node)       # refreshes the key's recency
+            return ir.ContainerItem(base, key, t.item)
         if isinstance(t, ContainerType):
             index = self.expr(node.slice)
             if isinstance(index, Weak):
@@ -981,6 +1002,14 @@ class FunctionLowering:
         test = self.fault_reason_test(node)
         if test is not None:
             return test
+        if len(node.ops) == 1 and isinstance(node.ops[0], (ast.In, ast.NotIn)):
+            container = self.container_of(node.comparators[0])
+            if container is None or container.type.key is None:
+                raise self.unsupported(node, f"comparison {type(node.ops[0]).__name__}",
+                                       node.ops[0])
+            key = self.convert(self.expr(node.left), container.type.key, node.left)
+            found = ir.ContainerCall(container, "contains", (key,), BOOL)
+            return found if isinstance(node.ops[0], ast.In) else ir.Unary("not", found, BOOL)
         for op_node in node.ops:
             if type(op_node) not in CMPOPS:
                 raise self.unsupported(node, f"comparison {type(op_node).__name__}", op_node)
@@ -1071,11 +1100,15 @@ def _always_returns(body: tuple[ir.Stmt, ...]) -> bool:
 
 
 def _is_effectful(e: ir.Expr, ctx: Context) -> bool:
-    if isinstance(e, ir.ContainerCall):
-        return ir.CONTAINER_METHODS[e.method][1]
+    if isinstance(e, ir.ContainerCall):     # an LRU get only reorders recency: C keeps
+        return ir.CONTAINER_METHODS[e.container.type.kind][e.method][1] and e.method != "get"
     if isinstance(e, ir.Intrinsic):
         return e.name.startswith("atomic_")
     if isinstance(e, ir.HelperCall):
         return ctx.builder.helper_effects(ctx.kernel, e.function)
     return False        # device functions cannot change state or send
 
+
+def _iterated(t: ContainerType):
+    """What `for x in c:` takes from container `t`: a map's keys, a queue's or stack's items."""
+    return t.key if t.key is not None else t.item

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from .. import intrinsics
 from ..ir.types import ArrayType, ScalarType
-from ..types import Address, Array, Queue, Stack
+from ..types import Address, Array, LRUMap, Map, Queue, Stack
 
 
 @dataclass(frozen=True)
@@ -94,20 +94,21 @@ def static_type(node: ast.AST, module_globals: dict) -> object:
         return node.value
     if isinstance(node, ast.Subscript):
         base = resolve(node.value, module_globals)
-        if base is not Array and base is not Queue and base is not Stack:
+        if not any(base is f for f in (Array, Queue, Stack, Map, LRUMap)):
             return Unresolved(dotted_name(node.value) or "<subscript>")
         items = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
-        if len(items) != 2:
+        if len(items) != (3 if base is Map or base is LRUMap else 2):
             return Unresolved(f"{base!r}[...]")
-        elem = static_type(items[0], module_globals)
-        if isinstance(elem, Unresolved):
-            return elem
-        length = static_constant(items[1], module_globals)
+        types_ = [static_type(i, module_globals) for i in items[:-1]]
+        for t in types_:
+            if isinstance(t, Unresolved):
+                return t
+        length = static_constant(items[-1], module_globals)
         if isinstance(length, Unresolved):
-            return Unresolved(f"{base!r}[...]", f"the size '{ast.unparse(items[1])}' of "
+            return Unresolved(f"{base!r}[...]", f"the size '{ast.unparse(items[-1])}' of "
                                                 f"'{ast.unparse(node)}' is not a constant")
         try:
-            return base[elem, length]
+            return base[(*types_, length)]
         except TypeError as exc:
             return Unresolved(f"{base!r}[...]", f"'{ast.unparse(node)}': {exc}")
     obj = resolve(node, module_globals)

@@ -200,18 +200,31 @@ class Intrinsic:
     type: ValueType
 
 
-# container method -> (arguments, changes the container, can fault)
-CONTAINER_METHODS = {
+# container kind -> method -> (arguments, changes the container, can fault). A map's
+# `contains` is `k in m`; an LRU map's get refreshes recency (a change) and its put evicts
+# (never faults).
+_SEQUENCE_METHODS = {
     "push": (1, True, True), "pop": (0, True, True), "peek": (0, False, True),
     "clear": (0, True, False), "len": (0, False, False), "full": (0, False, False),
     "empty": (0, False, False),
+}
+_MAP_METHODS = {
+    "get": (2, False, False), "put": (2, True, True), "remove": (1, True, False),
+    "contains": (1, False, False), "clear": (0, True, False), "len": (0, False, False),
+    "full": (0, False, False),
+}
+CONTAINER_METHODS = {
+    "queue": _SEQUENCE_METHODS, "stack": _SEQUENCE_METHODS, "map": _MAP_METHODS,
+    "lru": {**_MAP_METHODS, "get": (2, True, False), "put": (2, True, False),
+            "evictions": (0, False, False)},
 }
 
 
 @dataclass(frozen=True)
 class ContainerCall:
-    """`self.q.push(x)`, `self.q.pop()`, `len(self.q)`, ...: a method of a state container
-    (`CONTAINER_METHODS`); `type` is None for push and clear."""
+    """`self.q.push(x)`, `self.q.pop()`, `len(self.q)`, `k in self.m`, `self.m.evictions`
+    ...: a method of a state container (`CONTAINER_METHODS`); `type` is None for push, put
+    and clear."""
     container: State
     method: str
     args: tuple[Expr, ...]
@@ -220,8 +233,10 @@ class ContainerCall:
 
 @dataclass(frozen=True)
 class ContainerItem:
-    """`self.q[i]`: the i-th item from the front of a queue or the top of a stack, a place
-    (bounds-checked: `index_out_of_range`)."""
+    """`self.q[i]`: the i-th item from the front of a queue or the top of a stack
+    (`index_out_of_range` past the last); `self.m[k]`: the value of key k of a map
+    (`key_not_found`; an LRU map's refreshes its recency). A place: storing into it or
+    its fields changes the item in place (the frontend makes `self.m[k] = v` a put)."""
     container: State
     index: Expr
     type: ValueType
@@ -344,9 +359,9 @@ class Fail:
 
 @dataclass(frozen=True)
 class ForEach:
-    """`for var in self.q:` over a state container, front to back (a queue) or top to
-    bottom (a stack); `var` holds a copy of each item. The body must not change the
-    container."""
+    """`for var in self.q:` over a state container, front to back (a queue), top to bottom
+    (a stack) or over a map's keys in table order; `var` holds a copy of each item or key.
+    The body must not change the container."""
     var: str
     container: State
     body: tuple[Stmt, ...]

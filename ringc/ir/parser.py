@@ -78,6 +78,7 @@ from .printer import NAME_RE
 from .types import (
     BOOL,
     CONTAINER_KINDS,
+    MAP_KINDS,
     SCALAR_TYPES,
     AddressType,
     ArrayType,
@@ -287,10 +288,16 @@ class _Build(Transformer):
         return Loc(_unquote(file), int(line), int(col))
 
     def container_type(self, kind, item, capacity) -> ContainerType:
-        if str(kind) not in CONTAINER_KINDS:
-            raise _TextError(f"unknown container {str(kind)!r}; containers are "
-                             f"{', '.join(CONTAINER_KINDS)}", kind)
+        if str(kind) not in CONTAINER_KINDS or str(kind) in MAP_KINDS:
+            raise _TextError(f"unknown container {str(kind)!r}: a queue or stack is "
+                             f"queue[T, n] or stack[T, n]", kind)
         return ContainerType(str(kind), item, int(capacity))
+
+    def map_type(self, kind, key, item, capacity) -> ContainerType:
+        if str(kind) not in MAP_KINDS:
+            raise _TextError(f"unknown container {str(kind)!r}: a map is map[K, V, n] or "
+                             f"lru[K, V, n]", kind)
+        return ContainerType(str(kind), item, int(capacity), key)
 
     def type(self, head, *lengths):
         """A built-in type or a record (message) type, in arrays for each `[n]`, innermost

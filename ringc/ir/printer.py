@@ -149,7 +149,8 @@ def _name(name: str) -> str:
 
 def _type(t) -> str:
     if isinstance(t, ContainerType):
-        return f"{t.kind}[{_type(t.item)}, {t.capacity}]"
+        key = f"{_type(t.key)}, " if t.key is not None else ""
+        return f"{t.kind}[{key}{_type(t.item)}, {t.capacity}]"
     if isinstance(t, ArrayType):
         return f"{_type(t.elem)}[{t.length}]"
     if isinstance(t, MessageType):

@@ -207,26 +207,48 @@ class MessageType:
     __str__ = __repr__
 
 
-CONTAINER_KINDS = {"queue": "Queue", "stack": "Stack"}     # IR spelling -> user spelling
+CONTAINER_KINDS = {"queue": "Queue", "stack": "Stack", "map": "Map", "lru": "LRUMap"}
+MAP_KINDS = ("map", "lru")
 
 
 @dataclass(frozen=True)
 class ContainerType:
-    """`rc.Queue[T, n]` (first in, first out) or `rc.Stack[T, n]` (last in, first out): at
-    most n items of a scalar, address or record type, in kernel state only. Laid out as a
-    struct (`fields`): a queue is a ring (`head`, `count`, `items`), a stack an array
-    (`count`, `items`) whose top is `items[count - 1]`."""
+    """A fixed-capacity container of kernel state, at most `capacity` items:
+    - `rc.Queue[T, n]` (first in, first out): a ring (`head`, `count`, `items`);
+    - `rc.Stack[T, n]` (last in, first out): `count`, `items`, the top at `items[count-1]`;
+    - `rc.Map[K, V, n]`: an open-addressing hash table of `slots` (a power of two, at least
+      2n) with linear probing and deletion by backward shift: `count`, `keys`, `used`,
+      `items` (the values);
+    - `rc.LRUMap[K, V, n]`: the same, plus a list of slots from most to least recently
+      used (`head`, `tail`, `prev`, `next`; `slots` means none) and `evictions`.
+    `item` is a scalar, address or record type; `key` (maps) an integer type."""
 
     kind: str
     item: ScalarType | AddressType | MessageType
     capacity: int
+    key: ScalarType | None = None
+
+    @property
+    def slots(self) -> int:
+        """Rows of a map's table (the capacity of a queue or stack)."""
+        if self.kind not in MAP_KINDS:
+            return self.capacity
+        return 1 << max(1, (2 * self.capacity - 1).bit_length())
 
     @property
     def fields(self) -> list[tuple[str, FieldType]]:
-        items = ("items", ArrayType(self.item, self.capacity))
+        items = ("items", ArrayType(self.item, self.slots))
         if self.kind == "queue":
             return [("head", U32), ("count", U32), items]
-        return [("count", U32), items]
+        if self.kind == "stack":
+            return [("count", U32), items]
+        table = [("keys", ArrayType(self.key, self.slots)),
+                 ("used", ArrayType(SCALAR_TYPES["u8"], self.slots)), items]
+        if self.kind == "map":
+            return [("count", U32), *table]
+        links = [("prev", ArrayType(U32, self.slots)), ("next", ArrayType(U32, self.slots))]
+        return [("count", U32), ("head", U32), ("tail", U32), ("evictions", U64), *table,
+                *links]
 
     @property
     def np_dtype(self) -> np.dtype:
@@ -241,7 +263,8 @@ class ContainerType:
         return struct_layout(self.fields)[2]
 
     def __repr__(self) -> str:
-        return f"{self.kind}[{self.item}, {self.capacity}]"
+        key = f"{self.key}, " if self.key is not None else ""
+        return f"{self.kind}[{key}{self.item}, {self.capacity}]"
 
     __str__ = __repr__
 

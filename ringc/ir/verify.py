@@ -87,10 +87,12 @@ from .types import (
     BOOL,
     CONTAINER_KINDS,
     I32,
+    MAP_KINDS,
     MAX_ARRAY_BYTES,
     MAX_STRUCT_BYTES,
     MESSAGE_ALIGN,
     SCALAR_TYPES,
+    U64,
     AddressType,
     ArrayType,
     ContainerType,
@@ -337,6 +339,19 @@ def _check_options(kernel: KernelDef, known_targets: Collection[str] | None) -> 
             raise bad(option, "True or False")
 
 
+def container_args(t: ContainerType, method: str) -> tuple:
+    """The argument types of a container method."""
+    return {"push": (t.item,), "get": (t.key, t.item), "put": (t.key, t.item),
+            "remove": (t.key,), "contains": (t.key,)}.get(method, ())
+
+
+def container_result(t: ContainerType, method: str):
+    """The type a container method gives (None: nothing)."""
+    return {"pop": t.item, "peek": t.item, "get": t.item, "len": I32, "full": BOOL,
+            "empty": BOOL, "remove": BOOL, "contains": BOOL,
+            "evictions": U64}.get(method)
+
+
 def _check_container(kernel: KernelDef, state: StateDef, messages: dict) -> None:
     t, what = state.type, f"state {kernel.name}.{state.name}"
     if t.kind not in CONTAINER_KINDS:
@@ -344,6 +359,10 @@ def _check_container(kernel: KernelDef, state: StateDef, messages: dict) -> None
     if not isinstance(t.item, (ScalarType, AddressType, MessageType)):
         raise IRVerifyError(f"{what}: container items are scalars, addresses or records, "
                             f"not {t.item}", kernel.loc)
+    if (t.kind in MAP_KINDS) != (t.key is not None) or (
+            t.key is not None and not (isinstance(t.key, ScalarType) and t.key.is_int)):
+        raise IRVerifyError(f"{what}: a map has an integer key type, other containers none",
+                            kernel.loc)
     _check_type(ArrayType(t.item, t.capacity), messages, kernel.loc, what, stored=True)
     if kernel.options.concurrency != "ordered":
         raise IRVerifyError(f"{what}: a container needs an ordered kernel", kernel.loc)
@@ -560,9 +579,9 @@ class _FunctionChecker:
     @stmt.on(ForEach)
     def for_each(self, stmt: ForEach) -> None:
         container = self.container(stmt.container)
-        if self.scope.get(stmt.var) != container.item:
-            raise self.error(f"foreach variable {stmt.var!r} must be a local of type "
-                             f"{container.item}")
+        want = container.key if container.kind in MAP_KINDS else container.item
+        if self.scope.get(stmt.var) != want:
+            raise self.error(f"foreach variable {stmt.var!r} must be a local of type {want}")
         self.loop(stmt.body)
 
     def container(self, e: Expr) -> ContainerType:
@@ -639,21 +658,24 @@ class _FunctionChecker:
     @expr.on(ContainerCall)
     def container_call(self, e: ContainerCall) -> None:
         t = self.container(e.container)
-        if e.method not in CONTAINER_METHODS:
+        methods = CONTAINER_METHODS[t.kind]
+        if e.method not in methods:
             raise self.error(f"{t} has no method {e.method!r}")
-        if len(e.args) != CONTAINER_METHODS[e.method][0]:
-            raise self.error(f"{e.method} takes {CONTAINER_METHODS[e.method][0]} argument(s)")
-        for arg in e.args:
-            self.expect(arg, t.item, f"argument of {e.method}")
-        result = {"pop": t.item, "peek": t.item, "len": I32, "full": BOOL,
-                  "empty": BOOL}.get(e.method)
+        if len(e.args) != methods[e.method][0]:
+            raise self.error(f"{e.method} takes {methods[e.method][0]} argument(s)")
+        for arg, want in zip(e.args, container_args(t, e.method), strict=True):
+            self.expect(arg, want, f"argument of {e.method}")
+        result = container_result(t, e.method)
         if e.type != result:
             raise self.error(f"{e.method} gives {result}, typed {e.type}")
 
     @expr.on(ContainerItem)
     def container_item(self, e: ContainerItem) -> None:
         t = self.container(e.container)
-        self.expect_kind(e.index, lambda s: s.is_int, "an integer", "container index")
+        if t.kind in MAP_KINDS:
+            self.expect(e.index, t.key, "map key")
+        else:
+            self.expect_kind(e.index, lambda s: s.is_int, "an integer", "container index")
         if e.type != t.item:
             raise self.error(f"an item of {t} is {t.item}, typed {e.type}")
 

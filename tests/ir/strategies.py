@@ -221,8 +221,10 @@ def _kernel(draw, name, messages, handled, value_types, devices) -> KernelDef:
     if options.concurrency == "ordered" and draw(st.booleans()):
         box = draw(NAMES.filter(lambda n: n not in {s.name for s in state}))
         item = draw(st.sampled_from((*SCALARS, ADDRESS)))
-        state += (StateDef(box, ContainerType(draw(st.sampled_from(("queue", "stack"))),
-                                              item, draw(st.integers(1, 8))), None),)
+        kind = draw(st.sampled_from(("queue", "stack", "map", "lru")))
+        key = draw(st.sampled_from(INTS)) if kind in ("map", "lru") else None
+        state += (StateDef(box, ContainerType(kind, item, draw(st.integers(1, 8)), key),
+                           None),)
     state_types = {s.name: s.type for s in state}
     parallel = options.concurrency == "parallel"
     device_sigs = tuple(_sig(f, False) for f in devices)
@@ -325,7 +327,8 @@ def _assign(draw, env: _Env) -> Assign:
     if env.state is not None and not env.parallel:
         roots += [State(n, t) for n, t in env.state.items()
                   if not isinstance(t, ContainerType)]
-    targets += [ContainerItem(box, _index(draw, env), box.type.item) for box in _containers(env)]
+    targets += [ContainerItem(box, _key(draw, env, box.type), box.type.item)
+                for box in _containers(env)]
     for root in roots:
         targets.append(root)
         if isinstance(root.type, ArrayType):
@@ -346,10 +349,16 @@ def _expr_stmt_value(draw, env: _Env):
     makers += [lambda sig=sig: _call(draw, env, sig, 1) for sig in env.callables]
     for box in _containers(env):
         t = box.type
-        makers += [lambda box=box, t=t: ContainerCall(box, "push", (_expr(draw, env, t.item, 1),),
-                                                      None),
-                   lambda box=box: ContainerCall(box, "clear", (), None),
-                   lambda box=box, t=t: ContainerCall(box, "pop", (), t.item)]
+        makers.append(lambda box=box: ContainerCall(box, "clear", (), None))
+        if t.key is None:
+            makers += [lambda box=box, t=t: ContainerCall(
+                box, "push", (_expr(draw, env, t.item, 1),), None),
+                lambda box=box, t=t: ContainerCall(box, "pop", (), t.item)]
+        else:
+            makers += [lambda box=box, t=t: ContainerCall(
+                box, "put", (_expr(draw, env, t.key, 1), _expr(draw, env, t.item, 1)), None),
+                lambda box=box, t=t: ContainerCall(box, "remove", (_expr(draw, env, t.key, 1),),
+                                                   BOOL)]
     return choice(draw, makers)()
 
 
@@ -362,7 +371,7 @@ def _containers(env: _Env) -> list[State]:
 
 def _for_each(draw, env: _Env, depth: int) -> ForEach:
     box = choice(draw, _containers(env))
-    var = _declared_local(draw, env, box.type.item).name
+    var = _declared_local(draw, env, box.type.key or box.type.item).name
     return ForEach(var, box, _stmts(draw, replace(env, in_loop=True), depth - 1), draw(LOCS))
 
 
@@ -439,6 +448,11 @@ def _index(draw, env: _Env):
     return _expr(draw, env, choice(draw, INTS), 0)
 
 
+def _key(draw, env: _Env, t: ContainerType):
+    """A map's key, or a queue's or stack's position."""
+    return _expr(draw, env, t.key, 0) if t.key is not None else _index(draw, env)
+
+
 def _leaves(draw, env: _Env, t) -> list[Maker]:
     """Expressions of type `t` that need no operands of their own: constants, names, their
     fields and elements, intrinsics without arguments, messages built from constants."""
@@ -448,12 +462,25 @@ def _leaves(draw, env: _Env, t) -> list[Maker]:
     makers: list[Maker] = []
     for box in [State(n, rt) for n, rt in (env.state or {}).items()
                 if isinstance(rt, ContainerType)]:
-        if box.type.item == t:
-            makers += [lambda box=box: ContainerItem(box, _index(draw, env), t),
-                       lambda box=box: ContainerCall(box, "peek", (), t)]
-        if t in (I32, BOOL):
-            methods = ("len",) if t == I32 else ("full", "empty")
-            makers += [lambda box=box, m=m: ContainerCall(box, m, (), t) for m in methods]
+        bt = box.type
+        if bt.item == t:
+            makers.append(lambda box=box, bt=bt: ContainerItem(box, _key(draw, env, bt), t))
+            if bt.key is None:
+                makers.append(lambda box=box: ContainerCall(box, "peek", (), t))
+            else:
+                makers.append(lambda box=box, bt=bt: ContainerCall(
+                    box, "get", (_expr(draw, env, bt.key, 0), _expr(draw, env, t, 0)), t))
+        if t == I32:
+            makers.append(lambda box=box: ContainerCall(box, "len", (), t))
+        if t == BOOL:
+            makers.append(lambda box=box: ContainerCall(box, "full", (), t))
+            if bt.key is None:
+                makers.append(lambda box=box: ContainerCall(box, "empty", (), t))
+            else:
+                makers.append(lambda box=box, bt=bt: ContainerCall(
+                    box, "contains", (_expr(draw, env, bt.key, 0),), t))
+        if t == U64 and bt.kind == "lru":
+            makers.append(lambda box=box: ContainerCall(box, "evictions", (), t))
     for root in roots:
         bases = [root] + [Member(root, f.name, f.type) for f in
                           (env.messages[root.type.name].fields

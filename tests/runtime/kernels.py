@@ -458,3 +458,49 @@ class Boxes:
                     return Seen(a=-7)
                 raise
         return Seen(a=len(self.q), b=len(self.s), c=i32(self.q.empty()), n=i32(self.s.full()))
+
+
+@rc.message
+class Entry:
+    key: i32
+    n: i32
+
+
+@rc.ring_kernel(capacity=8)
+class Tables:
+    """A map of records and an LRU map of ints, every method: 0 put, 1 get and `in`, 2
+    m[k] (and a field changed in place), 3 remove, 4 iterate, 5 clear, 6 sizes."""
+
+    m: rc.Map[i32, Entry, 5]
+    lru: rc.LRUMap[i32, i64, 4]
+
+    def on_op(self, o: Op) -> Seen:
+        k = o.arg
+        if o.code == 0:
+            self.lru.put(k, i64(k) * 1000)
+            self.m[k] = Entry(key=k, n=1)
+        elif o.code == 1:
+            return Seen(a=self.m.get(k, Entry(key=-1)).key, b=i32(self.lru.get(k, -5)),
+                        c=i32(k in self.m), n=i32(k not in self.lru))
+        elif o.code == 2:
+            self.m[k].n += 10
+            return Seen(a=self.m[k].n, b=i32(self.lru[k]), c=len(self.m), n=len(self.lru))
+        elif o.code == 3:
+            gone = self.m.remove(k)
+            evicted = self.lru.remove(k)
+            return Seen(a=i32(gone), b=i32(evicted), c=len(self.m), n=len(self.lru))
+        elif o.code == 4:
+            keys = 0
+            values = 0
+            for key in self.m:
+                keys += key
+                values += self.m[key].n
+            lru = 0
+            for key in self.lru:
+                lru += key
+            return Seen(a=keys, b=values, c=lru, n=0)
+        elif o.code == 5:
+            self.m.clear()
+            self.lru.clear()
+        return Seen(a=len(self.m), b=len(self.lru), c=i32(self.m.full()),
+                    n=i32(self.lru.evictions))
