@@ -43,6 +43,11 @@ class Gen:
     sf: f32
     arr: Array[i32, 8]
     farr: Array[f64, 4]
+    q: rc.Queue[i32, 4]
+    stk: rc.Stack[f32, 3]
+    tbl: rc.Map[i16, i32, 4]
+    lru: rc.LRUMap[i32, i64, 3]
+    last: In
 
     def on_in(self, m: In) -> Out:
 '''
@@ -132,7 +137,8 @@ def statements(draw, locals_, depth: int, indent: int, loop_vars: list[str]) -> 
     lines: list[str] = []
     for _ in range(draw(st.integers(1, 4))):
         kind = draw(st.sampled_from(["assign", "assign", "state", "if", "for", "while",
-                                     "emit"] if depth > 0 else ["assign", "state", "emit"]))
+                                     "emit", "container", "container", "try", "each"]
+                                    if depth > 0 else ["assign", "state", "emit", "container"]))
         if kind == "assign":
             name, t = draw(st.sampled_from(locals_))
             lines.append(f"{pad}{name} = {t}({draw(_expr_of(t, 2, locals_))})")
@@ -161,6 +167,42 @@ def statements(draw, locals_, depth: int, indent: int, loop_vars: list[str]) -> 
                 body.append(f"{pad}    if {var} == 2:")
                 body.append(f"{pad}        {draw(st.sampled_from(['break', 'continue']))}")
             lines += body
+        elif kind == "container":
+            i, f = draw(_int_expr(1, locals_)), draw(_float_expr(1, locals_))
+            lines.append(pad + draw(st.sampled_from([
+                f"self.q.push(i32({i}))", "self.si = self.q.pop()", "self.si += self.q.peek()",
+                f"self.stk.push(f32({f}))", "self.sf = self.stk.pop()",
+                f"self.tbl[i16(({i}) % 6)] = i32(m.a)", "self.si += self.tbl[i16(m.c % 6)]",
+                f"self.si += self.tbl.get(i16(({i}) % 6), i32(-1))",
+                f"self.lru.put(i32(({i}) % 5), i64(m.b))",
+                f"self.sl += self.lru.get(i32(({i}) % 5), i64(7))",
+                "if self.tbl.remove(i16(m.c % 6)):\n" + pad + "    self.su += 1",
+                "self.si += i32((m.a % 5) in self.lru) + len(self.q) + len(self.tbl)",
+                "self.sl += i64(self.lru.evictions) + i64(self.stk.full())",
+                "self.q[m.a % 3] += 1", "self.last = m", "self.last.a += self.q[0]",
+                "self.lru.clear()", "self.q.clear()"])))
+        elif kind == "try":
+            lines.append(f"{pad}try:")
+            lines += draw(statements(locals_, depth - 1, indent + 4, loop_vars))
+            lines.append(f"{pad}except rc.Fault as fault:")
+            lines.append(f"{pad}    if fault.reason == \"container_empty\":")
+            lines.append(f"{pad}        self.si -= 1")
+            lines.append(f"{pad}    elif fault.reason != \"container_full\":")
+            lines.append(f"{pad}        raise")
+            if draw(st.booleans()):
+                lines.append(f"{pad}else:")
+                lines.append(f"{pad}    self.su += 1")
+            if draw(st.booleans()):
+                lines.append(f"{pad}finally:")
+                lines.append(f"{pad}    self.sl += 1")
+        elif kind == "each":
+            box, into = draw(st.sampled_from([("self.q", "self.si += {v}"),
+                                              ("self.tbl", "self.si += i32({v})"),
+                                              ("self.lru", "self.sl += i64({v})"),
+                                              ("self.stk", "self.sf += {v}")]))
+            var = f"e{len(loop_vars)}_{box[5:]}"     # one name per container: one type
+            lines.append(f"{pad}for {var} in {box}:")
+            lines.append(f"{pad}    {into.format(v=var)}")
         else:  # while with a counter, so it terminates
             var = f"w{len(loop_vars)}"
             lines.append(f"{pad}{var} = 0")

@@ -101,6 +101,38 @@ def test_a_faulting_handler_stores_nothing(user_module, backend):
     assert list(state["arr"]) == [55, 66]
 
 
+LOOP_AFTER_FAULT = """
+@rc.message
+class In:
+    a: i32
+    n: i32
+
+@rc.ring_kernel(mode="event_driven")
+class K:
+    t: i32 = 5
+    q: rc.Queue[i32, 2]
+
+    def on_in(self, m: In):
+        x = 7 // m.a + 1                     # faults (a private store: no check yet)
+        for i in range(m.n):                 # runs no time at all
+            x += i
+        while x < 0:
+            x += 1
+        for v in self.q:
+            x += v
+        self.t = x                           # must not happen
+"""
+
+
+def test_a_fault_before_a_loop_that_never_runs_still_stores_nothing(user_module, backend):
+    """The check of a pending fault is not only inside a loop: a loop that runs no time
+    must not let the store after it happen."""
+    module = user_module(LOOP_AFTER_FAULT)
+    state, dead, _ = run(module, "K", "In", [{"a": 0, "n": 0}], backend)
+    assert [d["reason"] for d in dead] == [2]
+    assert state["t"] == 5
+
+
 PING = """
 @rc.message
 class Ping:

@@ -52,7 +52,7 @@ from ..ir.nodes import (
     Unary,
     Zero,
 )
-from ..ir.types import AddressType, ArrayType, ScalarType
+from ..ir.types import AddressType, ArrayType, ContainerType, ScalarType
 from ..ir.walk import expr_children, walk
 from .helpers import (
     atomic_helper,
@@ -194,7 +194,7 @@ class ExpressionPrinter:
                 texts.append(self.atomic_ref(k, first if _conflict(flags[0], later) else None))
                 continue
             text = self.expr(k)
-            if _conflict(flags[i], later) and not isinstance(k.type, ArrayType):
+            if _conflict(flags[i], later) and not isinstance(k.type, (ArrayType, ContainerType)):
                 name = self.temporary(k.type)
                 first.append(f"{name} = {text}")
                 text = name

@@ -400,7 +400,8 @@ class FunctionPrinter(ExpressionPrinter):
     @statement.on(While)
     def while_(self, s: While) -> None:
         may_fault = self.loop_may_fault(s)
-        self.dirty = self.dirty or may_fault
+        self.check_fault()               # a fault before the loop: leave before it runs
+        self.dirty = may_fault
         if self.effects(s.cond) & (FAULT | WRITE):    # evaluate it inside, every iteration
             self.emit("while (1) {")
             self.depth += 1
@@ -426,6 +427,7 @@ class FunctionPrinter(ExpressionPrinter):
 
     @statement.on(For)
     def for_(self, s: For) -> None:
+        self.check_fault()               # a fault before the loop: leave before it runs
         var_type = self.locals[s.var]
         t = var_type if isinstance(var_type, ScalarType) else s.start.type
         wide = self.d.types["i64" if t.is_signed else "u64"]
@@ -451,7 +453,7 @@ class FunctionPrinter(ExpressionPrinter):
         self.depth += 1
         self.emit(f"{mangle(s.var)} = ({self.shared.ctype(var_type)}){it};")
         may_fault = self.loop_may_fault(s)
-        self.dirty = self.dirty or may_fault
+        self.dirty = may_fault
         self.check_fault()
         self.depth -= 1
         self.loop_body(s.body)
@@ -463,6 +465,7 @@ class FunctionPrinter(ExpressionPrinter):
     @statement.on(ForEach)
     def for_each(self, s: ForEach) -> None:
         """Each item, copied into the loop variable: front to back, or top to bottom."""
+        self.check_fault()               # a fault before the loop: leave before it runs
         t = s.container.type
         box = self.place(s.container, {})
         self.temps += 1
@@ -480,7 +483,7 @@ class FunctionPrinter(ExpressionPrinter):
             self.emit(f"{mangle(s.var)} = {box}.items[{slot}];")
         may_fault = any(self.effects(e) & FAULT for st in all_stmts(s.body)
                         for e in stmt_exprs(st))
-        self.dirty = self.dirty or may_fault
+        self.dirty = may_fault
         self.check_fault()
         self.depth -= 1
         self.loop_body(s.body)
@@ -517,6 +520,7 @@ class FunctionPrinter(ExpressionPrinter):
         """`do { body } while (0)` left by `break` on a fault; then the except block with
         the fault taken (or else); each in its own region; then finally with any pending
         fault set aside; then the pending fault goes on, and a jump out is made."""
+        self.check_fault()               # a fault before the try is not the try's
         self.temps += 1
         n = self.temps
         fault, jump = f"rc_f{n}", f"rc_j{n}"
