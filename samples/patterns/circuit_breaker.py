@@ -1,0 +1,132 @@
+"""Circuit breaker: stop calling a failing dependency, then try it again after a while.
+
+Every `Lookup` goes through `call_backend`, the stand-in for a dependency behind the
+kernel (a price service that times out while it is down; the host switches it with
+`SetBackend`). The breaker has three states:
+
+- closed: calls go through; FAILURE_THRESHOLD consecutive failures open the breaker;
+- open: calls are answered `REJECTED` at once, without touching the backend, until
+  OPEN_FOR_NS nanoseconds have passed since it opened;
+- half-open: the next call is a trial; success closes the breaker, failure opens it again.
+
+A failing call is a fault the handler catches (`try` / `except rc.Fault as f`); only the
+backend's own fault (`f.reason == "backend_timeout"`) counts against it. Any other fault,
+here an unknown item's `index_out_of_range`, is the caller's mistake: the bare `raise`
+sends it on, so that message is dead-lettered and the breaker is left as it was.
+
+Limits: time comes from `rc.clock()`, which on OpenCL and Metal is the host's heartbeat in
+the control block (a resolution of a few milliseconds); the breaker only notices that
+OPEN_FOR_NS has passed when a message arrives (a timer, `@rc.every`, is not built yet).
+
+    python samples/patterns/circuit_breaker.py [opencl|sim]
+"""
+
+import sys
+import time
+
+import ringc as rc
+from ringc import Array, bool_, f32, i32, u32, u64
+
+CLOSED, OPEN, HALF_OPEN = 0, 1, 2            # the breaker's states
+ANSWERED, FAILED, REJECTED = 0, 1, 2         # what happened to a call
+FAILURE_THRESHOLD = 5                        # consecutive failures that open the breaker
+OPEN_FOR_NS = 200_000_000                    # 0.2 s open before a half-open trial
+ITEMS = 8
+STATE_NAMES = {CLOSED: "closed", OPEN: "open", HALF_OPEN: "half-open"}
+OUTCOME_NAMES = {ANSWERED: "answered", FAILED: "failed", REJECTED: "rejected"}
+
+
+@rc.message
+class Lookup:
+    item: i32
+
+
+@rc.message
+class Answer:
+    item: i32
+    price: f32
+    outcome: i32          # ANSWERED, FAILED or REJECTED
+    breaker: i32          # the breaker's state after the call
+
+
+@rc.message
+class SetBackend:
+    up: bool_
+
+
+@rc.ring_kernel(capacity=64)
+class PriceService:
+    breaker: i32                      # CLOSED, OPEN or HALF_OPEN (starts CLOSED)
+    failures: i32                     # consecutive backend failures
+    opened_at: u64                    # rc.clock() when the breaker last opened
+    rejected: u32
+    backend_up: bool_ = True
+    prices: Array[f32, ITEMS] = [1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5.0]
+
+    def on_set_backend(self, m: SetBackend):
+        self.backend_up = m.up
+
+    def call_backend(self, item: i32) -> f32:
+        """The dependency: times out while down; an unknown item is out of range."""
+        if not self.backend_up:
+            raise rc.Fault("backend_timeout")
+        return self.prices[item]
+
+    def on_lookup(self, m: Lookup) -> Answer:
+        if self.breaker == OPEN:
+            if rc.clock() - self.opened_at > OPEN_FOR_NS:
+                self.breaker = HALF_OPEN          # let this call through as a trial
+            else:
+                self.rejected += 1
+                return Answer(item=m.item, outcome=REJECTED, breaker=OPEN)
+        try:
+            price = self.call_backend(m.item)
+        except rc.Fault as f:
+            if f.reason != "backend_timeout":
+                raise                             # not the backend's fault: dead-letter it
+            self.failures += 1
+            if self.failures >= FAILURE_THRESHOLD or self.breaker == HALF_OPEN:
+                self.breaker = OPEN
+                self.opened_at = rc.clock()
+            return Answer(item=m.item, outcome=FAILED, breaker=self.breaker)
+        self.breaker = CLOSED
+        self.failures = 0
+        return Answer(item=m.item, price=price, outcome=ANSWERED, breaker=CLOSED)
+
+
+def main(backend: str = "opencl") -> dict:
+    """Drive the breaker through closed, open, half-open (failed trial), open again,
+    half-open (good trial) and closed. Returns, per phase, the calls' outcomes and the
+    breaker's state after them; the unknown item's dead-letter reason; the rejections."""
+    result = {}
+    pause = OPEN_FOR_NS / 1e9 + 0.05              # long enough for a half-open trial
+
+    def lookups(rt, phase: str, label: str, calls: int) -> None:
+        answers = [rt.request(PriceService, Lookup(item=i % ITEMS), timeout=10.0)
+                   for i in range(calls)]
+        outcomes = [OUTCOME_NAMES[a.outcome] for a in answers]
+        result[phase] = (outcomes, STATE_NAMES[answers[-1].breaker])
+        counts = ", ".join(f"{outcomes.count(o)} {o}" for o in dict.fromkeys(outcomes))
+        print(f"{label:34} {counts:28} breaker {result[phase][1]}")
+
+    with rc.launch(PriceService, backend=backend) as rt:
+        lookups(rt, "up", "backend up:", 3)
+        try:
+            rt.request(PriceService, Lookup(item=99), timeout=10.0)
+        except rc.DeadLettered as exc:
+            result["unknown_item"] = exc.dead_letter.reason
+            print(f"{'unknown item 99:':34} dead-lettered ({exc.dead_letter.reason}), "
+                  f"breaker untouched")
+        rt.send(PriceService, SetBackend(up=False))
+        lookups(rt, "down", "backend down:", FAILURE_THRESHOLD + 3)
+        time.sleep(pause)
+        lookups(rt, "still_down", f"{pause:g} s later, backend still down:", 2)
+        rt.send(PriceService, SetBackend(up=True))
+        time.sleep(pause)
+        lookups(rt, "back_up", f"{pause:g} s later, backend back up:", 3)
+        result["rejected"] = int(rt.checkpoint(PriceService)["rejected"])
+    return result
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:2])

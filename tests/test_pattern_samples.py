@@ -1,0 +1,134 @@
+"""The pattern samples (samples/patterns/, mapped to the guide in docs/patterns.md): each
+builds for every target with the toolchains present, and each one's `main(backend)` runs on
+the simulator and on OpenCL and shows what its docstring says it shows."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import pytest
+
+import ringc as rc
+from ringc.compiler import compile, load_file
+from ringc.frontend.files import import_file
+from ringc.targets import check_all
+from tests.backend_support import unavailable
+
+PATTERNS = Path(__file__).resolve().parent.parent / "samples" / "patterns"
+SAMPLES = sorted(PATTERNS.glob("*.py"))
+
+BACKENDS = [pytest.param(name, marks=pytest.mark.skipif(
+    unavailable(name) is not None, reason=f"{name}: {unavailable(name)}"))
+    for name in ("sim", "opencl")]
+
+
+@functools.cache
+def sample(name: str):
+    """The sample's module, imported as `ringc` imports a user's file."""
+    return import_file(PATTERNS / f"{name}.py")
+
+
+@pytest.mark.parametrize("path", SAMPLES, ids=lambda p: p.stem)
+def test_pattern_builds_for_every_target(path):
+    program = load_file(path)
+    results = check_all({t: compile(program, t).source for t in ("opencl", "cuda", "metal")})
+    built = [r for r in results if r.ok is not None]
+    assert built, "no toolchain ran: " + "; ".join(r.log for r in results)
+    for result in built:
+        assert result.ok, f"{result.target} ({result.tool}):\n{result.log}"
+
+
+def expect_circuit_breaker(result, out):
+    assert result["up"] == (["answered"] * 3, "closed")
+    assert result["unknown_item"] == "index_out_of_range"
+    assert result["down"] == (["failed"] * 5 + ["rejected"] * 3, "open")
+    assert result["still_down"] == (["failed", "rejected"], "open")     # the trial failed
+    assert result["back_up"] == (["answered"] * 3, "closed")            # the trial passed
+    assert result["rejected"] == 4
+    assert "breaker untouched" in out
+
+
+def expect_message_batching(result, out):
+    assert result == [("full", 32), ("full", 32), ("waited too long", 7), ("shutdown", 5)]
+    assert "76 readings reached the host in 4 messages; each exactly once, in order: yes" in out
+
+
+def expect_persistent_state(result, out):
+    assert result == {"checkpoints": [250, 500, 750], "resumed_from": 750, "matches": True}
+    assert "all 8 sensors match an uninterrupted run: yes" in out
+
+
+def expect_memory_pool(result, out):
+    assert result == {"free_after_jobs": 8, "one_too_many": "pool_exhausted",
+                      "empty_close": "empty_job", "free_after_fault": 1, "free_at_end": 8}
+    assert "job 3: 64 values in buffer 5, mean 94.5, peak 189" in out
+
+
+def expect_lock_free_stack(result, out):
+    assert result["exactly_once"]
+    assert result["raced_found"] + result["raced_empty"] == 1000
+    assert result["raced_found"] + result["drained"] == 2000
+    assert "every value came back exactly once: yes" in out
+
+
+def expect_dead_letter_retry(result, out):
+    assert result == {1: "done after 1 attempt(s), balance 10",
+                      2: "done after 2 attempt(s), balance 30",
+                      3: "done after 3 attempt(s), balance 60",
+                      4: "dead-lettered (retries_exhausted)",
+                      5: "dead-lettered (invalid_amount)",
+                      6: "done after 1 attempt(s), balance 110"}
+    assert "6 transient failures (busy)" in out
+
+
+def expect_producer_consumer(result, out):
+    assert result == {"results": 1000, "steps": 63, "in_order": True, "correct": True,
+                      "dead_letters": 0}
+
+
+def expect_coordinator(result, out):
+    assert result["registered"] == 4 and result["done"] == 200 and result["once"]
+    assert sum(result["per_worker"]) == 200 and min(result["per_worker"]) > 0
+    assert "4 workers registered themselves from on_start" in out
+
+
+def expect_lru_cache(result, out):
+    assert result == {"evicted": [3, 4, 5], "hit": True, "miss": True, "hits": 4,
+                      "misses": 1, "evictions": 3}
+    assert "evicted [3, 4, 5] (least recently used)" in out
+
+
+def expect_barrier_sync(result, out):
+    assert result == {"supersteps": 12, "out_of_step": 0, "matches": True}
+    assert "the same as the host's supersteps: yes" in out
+
+
+EXPECTATIONS = {name.removeprefix("expect_"): expect for name, expect in globals().items()
+                if name.startswith("expect_")}
+
+
+def test_every_pattern_sample_has_a_docstring_a_main_and_expectations():
+    assert {p.stem for p in SAMPLES} == set(EXPECTATIONS)
+    for path in SAMPLES:
+        module = sample(path.stem)
+        assert module.__doc__ and callable(module.main), path.name
+        assert 'if __name__ == "__main__":' in path.read_text(), path.name
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("name", sorted(EXPECTATIONS))
+def test_pattern_runs(name, backend, capsys):
+    result = sample(name).main(backend)
+    EXPECTATIONS[name](result, capsys.readouterr().out)
+
+
+def test_lock_free_stack_with_two_work_groups():
+    """Two work-groups run handlers at the same time: the CAS loops really race."""
+    if unavailable("opencl"):
+        pytest.skip(f"opencl: {unavailable('opencl')}")
+    try:
+        result = sample("lock_free_stack").main("opencl", groups=2)
+    except rc.BackendUnavailable as exc:           # a device with one compute unit
+        pytest.skip(str(exc))
+    assert result["exactly_once"] and result["raced_found"] + result["drained"] == 2000
