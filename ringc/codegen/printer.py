@@ -260,7 +260,7 @@ class FunctionPrinter(ExpressionPrinter):
             return ""
         return " 0" if isinstance(self.returns, ScalarType) else " rc_zero"
 
-    def loop_may_fault(self, s: While | For) -> bool:
+    def loop_may_fault(self, s: While | For | ForEach) -> bool:
         """Can an iteration fault? Then each iteration starts with a fault check, so a
         loop whose values went harmless after a fault cannot spin forever."""
         return any(self.effects(e) & FAULT for st in all_stmts([s]) for e in stmt_exprs(st))
@@ -481,8 +481,7 @@ class FunctionPrinter(ExpressionPrinter):
             self.emit(f"for (uint {k} = 0u; {k} < {box}.count; ++{k}) {{")
             self.depth += 1
             self.emit(f"{mangle(s.var)} = {box}.items[{slot}];")
-        may_fault = any(self.effects(e) & FAULT for st in all_stmts(s.body)
-                        for e in stmt_exprs(st))
+        may_fault = self.loop_may_fault(s)
         self.dirty = may_fault
         self.check_fault()
         self.depth -= 1
