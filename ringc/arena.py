@@ -119,6 +119,13 @@ class KernelLayout:
     state_init: tuple[tuple[str, object], ...]
     handlers: tuple[HandlerLayout, ...]
     hooks: tuple[str, ...] = ()  # the lifecycle hooks it defines (`protocol.HOOKS`)
+    periods: tuple[int, ...] = ()  # ns between runs of each periodic method (@rc.every)
+    timers: int = 0              # slots of its timer table (0: it never calls send_after)
+
+    @property
+    def timed(self) -> bool:
+        """Does its state hold a timer table (codegen/layout.py, `timer_fields`)?"""
+        return bool(self.periods or self.timers)
 
     @property
     def queue_ids(self) -> range:

@@ -345,7 +345,7 @@ def _check_option(key: str, value, loc: Loc):
         if value not in OPTION_CHOICES[key]:
             fail("one of " + ", ".join(repr(c) for c in OPTION_CHOICES[key]))
         return value
-    if key in ("capacity", "instances", "max_batch"):
+    if key in ("capacity", "instances", "max_batch", "timers"):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             fail("a positive int")
         if key == "capacity" and (value & (value - 1) or not 2 <= value <= 1 << 24):

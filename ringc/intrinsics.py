@@ -1,5 +1,5 @@
-"""Device intrinsics: `rc.send`, `rc.emit`, `rc.reply`, `rc.sender`, `rc.fail`, `rc.clock`,
-`rc.instance_id`, `rc.atomic_*` and `rc.zeros`.
+"""Device intrinsics: `rc.send`, `rc.send_after`, `rc.emit`, `rc.reply`, `rc.sender`,
+`rc.fail`, `rc.now`, `rc.instance_id`, `rc.atomic_*` and `rc.zeros`.
 
 Inside a handler compiled by ringc the frontend recognises these functions and lowers them;
 they are never called there. Called as plain Python they raise, naming the call, because
@@ -42,9 +42,30 @@ def fail(reason: str) -> None:
     _outside_a_handler("fail")
 
 
+def now():
+    """Nanoseconds since the launch, as an i64: one monotonic clock shared with the host's
+    `rt.now()` (docs/language.md, "Time")."""
+    _outside_a_handler("now")
+
+
+def send_after(delay_ns, kernel, msg, instance=0) -> None:
+    """Send `msg` to `kernel` (instance `instance`) no earlier than `delay_ns` nanoseconds
+    from now; faults with `timers_full` when this instance has `timers` messages scheduled."""
+    _outside_a_handler("send_after")
+
+
 def clock():
-    """Device time in nanoseconds."""
+    """Retired: `rc.now()` replaced it (the compiler says so where it is used)."""
     _outside_a_handler("clock")
+
+
+def every(seconds):
+    """`@rc.every(seconds)` on a kernel method without parameters: run it on every instance
+    once per period, fixed-rate from launch, in order with the instance's messages."""
+    def mark(fn):
+        fn._ringc_every = seconds
+        return fn
+    return mark
 
 
 def instance_id():
@@ -90,5 +111,5 @@ def zeros(t):
 
 
 INTRINSIC_FUNCTIONS = {fn.__name__: fn for fn in (
-    send, emit, reply, sender, fail, clock, instance_id,
+    send, send_after, emit, reply, sender, fail, clock, now, instance_id,
     atomic_add, atomic_max, atomic_min, atomic_cas, zeros)}

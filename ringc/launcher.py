@@ -25,7 +25,7 @@ from .targets import run_targets, target
 __all__ = ["launch"]
 
 _COMMON_OPTIONS = {"output_capacity": 4096, "dead_letter_capacity": 1024,
-                   "host_buffer": 1 << 22, "debug": False}
+                   "host_buffer": 1 << 22, "debug": False, "park_after": 0.01}
 
 atexit.register(stop_all)
 
@@ -40,7 +40,9 @@ def launch(kernels, backend: str = "opencl", device=None, **options) -> Runtime:
     name (OpenCL: or of its platform's); the default is PoCL's CPU device for OpenCL and
     the first GPU for CUDA. Options (docs/options.md): `output_capacity` and
     `dead_letter_capacity` (slots, powers of two), `host_buffer` (messages the host keeps
-    from the output queue before the device sees backpressure), `debug`, and the backend's
+    from the output queue before the device sees backpressure), `debug`, `park_after`
+    (seconds a program with nothing to do keeps polling before it parks; None: never
+    parks), and the backend's
     own: OpenCL and CUDA `groups` (persistent work-groups, thread blocks on CUDA); OpenCL
     `memory` ('auto', 'svm' or 'host_ptr'); CUDA `driver` ('cuda-python', the default, or
     'pycuda', which cannot launch cooperatively)."""
@@ -78,7 +80,7 @@ def launch(kernels, backend: str = "opencl", device=None, **options) -> Runtime:
     except BackendUnavailable as exc:        # the device cannot run it: say why, not where
         raise exc.with_traceback(None) from None
     return Runtime(program, layout, reasons, messages, kernel_classes, dev, backend,
-                   host_buffer=settings["host_buffer"])
+                   host_buffer=settings["host_buffer"], park_after=settings["park_after"])
 
 
 def _check_common(settings: dict) -> None:
@@ -94,6 +96,14 @@ def _check_common(settings: dict) -> None:
             raise ValueError(f"rc.launch option {name} {problem}")
     if not isinstance(settings["debug"], bool):
         raise TypeError("rc.launch option debug must be True or False")
+    park = settings["park_after"]
+    if park is not None:
+        if isinstance(park, bool) or not isinstance(park, (int, float)):
+            raise TypeError(f"rc.launch option park_after must be seconds or None, not "
+                            f"{type(park).__name__}")
+        if not 0 < park < 1e9:
+            raise ValueError(f"rc.launch option park_after must be more than 0 seconds "
+                             f"(None: never park), not {park}")
 
 
 def _program(kernels):

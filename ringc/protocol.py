@@ -23,7 +23,7 @@ __all__ = [
     "Field", "Record", "CONTROL", "STATS", "QUEUE", "SLOT", "DEAD_SLOT", "REASONS",
     "FIRST_USER_REASON", "PHASE_NEW", "PHASE_RUNNING", "PHASE_STOPPED", "HOOKS",
     "HASH_MULTIPLIER",
-    "SERVE_PERSISTENT", "SERVE_EVENT_DRIVEN", "RETURN_WHEN_IDLE",
+    "SERVE_PERSISTENT", "SERVE_EVENT_DRIVEN", "RETURN_WHEN_IDLE", "PARK_WHEN_IDLE", "NEVER",
     "PERSISTENT_LAUNCH", "DRAIN_LAUNCH", "ROOM_OK", "ROOM_DEVICE", "ROOM_HOST",
     "BLOCK_SPINS", "HOST_PATIENCE_NS", "MAX_LOCAL", "DRAIN_PASSES", "ROOM_PATIENCE", "MAX_PASSES",
     "MAX_ROOM_NEED", "MIN_CAPACITY", "MAX_CAPACITY", "capacity_problem", "RECORDS",
@@ -109,14 +109,26 @@ CONTROL = Record("rc_control", "RC_CTL_", (
     Field("next_correlation", "u32"),      # device: counter of rc.send conversations
     Field("dead_letter_overflow", "u32"),  # device: dead letters that found no room
     Field("stopping", "u32"),              # host: 1 asks for the on_stop hooks (after a drain)
-), size=LINE)
+    Field("park_after", "u64"),            # host: ns a work-group stays idle before it parks
+                                           # (returns; read by PARK_WHEN_IDLE launches only)
+    # rc.now() on a device with a cycle counter (docs/device-program.md, "Time"):
+    # clock_ns + (ticks - clock_ticks) * clock_scale / 2^32, written by the host before each
+    # launch; CUDA's clock_ticks is %globaltimer at the launch's first entry (0: not yet)
+    Field("clock_ns", "u64"),
+    Field("clock_ticks", "u64"),
+    Field("clock_scale", "u64"),
+), size=2 * LINE)
 
 # `phase` and `hook_fault` are used by kernels with lifecycle hooks only: the phase goes
 # PHASE_NEW -> PHASE_RUNNING (on_start ran) -> PHASE_STOPPED (on_stop ran); hook_fault is
-# the reason code of the last fault a hook raised and did not catch (0: none)
+# the reason code of the last fault a hook raised and did not catch (0: none);
+# `scheduled`: messages sent to this queue by rc.send_after, not yet due (counted in
+# `received` when scheduled, like `sent` at their sender); `tick_fault`: the reason code of
+# the last fault a periodic method raised and did not catch
 STATS = Record("rc_stats", "RC_STAT_", tuple(Field(name, "u32") for name in (
     "active", "processed", "dead_lettered", "sent", "received", "busy", "deferred",
-    "waits_host", "dead_letters_lost", "phase", "hook_fault")), size=LINE)
+    "waits_host", "dead_letters_lost", "phase", "hook_fault", "scheduled", "tick_fault")),
+    size=LINE)
 
 QUEUE = Record("rc_queue_header", "RC_QUEUE_", (
     Field("head", "u32", line=True),       # consumer counter
@@ -140,7 +152,8 @@ DEAD_SLOT = Record("rc_dead_header", "RC_DLQ_", SLOT.fields + (
 # Built-in dead-letter reasons; the strings of `rc.fail` get FIRST_USER_REASON and up.
 REASONS = {1: "queue_full", 2: "division_by_zero", 3: "index_out_of_range",
            4: "no_such_instance", 5: "no_handler", 6: "bad_address", 7: "container_full",
-           8: "container_empty", 9: "key_not_found"}
+           8: "container_empty", 9: "key_not_found", 10: "timers_full",
+           11: "delay_out_of_range"}
 FIRST_USER_REASON = 16
 PHASE_NEW, PHASE_RUNNING, PHASE_STOPPED = 0, 1, 2    # an instance's lifecycle (STATS.phase)
 HOOKS = ("on_start", "on_stop")                      # the lifecycle hooks' method names
@@ -151,6 +164,7 @@ HASH_MULTIPLIER = 0x9E3779B97F4A7C15                 # 2^64 / golden ratio (Fibo
 SERVE_PERSISTENT = 1
 SERVE_EVENT_DRIVEN = 2
 RETURN_WHEN_IDLE = 4       # return when a pass takes nothing (or after DRAIN_PASSES passes)
+PARK_WHEN_IDLE = 8         # return once idle for `park_after` ns (the host wakes it when due)
 PERSISTENT_LAUNCH = SERVE_PERSISTENT
 DRAIN_LAUNCH = SERVE_EVENT_DRIVEN | RETURN_WHEN_IDLE
 
@@ -167,6 +181,7 @@ MAX_PASSES = (1 << 64) - 1  # the loop's bound: an induction variable (PoCL need
 MAX_ROOM_NEED = 1 << 20    # a room check asks for at most this many slots of one queue
 MIN_CAPACITY = 2           # a one-slot ring's free and full slots have the same seq word
 MAX_CAPACITY = 1 << 24     # the most slots ringc gives one ring (a kernel's or the host's)
+NEVER = (1 << 63) - 1      # a due time that never comes (rc.now()'s largest value)
 HOST_PATIENCE_NS = 10**9   # how long, on the host's clock, a device waits for the host to
                            # drain its output or dead-letter queue before giving up
 
@@ -197,7 +212,8 @@ def c_defines() -> list[tuple[str, int, int]]:
     out += [(f"RC_{reason.upper()}", code, 32) for code, reason in REASONS.items()]
     out += [("RC_SERVE_PERSISTENT", SERVE_PERSISTENT, 32),
             ("RC_SERVE_EVENT_DRIVEN", SERVE_EVENT_DRIVEN, 32),
-            ("RC_RETURN_WHEN_IDLE", RETURN_WHEN_IDLE, 32),
+            ("RC_RETURN_WHEN_IDLE", RETURN_WHEN_IDLE, 32), ("RC_NEVER", NEVER, 64),
+            ("RC_PARK_WHEN_IDLE", PARK_WHEN_IDLE, 32),
             ("RC_ROOM_OK", ROOM_OK, 32), ("RC_ROOM_DEVICE", ROOM_DEVICE, 32),
             ("RC_ROOM_HOST", ROOM_HOST, 32),
             ("RC_BLOCK_SPINS", BLOCK_SPINS, 32), ("RC_HOST_PATIENCE", HOST_PATIENCE_NS, 64),

@@ -55,8 +55,12 @@ def expect_message_batching(result, out):
 
 
 def expect_persistent_state(result, out):
-    assert result == {"checkpoints": [250, 500, 750], "resumed_from": 750, "matches": True}
+    assert result == {"checkpoints": [250, 500, 750], "resumed_from": 750, "matches": True,
+                      "users": 47, "users_match": True}
+    assert "holding 19, 31, 42 users" in out
+    assert "the checkpoint's map held 42 users; the replay added 5 new ones: 47 users" in out
     assert "all 8 sensors match an uninterrupted run: yes" in out
+    assert "all 47 users in the map match an uninterrupted run: yes" in out
 
 
 def expect_memory_pool(result, out):
@@ -73,13 +77,24 @@ def expect_lock_free_stack(result, out):
 
 
 def expect_dead_letter_retry(result, out):
-    assert result == {1: "done after 1 attempt(s), balance 10",
-                      2: "done after 2 attempt(s), balance 30",
-                      3: "done after 3 attempt(s), balance 60",
-                      4: "dead-lettered (retries_exhausted)",
-                      5: "dead-lettered (invalid_amount)",
-                      6: "done after 1 attempt(s), balance 110"}
-    assert "6 transient failures (busy)" in out
+    assert result == {
+        "outcomes": {1: "done after 1 attempt(s), balance 10",
+                     2: "done after 2 attempt(s), balance 30",
+                     3: "done after 3 attempt(s), balance 60",
+                     4: "dead-lettered (retries_exhausted)",
+                     5: "dead-lettered (invalid_amount)",
+                     6: "done after 1 attempt(s), balance 110",
+                     7: "dead-lettered (invalid_amount)",
+                     8: "dead-lettered (retries_exhausted)",
+                     9: "dead-lettered (invalid_amount)",
+                     10: "done after 2 attempt(s), balance 210"},
+        "collected": [[5, 7, 8], [9]],          # job 4, the oldest of five, was evicted
+        "evicted": 1, "transient": 10, "runtime_dead_letters": 0}
+    assert "10 transient failures (busy), retried; 5 dead-letter alerts" in out
+    assert ("batch 1: #2 job 5 (invalid_amount, 1 attempt(s)); #3 job 7 (invalid_amount, "
+            "1 attempt(s)); #4 job 8 (retries_exhausted, 3 attempt(s))") in out
+    assert "batch 2: #5 job 9 (invalid_amount, 1 attempt(s))" in out
+    assert "keeps 4: 1 evicted (the oldest)" in out
 
 
 def expect_producer_consumer(result, out):
@@ -89,19 +104,43 @@ def expect_producer_consumer(result, out):
 
 def expect_coordinator(result, out):
     assert result["registered"] == 4 and result["done"] == 200 and result["once"]
+    assert result["right"]
     assert sum(result["per_worker"]) == 200 and min(result["per_worker"]) > 0
+    assert result["idle_at_end"] == 4 and result["waiting_at_end"] == 0
+    assert result["dead_letters"] == ["key_not_found"]
     assert "4 workers registered themselves from on_start" in out
 
 
 def expect_lru_cache(result, out):
     assert result == {"evicted": [3, 4, 5], "hit": True, "miss": True, "hits": 4,
                       "misses": 1, "evictions": 3}
-    assert "evicted [3, 4, 5] (least recently used)" in out
+    assert "each making room: yes; evicted [3, 4, 5] (least recently used)" in out
+    assert "get 1: hit 1.5; get 3: miss" in out
+    assert "8 of 8 entries held; hits 4, misses 1, evictions 3" in out
 
 
 def expect_barrier_sync(result, out):
     assert result == {"supersteps": 12, "out_of_step": 0, "matches": True}
     assert "the same as the host's supersteps: yes" in out
+
+
+def expect_request_reply(result, out):
+    assert result == {"matched": 10, "pending_after": [],
+                      "waiting_for": [11, 12, 13, 14, 15, 16],
+                      "late_matched": 6, "pending_at_end": [],
+                      "dead_letters": [(4, "unknown_request"), (999, "unknown_request")],
+                      "unknown": 2}
+    assert "the client waits for requests [11, 12, 13, 14, 15, 16]" in out
+    assert "2 counted unknown" in out
+
+
+def expect_scatter_gather(result, out):
+    assert result == {"held": (6, 26), "resent": "job_in_flight", "after": (0, 0),
+                      "jobs": {10: (3, 650.0), 11: (8, 12528.0), 12: (2, 135.0),
+                               13: (5, 4310.0), 14: (1, 110.0), 15: (7, 11385.0)},
+                      "correct": True, "per_worker": [7, 7, 6, 6]}
+    assert "the coordinator holds 6 jobs, 26 fragments out" in out
+    assert "job 10: 12 values, sum of squares 30 + 174 + 446 = 650" in out
 
 
 EXPECTATIONS = {name.removeprefix("expect_"): expect for name, expect in globals().items()

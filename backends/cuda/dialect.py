@@ -2,7 +2,9 @@
 
 Float `+ - * /` and `sqrt` use the `__f*_rn` / `__d*_rn` intrinsics, which are never
 contracted into FMA and ignore `--use_fast_math`, unless the kernel asked for fast_math.
-`rc.clock()` reads `%globaltimer` (ns). 64-bit atomic max/min need sm_35 or later.
+`rc.now()` reads `%globaltimer` (ns) from the value the launch's first work-group found
+there (`clock_anchor`). An idle pass sleeps 1 µs (`__nanosleep`, sm_70 and later). 64-bit
+atomic max/min need sm_35 or later.
 """
 
 from ringc.codegen.dialect import CFamilyDialect
@@ -45,7 +47,11 @@ class CudaDialect(CFamilyDialect):
     bitcast = {("f32", "u32"): "__float_as_uint({x})", ("u32", "f32"): "__uint_as_float({x})",
                ("f64", "u64"): "((ulong)__double_as_longlong({x}))",
                ("u64", "f64"): "__longlong_as_double((long long){x})"}
-    clock = "rc_globaltimer()"
+    now = ("return (long)(rc_load_u64(rc_ctl(rc_arena, RC_CTL_CLOCK_NS)) + (rc_globaltimer() "
+           "- rc_load_u64(rc_ctl(rc_arena, RC_CTL_CLOCK_TICKS))));")
+    clock_anchor = (f"atomicCAS(({_ULL}*)rc_ctl(rc_arena, RC_CTL_CLOCK_TICKS), 0ULL, "
+                    f"({_ULL})rc_globaltimer())")
+    idle_pause = "__nanosleep(1000u)"
     zero_init = "{}"
     printf = "printf"
 

@@ -171,6 +171,7 @@ class CudaDevice:
         self._local_copy: np.ndarray | None = None     # the device-local part after release
         self._lost: str | None = None                  # why it could not be copied
         self._launched = False
+        self.clock = "globaltimer"          # rc.now() (ringc/runtime/clock.py)
         self.description = (f"{self.gpu.name} ({self.gpu.arch}, CUDA {self.gpu.driver_version}"
                             f", {driver.name}), {self.groups} block(s) x {self.block} "
                             f"thread(s){', cooperative' if self.cooperative else ''}")

@@ -3,7 +3,7 @@
 Metal has no f64 and no 64-bit atomic add (a CompileError names the line). MSL before 3.2
 accepts only `memory_order_relaxed`; ordering between a slot's payload and its sequence
 word uses `atomic_thread_fence` (MSL 3.2, macOS 15 / iOS 18). Metal has no device clock:
-`rc.clock()` reads the host heartbeat in the control block, so its resolution is how often
+`rc.now()` reads the host heartbeat in the control block, so its resolution is how often
 the host refreshes it. `#pragma METAL fp math_mode(safe)` and `fp contract(off)` keep float
 arithmetic IEEE and uncontracted whatever the loader's fast-math setting.
 """

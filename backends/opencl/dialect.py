@@ -2,8 +2,10 @@
 
 Atomics are the OpenCL 1.2 built-ins on `volatile __global` pointers (64-bit ones need
 `cl_khr_int64_base_atomics`, min/max `cl_khr_int64_extended_atomics`); f64 needs
-`cl_khr_fp64`. OpenCL has no device clock: `rc.clock()` reads the host heartbeat in the
-control block, so its resolution is how often the host refreshes it. Build with
+`cl_khr_fp64`. OpenCL has no clock: built with `-DRC_TSC_CLOCK` (the loader does on PoCL's
+CPU device on x86-64), `rc.now()` reads the CPU's time-stamp counter and scales it by the
+host's calibration in the control block; otherwise it reads the heartbeat the host writes
+there, whose resolution is how often the host refreshes it. Build with
 `-cl-fp32-correctly-rounded-divide-sqrt` so f32 `/` and `sqrt` are correctly rounded.
 """
 
@@ -38,6 +40,20 @@ class OpenCLDialect(CFamilyDialect):
         "atomic64_minmax": "#pragma OPENCL EXTENSION cl_khr_int64_extended_atomics : enable",
     }
     printf = "printf"
+    # rdtsc as inline assembly: PoCL 3.1's compiler crashes on __builtin_readcyclecounter
+    # in a program with barriers
+    now = """#ifdef RC_TSC_CLOCK
+    uint rc_lo, rc_hi;
+    __asm__ volatile("rdtsc" : "=a"(rc_lo), "=d"(rc_hi));
+    ulong rc_ticks = ((ulong)rc_hi << 32) | rc_lo;
+    long rc_dt = (long)(rc_ticks - rc_load_u64(rc_ctl(rc_arena, RC_CTL_CLOCK_TICKS)));
+    ulong rc_t = rc_dt > 0 ? (ulong)rc_dt : 0ul;
+    ulong rc_scale = rc_load_u64(rc_ctl(rc_arena, RC_CTL_CLOCK_SCALE));
+    ulong rc_ns = ((rc_t >> 20) * rc_scale >> 12) + ((rc_t & 0xFFFFFul) * rc_scale >> 32);
+    return (long)(rc_load_u64(rc_ctl(rc_arena, RC_CTL_CLOCK_NS)) + rc_ns);
+#else
+    return (long)rc_load_u64(rc_ctl(rc_arena, RC_CTL_HOST_CLOCK));
+#endif"""
 
 
 DIALECT = OpenCLDialect()

@@ -25,6 +25,8 @@ import numpy as np
 from ringc.arena import Layout
 from ringc.errors import BackendUnavailable, RingcError
 from ringc.protocol import CONTROL
+from ringc.runtime.clock import anchor as clock_anchor
+from ringc.runtime.clock import tsc_reader
 
 from ..devices import choose_device
 from ..record import LoadRequest
@@ -99,8 +101,16 @@ class OpenCLDevice:
         self.context = _context(self.cl_device)
         is_cpu = bool(self.cl_device.type & cl.device_type.CPU)
         self.layout = layout
+        # rc.now(): the time-stamp counter on PoCL's CPU device on x86-64 (ringc/runtime/
+        # clock.py), else the host's heartbeat
+        self.clock = "tsc" if is_cpu and tsc_reader() is not None and "Portable" in \
+            self.cl_device.platform.name else "heartbeat"
+        if self.clock == "tsc":
+            clock_anchor()
+        options = build_options(fast_math) + (("-DRC_TSC_CLOCK",) if self.clock == "tsc"
+                                              else ())
         self.program = _built(self.cl_device, hashlib.sha256(source.encode()).hexdigest(),
-                              source, build_options(fast_math))
+                              source, options)
         self.kernel = cl.Kernel(self.program, "rc_main")
         self.queue = cl.CommandQueue(self.context)
         self.memory_kind = self._memory_kind(memory, is_cpu)

@@ -8,6 +8,7 @@ so the simulator shows no parallel interleaving). Python's GIL makes it slow, no
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 import numpy as np
 
@@ -36,6 +37,7 @@ class SimDevice:
     """One program's memory and launches in the simulator."""
 
     description = "ringc simulator (Python, one work-group)"
+    clock = "host"      # rc.now() is the host's clock: `now`, called by the machine itself
 
     def __init__(self, program: Program, layout: Layout, reasons: tuple[str, ...],
                  image: np.ndarray):
@@ -44,6 +46,9 @@ class SimDevice:
         self.machine = SimMachine(program, layout, reasons)
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
+        # the runtime's `rt.now()` (ns since the launch); None: the machine's own
+        # (time.monotonic_ns() less the time of its first launch)
+        self.now: Callable[[], int] | None = None
 
     def read_local(self, offset: int, size: int) -> np.ndarray:
         return self.memory[offset:offset + size]
@@ -58,7 +63,7 @@ class SimDevice:
 
     def _run(self, mode: int) -> None:
         try:
-            self.machine.run(self.memory, mode)
+            self.machine.run(self.memory, mode, self.now)
         except BaseException as exc:            # reported to the host by running()
             self._error = exc
 

@@ -74,6 +74,7 @@ from ringc.ir.nodes import (
     Return,
     Select,
     Send,
+    SendAfter,
     State,
     Try,
     Unary,
@@ -128,9 +129,12 @@ class Effects(Protocol):
 
     def reply(self, address: Address, message: str, record: Record) -> None: ...
 
+    def send_after(self, state: Record, delay: int, kernel: str, instance: int,
+                   message: str, record: Record) -> None: ...
+
     def sender(self) -> Address: ...
 
-    def clock(self) -> int: ...
+    def now(self) -> int: ...
 
 
 # the handler's reply: (message name, record), or None
@@ -620,6 +624,19 @@ class _Compiler:
             f[_EFFECTS].send(kernel, instance(f), name, record)
         return send
 
+    @stmt.on(SendAfter)
+    def stmt_send_after(self, s: SendAfter) -> Ev:
+        """Delay, instance, then message, as the C code evaluates them; the timer table
+        is in this function's state (the machine's `send_after`)."""
+        delay, instance = self.expr(s.delay), self.expr(s.instance)
+        message, kernel, name = self.expr(s.message), s.kernel, s.message.type.name
+
+        def send_after(f):
+            d, i = delay(f), instance(f)
+            record = message(f)
+            f[_EFFECTS].send_after(f[_STATE], d, kernel, i, name, record)
+        return send_after
+
     @stmt.on(Emit)
     def stmt_emit(self, s: Emit) -> Ev:
         message, name = self.expr(s.message), s.message.type.name
@@ -873,9 +890,9 @@ class _Compiler:
     def expr_intrinsic(self, e: Intrinsic) -> Ev:
         if e.name == "sender":
             return lambda f: f[_EFFECTS].sender()
-        if e.name == "clock":
+        if e.name == "now":
             wrap = _wrapper(e.type)
-            return lambda f: wrap(f[_EFFECTS].clock())
+            return lambda f: wrap(f[_EFFECTS].now())
         if e.name == "instance_id":
             wrap = _wrapper(e.type)
             return lambda f: wrap(f[_INSTANCE])

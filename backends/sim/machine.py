@@ -2,14 +2,15 @@
 
 `SimMachine(program, layout, reasons).run(arena, mode)` does what one launch of the emitted
 program does with work-groups of one work-item: the same control words (`stop`, `running`,
-`next_correlation`, `dead_letter_overflow`), the same per-queue stats (`active`,
-`processed`, `dead_lettered`, `sent`, `received`, `busy`, `deferred`, `waits_host`,
-`dead_letters_lost`), the
+`next_correlation`, `dead_letter_overflow`, `stopping`, `park_after`), the same per-queue
+stats (`active`, `processed`, `dead_lettered`, `sent`, `received`, `busy`, `deferred`,
+`waits_host`, `dead_letters_lost`, `phase`, `hook_fault`, `scheduled`, `tick_fault`), the
 same ring protocol on sequence words and head/tail counters, the same slot and dead-letter
 headers, routing (`no_handler`, `no_such_instance`, `bad_address`, `queue_full`), room checks
-with credit and patience, `max_batch`, alternation of ingress and device rings, and the
-`mode` bits. A host thread reading and writing the same arena with numpy cannot tell it from
-a device.
+with credit and patience, `max_batch`, alternation of ingress and device rings, lifecycle
+hooks, timer tables (`rc.send_after`: `timers_full`, `delay_out_of_range`; the same heap in
+the same state bytes) and periodic methods, and the `mode` bits (PARK_WHEN_IDLE included). A
+host thread reading and writing the same arena with numpy cannot tell it from a device.
 
 Deliberate simplifications, each with the device's outcome:
 - Parallel kernels: one pass claims up to `width` messages (the local size of a work-group,
@@ -24,10 +25,12 @@ Deliberate simplifications, each with the device's outcome:
   with `backpressure="reject"`, not once `stop` is set), then dead-letters `queue_full`; a
   dead letter that finds the dead-letter queue full waits the same way, then is lost
   (counted in `dead_letters_lost`).
-- `rc.clock()` and slot timestamps come from the `clock` callable given to `run`, else
-  `time.monotonic_ns()`.
+- `rc.now()`, slot timestamps, due times and PARK_WHEN_IDLE's idle time come from the
+  `clock` callable given to `run` (ns since the launch: the runtime's `rt.now()`), else
+  `time.monotonic_ns()` less the time of this machine's first `run`.
 One `run` at a time per machine. Without RETURN_WHEN_IDLE a pass that takes nothing sleeps
-(20 µs, doubling up to 1 ms) so that a host thread of the same process gets the GIL.
+(20 µs, doubling up to 1 ms; up to 200 µs with PARK_WHEN_IDLE, so wake-ups stay quick) so
+that a host thread of the same process gets the GIL.
 """
 
 from __future__ import annotations
@@ -51,6 +54,8 @@ from ringc.protocol import (
     INGRESS,
     MAX_LOCAL,
     MAX_ROOM_NEED,
+    NEVER,
+    PARK_WHEN_IDLE,
     PHASE_NEW,
     PHASE_RUNNING,
     PHASE_STOPPED,
@@ -76,20 +81,101 @@ _M32, _M64 = 0xFFFF_FFFF, 0xFFFF_FFFF_FFFF_FFFF
 # stats fields (inside a queue's line), slot header fields (inside a slot)
 _STOP, _RUNNING, _NEXT_CORRELATION, _DEAD_OVERFLOW, _STOPPING = (CONTROL.word(n) for n in (
     "stop", "running", "next_correlation", "dead_letter_overflow", "stopping"))
+_PARK_AFTER = CONTROL.offset("park_after") >> 3          # a u64 index
 (_ACTIVE, _PROCESSED, _DEAD, _SENT, _RECEIVED, _BUSY, _DEFERRED, _WAITS_HOST, _LOST,
- _PHASE, _HOOK_FAULT) = (STATS.word(n) for n in (
+ _PHASE, _HOOK_FAULT, _SCHEDULED, _TICK_FAULT) = (STATS.word(n) for n in (
     "active", "processed", "dead_lettered", "sent", "received", "busy", "deferred",
-    "waits_host", "dead_letters_lost", "phase", "hook_fault"))
+    "waits_host", "dead_letters_lost", "phase", "hook_fault", "scheduled", "tick_fault"))
 _STATS_WORDS = STATS.size >> 2
 _SEQ, _TYPE_ID, _SOURCE, _FLAGS = (SLOT.word(n) for n in ("seq", "type_id", "source", "flags"))
 _CORRELATION, _TIMESTAMP = SLOT.offset("correlation"), SLOT.offset("timestamp")
 _DEAD_WORDS = DEAD_SLOT.word("queue")       # queue, reason, detail, reserved follow in order
 _CODE = {reason: code for code, reason in REASONS.items()}
-_QUEUE_FULL, _NO_SUCH_INSTANCE, _NO_HANDLER, _BAD_ADDRESS = (_CODE[r] for r in (
-    "queue_full", "no_such_instance", "no_handler", "bad_address"))
+_QUEUE_FULL, _NO_SUCH_INSTANCE, _NO_HANDLER, _BAD_ADDRESS, _TIMERS_FULL, _DELAY_OUT = (
+    _CODE[r] for r in ("queue_full", "no_such_instance", "no_handler", "bad_address",
+                       "timers_full", "delay_out_of_range"))
 _OK, _WAIT_DEVICE, _WAIT_HOST = ROOM_OK, ROOM_DEVICE, ROOM_HOST
 _NUMPY_FREE_CHECK = 16          # room checks of more slots compare seq words with numpy
-_IDLE_SLEEP, _IDLE_SLEEP_MAX = 20e-6, 1e-3
+_IDLE_SLEEP, _IDLE_SLEEP_MAX, _PARK_SLEEP_MAX = 20e-6, 1e-3, 200e-6
+
+
+def _i64(v: int) -> int:
+    """`v` wrapped to a C long."""
+    return ((v + (1 << 63)) & _M64) - (1 << 63)
+
+
+def _c_div(a: int, b: int) -> int:
+    """C's integer division (truncates toward zero)."""
+    q = abs(a) // abs(b)
+    return q if (a < 0) == (b < 0) else -q
+
+
+class _Timers:
+    """Views of one instance's timer table in its state (codegen/layout.py, `timer_fields`);
+    `up`, `down`, `insert` and `pop` are the C code's `t.up`, `t.down`, the insert of
+    `a.function` and the pop of `t.fire`, step for step, so the state bytes agree."""
+
+    __slots__ = ("count", "seq", "heap", "due", "order", "queue", "type", "corr", "payload",
+                 "tick_due")
+
+    def __init__(self, state: Record, n: int, ticks: int):
+        self.count, self.seq = state["rc_timer_count"], state["rc_timer_seq"]   # (1,) views
+        self.tick_due = state["rc_tick_due"][0] if ticks else None
+        if n:
+            (self.heap, self.due, self.order, self.queue, self.type, self.corr,
+             self.payload) = (state[name][0] for name in (
+                 "rc_timer_heap", "rc_timer_due", "rc_timer_order", "rc_timer_queue",
+                 "rc_timer_type", "rc_timer_corr", "rc_timer_payload"))
+
+    def before(self, a: int, b: int) -> bool:
+        """Does slot a fire before slot b? (due time, then schedule order, wrap-safe)"""
+        da, db = int(self.due[a]), int(self.due[b])
+        if da != db:
+            return da < db
+        return ((int(self.order[a]) - int(self.order[b])) & _M32) >= 1 << 31
+
+    def up(self, i: int) -> None:
+        heap = self.heap
+        while i > 0:
+            p = (i - 1) // 2
+            a, b = int(heap[i]), int(heap[p])
+            if not self.before(a, b):
+                break
+            heap[i], heap[p] = b, a
+            i = p
+
+    def down(self) -> None:
+        heap, i, n = self.heap, 0, int(self.count[0])
+        while True:
+            c = 2 * i + 1
+            if c >= n:
+                break
+            if c + 1 < n and self.before(int(heap[c + 1]), int(heap[c])):
+                c += 1
+            a, b = int(heap[c]), int(heap[i])
+            if not self.before(a, b):
+                break
+            heap[i], heap[c] = a, b
+            i = c
+
+    def insert(self, due: int, queue: int, type_id: int, corr: int, payload: np.ndarray):
+        count = int(self.count[0])
+        slot = int(self.heap[count])
+        self.due[slot] = due
+        self.order[slot] = self.seq[0]
+        self.seq[0] = (int(self.seq[0]) + 1) & _M32
+        self.queue[slot], self.type[slot], self.corr[slot] = queue, type_id, corr
+        self.payload[slot].view(np.uint8)[:payload.size] = payload
+        self.count[0] = count + 1
+        self.up(count)
+
+    def pop(self, slot: int) -> None:
+        """Remove the root (`slot`): the last entry to the root, its slot freed after them."""
+        count = int(self.count[0]) - 1
+        self.count[0] = count
+        self.heap[0] = self.heap[count]
+        self.heap[count] = slot
+        self.down()
 
 
 class _Ring:
@@ -127,10 +213,14 @@ class _Context:
     def reply(self, address: Address, message: str, record: Record) -> None:
         self.machine.put(self, address[0], address[2], message, record)
 
+    def send_after(self, state: Record, delay: int, kernel: str, instance: int,
+                   message: str, record: Record) -> None:
+        self.machine.send_after(self, state, delay, kernel, instance, message, record)
+
     def sender(self) -> Address:
         return (self.source, 0, self.correlation)
 
-    def clock(self) -> int:
+    def now(self) -> int:
         return self.machine.now()
 
 
@@ -167,9 +257,15 @@ class SimMachine:
             self.dead_needs.append({h.type_id: min(h.dead_letters, MAX_ROOM_NEED)
                                     for h in k.handlers})
         self.kernel_of = [k for k in layout.kernels for _ in range(k.instances)]
+        self.words = {m.type_id: m.size // 8 for m in layout.messages}   # payload u64 words
+        # each kernel's periodic methods: (compiled helper, period ns), KernelDef order
+        self.ticks = [[(self.interpreter.function(k.name, p.method), p.period)
+                       for p in program.kernel(k.name).periodic] for k in layout.kernels]
         self.w32 = self.w64 = self.arena = None
         self.states: list[Record] = []
-        self.clock: Callable[[], int] = time.monotonic_ns
+        self.timers: list[_Timers | None] = []
+        self._epoch: int | None = None
+        self.clock: Callable[[], int] = self._since_first_run
 
     def _room_terms(self, needs) -> list[tuple[int, tuple[int, ...] | None]]:
         """(count, queues) per room need; queues None: the message's sender."""
@@ -198,11 +294,16 @@ class SimMachine:
         if arena.dtype != np.uint8 or arena.shape != (layout.arena_size,):
             raise ValueError(f"the arena must be {layout.arena_size} bytes of uint8")
         self.arena, self.w32, self.w64 = arena, arena.view(np.uint32), arena.view(np.uint64)
-        self.clock = clock or time.monotonic_ns
+        if self._epoch is None:
+            self._epoch = time.monotonic_ns()
+        self.clock = clock or self._since_first_run
         self.states = [arena[start:start + k.state_dtype.itemsize].view(k.state_dtype)
                        for k in layout.kernels for i in range(k.instances)
                        for start in [k.state_offset + i * k.state_stride]]
+        self.timers = [_Timers(self.states[q], k.timers, len(k.periods)) if k.timed else None
+                       for q, k in enumerate(self.kernel_of)]
         w32 = self.w32
+        idle_max = _PARK_SLEEP_MAX if mode & PARK_WHEN_IDLE else _IDLE_SLEEP_MAX
         loops = [self._passes(g, groups, mode) for g in range(groups)]
         w32[_RUNNING] = (int(w32[_RUNNING]) + groups) & _M32
         delay = _IDLE_SLEEP
@@ -220,13 +321,14 @@ class SimMachine:
                         delay = _IDLE_SLEEP
                     elif loops and not mode & RETURN_WHEN_IDLE:
                         time.sleep(delay)
-                        delay = min(delay * 2, _IDLE_SLEEP_MAX)
+                        delay = min(delay * 2, idle_max)
         finally:
             w32[_RUNNING] = (int(w32[_RUNNING]) - len(loops)) & _M32
 
     def _passes(self, group: int, groups: int, mode: int):
         """Work-group `group`'s passes; yields how many messages each pass took."""
         w32, stats = self.w32, self.layout.stats_offset >> 2
+        idle_since = -1         # when this group's passes started taking nothing
         for pass_ in itertools.count():
             go = w32[_STOP] == 0
             took = 0
@@ -243,6 +345,8 @@ class SimMachine:
                         self._add(line + _BUSY, 1)
                         if k.hooks:
                             took += self._lifecycle(k, q)
+                        if k.timed:
+                            took += self._fire(k, q)
                         took += self._serve(k, q, pass_)
                         self._add(line + _BUSY, _M32)
                     continue
@@ -260,8 +364,17 @@ class SimMachine:
                         claimed.append((k, q, *got))
                         mine += 1
             n = len(claimed)
-            more = go and (not mode & RETURN_WHEN_IDLE
-                           or (took + n > 0 and pass_ + 1 < DRAIN_PASSES))
+            park = False        # PARK_WHEN_IDLE: return once idle for park_after ns
+            if took + n > 0:
+                idle_since = -1
+            elif mode & PARK_WHEN_IDLE:
+                t = self.now()
+                if idle_since < 0:
+                    idle_since = t
+                elif (t - idle_since) & _M64 >= int(self.w64[_PARK_AFTER]):
+                    park = True
+            more = go and not park and (not mode & RETURN_WHEN_IDLE
+                                        or (took + n > 0 and pass_ + 1 < DRAIN_PASSES))
             for k, q, ring, pos in claimed:
                 self._dispatch(k, q, ring, pos, ordered=False)
             for _k, q, ring, pos in claimed:
@@ -291,6 +404,39 @@ class SimMachine:
                 w32[line + _HOOK_FAULT] = fault.reason
         w32[line + _PHASE] = after
         return 1
+
+    def _fire(self, k: KernelLayout, q: int) -> int:
+        """Instance q's due timers, sent on while their queues have room (at most max_batch
+        a pass), then its due periodic methods (rc_timers_*); how many of both ran."""
+        timers, t, did = self.timers[q], self.now(), 0
+        if k.timers:
+            while did < k.max_batch and timers.count[0] > 0:
+                slot = int(timers.heap[0])
+                if int(timers.due[slot]) > t:
+                    break
+                to = int(timers.queue[slot])
+                pos = self._claim(to, False)
+                if pos is None:         # its queue is full: due still, sent on a later pass
+                    break
+                type_id = int(timers.type[slot])
+                ring = self.rings[to]
+                start = ring.slot(pos) + ring.payload
+                size = 8 * self.words.get(type_id, 0)
+                self.arena[start:start + size] = timers.payload[slot].view(np.uint8)[:size]
+                self._publish(ring, pos, type_id, q, int(timers.corr[slot]))
+                self._add(self._line(to) + _SCHEDULED, _M32)
+                timers.pop(slot)
+                did += 1
+        for i, (tick, period) in enumerate(self.ticks[k.index]):
+            if int(timers.tick_due[i]) <= t:
+                ctx = _Context(self, q, q, 0, k.backpressure == "block")
+                try:
+                    tick(self.states[q], ctx, q - k.queue_base, ())
+                except Fault as fault:
+                    self.w32[self._line(q) + _TICK_FAULT] = fault.reason
+                timers.tick_due[i] = _i64((_c_div(t, period) + 1) * period)
+                did += 1
+        return did
 
     def _serve(self, k: KernelLayout, q: int, turn: int) -> int:
         """Take and handle up to max_batch messages of ordered queue q (rc_serve_*)."""
@@ -455,6 +601,32 @@ class SimMachine:
             return
         self.put(ctx, to.queue_base + instance, corr, message, record)
 
+    def send_after(self, ctx: _Context, state: Record, delay: int, kernel: str, instance: int,
+                   message: str, record: Record) -> None:
+        """rc.send_after (rc_after_*): into a free slot of the caller's timer table, counted
+        as sent and received now, and as scheduled at its queue until it is sent on."""
+        timers = self.timers[ctx.queue]
+        t = self.now()
+        if delay < 0 or delay > _i64(NEVER - t):
+            raise Fault(_DELAY_OUT)
+        if int(timers.count[0]) >= self.kernel_of[ctx.queue].timers:
+            raise Fault(_TIMERS_FULL)
+        to = self.layout.kernel(kernel)
+        corr = DEVICE_CONVERSATION | int(self.w32[_NEXT_CORRELATION])
+        self._add(_NEXT_CORRELATION, 1)
+        self._count(ctx.queue, _SENT)
+        type_id, payload = self.messages[message], record.view(np.uint8)
+        instance &= _M64
+        if instance >= to.instances:
+            self._count(to.queue_base, _RECEIVED)
+            self._dead(ctx, to.queue_base, _NO_SUCH_INSTANCE, instance & _M32, ctx.queue,
+                       corr, type_id, payload)
+            return
+        q = to.queue_base + instance
+        self._count(q, _RECEIVED)
+        self._count(q, _SCHEDULED)
+        timers.insert(_i64(t + delay), q, type_id, corr, payload)
+
     def put(self, ctx: _Context, to: int, corr: int, message: str, record: Record) -> None:
         """Into input queue `to`'s device ring or the host output queue (rc_put_*)."""
         type_id = self.messages[message]
@@ -522,11 +694,16 @@ class SimMachine:
         w32, w64 = self.w32, self.w64
         w32[word + _TYPE_ID], w32[word + _SOURCE], w32[word + _FLAGS] = type_id, source, 0
         w64[(start + _CORRELATION) >> 3] = corr
-        w64[(start + _TIMESTAMP) >> 3] = self.now()
+        w64[(start + _TIMESTAMP) >> 3] = self.now() & _M64
         w32[word + _SEQ] = (pos + 1) & _M32
 
     def now(self) -> int:
-        return self.clock() & _M64
+        """rc_now: ns since the launch, a C long."""
+        return _i64(self.clock())
+
+    def _since_first_run(self) -> int:
+        """The default clock: `time.monotonic_ns()` less the time of the first `run`."""
+        return time.monotonic_ns() - (self._epoch or 0)
 
     def _line(self, q: int) -> int:
         """The u32 index of queue q's stats line."""

@@ -29,14 +29,14 @@ import jinja2
 from .. import protocol, targets
 from ..arena import Layout
 from ..errors import CompileError
-from ..ir.nodes import Fail, FaultIs, FunctionDef, Program
-from ..ir.types import ArrayType, ContainerType, MessageType, ScalarType, struct_layout
+from ..ir.nodes import Fail, FaultIs, FunctionDef, Program, SendAfter
+from ..ir.types import I64, ArrayType, ContainerType, MessageType, ScalarType, struct_layout
 from ..ir.walk import all_stmts, stmt_exprs, walk
 from ..protocol import FIRST_USER_REASON, HASH_MULTIPLIER, MAX_ROOM_NEED, REASONS
 from ..targets import Target
 from .dialect import CFamilyDialect
 from .identifiers import Names, mangle
-from .layout import compute_layout
+from .layout import compute_layout, timer_fields
 from .printer import ProgramPrinter, comment_text
 
 __all__ = ["GeneratedProgram", "generate", "dialect_for", "fail_reasons"]
@@ -120,7 +120,7 @@ def generate(program: Program, target: str, *, output_capacity: int = 4096,
     messages = [_message_view(printer, m) for m in program.messages]
     containers = [_container_view(printer, t) for t in dict.fromkeys(
         s.type for k in program.kernels for s in k.state if isinstance(s.type, ContainerType))]
-    kernels = [_kernel_view(printer, k, layout) for k in program.kernels]
+    kernels = [_kernel_view(printer, k, layout, program) for k in program.kernels]
     functions, prototypes = _print_functions(printer, program)
     for view in (*messages, *kernels):
         for t, loc in view.pop("checks"):
@@ -204,9 +204,9 @@ def _container_view(printer: ProgramPrinter, t: ContainerType) -> dict:
         asserts=_asserts(c_name, t.fields, t.np_dtype))
 
 
-def _kernel_view(printer: ProgramPrinter, k, layout: Layout) -> dict:
+def _kernel_view(printer: ProgramPrinter, k, layout: Layout, program: Program) -> dict:
     kl = layout.kernel(k.name)
-    fields = [(s.name, s.type) for s in k.state]
+    fields = [(s.name, s.type) for s in k.state] + timer_fields(program, k)[0]
     c_state = printer.names("state", k.name)
     decls = _struct_fields(printer, fields, kl.state_dtype.itemsize) if fields else [
         "uchar rc_empty"]
@@ -217,9 +217,26 @@ def _kernel_view(printer: ProgramPrinter, k, layout: Layout) -> dict:
                              dead=printer.names("dead", hl.message),
                              function=printer.function_name(h, k)))
     hooks = {fn.name: printer.function_name(fn, k) for fn in k.helpers if fn.name in kl.hooks}
+    helpers = {fn.name: fn for fn in k.helpers}
+    scheduled = dict.fromkeys(s.message.type.name for fn in k.handlers + k.helpers
+                              for s in all_stmts(fn.body) if isinstance(s, SendAfter))
+    timers = dict(
+        n=kl.timers, fire=printer.names("timers", k.name),
+        before=printer.names("timer_before", k.name), up=printer.names("timer_up", k.name),
+        down=printer.names("timer_down", k.name),
+        ticks=[dict(period=printer.const(p.period, I64),
+                    function=printer.function_name(helpers[p.method], k))
+               for p in k.periodic],
+        after=[dict(function=printer.names("after", k.name, m),
+                    message=printer.names("msg", m), dead=printer.names("dead", m),
+                    type_id=layout.message(m).type_id,
+                    words=layout.message(m).size // 8) for m in scheduled],
+        words=max((layout.message(m).size // 8 for m in scheduled), default=0)) \
+        if kl.timed else None
     return dict(name=k.name, domain=k.options.domain, layout=kl, state=c_state,
                 start=hooks.get("on_start"), stop=hooks.get("on_stop"),
                 lifecycle=printer.names("lifecycle", k.name) if hooks else None,
+                timers=timers,
                 state_fields=decls,
                 end=kl.queue_base + kl.instances, handlers=handlers,
                 dispatch=printer.names("dispatch", k.name), room=printer.names("room", k.name),

@@ -69,7 +69,11 @@ class CFamilyDialect:
     infinity = {"f32": "INFINITY", "f64": "((double)INFINITY)"}
     nan = {"f32": "NAN", "f64": "((double)NAN)"}
     bitcast: dict[tuple[str, str], str] = {}      # (from, to) IR type names -> {x}
-    clock = "rc_load_u64(rc_ctl({arena}, RC_CTL_HOST_CLOCK))"
+    # the body of `long rc_now(G uchar* rc_arena)`: rc.now(), ns since the launch
+    # (docs/device-program.md, "Time"); by default the heartbeat the host writes
+    now = "return (long)rc_load_u64(rc_ctl(rc_arena, RC_CTL_HOST_CLOCK));"
+    clock_anchor = ""     # a statement each work-group's leader runs first (CUDA's clock)
+    idle_pause = ""       # a statement the leader runs after a pass that took nothing
     pragmas: tuple[str, ...] = ()
     feature_pragmas: dict[str, str] = {}          # feature -> pragma enabling it
     zero_init = "{0}"

@@ -376,8 +376,8 @@ class ExpressionPrinter:
     def intrinsic(self, e: Intrinsic, kids: list[str]) -> str:
         if e.name == "sender":
             return "rc_sender(rc_ctx)"
-        if e.name == "clock":
-            return "rc_clock(rc_ctx->arena, rc_ctx->devmem)"
+        if e.name == "now":
+            return "rc_now(rc_ctx->arena)"
         if e.name == "instance_id":
             return self.d.ops["cast"].format(t=self.shared.ctype(e.type), a="rc_ctx->instance")
         name = atomic_helper(self.shared, e.name[len("atomic_"):], e.type, self.loc)

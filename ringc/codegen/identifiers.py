@@ -91,7 +91,8 @@ class Names:
     templates' own identifiers never start with one of them."""
 
     KINDS = ("msg", "state", "put", "send", "dead", "fn", "dev", "dispatch", "room", "serve",
-             "take", "lifecycle", "box")
+             "take", "lifecycle", "box", "after", "timers", "timer_before", "timer_up",
+             "timer_down")
 
     def __init__(self) -> None:
         self._names: dict[tuple[str, tuple[str, ...]], str] = {}

@@ -44,12 +44,13 @@ from ..ir.nodes import (
     Reply,
     Return,
     Send,
+    SendAfter,
     Stmt,
     Try,
     While,
 )
-from ..ir.types import MESSAGE_ALIGN, struct_dtype
-from ..ir.walk import stmt_exprs, walk
+from ..ir.types import I64, MESSAGE_ALIGN, U32, U64, ArrayType, struct_dtype
+from ..ir.walk import all_stmts, stmt_exprs, walk
 from ..protocol import (
     CONTROL,
     DEAD_QUEUE,
@@ -63,7 +64,7 @@ from ..protocol import (
     capacity_problem,
 )
 
-__all__ = ["compute_layout", "room_needs"]
+__all__ = ["compute_layout", "room_needs", "timer_fields", "TIMER_FIELDS"]
 
 
 # ---------------------------------------------------------------------------------------
@@ -147,7 +148,7 @@ class _NeedCounter:
             _add(total, self.body(block, handler))
         return total
 
-    @statement.on(Assign, ExprStmt, Break, Continue, Fail, Raise)
+    @statement.on(Assign, ExprStmt, Break, Continue, Fail, Raise, SendAfter)
     def sends_nothing(self, stmt: Stmt, handler: bool) -> Counts:
         return {}
 
@@ -163,6 +164,55 @@ def room_needs(program: Program, kernel: KernelDef, handler: FunctionDef) -> tup
     counts = _NeedCounter(kernel, program).body(handler.body, handler=True)
     return tuple(RoomNeed(target, n, k, i) for (target, k, i), n in sorted(
         counts.items(), key=lambda item: tuple(str(x) for x in item[0])) if n > 0)
+
+
+# ---------------------------------------------------------------------------------------
+# The timer table (docs/device-program.md, "Time")
+# ---------------------------------------------------------------------------------------
+
+# The state fields ringc adds to a kernel with rc.send_after or @rc.every. Scheduled
+# messages stay in fixed slots; `rc_timer_heap` is a permutation of the slot numbers whose
+# first `rc_timer_count` entries are a binary min-heap on (due, order) and whose rest are
+# the free slots. `rc_taken_at` is rc.now() when a checkpoint copied the state (restore
+# moves every due time by the time since). `rc_tick_due`: the next due time of each
+# periodic method, in the order of `KernelDef.periodic`.
+TIMER_FIELDS = ("rc_timer_count", "rc_timer_seq", "rc_taken_at", "rc_tick_due",
+                "rc_timer_heap", "rc_timer_due", "rc_timer_order", "rc_timer_queue",
+                "rc_timer_type", "rc_timer_corr", "rc_timer_payload")
+
+
+def _scheduled_size(program: Program, kernel: KernelDef) -> int:
+    """The largest message the kernel's rc.send_after calls schedule (bytes)."""
+    sizes = [struct_dtype([(f.name, f.type) for f in program.message(
+        s.message.type.name).fields], pad_to=MESSAGE_ALIGN).itemsize
+        for fn in kernel.handlers + kernel.helpers for s in all_stmts(fn.body)
+        if isinstance(s, SendAfter)]
+    return max(sizes, default=0)
+
+
+def timer_fields(program: Program, kernel: KernelDef) -> tuple[list, list]:
+    """(fields, initial values) of the timer table ringc adds to `kernel`'s state: none
+    when it neither schedules nor has periodic methods."""
+    if not kernel.timed:
+        return [], []
+    n = kernel.options.timers if kernel.schedules() else 0
+    fields = [("rc_timer_count", U32), ("rc_timer_seq", U32), ("rc_taken_at", I64)]
+    init = []
+    if kernel.periodic:
+        fields.append(("rc_tick_due", ArrayType(I64, len(kernel.periodic))))
+        init.append(("rc_tick_due", tuple(p.period for p in kernel.periodic)))
+    if n:
+        words = _scheduled_size(program, kernel) // 8
+        fields += [("rc_timer_heap", ArrayType(U32, n)), ("rc_timer_due", ArrayType(I64, n)),
+                   ("rc_timer_order", ArrayType(U32, n)), ("rc_timer_queue", ArrayType(U32, n)),
+                   ("rc_timer_type", ArrayType(U32, n)), ("rc_timer_corr", ArrayType(U64, n)),
+                   ("rc_timer_payload", ArrayType(ArrayType(U64, words), n))]
+        init.append(("rc_timer_heap", tuple(range(n))))
+    clash = [s.name for s in kernel.state if s.name in TIMER_FIELDS]
+    if clash:
+        raise CompileError(f"state '{clash[0]}' of kernel '{kernel.name}' has the name of a "
+                           "field of ringc's timer table", kernel.loc, "rename it")
+    return fields, init
 
 
 # ---------------------------------------------------------------------------------------
@@ -191,7 +241,8 @@ def compute_layout(program: Program, output_capacity: int = 4096,
     base = 0
     for index, k in enumerate(program.kernels):
         _power_of_two(k.options.capacity, f"capacity of kernel '{k.name}'", k.loc)
-        state_dtype = struct_dtype([(s.name, s.type) for s in k.state])
+        timers, timers_init = timer_fields(program, k)
+        state_dtype = struct_dtype([(s.name, s.type) for s in k.state] + timers)
         handlers = []
         for h in k.handlers:
             msg = h.params[0].type.name
@@ -208,9 +259,12 @@ def compute_layout(program: Program, output_capacity: int = 4096,
                                    SLOT.size, payload).size,
             ingress_offset=0, state_offset=0,
             state_stride=round_up(state_dtype.itemsize, LINE), state_dtype=state_dtype,
-            state_init=tuple((s.name, s.init) for s in k.state if s.init is not None),
+            state_init=tuple((s.name, s.init) for s in k.state if s.init is not None)
+            + tuple(timers_init),
             handlers=tuple(handlers),
-            hooks=tuple(h for h in HOOKS if any(f.name == h for f in k.helpers))))
+            hooks=tuple(h for h in HOOKS if any(f.name == h for f in k.helpers)),
+            periods=tuple(p.period for p in k.periodic),
+            timers=k.options.timers if k.schedules() else 0))
         base += k.options.instances
 
     def rings(offset: int, field: str, suffix: str) -> tuple[int, list[QueueLayout]]:

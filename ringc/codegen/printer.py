@@ -54,6 +54,7 @@ from ..ir.nodes import (
     Reply,
     Return,
     Send,
+    SendAfter,
     Stmt,
     Try,
     While,
@@ -605,6 +606,14 @@ class FunctionPrinter(ExpressionPrinter):
                          [s.message, s.instance],
                          f"rc_ctx, {k.queue_base}u, {k.instances}u, "
                          f"({self.d.types['u64']}){{1}}, {{0}}")
+
+    @statement.on(SendAfter)
+    def send_after(self, s: SendAfter) -> None:
+        k = self.shared.layout.kernel(s.kernel)
+        self.effect_call(self.shared.names("after", self.kernel.name, s.message.type.name),
+                         [s.delay, s.instance, s.message],
+                         f"rc_ctx, rc_self, {{0}}, {k.queue_base}u, {k.instances}u, "
+                         f"({self.d.types['u64']}){{1}}, {{2}}")
 
     @statement.on(Emit)
     def emit_message(self, s: Emit) -> None:

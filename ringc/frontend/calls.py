@@ -14,8 +14,8 @@ from ..ir.types import (
     CONTAINER_KINDS,
     F64,
     I32,
+    I64,
     MAP_KINDS,
-    U64,
     ArrayType,
     ContainerType,
     MessageType,
@@ -200,18 +200,22 @@ def call_with(fl, node: ast.Call, info) -> ir.Call | ir.HelperCall:
 
 
 def intrinsic_expr(fl, node: ast.Call, name: str):
-    if name in ("send", "emit", "reply", "fail"):
+    if name in ("send", "send_after", "emit", "reply", "fail"):
         raise fl.error(node, f"rc.{name}(...) is a statement, not a value",
                        "call it on its own line")
     if name == "zeros":
         return zeros(fl, node)
-    kernel_only = name != "clock"
+    if name == "clock":
+        raise fl.error(node, "rc.clock() is retired: rc.now() replaced it",
+                       "rc.now() is nanoseconds since the launch as an i64, on one clock "
+                       "with the host's rt.now() (docs/language.md, Time)")
+    kernel_only = name != "now"
     if kernel_only and fl.ctx.kernel is None:
         raise fl.error(node, f"rc.{name}() cannot be used in an @rc.device function",
                        "pass the value in as a parameter")
-    if name in ("sender", "clock", "instance_id"):
+    if name in ("sender", "now", "instance_id"):
         fl.expect_args(node, 0, f"rc.{name}()")
-        t = {"sender": ADDRESS, "clock": U64, "instance_id": I32}[name]
+        t = {"sender": ADDRESS, "now": I64, "instance_id": I32}[name]
         return ir.Intrinsic(name, (), t)
     arity = 3 if name == "atomic_cas" else 2
     form = "rc.atomic_cas(self.x, expected, desired)" if arity == 3 else f"rc.{name}(self.x, v)"

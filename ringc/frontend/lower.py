@@ -24,6 +24,7 @@ from ..ir.types import (
     BOOL,
     CONTAINER_KINDS,
     I32,
+    I64,
     U64,
     AddressType,
     ArrayType,
@@ -76,7 +77,7 @@ HINTS = {
     "AsyncFunctionDef": "handlers are synchronous", "AsyncFor": "handlers are synchronous",
 }
 
-INTRINSIC_STATEMENTS = ("send", "emit", "reply", "fail")
+INTRINSIC_STATEMENTS = ("send", "send_after", "emit", "reply", "fail")
 
 
 class _Unresolved(Exception):
@@ -686,14 +687,36 @@ class FunctionLowering:
                 raise self.error(call.args[0], "rc.reply's first argument must be an "
                                                "rc.Address", "keep the value of rc.sender()")
             return ir.Reply(address, self.message_value(call.args[1]), loc)
+        if name == "send_after":
+            return self.send_after(call)
         return self.send(call)
 
-    def send(self, call: ast.Call) -> ir.Stmt:
+    def send_after(self, call: ast.Call) -> ir.Stmt:
+        form = "rc.send_after(delay_ns, Kernel, msg, instance=0)"
+        if not call.args:
+            raise self.error(call, f"rc.send_after takes {form}")
+        delay_node = call.args[0]
+        delay = self.expr(delay_node)
+        if isinstance(delay, Weak) and isinstance(delay.value, int) and delay.value < 0:
+            raise self.error(delay_node, f"rc.send_after's delay is {delay.value} ns: it "
+                                         "cannot be negative", "a delay of 0 sends at once")
+        if not (isinstance(delay, Weak) and isinstance(delay.value, int)
+                or isinstance(delay.type, ScalarType) and delay.type.is_int):
+            raise self.error(delay_node, "rc.send_after's delay is an integer number of "
+                                         "nanoseconds", "e.g. 100 * 1_000_000 for 100 ms")
+        rest = ast.Call(call.func, call.args[1:], call.keywords)
+        ast.copy_location(rest, call)
+        send = self.send(rest, form)
+        return ir.SendAfter(self.convert(delay, I64, delay_node), send.kernel, send.instance,
+                            send.message, send.loc)
+
+    def send(self, call: ast.Call, form: str = "rc.send(Kernel, msg, instance=0)") -> ir.Send:
         kw = {k.arg: k.value for k in call.keywords}
         if len(call.args) == 3 and "instance" not in kw:
             kw["instance"] = call.args[2]
         if len(call.args) not in (2, 3) or set(kw) - {"instance"}:
-            raise self.error(call, "rc.send takes (Kernel, msg, instance=0)")
+            name, args = form.split("(", 1)
+            raise self.error(call, f"{name} takes ({args}")
         target = names.resolve(call.args[0], self.ctx.globals)
         kernel = self.ctx.builder.kernel_for_send(target)
         if kernel is None:

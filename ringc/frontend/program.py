@@ -13,6 +13,7 @@ import sys
 import types
 from dataclasses import dataclass, field
 
+from .. import intrinsics
 from ..dsl import is_device_function, is_kernel, is_message, record_class
 from ..errors import CompileError
 from ..ir import nodes as ir
@@ -26,7 +27,7 @@ from ..ir.types import (
     ScalarType,
     leaf_type,
 )
-from ..protocol import HOOKS
+from ..protocol import HOOKS, NEVER
 from ..source import loc_of, source_of
 from ..types import Address
 from . import names
@@ -49,6 +50,7 @@ class KernelInfo:
     handled: dict = field(default_factory=dict)          # message name -> handler name
     helper_nodes: dict = field(default_factory=dict)     # name -> ast.FunctionDef
     helpers: dict = field(default_factory=dict)          # name -> FunctionInfo
+    periodic: list = field(default_factory=list)         # ir.Periodic, in source order
 
 
 class ProgramBuilder:
@@ -145,6 +147,8 @@ class ProgramBuilder:
             if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
                 self._parse_state(info, stmt)
             elif isinstance(stmt, ast.FunctionDef):
+                if stmt.decorator_list and self._parse_every(info, stmt):
+                    continue
                 if stmt.decorator_list:
                     raise CompileError("kernel methods cannot be decorated",
                                        loc_of(file, stmt.decorator_list[0]),
@@ -283,6 +287,55 @@ class ProgramBuilder:
                                "make the kernel 'ordered', or send it a start message")
         info.helper_nodes[node.name] = node
 
+    def _parse_every(self, info: KernelInfo, node: ast.FunctionDef) -> bool:
+        """`@rc.every(seconds)` on a method without parameters: a periodic helper. False
+        when the decorator is something else (the caller refuses it)."""
+        decorator = node.decorator_list[0]
+        call = decorator if isinstance(decorator, ast.Call) else None
+        target = names.resolve(call.func if call else decorator, info.globals)
+        if target is not intrinsics.every:
+            return False
+        where = loc_of(info.file, decorator)
+        if call is None or len(call.args) != 1 or call.keywords:
+            raise CompileError("@rc.every takes one argument, the period in seconds", where,
+                               "write @rc.every(0.5)")
+        if len(node.decorator_list) > 1:
+            raise CompileError("a periodic method takes no other decorator",
+                               loc_of(info.file, node.decorator_list[1]))
+        if node.name in HOOKS or node.name.startswith("on_"):
+            what = "a lifecycle hook" if node.name in HOOKS else "a handler (on_...)"
+            raise CompileError(f"@rc.every cannot make {what} periodic", where,
+                               f"put it on a method with another name, e.g. def "
+                               f"tick(self): (not {node.name})")
+        args = node.args
+        if (args.vararg or args.kwarg or args.kwonlyargs or args.defaults
+                or len(args.args) != 1 or args.args[0].arg != "self"):
+            raise CompileError(f"periodic method {node.name} takes only self",
+                               loc_of(info.file, node), f"def {node.name}(self): ...")
+        if node.returns is not None and not (isinstance(node.returns, ast.Constant)
+                                             and node.returns.value is None):
+            raise CompileError(f"periodic method {node.name} returns nothing",
+                               loc_of(info.file, node.returns), "remove the annotation")
+        seconds = names.static_constant(call.args[0], info.globals)
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+            raise CompileError("@rc.every needs a constant period in seconds",
+                               loc_of(info.file, call.args[0]),
+                               "use a number or a module-level constant: @rc.every(0.01)")
+        period = round(seconds * 1e9)
+        if not (seconds > 0 and period >= 1) or period > NEVER:
+            raise CompileError(f"@rc.every's period must be positive (at least 1 ns), not "
+                               f"{seconds!r} s", loc_of(info.file, call.args[0]))
+        if info.options.concurrency != "ordered":
+            raise CompileError(f"kernel '{info.name}' is concurrency='parallel': periodic "
+                               "methods need an ordered kernel", where,
+                               "make the kernel 'ordered' (its ticks never run beside a "
+                               "handler)")
+        if node.name in info.helper_nodes:
+            raise CompileError(f"method '{node.name}' is defined twice", loc_of(info.file, node))
+        info.helper_nodes[node.name] = node
+        info.periodic.append(ir.Periodic(node.name, period))
+        return True
+
     def _returns(self, info_file: str, globals_: dict, node: ast.FunctionDef):
         if node.returns is None:
             return None
@@ -327,10 +380,11 @@ class ProgramBuilder:
     def helper(self, kernel: KernelInfo, name: str, node: ast.AST, fl) -> FunctionInfo:
         if name in kernel.helpers and kernel.helpers[name].lowered is not None:
             return kernel.helpers[name]
-        if name not in kernel.helper_nodes or name in HOOKS:
+        if name not in kernel.helper_nodes or name in HOOKS or any(
+                p.method == name for p in kernel.periodic):
             raise fl.error(node, f"kernel '{kernel.name}' has no helper method '{name}'",
-                           "handlers (on_*) and lifecycle hooks cannot be called; define a "
-                           "helper method")
+                           "handlers (on_*), lifecycle hooks and periodic methods cannot be "
+                           "called; define a helper method")
         return self._lower_helper(kernel, name, fl, node)
 
     def _lower_helper(self, kernel: KernelInfo, name: str, fl=None, node=None) -> FunctionInfo:
@@ -408,7 +462,7 @@ class ProgramBuilder:
             handlers = lowered[cls]
             helpers = tuple(info.helpers[name].lowered for name in info.helper_nodes)
             kernels.append(ir.KernelDef(info.name, info.options, tuple(info.state_defs),
-                                        handlers, helpers, info.loc))
+                                        handlers, helpers, info.loc, tuple(info.periodic)))
         functions = tuple(i.lowered for i in self.device_functions.values())
         return ir.Program(tuple(self.messages.values()), tuple(kernels), functions)
 

@@ -34,10 +34,11 @@ __all__ = [
     "Loc", "ScalarType", "ArrayType", "AddressType", "MessageType", "ContainerType",
     "ValueType", "FieldType",
     "Program", "MessageDef", "FieldDef", "KernelDef", "KernelOptions", "OPTION_CHOICES",
+    "Periodic",
     "StateDef",
     "FunctionDef", "Param", "LocalDef",
     "Stmt", "Assign", "If", "While", "For", "Break", "Continue", "Return", "ExprStmt",
-    "Send", "Emit", "Reply", "Fail", "Try", "Raise", "ForEach",
+    "Send", "SendAfter", "Emit", "Reply", "Fail", "Try", "Raise", "ForEach",
     "Expr", "Const", "Local", "State", "Member", "Index", "Unary", "Binary", "Compare",
     "Logical", "Select", "Cast", "Call", "HelperCall", "MathCall", "MessageNew", "Intrinsic",
     "FaultIs", "Zero", "ContainerCall", "ContainerItem", "CONTAINER_METHODS",
@@ -53,7 +54,7 @@ LOGICAL_OPS = ("and", "or")
 MATH_FUNCTIONS = ("sqrt", "exp", "log", "sin", "cos", "tan", "floor", "ceil", "fabs", "pow",
                   "isnan", "isinf", "min", "max", "abs")
 # intrinsic name -> number of arguments
-INTRINSICS = {"sender": 0, "clock": 0, "instance_id": 0,
+INTRINSICS = {"sender": 0, "now": 0, "instance_id": 0,
               "atomic_add": 2, "atomic_max": 2, "atomic_min": 2, "atomic_cas": 3}
 
 
@@ -336,6 +337,17 @@ class Send:
 
 
 @dataclass(frozen=True)
+class SendAfter:
+    """`rc.send_after(delay_ns, Kernel, msg, instance=...)`: `Send` no earlier than `delay`
+    ns from now, through this instance's timer table (docs/language.md, "Time")."""
+    delay: Expr
+    kernel: str
+    instance: Expr
+    message: Expr
+    loc: Loc
+
+
+@dataclass(frozen=True)
 class Emit:
     """`rc.emit(msg)`: to the host output queue."""
     message: Expr
@@ -389,7 +401,8 @@ class Raise:
     loc: Loc
 
 
-Stmt = (Assign | If | While | For | Break | Continue | Return | ExprStmt | Send | Emit
+Stmt = (Assign | If | While | For | Break | Continue | Return | ExprStmt | Send | SendAfter
+        | Emit
         | Reply | Fail | Try | Raise | ForEach)
 STMT_KINDS: tuple[type, ...] = get_args(Stmt)
 
@@ -467,10 +480,18 @@ class KernelOptions:
     targets: tuple[str, ...] | None = None     # None: every target ringc compiles for
     bounds_check: bool = True
     fast_math: bool = False
+    timers: int = 256          # messages one instance may have scheduled (rc.send_after)
 
     def allows(self, target: str) -> bool:
         """Is the kernel meant for `target` (its `targets` option)?"""
         return self.targets is None or target in self.targets
+
+
+@dataclass(frozen=True)
+class Periodic:
+    """`@rc.every(seconds)` on helper `method` (no parameters): runs every `period` ns."""
+    method: str
+    period: int
 
 
 @dataclass(frozen=True)
@@ -481,6 +502,18 @@ class KernelDef:
     handlers: tuple[FunctionDef, ...]
     helpers: tuple[FunctionDef, ...]
     loc: Loc
+    periodic: tuple[Periodic, ...] = ()
+
+    def schedules(self) -> bool:
+        """Does a handler, helper or hook of this kernel call rc.send_after?"""
+        from .walk import all_stmts
+        return any(isinstance(s, SendAfter) for fn in self.handlers + self.helpers
+                   for s in all_stmts(fn.body))
+
+    @property
+    def timed(self) -> bool:
+        """Does each instance carry a timer table (docs/device-program.md, "Time")?"""
+        return bool(self.periodic) or self.schedules()
 
 
 @dataclass(frozen=True)

@@ -61,12 +61,14 @@ from .nodes import (
     MessageDef,
     MessageNew,
     Param,
+    Periodic,
     Program,
     Raise,
     Reply,
     Return,
     Select,
     Send,
+    SendAfter,
     State,
     StateDef,
     Try,
@@ -226,7 +228,11 @@ class _Build(Transformer):
         state = tuple(m for m in members if isinstance(m, StateDef))
         handlers = tuple(m[1] for m in members if isinstance(m, tuple) and m[0] == "handler")
         helpers = tuple(m[1] for m in members if isinstance(m, tuple) and m[0] == "helper")
-        return KernelDef(name, options, state, handlers, helpers, loc)
+        periodic = tuple(m for m in members if isinstance(m, Periodic))
+        return KernelDef(name, options, state, handlers, helpers, loc, periodic)
+
+    def periodic(self, name, period) -> Periodic:
+        return Periodic(name, int(period))
 
     def kernel_options(self, *options) -> KernelOptions:
         values = {}
@@ -352,6 +358,9 @@ class _Build(Transformer):
 
     def send(self, kernel, instance, message, loc) -> Send:
         return Send(kernel, instance, message, loc)
+
+    def send_after(self, delay, kernel, instance, message, loc) -> SendAfter:
+        return SendAfter(delay, kernel, instance, message, loc)
 
     def emit(self, message, loc) -> Emit:
         return Emit(message, loc)

@@ -78,6 +78,7 @@ from .nodes import (
     Return,
     Select,
     Send,
+    SendAfter,
     State,
     StateDef,
     Stmt,
@@ -192,6 +193,8 @@ def _message_def(message: MessageDef, out: list[str]) -> None:
 def _kernel_def(kernel: KernelDef, out: list[str]) -> None:
     out.append(f"kernel {_name(kernel.name)} {_loc(kernel.loc)} {{")
     out.append(f"{_INDENT}options {{ {_options(kernel.options)} }}")
+    for p in kernel.periodic:
+        out.append(f"{_INDENT}every {_name(p.method)} {p.period}")
     for state in kernel.state:
         out.append(_INDENT + _state_def(state))
     for handler in kernel.handlers:
@@ -208,7 +211,8 @@ def _options(options: KernelOptions) -> str:
     return (f"mode={_name(o.mode)} capacity={o.capacity} instances={o.instances} "
             f"concurrency={_name(o.concurrency)} backpressure={_name(o.backpressure)} "
             f"max_batch={o.max_batch} domain={_name(o.domain)} targets={targets} "
-            f"bounds_check={_value(o.bounds_check)} fast_math={_value(o.fast_math)}")
+            f"bounds_check={_value(o.bounds_check)} fast_math={_value(o.fast_math)} "
+            f"timers={o.timers}")
 
 
 def _state_def(state: StateDef) -> str:
@@ -336,6 +340,12 @@ def _eval(stmt: ExprStmt) -> str:
 def _send(stmt: Send) -> str:
     return (f"send {_name(stmt.kernel)}[{_expr(stmt.instance)}] {_expr(stmt.message)} "
             f"{_loc(stmt.loc)}")
+
+
+@_line.on(SendAfter)
+def _send_after(stmt: SendAfter) -> str:
+    return (f"send_after {_expr(stmt.delay)} {_name(stmt.kernel)}[{_expr(stmt.instance)}] "
+            f"{_expr(stmt.message)} {_loc(stmt.loc)}")
 
 
 @_line.on(Emit)

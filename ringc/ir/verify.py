@@ -74,6 +74,7 @@ from .nodes import (
     Return,
     Select,
     Send,
+    SendAfter,
     State,
     StateDef,
     Stmt,
@@ -87,6 +88,7 @@ from .types import (
     BOOL,
     CONTAINER_KINDS,
     I32,
+    I64,
     MAP_KINDS,
     MAX_ARRAY_BYTES,
     MAX_STRUCT_BYTES,
@@ -308,6 +310,25 @@ def _check_kernel(kernel: KernelDef, messages: dict, kernels: dict,
             raise IRVerifyError(f"lifecycle hook {helper.name!r} of kernel {kernel.name!r} "
                                 f"takes no parameters, returns nothing and needs an ordered "
                                 f"kernel", helper.loc)
+    helpers = {h.name: h for h in kernel.helpers}
+    if len({p.method for p in kernel.periodic}) != len(kernel.periodic):
+        raise IRVerifyError(f"kernel {kernel.name!r} names a periodic method twice", kernel.loc)
+    for p in kernel.periodic:
+        fn = helpers.get(p.method)
+        if fn is None or fn.params or fn.returns is not None or p.method in _HOOKS:
+            raise IRVerifyError(f"periodic method {p.method!r} of kernel {kernel.name!r} must "
+                                "be a helper with no parameters that returns nothing",
+                                kernel.loc)
+        if isinstance(p.period, bool) or not isinstance(p.period, int) or p.period < 1:
+            raise IRVerifyError(f"periodic method {p.method!r} needs a positive period in "
+                                f"ns, not {p.period!r}", kernel.loc)
+    try:
+        timed = kernel.timed
+    except UnhandledNode:                  # a body that is not IR: its own error comes later
+        timed = bool(kernel.periodic)
+    if timed and kernel.options.concurrency != "ordered":
+        raise IRVerifyError(f"kernel {kernel.name!r} is parallel: timers and periodic "
+                            "methods need an ordered kernel", kernel.loc)
 
 
 def _check_options(kernel: KernelDef, known_targets: Collection[str] | None) -> None:
@@ -320,7 +341,7 @@ def _check_options(kernel: KernelDef, known_targets: Collection[str] | None) -> 
     for option, choices in OPTION_CHOICES.items():
         if getattr(o, option) not in choices:
             raise bad(option, " or ".join(repr(c) for c in choices))
-    for option in ("capacity", "instances", "max_batch"):
+    for option in ("capacity", "instances", "max_batch", "timers"):
         value = getattr(o, option)
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise bad(option, "a positive integer")
@@ -628,6 +649,11 @@ class _FunctionChecker:
                    for h in target.handlers):
             raise self.error(f"kernel {stmt.kernel!r} has no handler for {stmt.message.type}")
 
+    @stmt.on(SendAfter)
+    def send_after(self, stmt: SendAfter) -> None:
+        self.expect(stmt.delay, I64, "send_after delay")
+        self.send(Send(stmt.kernel, stmt.instance, stmt.message, stmt.loc))
+
     @stmt.on(Emit)
     def emit(self, stmt: Emit) -> None:
         self.expect_message(stmt.message, "emitted value")
@@ -869,7 +895,7 @@ class _FunctionChecker:
         if e.name == "sender":
             if e.type != ADDRESS:
                 raise self.error(f"sender gives an address, typed {e.type}")
-        elif e.name in ("clock", "instance_id"):
+        elif e.name in ("now", "instance_id"):
             if not _is_int(e.type):
                 raise self.error(f"{e.name} gives an integer, typed {e.type}")
         else:

@@ -42,6 +42,7 @@ from .nodes import (
     Return,
     Select,
     Send,
+    SendAfter,
     State,
     Stmt,
     Try,
@@ -207,6 +208,11 @@ def _expr_stmt_parts(s: ExprStmt) -> tuple[tuple[Expr, ...], tuple[Block, ...]]:
 @_parts.on(Send)
 def _send_parts(s: Send) -> tuple[tuple[Expr, ...], tuple[Block, ...]]:
     return (s.instance, s.message), ()
+
+
+@_parts.on(SendAfter)
+def _send_after_parts(s: SendAfter) -> tuple[tuple[Expr, ...], tuple[Block, ...]]:
+    return (s.delay, s.instance, s.message), ()
 
 
 @_parts.on(Emit)

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import heapq
 import logging
+import math
 import sys
 import threading
 import time
@@ -36,12 +38,15 @@ from ..protocol import (
     DRAIN_LAUNCH,
     HOOKS,
     HOST_QUEUE,
+    NEVER,
+    PARK_WHEN_IDLE,
     PHASE_NEW,
     PHASE_RUNNING,
     PHASE_STOPPED,
     SERVE_EVENT_DRIVEN,
     SERVE_PERSISTENT,
 )
+from .clock import Clock
 from .codec import MessageCodec, fitted
 from .inbox import Inbox, RawReply
 from .interrupts import Guarded
@@ -53,7 +58,8 @@ __all__ = ["Device", "Runtime"]
 
 log = logging.getLogger("ringc")
 
-_PUMP_INTERVAL = 0.002                 # background pump period (s)
+_PUMP_INTERVAL = 0.002                 # background pump period while a launch runs (s)
+_PARKED_CHECK = 0.25                   # ... and while the program is parked (s)
 _FULL_PUMP_NS = 1_000_000              # a waiting caller's full pump period (ns)
 
 
@@ -149,8 +155,11 @@ class Runtime:
 
     def __init__(self, program: Program, layout: Layout, reasons: tuple[str, ...],
                  messages: dict[str, type], kernels: dict[str, type], device: Device,
-                 backend: str, host_buffer: int):
+                 backend: str, host_buffer: int, park_after: float | None = 0.01):
         self.backend = backend
+        self._clock = Clock()
+        if hasattr(device, "now"):              # the simulator reads the host's clock
+            device.now = self._clock.now
         self.device = device
         self._layout = layout
         self._kernel_classes = kernels
@@ -159,7 +168,20 @@ class Runtime:
         mem = device.arena
         self._stop_word = u32_at(mem, layout.control_offset + CONTROL.offset("stop"))
         self._stopping_word = u32_at(mem, layout.control_offset + CONTROL.offset("stopping"))
+        self._entered = u32_at(mem, layout.control_offset + CONTROL.offset("running"))
         self._clock_word = u64_at(mem, layout.control_offset + CONTROL.offset("host_clock"))
+        self._calibration = [u64_at(mem, layout.control_offset + CONTROL.offset(name))
+                             for name in ("clock_ns", "clock_ticks", "clock_scale")]
+        u64_at(mem, layout.control_offset + CONTROL.offset("park_after"))[0] = (
+            0 if park_after is None else max(1, round(park_after * 1e9)))
+        # messages sent with `delay`: a heap of (due ns, order, queue, type id, payload)
+        self._host_timers: list[tuple[int, int, int, int, bytes]] = []
+        self._host_scheduled = np.zeros(layout.num_queues, dtype=np.int64)
+        self._timer_order = 0
+        self._timed = [k for k in layout.kernels if k.timed]
+        self._tick_faults_reported = np.zeros(layout.num_queues, dtype=np.uint32)
+        self._wake = threading.Event()          # a send or a shutdown wakes the pump thread
+        self._device_due: int | None = None     # the next due timer or tick while parked
         self._stats = stats_view(mem, layout.stats_offset, layout.num_queues)
         self._counters = Counters(self._stats)
         self._lost_reported = self._counters.total["dead_letters_lost"].copy()
@@ -180,6 +202,8 @@ class Runtime:
         self._targets: dict[tuple, tuple[KernelLayout, int]] = {}
         modes = {k.mode for k in layout.kernels}
         self._persistent = "persistent" in modes
+        # a program that returns when idle: the host launches it again when work comes
+        self._parks = park_after is not None or not self._persistent
         self._launches = 0
         self._launch_progress: tuple | None = None
         self._wanted_active = np.ones(layout.num_queues, dtype=bool)
@@ -189,14 +213,21 @@ class Runtime:
         self._closed = False
         self._ended_at: float | None = None
         self._error: BaseException | None = None
-        self._clock_word[0] = time.monotonic_ns()
         self._started_at = time.monotonic()
         if self._persistent:          # one launch serves every kernel, event-driven ones too
-            self._launch(SERVE_PERSISTENT | SERVE_EVENT_DRIVEN)
+            self._launch(self._persistent_mode)
         self._pumper = threading.Thread(target=self._background, name="ringc-pump",
                                         daemon=True)
         self._pumper.start()
         _live.add(self)
+
+    @property
+    def _persistent_mode(self) -> int:
+        return SERVE_PERSISTENT | SERVE_EVENT_DRIVEN | (PARK_WHEN_IDLE if self._parks else 0)
+
+    def now(self) -> int:
+        """ns since the launch: the clock of `rc.now()` on the device (docs/runtime.md)."""
+        return self._clock.now()
 
     # ---- kernels and instances -----------------------------------------------------------
 
@@ -225,19 +256,59 @@ class Runtime:
     # ---- sending ---------------------------------------------------------------------------
 
     def send(self, kernel, msg, instance: int = 0, timeout: float | None = None,
-             type=None) -> int:  # noqa: A002
+             type=None, delay: float | None = None) -> int:  # noqa: A002
         """Put `msg` (a message, or a numpy array of one message dtype; `type` names the
         message where several share that dtype) in `kernel`'s input queue `instance`.
         Streams in as room frees; `timeout` bounds each wait for room (None: as long as the
-        program runs), then `rc.QueueFull` says how many went in. Returns the count."""
+        program runs), then `rc.QueueFull` says how many went in. Returns the count.
+        With `delay` (seconds), the messages are kept by the host and put in no earlier
+        than that: counted as sent and pending at once, as `rc.send_after` does."""
         timeout = seconds(timeout)
         k = self._kernel(kernel)
         queue = self._queues(k, instance, allow_all=False).start
         type_id, records = self._codec.encode(k, msg, type)
+        if delay is not None:
+            return self._schedule(queue, type_id, records, delay)
         if isinstance(records, bytes):
             self._put_one(queue, type_id, records, timeout)
             return 1
         return self._put(queue, type_id, records, timeout)
+
+    def _schedule(self, queue: int, type_id: int, records, delay) -> int:
+        """`send(delay=...)`: keep the messages until they are due (`_fire_host_timers`)."""
+        if isinstance(delay, bool) or not isinstance(delay, (int, float, np.integer,
+                                                             np.floating)):
+            raise TypeError(f"delay must be a number of seconds, not {type(delay).__name__}")
+        if not math.isfinite(delay) or delay < 0 or delay * 1e9 >= NEVER:
+            raise ValueError(f"delay must be a finite number of seconds >= 0, not {delay}")
+        payloads = [records] if isinstance(records, bytes) else [r.tobytes() for r in records]
+        with self._lock:
+            self._check_open()
+            due = self._clock.now() + round(delay * 1e9)
+            for payload in payloads:
+                heapq.heappush(self._host_timers, (due, self._timer_order, queue, type_id,
+                                                   payload))
+                self._timer_order += 1
+            self._host_scheduled[queue] += len(payloads)
+        self._wake.set()
+        return len(payloads)
+
+    def _fire_host_timers(self) -> None:
+        """Put in the delayed host sends that are due, while their rings have room (the
+        rest wait for the next pump). Caller holds the lock."""
+        timers = self._host_timers
+        now = self._clock.now()
+        while timers and timers[0][0] <= now:
+            _, _, queue, type_id, payload = timers[0]
+            corr = self._next_correlation
+            if not self._ingress[queue].produce_one(type_id, payload, HOST_QUEUE, corr,
+                                                    time.monotonic_ns()):
+                return
+            heapq.heappop(timers)
+            self._next_correlation += 1
+            self._latency.sent(corr, 1, time.monotonic_ns())
+            self._host_puts[queue] += 1
+            self._host_scheduled[queue] -= 1
 
     def _put(self, queue: int, type_id: int, records: np.ndarray,
              timeout: float | None) -> int:
@@ -259,7 +330,7 @@ class Runtime:
                     self._latency.sent(first, put, now)
                     self._host_puts[queue] += put
                     done += put
-                    if not self._persistent:
+                    if self._parks:
                         self._relaunch_if_needed()
                     continue
             if not self._wait(lambda: ring.free(1) > 0 or self._closing, timeout):
@@ -282,7 +353,7 @@ class Runtime:
                         self._next_correlation += 1
                         self._latency.sent(corr, 1, now)
                     self._host_puts[queue] += 1
-                    if not self._persistent:
+                    if self._parks and self._entered[0] == 0:
                         self._relaunch_if_needed()
                     return now
             if not self._wait(lambda: ring.free(1) > 0 or self._closing, timeout):
@@ -411,11 +482,13 @@ class Runtime:
         self._inbox.collect(now)
         if full:
             self._inbox.collect_dead_letters()
-            self._clock_word[0] = now
+            self._clock_word[0] = self._clock.now()
             self._counters.update()
             self._report_lost()
             self._report_hook_faults()
-            if not self._persistent and not self._closed:
+            if self._host_timers:
+                self._fire_host_timers()
+            if self._parks and not self._closed:
                 self._relaunch_if_needed()
 
     def _report_lost(self) -> None:
@@ -443,6 +516,12 @@ class Runtime:
             log.warning("%s of %s[%d] faulted (%s): the hook ended there", hook, kernel,
                         instance, self._inbox.reason_name(code))
             self._hook_faults_reported[q] = code
+        faults = self._stats["tick_fault"]
+        for q in np.flatnonzero(faults != self._tick_faults_reported):
+            kernel, instance = self._inbox.queue_name(int(q))
+            log.warning("a periodic method of %s[%d] faulted (%s): that tick ended there",
+                        kernel, instance, self._inbox.reason_name(int(faults[q])))
+            self._tick_faults_reported[q] = faults[q]
 
     def _hook_work(self) -> bool:
         """Does an active instance wait for a lifecycle hook (on_start not yet run, or
@@ -483,6 +562,9 @@ class Runtime:
             time.sleep(0 if polls < 100 else min(0.001, 1e-5 * (polls - 99)))
 
     def _background(self) -> None:
+        """Pump every 2 ms while a launch runs; while the program is parked (or between
+        an event-driven program's launches) sleep until the next due timer or tick, a
+        send, or 0.25 s."""
         while not self._closed:
             with self._lock:
                 if self._closed:
@@ -492,10 +574,39 @@ class Runtime:
                     self._pump()
                 except RingcError:
                     pass                     # recorded in self._error, raised to callers
-                if self._stop_word[0] and not self._device_running():
+                running = self._device_running()
+                if self._stop_word[0] and not running:
                     self._finish_close()     # a shutdown that timed out, done at last
                     break
-            time.sleep(_PUMP_INTERVAL)
+                pause = _PUMP_INTERVAL if running else self._parked_pause()
+            self._wake.wait(pause)
+            self._wake.clear()
+
+    def _parked_pause(self) -> float:
+        """Seconds until the next due host timer, device timer or tick (at most
+        _PARKED_CHECK). Caller holds the lock."""
+        due = [self._host_timers[0][0]] if self._host_timers else []
+        if self._device_due is None:
+            self._device_due = self._next_device_due()
+        due.append(self._device_due)
+        return min(_PARKED_CHECK, max(0.0, (min(due) - self._clock.now()) / 1e9))
+
+    def _next_device_due(self) -> int:
+        """The earliest due time of an active instance's timers and periodic methods
+        (read from state while no launch runs); NEVER when none."""
+        soonest = NEVER
+        for k in self._timed:
+            for i in range(k.instances):
+                if not self._stats["active"][k.queue_base + i]:
+                    continue
+                raw = self.device.read_local(k.state_offset + i * k.state_stride,
+                                             k.state_dtype.itemsize)
+                state = raw.view(k.state_dtype)[0]
+                if k.periods:
+                    soonest = min(soonest, int(state["rc_tick_due"].min()))
+                if k.timers and state["rc_timer_count"]:
+                    soonest = min(soonest, int(state["rc_timer_due"][state["rc_timer_heap"][0]]))
+        return soonest
 
     def _check_device(self) -> None:
         if self._error is None and self._launches:
@@ -514,14 +625,31 @@ class Runtime:
     # ---- launches --------------------------------------------------------------------------
 
     def _launch(self, mode: int) -> None:
+        """Launch, the device's clock set first (ringc/runtime/clock.py)."""
+        clock = getattr(self.device, "clock", "heartbeat")
+        self._clock_word[0] = self._clock.now()
+        if clock == "tsc":
+            for word, value in zip(self._calibration, self._clock.calibration()):
+                word[0] = value
+        elif clock == "globaltimer":
+            self._calibration[0][0] = self._clock.now()
+            self._calibration[1][0] = 0
+        full_fence()
+        self._device_due = None
         self.device.launch(mode)
         self._launches += 1
+        self._wake.set()                 # the pump thread pumps often again
 
-    def _pending(self, queues: range | None = None, active_only: bool = False) -> int:
+    def _pending(self, queues: range | None = None, active_only: bool = False,
+                 scheduled: bool = True) -> int:
+        """Messages queued for `queues` (and, with `scheduled`, those scheduled for them by
+        rc.send_after and send(delay=) that are not yet due)."""
         total = 0
         for q in queues if queues is not None else range(self._layout.num_queues):
             if active_only and not self._stats["active"][q]:
                 continue
+            if scheduled:
+                total += int(self._stats["scheduled"][q]) + int(self._host_scheduled[q])
             ring = self._layout.queue(q)               # the device ring, in device memory
             head, tail = (int(self.device.read_local(at, 4).view(np.uint32)[0])
                           for at in (ring.head_offset, ring.tail_offset))
@@ -529,19 +657,23 @@ class Runtime:
         return total
 
     def _relaunch_if_needed(self) -> None:
-        """Event-driven programs: a drain launch whenever messages wait and none runs,
-        unless the last launch took nothing and nothing changed since (its messages wait
-        for the host, or for an inactive queue)."""
+        """A program that is not running (parked, or event-driven between launches): launch
+        whenever messages wait, a hook waits to run or a timer or tick is due, unless the
+        last launch took nothing and nothing changed since (its messages wait for the host,
+        or for an inactive queue). Caller holds the lock."""
         if self._closed or self._stop_word[0] or self.device.running():
             return
         stats = self._stats
         progress = (sum(self._host_puts), int(stats["processed"].sum()),
                     int(stats["dead_lettered"].sum()), int(stats["received"].sum()),
                     int(stats["deferred"].sum()), self._inbox.collected)
-        if (progress != self._launch_progress and self._pending(active_only=True)) \
-                or self._hook_work():
+        if self._device_due is None:
+            self._device_due = self._next_device_due()
+        if (progress != self._launch_progress and self._pending(active_only=True,
+                                                                scheduled=False)) \
+                or self._hook_work() or self._device_due <= self._clock.now():
             try:
-                self._launch(DRAIN_LAUNCH)
+                self._launch(self._persistent_mode if self._persistent else DRAIN_LAUNCH)
             except BackendUnavailable:       # the device's workers are busy: the pump retries
                 return
             self._launch_progress = progress
@@ -573,6 +705,7 @@ class Runtime:
         self._stats["active"][q] = self._wanted_active[q] & (self._holds[q] == 0)
         full_fence()
         self._launch_progress = None       # what was inactive may have work: launch again
+        self._device_due = None            # ... or timers and ticks due
 
     @contextlib.contextmanager
     def _quiesced(self, queue: int):
@@ -610,7 +743,10 @@ class Runtime:
         k, queue, offset = self._state_of(kernel, instance)
         with self._quiesced(queue):
             raw = np.array(self.device.read_local(offset, k.state_dtype.itemsize), copy=True)
-        return raw.view(k.state_dtype)[0]
+        snapshot = raw.view(k.state_dtype)[0]
+        if k.timed:
+            snapshot["rc_taken_at"] = self._clock.now()
+        return snapshot
 
     def restore(self, kernel, snapshot, instance: int = 0) -> None:
         """Replace the instance's state with `snapshot` (from `checkpoint`, or any record
@@ -624,8 +760,25 @@ class Runtime:
         for name in names:
             record[name] = fitted(snapshot[name], k.state_dtype.fields[name][0], None,
                                   f"field {name!r} of the snapshot of {k.name}")
+        if k.timed:
+            self._rebase_timers(k, record)
         with self._quiesced(queue):
             self.device.write_local(offset, record.reshape(1).view(np.uint8))
+
+    def _rebase_timers(self, k: KernelLayout, record: np.ndarray) -> None:
+        """A restored timer table: each scheduled message as far from due as when the
+        checkpoint was taken (it may come from another launch, whose clock started
+        elsewhere), and each periodic method due at its next period of this launch."""
+        now = self._clock.now()
+        shift = now - int(record["rc_taken_at"])
+        if k.timers:
+            live = record["rc_timer_heap"][:int(record["rc_timer_count"])]
+            due = record["rc_timer_due"][live].astype(np.int64) + shift
+            record["rc_timer_due"][live] = np.clip(due, 0, NEVER)
+        if k.periods:
+            periods = np.array(k.periods, dtype=np.int64)
+            record["rc_tick_due"] = (now // periods + 1) * periods
+        record["rc_taken_at"] = now
 
     # ---- reports ---------------------------------------------------------------------------
 
@@ -645,6 +798,7 @@ class Runtime:
                 processed=c.sum("processed", queues), pending=self._pending(queues),
                 dead_lettered=c.sum("dead_lettered", queues),
                 sent=sum(self._host_puts[queues.start:queues.stop])
+                + int(self._host_scheduled[queues.start:queues.stop].sum())
                 + c.sum("received", queues),
                 uptime=self._uptime(), dead_letters_lost=c.sum("dead_letters_lost", queues))
 
@@ -739,7 +893,7 @@ class Runtime:
         first = {f: self._stats[f].copy() for f in fields}
         if any((self._stats[f] != first[f]).any() for f in fields):
             return False
-        sent = (np.array(self._host_puts, dtype=np.int64)
+        sent = (np.array(self._host_puts, dtype=np.int64) + self._host_scheduled
                 + first["received"].astype(np.int64)) % (1 << 32)
         done = (first["processed"].astype(np.int64) + first["dead_lettered"]) % (1 << 32)
         active = first["active"] != 0

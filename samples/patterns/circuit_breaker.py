@@ -14,9 +14,8 @@ backend's own fault (`f.reason == "backend_timeout"`) counts against it. Any oth
 here an unknown item's `index_out_of_range`, is the caller's mistake: the bare `raise`
 sends it on, so that message is dead-lettered and the breaker is left as it was.
 
-Limits: time comes from `rc.clock()`, which on OpenCL and Metal is the host's heartbeat in
-the control block (a resolution of a few milliseconds); the breaker only notices that
-OPEN_FOR_NS has passed when a message arrives (a timer, `@rc.every`, is not built yet).
+The half-open timeout reads `rc.now()`, the launch's one clock: the breaker notices that
+OPEN_FOR_NS has passed when the next call arrives, as the guide's breaker does.
 
     python samples/patterns/circuit_breaker.py [opencl|sim]
 """
@@ -25,7 +24,7 @@ import sys
 import time
 
 import ringc as rc
-from ringc import Array, bool_, f32, i32, u32, u64
+from ringc import Array, bool_, f32, i32, i64, u32
 
 CLOSED, OPEN, HALF_OPEN = 0, 1, 2            # the breaker's states
 ANSWERED, FAILED, REJECTED = 0, 1, 2         # what happened to a call
@@ -58,7 +57,7 @@ class SetBackend:
 class PriceService:
     breaker: i32                      # CLOSED, OPEN or HALF_OPEN (starts CLOSED)
     failures: i32                     # consecutive backend failures
-    opened_at: u64                    # rc.clock() when the breaker last opened
+    opened_at: i64                    # rc.now() when the breaker last opened
     rejected: u32
     backend_up: bool_ = True
     prices: Array[f32, ITEMS] = [1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5.0]
@@ -74,7 +73,7 @@ class PriceService:
 
     def on_lookup(self, m: Lookup) -> Answer:
         if self.breaker == OPEN:
-            if rc.clock() - self.opened_at > OPEN_FOR_NS:
+            if rc.now() - self.opened_at > OPEN_FOR_NS:
                 self.breaker = HALF_OPEN          # let this call through as a trial
             else:
                 self.rejected += 1
@@ -87,7 +86,7 @@ class PriceService:
             self.failures += 1
             if self.failures >= FAILURE_THRESHOLD or self.breaker == HALF_OPEN:
                 self.breaker = OPEN
-                self.opened_at = rc.clock()
+                self.opened_at = rc.now()
             return Answer(item=m.item, outcome=FAILED, breaker=self.breaker)
         self.breaker = CLOSED
         self.failures = 0

@@ -1,23 +1,30 @@
-"""Coordinator: workers register, a coordinator queues work and hands it to idle workers.
+"""Coordinator: workers register, a coordinator queues work and hands it to ready workers.
 
 Each `Worker` instance registers itself from its `on_start` hook, before it takes any
-message. `Coordinator` keeps a table of workers (an array of `WorkerStats` records, one per
-instance: registered, idle or busy, tasks completed) and a FIFO of tasks not yet assigned
-(a ring of `Task` records in state). A task from the host goes at once to an idle worker
-(the idle ones are taken in turn), or waits in the FIFO. On a worker's `Complete` the
-coordinator sends the result to the host and hands that worker the next waiting task, or
-marks it idle. A worker holds one task at a time, so one that finishes sooner gets more.
+message. `Coordinator` keeps three containers, as the guide's coordinator keeps its list,
+dictionary and queue:
 
-The guide's worker sends "complete" and "ready" as two messages; here completion means
-ready. A task arriving while the FIFO is full is dead-lettered with `backlog_full`.
+- `workers: rc.Map[i32, WorkerStats, ...]`, the registered workers by id: idle or busy,
+  the task each one holds, the tasks each completed;
+- `idle: rc.Queue[i32, ...]`, the workers waiting for a task, the longest waiting first;
+- `backlog: rc.Queue[Task, BACKLOG]`, the work queue: tasks no worker has taken yet.
 
-A worker's queue holds more than the one task it is given: before the coordinator takes a
-message, the device checks that every queue its handler may send to has room for what the
-handler could send there, and `on_task`'s loop may send once per worker to any instance.
+Registration is answered with a `RegistrationAck`; a worker then reports `Ready`. A ready
+worker gets the oldest task of the backlog, or joins the idle queue when there is none;
+a task from the host goes to the longest-idle worker, or waits in the backlog. When a
+worker finishes it sends `Complete` (the coordinator counts it and sends the result to the
+host) and then `Ready` again, as the guide's worker does. Only `Ready` assigns work (the
+guide's coordinator assigns on both, which would hand a worker two tasks at once), so a
+worker holds one task at a time and one that finishes sooner gets more.
 
-Limits: the guide's periodic rebalancing and heartbeats wait for timers (`@rc.every`) and
-for reading other queues' depth on the device (`rc.pending`); the worker table is sized by
-the number of instances, known when the program is compiled.
+A `Ready` or `Complete` from a worker that never registered faults with `key_not_found`
+and is dead-lettered; a task arriving while the backlog is full faults with
+`container_full`.
+
+Limits: the guide's periodic rebalancing and heartbeats (`PeriodicTasks`) wait for timers
+(`@rc.every`), and moving queued work between workers waits for reading other queues'
+depth on the device (`rc.pending`). Here work is pulled, one task per worker, so no
+worker's queue grows for rebalancing to drain. The table holds at most MAX_WORKERS.
 
     python samples/patterns/coordinator.py [opencl|sim]
 """
@@ -28,83 +35,88 @@ from collections import Counter
 import numpy as np
 
 import ringc as rc
-from ringc import Array, bool_, i32, u32
+from ringc import i32, u32
 
-WORKERS = 4
+WORKERS = 4                      # Worker instances launched
+MAX_WORKERS = 8                  # workers the coordinator can know
 BACKLOG = 256                    # tasks the coordinator can hold unassigned
 IDLE, BUSY = 0, 1
 
 
 @rc.message
-class Register:
+class Register:                  # worker -> coordinator, from on_start
     worker: i32
 
 
 @rc.message
-class Task:
+class RegistrationAck:           # coordinator -> worker
+    workers: i32                 # workers registered so far
+
+
+@rc.message
+class Ready:                     # worker -> coordinator: give me a task
+    worker: i32
+
+
+@rc.message
+class Task:                      # host -> coordinator -> worker
     id: i32
     rounds: i32                  # how much work the task is
 
 
 @rc.message
-class Complete:
+class Complete:                  # worker -> coordinator
     worker: i32
     id: i32
     result: u32
 
 
 @rc.message
-class TaskResult:
+class TaskResult:                # coordinator -> host
     id: i32
     worker: i32
     result: u32
 
 
 @rc.message
-class WorkerStats:               # a record: one per worker, in the coordinator's state
-    registered: bool_
+class WorkerStats:               # a record: one per registered worker
     state: i32                   # IDLE or BUSY
+    task: i32                    # the task it holds while BUSY
     completed: u32
 
 
 @rc.ring_kernel(capacity=512)
 class Coordinator:
-    workers: Array[WorkerStats, WORKERS]
-    backlog: Array[Task, BACKLOG]          # a FIFO ring: `waiting` tasks from `first`
-    first: i32
-    waiting: i32
-    next_pick: i32                         # where the search for an idle worker starts
+    workers: rc.Map[i32, WorkerStats, MAX_WORKERS]
+    idle: rc.Queue[i32, MAX_WORKERS]
+    backlog: rc.Queue[Task, BACKLOG]
 
     def on_register(self, m: Register):
-        self.workers[m.worker].registered = True
-        self.assign_next(m.worker)
+        self.workers[m.worker] = WorkerStats(state=IDLE)      # container_full past MAX
+        rc.send(Worker, RegistrationAck(workers=len(self.workers)), instance=m.worker)
+
+    def on_ready(self, m: Ready):
+        self.workers[m.worker].state = IDLE                   # key_not_found: unregistered
+        if self.backlog.empty():
+            self.idle.push(m.worker)
+        else:
+            task = self.backlog.pop()
+            self.assign(m.worker, task)
 
     def on_task(self, m: Task):
-        if self.waiting == BACKLOG:
-            rc.fail("backlog_full")
-        self.backlog[(self.first + self.waiting) % BACKLOG] = m
-        self.waiting += 1
-        for turn in range(WORKERS):                 # idle workers in turn, from `next_pick`
-            w = (self.next_pick + turn) % WORKERS
-            if self.workers[w].registered and self.workers[w].state == IDLE:
-                self.next_pick = (w + 1) % WORKERS
-                self.assign_next(w)
-                break
+        if self.idle.empty():
+            self.backlog.push(m)                              # container_full when full
+        else:
+            w = self.idle.pop()
+            self.assign(w, m)
 
     def on_complete(self, m: Complete):
         self.workers[m.worker].completed += 1
         rc.emit(TaskResult(id=m.id, worker=m.worker, result=m.result))
-        self.assign_next(m.worker)
 
-    def assign_next(self, worker: i32):
-        """Give `worker` the oldest waiting task, or mark it idle when there is none."""
-        if self.waiting == 0:
-            self.workers[worker].state = IDLE
-            return
-        task = self.backlog[self.first]
-        self.first = (self.first + 1) % BACKLOG
-        self.waiting -= 1
+    def assign(self, worker: i32, task: Task):
         self.workers[worker].state = BUSY
+        self.workers[worker].task = task.id
         rc.send(Worker, task, instance=worker)
 
 
@@ -113,33 +125,63 @@ class Worker:
     def on_start(self):
         rc.send(Coordinator, Register(worker=rc.instance_id()))
 
+    def on_registration_ack(self, m: RegistrationAck):
+        rc.send(Coordinator, Ready(worker=rc.instance_id()))
+
     def on_task(self, m: Task):
         h = u32(m.id)
         for _ in range(m.rounds):                  # the work: a hash, `rounds` times over
             h = (h ^ (h >> 15)) * u32(2246822519)
         rc.send(Coordinator, Complete(worker=rc.instance_id(), id=m.id, result=h))
+        rc.send(Coordinator, Ready(worker=rc.instance_id()))
 
 
 def main(backend: str = "opencl") -> dict:
-    """200 tasks of uneven size through 4 workers. Returns the tasks each worker did and
-    whether every task came back once."""
+    """200 tasks of uneven size through 4 workers, then a Ready from a worker the
+    coordinator does not know. Returns the workers registered, the tasks done (each once?),
+    the tasks each worker completed, the idle workers and waiting tasks at the end and the
+    dead letters."""
     tasks = 200
     batch = np.zeros(tasks, Task.dtype)
     batch["id"] = np.arange(tasks)
     batch["rounds"] = (np.arange(tasks) * 37) % 500
     with rc.launch(Coordinator, backend=backend) as rt:
         rt.send(Coordinator, batch)
-        results = rt.receive_many(tasks, timeout=30.0)
-        table = rt.checkpoint(Coordinator)["workers"]
-    registered = int(table["registered"].sum())
+        results = rt.receive_many(tasks, timeout=30.0, type=TaskResult)
+        rt.send(Coordinator, Ready(worker=7))           # a worker that never registered
+        rt.shutdown(drain=True, timeout=10.0)
+        dead = [d.reason for d in rt.dead_letters()]
+        state = rt.checkpoint(Coordinator)             # containers are part of state
+    table = state["workers"]
+    used = table["used"].astype(bool)
+    completed = dict(zip(table["keys"][used].tolist(),
+                         table["items"]["completed"][used].tolist(), strict=True))
+    per_worker = [int(completed.get(w, 0)) for w in range(WORKERS)]
     by_worker = Counter(results["worker"].tolist())
     once = sorted(results["id"].tolist()) == list(range(tasks))
-    print(f"{registered} workers registered themselves from on_start")
-    print(f"{len(results)} tasks done; each once: {'yes' if once else 'NO'}")
+    right = all(r["result"] == expected_hash(int(r["id"])) for r in results)
+    print(f"{int(table['count'])} workers registered themselves from on_start")
+    print(f"{len(results)} tasks done; each once: {'yes' if once else 'NO'}; "
+          f"results right: {'yes' if right else 'NO'}")
     print("tasks per worker: " + ", ".join(f"worker {w}: {by_worker[w]}"
                                            for w in range(WORKERS)))
-    return {"registered": registered, "done": len(results), "once": once,
-            "per_worker": [int(c) for c in table["completed"]]}
+    idle, waiting = int(state["idle"]["count"]), int(state["backlog"]["count"])
+    print(f"after shutdown: {idle} of {int(table['count'])} workers idle, "
+          f"{waiting} tasks waiting")
+    print(f"Ready from unknown worker 7: dead-lettered ({', '.join(dead)})")
+    return {"registered": int(table["count"]), "done": len(results), "once": once,
+            "right": right, "per_worker": per_worker,
+            "idle_at_end": idle, "waiting_at_end": waiting,
+            "dead_letters": dead}
+
+
+def expected_hash(task: int) -> int:
+    """The worker's hash, on the host."""
+    h = np.uint32(task)
+    with np.errstate(over="ignore"):
+        for _ in range((task * 37) % 500):
+            h = (h ^ (h >> np.uint32(15))) * np.uint32(2246822519)
+    return int(h)
 
 
 if __name__ == "__main__":

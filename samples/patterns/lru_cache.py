@@ -1,14 +1,21 @@
 """Bounded state with eviction: a least-recently-used cache of fixed size.
 
-`LRUCache` holds at most CAPACITY entries in state arrays (key, value, last use). Every
-`Get` that hits and every `Put` stamps the entry with a counter that only grows, so the
-entry with the smallest stamp is the least recently used; a `Put` of a new key into a full
-cache evicts it, and the reply says which key went.
+`LRUCache` keeps its entries in an `rc.LRUMap[i32, f32, CAPACITY]`, a hashed table with a
+recency list, as the guide's kernel keeps a dictionary and a linked list. `Get` reads an
+entry (`cache.get`), which makes its key the most recently used; `Put` stores one
+(`cache.put`), and a put of a new key into a full cache evicts the least recently used
+key: the map does it, never faulting, and counts it in `cache.evictions`. The reply to a
+`Put` says whether it evicted something. `Contains` asks `key in cache`, which is not a
+use, so the host can see what is left without changing the order.
 
-Limits: finding a key and finding the oldest entry scan the table (CAPACITY comparisons),
-which suits a small cache; a hashed map with an O(1) recency list, `rc.LRUMap`, is not
-built yet. The stamp is a u32: after 2**32 uses it wraps and the order is wrong.
-samples/kv_store.py shows a larger table, hashed, that evicts within a probe window.
+The sample fills the cache with keys 0-7, reads 0, 1 and 2, then puts 8, 9 and 10: the
+three evicted are 3, 4 and 5, the least recently used, not the older but recently read
+0, 1 and 2.
+
+Limits: the map does not say which key a put evicted (the host finds out with `Contains`
+here), and `for key in cache` walks the table, not the recency order. The guide's cache
+holds 1000 string values; an `rc.LRUMap` holds scalars or records, so strings would be
+fixed arrays of bytes.
 
     python samples/patterns/lru_cache.py [opencl|sim]
 """
@@ -16,7 +23,7 @@ samples/kv_store.py shows a larger table, hashed, that evicts within a probe win
 import sys
 
 import ringc as rc
-from ringc import Array, bool_, f32, i32, u32
+from ringc import bool_, f32, i32, u32
 
 CAPACITY = 8
 
@@ -33,67 +40,39 @@ class Put:
 
 
 @rc.message
+class Contains:
+    key: i32
+
+
+@rc.message
 class CacheResponse:
     key: i32
     found: bool_
     value: f32
-    evicted: bool_
-    evicted_key: i32
+    evicted: bool_        # a Put: whether a least recently used key made room for it
 
 
 @rc.ring_kernel(capacity=64)
 class LRUCache:
-    keys: Array[i32, CAPACITY]
-    values: Array[f32, CAPACITY]
-    last_use: Array[u32, CAPACITY]        # 0: the slot is empty
-    uses: u32                             # the stamp of the latest use
-    size: i32
+    cache: rc.LRUMap[i32, f32, CAPACITY]
     hits: u32
     misses: u32
-    evictions: u32
-
-    def find(self, key: i32) -> i32:
-        for slot in range(CAPACITY):
-            if self.last_use[slot] != 0 and self.keys[slot] == key:
-                return slot
-        return -1
-
-    def least_recent(self) -> i32:
-        oldest = 0
-        for slot in range(1, CAPACITY):
-            if self.last_use[slot] < self.last_use[oldest]:
-                oldest = slot
-        return oldest
-
-    def touch(self, slot: i32):
-        self.uses += 1
-        self.last_use[slot] = self.uses
 
     def on_get(self, m: Get) -> CacheResponse:
-        slot = self.find(m.key)
-        if slot < 0:
+        if m.key not in self.cache:          # `in` is not a use: the order stays
             self.misses += 1
             return CacheResponse(key=m.key)
         self.hits += 1
-        self.touch(slot)
-        return CacheResponse(key=m.key, found=True, value=self.values[slot])
+        return CacheResponse(key=m.key, found=True, value=self.cache[m.key])
 
     def on_put(self, m: Put) -> CacheResponse:
-        reply = CacheResponse(key=m.key, found=True, value=m.value)
-        slot = self.find(m.key)
-        if slot < 0:
-            if self.size < CAPACITY:
-                slot = self.size
-                self.size += 1
-            else:
-                slot = self.least_recent()
-                reply.evicted = True
-                reply.evicted_key = self.keys[slot]
-                self.evictions += 1
-            self.keys[slot] = m.key
-        self.values[slot] = m.value
-        self.touch(slot)
-        return reply
+        before = self.cache.evictions
+        self.cache.put(m.key, m.value)       # a new key into a full cache evicts the LRU one
+        return CacheResponse(key=m.key, found=True, value=m.value,
+                             evicted=self.cache.evictions != before)
+
+    def on_contains(self, m: Contains) -> CacheResponse:
+        return CacheResponse(key=m.key, found=m.key in self.cache)
 
 
 def main(backend: str = "opencl") -> dict:
@@ -108,16 +87,21 @@ def main(backend: str = "opencl") -> dict:
         read = [0, 1, 2]
         for key in read:
             ask(Get(key=key))
-        evicted = [int(ask(Put(key=key, value=key * 1.5)).evicted_key)
-                   for key in range(CAPACITY, CAPACITY + 3)]
+        new = list(range(CAPACITY, CAPACITY + 3))
+        made_room = [bool(ask(Put(key=key, value=key * 1.5)).evicted) for key in new]
+        evicted = [key for key in range(CAPACITY + 3) if not ask(Contains(key=key)).found]
         hit, miss = ask(Get(key=read[1])), ask(Get(key=evicted[0]))
-        counters = {name: int(rt.checkpoint(LRUCache)[name])
-                    for name in ("hits", "misses", "evictions")}
+        state = rt.checkpoint(LRUCache)
+        counters = {"hits": int(state["hits"]), "misses": int(state["misses"]),
+                    "evictions": int(state["cache"]["evictions"])}
+        held = int(state["cache"]["count"])
     print(f"filled the cache with keys 0-{CAPACITY - 1}, then read keys {read}")
-    print(f"put keys {CAPACITY}-{CAPACITY + 2}: evicted {evicted} (least recently used)")
+    print(f"put keys {new[0]}-{new[-1]}, each making room: {'yes' if all(made_room) else 'NO'}; "
+          f"evicted {evicted} (least recently used)")
     print(f"get {hit.key}: {'hit ' + format(hit.value, 'g') if hit.found else 'miss'}; "
           f"get {miss.key}: {'hit' if miss.found else 'miss'}")
-    print(", ".join(f"{name} {n}" for name, n in counters.items()))
+    print(f"{held} of {CAPACITY} entries held; "
+          + ", ".join(f"{name} {n}" for name, n in counters.items()))
     return {"evicted": evicted, "hit": hit.found, "miss": not miss.found, **counters}
 
 

@@ -24,7 +24,7 @@ import time
 import numpy as np
 
 import ringc as rc
-from ringc import Array, f32, i32, u32, u64
+from ringc import Array, f32, i32, i64, u32
 
 BATCH = 32                        # readings per batch
 MAX_WAIT_NS = 100_000_000         # 0.1 s: a held reading older than this forces a flush
@@ -50,7 +50,7 @@ class Batch:
 class Batcher:
     held: Array[Reading, BATCH]
     count: i32
-    oldest_at: u64                # rc.clock() when held[0] arrived
+    oldest_at: i64                # rc.now() when held[0] arrived
     batches: u32
 
     def flush(self, reason: i32):
@@ -68,12 +68,12 @@ class Batcher:
 
     def on_reading(self, m: Reading):
         if self.count == 0:
-            self.oldest_at = rc.clock()
+            self.oldest_at = rc.now()
         self.held[self.count] = m
         self.count += 1
         if self.count == BATCH:
             self.flush(FULL)
-        elif rc.clock() - self.oldest_at > MAX_WAIT_NS:
+        elif rc.now() - self.oldest_at > MAX_WAIT_NS:
             self.flush(WAITED)
 
     def on_stop(self):

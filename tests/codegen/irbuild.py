@@ -126,7 +126,7 @@ def new(msg: str, **fields) -> MessageNew:
 
 
 def intr(name: str, *args, t=None) -> Intrinsic:
-    default = {"sender": ADDRESS, "clock": U64, "instance_id": I32}
+    default = {"sender": ADDRESS, "now": I64, "instance_id": I32}
     return Intrinsic(name, tuple(args), t or default.get(name) or args[0].type)
 
 

@@ -240,7 +240,7 @@ def _calc(f64: bool):
         for_("k", c(0), c(8), 1, [assign(lv("total", F32), bin_("add", lv("total", F32),
                                                                   idx(table, lv("k", I32))))]),
         ret(new("IdxRes", v=bin_("add", idx(table, i_), c(1.0, F32)), total=lv("total", F32),
-                when=intr("clock")))],
+                when=cast(intr("now"), U64)))],
         returns=MessageType("IdxRes"), total=F32, k=I32)
     return kernel("Calc", state=[("kernel", arr(F32, 8), None)],
                   handlers=[on_ints, on_floats, on_idx, _loop_handler()], mode="event_driven")

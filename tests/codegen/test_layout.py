@@ -14,7 +14,7 @@ from ringc.compiler import compile
 from ringc.errors import CompileError
 from ringc.ir.nodes import STMT_KINDS, Program
 from ringc.ir.types import MessageType, struct_dtype
-from ringc.protocol import DEAD_QUEUE, DEAD_SLOT, HOST_QUEUE, LINE, SLOT, STATS
+from ringc.protocol import CONTROL, DEAD_QUEUE, DEAD_SLOT, HOST_QUEUE, LINE, SLOT, STATS
 
 from .irbuild import (
     F32,
@@ -59,7 +59,7 @@ def small_program():
 
 def test_regions_are_ordered_and_line_aligned():
     layout = compute_layout(small_program(), output_capacity=16, dead_letter_capacity=8)
-    assert layout.stats_offset == LINE and layout.num_queues == 3
+    assert layout.stats_offset == CONTROL.size and layout.num_queues == 3
     k1, k2 = layout.kernels
     assert (k1.queue_base, k2.queue_base) == (0, 2)
     assert k1.payload_size == 32 and k1.slot_size == SLOT.size + 32
@@ -116,7 +116,7 @@ def test_new_arena_is_ready_to_run():
         slots = arena[q.slots_offset:q.slots_offset + q.capacity * q.slot_size]
         seqs = slots.view(np.uint32).reshape(q.capacity, -1)[:, 0]
         assert list(seqs) == list(range(q.capacity))
-    stats = arena[LINE:LINE + 3 * LINE].view(STATS.dtype)
+    stats = arena[CONTROL.size:CONTROL.size + 3 * LINE].view(STATS.dtype)
     assert list(stats["active"]) == [1, 1, 1] and stats["processed"].sum() == 0
     k1 = layout.kernel("K1")
     for i in range(2):

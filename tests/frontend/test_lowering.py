@@ -263,7 +263,7 @@ class K:
         rc.emit(Out(f=m.x))
         rc.reply(self.waiting[0], Out())
         old = rc.atomic_add(self.hits, 1)
-        t = rc.clock()
+        t = rc.now()
         me = rc.instance_id()
         if old > 10:
             rc.fail("too_many")
@@ -275,7 +275,7 @@ class K:
     assert kinds == ["Assign", "Send", "Emit", "Reply", "Assign", "Assign", "Assign", "If"]
     assert fn.body[1].kernel == "Sink"
     assert fn.body[4].value.name == "atomic_add"
-    assert local_types(fn) == {"old": "u32", "t": "u64", "me": "i32"}
+    assert local_types(fn) == {"old": "u32", "t": "i64", "me": "i32"}
     assert fn.body[7].then[0] == ir.Fail("too_many", fn.body[7].then[0].loc)
 
 

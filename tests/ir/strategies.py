@@ -56,12 +56,14 @@ from ringc.ir import (
     MessageDef,
     MessageNew,
     Param,
+    Periodic,
     Program,
     Raise,
     Reply,
     Return,
     Select,
     Send,
+    SendAfter,
     State,
     StateDef,
     Try,
@@ -72,6 +74,7 @@ from ringc.ir import (
 from ringc.ir.types import (
     ADDRESS,
     BOOL,
+    I64,
     SCALAR_TYPES,
     AddressType,
     ArrayType,
@@ -246,7 +249,11 @@ def _kernel(draw, name, messages, handled, value_types, devices) -> KernelDef:
                    handler=True)
         param = Param(draw(NAMES), MessageType(message))
         handlers.append(draw(_function(env, handler_name, (param,))))
-    return KernelDef(name, options, state, tuple(handlers), tuple(helpers), draw(LOCS))
+    periodic = tuple(Periodic(h.name, draw(st.integers(1, 10**9))) for h in helpers
+                     if not h.params and h.returns is None and not parallel
+                     and draw(st.booleans()))            # @rc.every on helpers that can
+    return KernelDef(name, options, state, tuple(handlers), tuple(helpers), draw(LOCS),
+                     periodic)
 
 
 @st.composite
@@ -381,10 +388,13 @@ def _return(draw, env: _Env) -> Return:
     return Return(_expr(draw, env, env.returns, 2), draw(LOCS))
 
 
-def _send(draw, env: _Env) -> Send:
+def _send(draw, env: _Env) -> Send | SendAfter:
     kernel = choice(draw, list(env.handled))
     message = MessageType(choice(draw, env.handled[kernel]))
     instance = _expr(draw, env, choice(draw, INTS), 1)
+    if env.state is not None and not env.parallel and draw(st.booleans()):
+        return SendAfter(_expr(draw, env, I64, 1), kernel, instance,
+                         _expr(draw, env, message, 1), draw(LOCS))     # a timed kernel
     return Send(kernel, instance, _expr(draw, env, message, 1), draw(LOCS))
 
 
@@ -494,8 +504,8 @@ def _leaves(draw, env: _Env, t) -> list[Maker]:
         makers.append(lambda: Const(draw(scalar_values(t)), t))
     if t == ADDRESS:
         makers.append(lambda: Intrinsic("sender", (), ADDRESS))
-    if t in (U64, I32):
-        name = "clock" if t == U64 else "instance_id"
+    if t in (I64, I32):
+        name = "now" if t == I64 else "instance_id"
         makers.append(lambda: Intrinsic(name, (), t))
     if isinstance(t, MessageType):
         makers.append(lambda: _message_new(draw, env, t, 0))

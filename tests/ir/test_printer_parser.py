@@ -127,7 +127,7 @@ SUMMER_TEXT = [
     'kernel Summer @"k.py":15:1 {',
     "  options { mode=persistent capacity=1024 instances=1 concurrency=ordered "
     "backpressure=block max_batch=32 domain=general targets=all "
-    "bounds_check=true fast_math=false }",
+    "bounds_check=true fast_math=false timers=256 }",
     "  state processed: i64",
     '  handler on_work(m: Work) -> Sum @"k.py":18:5 {',
     "    local s: f32",

@@ -373,7 +373,7 @@ EXPRESSION_CASES = [
     ("unknown intrinsic", Intrinsic("warp_id", (), I32), "unknown intrinsic 'warp_id'"),
     ("intrinsic arity", Intrinsic("sender", (x,), ADDRESS), "sender takes 0 arguments"),
     ("sender typed int", Intrinsic("sender", (), I32), "sender gives an address"),
-    ("clock typed float", Intrinsic("clock", (), F32), "clock gives an integer"),
+    ("now typed float", Intrinsic("now", (), F32), "now gives an integer"),
     ("atomic on a local", Intrinsic("atomic_add", (x, x), I32),
      "atomic_add acts on state or an element of state, not Local"),
     ("atomic on an element of a local", Intrinsic("atomic_min", (Index(arr, x, I32), x), I32),

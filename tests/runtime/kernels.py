@@ -504,3 +504,56 @@ class Tables:
             self.lru.clear()
         return Seen(a=len(self.m), b=len(self.lru), c=i32(self.m.full()),
                     n=i32(self.lru.evictions))
+
+
+# ---- time (tests/runtime/test_time.py) -------------------------------------------------
+
+@rc.message
+class Later:
+    tag: i32
+    delay_ms: i32
+
+
+@rc.message
+class Arrived:
+    tag: i32
+    at: i64
+
+
+@rc.ring_kernel(timers=4)
+class Scheduler:
+    """Schedules what it is told to, to itself; reports arrivals in order."""
+    faults: i32
+
+    def on_later(self, m: Later):
+        try:
+            if m.delay_ms >= 0:
+                rc.send_after(i64(m.delay_ms) * 1_000_000, Scheduler, Arrived(tag=m.tag))
+            else:
+                rc.send_after(i64(m.delay_ms), Scheduler, Arrived(tag=m.tag))
+        except rc.Fault as f:
+            self.faults += 1
+            if f.reason == "timers_full":
+                rc.emit(Arrived(tag=-1))
+            elif f.reason == "delay_out_of_range":
+                rc.emit(Arrived(tag=-2))
+
+    def on_arrived(self, m: Arrived):
+        rc.emit(Arrived(tag=m.tag, at=rc.now()))
+
+
+@rc.ring_kernel
+class Metronome:
+    ticks: i32
+    first: i64
+    last: i64
+
+    @rc.every(0.005)
+    def tick(self):
+        if self.ticks == 0:
+            self.first = rc.now()
+        self.ticks += 1
+        self.last = rc.now()
+
+    def on_later(self, m: Later):
+        rc.emit(Arrived(tag=self.ticks, at=rc.now()))

@@ -57,7 +57,7 @@ def test_a_program_runs_through_every_driver_call(fake):
         assert rt.checkpoint(Summer)["processed"] == 7
         assert rt.status(Summer).processed == 1
     assert rt.checkpoint(Summer)["processed"] == 7           # from the copy made at release
-    assert module.launches == [(1, 1, 3, False)]
+    assert module.launches == [(1, 1, 11, False)]
     for call in ("cuFuncLoad", "cuMemHostAlloc", "cuMemHostGetDevicePointer", "cuMemAlloc",
                  "cuMemcpyHtoDAsync", "cuMemcpyDtoHAsync", "cuStreamQuery", "cuMemFree",
                  "cuModuleUnload", "cuStreamDestroy"):
@@ -72,7 +72,7 @@ def test_several_blocks_get_a_cooperative_launch_of_full_blocks(fake):
         assert rt.request(Squares, Work(id=1, data=[4, 0, 0, 0]), timeout=10.0).value == 16
     with rc.launch(Squares, backend="cuda", groups=2) as rt:
         assert rt.request(Squares, Work(id=2, data=[5, 0, 0, 0]), timeout=10.0).value == 25
-    assert module.launches == [(1, 128, 3, False), (2, 128, 3, True)]
+    assert module.launches == [(1, 128, 11, False), (2, 128, 11, True)]
 
 
 def test_event_driven_programs_are_relaunched(fake):

@@ -86,7 +86,7 @@ def test_simulated_gpu_runs_requests_and_keeps_state_in_device_memory(simulated)
     assert driver.closed
     # after shutdown the device-local part is a host copy: checkpoint still answers
     assert rt.checkpoint(Summer)["processed"] == 41
-    assert driver.launches == [(1, 1, 3, False)]        # one persistent launch, one block
+    assert driver.launches == [(1, 1, 11, False)]       # one persistent launch, one block
 
 
 def test_simulated_gpu_relaunches_event_driven_programs(simulated):

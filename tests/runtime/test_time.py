@@ -1,0 +1,119 @@
+"""Time (docs/language.md, "Time"; docs/runtime.md, "Time"): one clock for rc.now() and
+rt.now(), rc.send_after and send(delay=) delivered in time order, @rc.every ticks, a timer
+table carried by checkpoints, and an idle program that does not burn a core. On every
+backend present; the idle test measures CPU time in a child process."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+import ringc as rc
+
+from .kernels import Arrived, Later, Metronome, Scheduler
+
+
+def _arrivals(rt, n: int, timeout: float = 10.0) -> list:
+    return [rt.receive(timeout=timeout) for _ in range(n)]
+
+
+def test_delayed_sends_arrive_in_time_order_and_never_early(backend):
+    with rc.launch(Scheduler, backend=backend) as rt:
+        sent_at = rt.now()
+        for tag, delay in [(1, 60), (2, 20), (3, 40), (4, 20)]:     # 2 and 4 tie: send order
+            rt.send(Scheduler, Later(tag=tag, delay_ms=delay))
+        got = _arrivals(rt, 4)
+        assert [m.tag for m in got] == [2, 4, 3, 1]
+        for m, delay in zip(got, (20, 20, 40, 60)):
+            assert m.at - sent_at >= delay * 1_000_000           # no earlier than asked
+            assert m.at <= rt.now()                              # one clock with the host
+        status = rt.status(Scheduler)
+        assert status.sent == status.processed + status.pending + status.dead_lettered
+        assert rt.shutdown(drain=True, timeout=10.0)
+
+
+def test_a_full_timer_table_and_a_negative_delay_fault(backend):
+    with rc.launch(Scheduler, backend=backend) as rt:
+        for tag in range(5):                          # timers=4: the fifth does not fit
+            rt.send(Scheduler, Later(tag=tag, delay_ms=200))
+        rt.send(Scheduler, Later(tag=9, delay_ms=-1))
+        assert [m.tag for m in _arrivals(rt, 2)] == [-1, -2]
+        assert rt.status(Scheduler).pending == 4      # the scheduled four count as pending
+        assert sorted(m.tag for m in _arrivals(rt, 4)) == [0, 1, 2, 3]
+        assert int(rt.checkpoint(Scheduler)["faults"]) == 2
+
+
+def test_host_sends_with_a_delay_count_as_pending_until_due(backend):
+    with rc.launch(Scheduler, backend=backend) as rt:
+        start = rt.now()
+        rt.send(Scheduler, Arrived(tag=7), delay=0.05)
+        rt.send(Scheduler, Arrived(tag=6), delay=0.02)
+        status = rt.status(Scheduler)
+        assert status.sent == 2 and status.pending == 2
+        got = _arrivals(rt, 2)
+        assert [m.tag for m in got] == [6, 7]
+        assert got[0].at - start >= 20_000_000 and got[1].at - start >= 50_000_000
+        with pytest.raises(ValueError, match="delay"):
+            rt.send(Scheduler, Arrived(tag=1), delay=-1.0)
+
+
+def test_scheduled_messages_survive_deactivate_and_a_checkpoint(backend):
+    with rc.launch(Scheduler, backend=backend) as rt:
+        rt.send(Scheduler, Later(tag=5, delay_ms=100))
+        deadline = time.monotonic() + 10.0
+        while rt.status(Scheduler).processed < 1 and time.monotonic() < deadline:
+            time.sleep(0.001)                          # until Later was handled
+        rt.deactivate(Scheduler)
+        snapshot = rt.checkpoint(Scheduler)
+        assert int(snapshot["rc_timer_count"]) == 1
+        time.sleep(0.2)                                # due while inactive: kept, not lost
+        rt.activate(Scheduler)
+        assert _arrivals(rt, 1)[0].tag == 5
+    with rc.launch(Scheduler, backend=backend) as rt:  # a new launch: due 100 ms after it
+        restored_at = rt.now()
+        rt.restore(Scheduler, snapshot)
+        got = _arrivals(rt, 1)[0]
+        assert got.tag == 5 and got.at - restored_at >= 50_000_000
+
+
+def test_a_periodic_method_ticks_at_its_rate(backend):
+    with rc.launch(Metronome, backend=backend) as rt:
+        time.sleep(0.3)
+        first = rt.checkpoint(Metronome)
+        time.sleep(0.5)
+        second = rt.checkpoint(Metronome)
+    ticks = int(second["ticks"]) - int(first["ticks"])
+    span = int(second["last"]) - int(first["last"])
+    assert abs(ticks - span / 5_000_000) <= 1                     # every 5 ms, within one
+    assert 0.5 * 0.8 / 0.005 <= ticks <= 0.5 * 1.2 / 0.005 + 1
+
+
+_IDLE = textwrap.dedent("""
+    import resource, sys, time
+    import ringc as rc
+    from tests.runtime.kernels import Scheduler, Later
+    def cpu():
+        r = resource.getrusage(resource.RUSAGE_SELF)
+        return r.ru_utime + r.ru_stime
+    with rc.launch(Scheduler, backend=sys.argv[1]) as rt:
+        rt.send(Scheduler, Later(tag=1, delay_ms=0))
+        rt.receive(timeout=30)
+        time.sleep(0.3)
+        start, wall = cpu(), time.monotonic()
+        time.sleep(2.0)
+        print((cpu() - start) / (time.monotonic() - wall))
+""")
+
+
+def test_an_idle_program_does_not_spin(backend):
+    """The goal is a few percent of one core (make bench measures it); this guards
+    against a program that polls flat out while idle (100 %)."""
+    done = subprocess.run([sys.executable, "-c", _IDLE, backend], capture_output=True,
+                          text=True, timeout=120, cwd=str(__import__("pathlib").Path(
+                              __file__).resolve().parents[2]))
+    assert done.returncode == 0, done.stderr
+    assert float(done.stdout.split()[-1]) < 0.25
