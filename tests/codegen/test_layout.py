@@ -66,7 +66,7 @@ def test_regions_are_ordered_and_line_aligned():
     assert k2.payload_size == 16            # no handlers: the minimum payload
     # host-facing part: control, stats, ingress rings, host output, dead letters
     i0, i1, i2 = layout.ingress
-    assert i0.offset == LINE + 3 * LINE and i1.offset == i0.offset + i0.size
+    assert i0.offset == CONTROL.size + 3 * LINE and i1.offset == i0.offset + i0.size
     assert i0.size == 128 + 8 * 64 and i2.offset == i1.offset + i1.size
     assert (k1.ingress_offset, k2.ingress_offset) == (i0.offset, i2.offset)
     assert layout.ingress_queue(1) is i1
