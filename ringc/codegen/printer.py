@@ -578,7 +578,11 @@ class FunctionPrinter(ExpressionPrinter):
     def expr_stmt(self, s: ExprStmt) -> None:
         text = self.expr(s.expr)
         self.flush_pre()
-        called = isinstance(s.expr, (Call, HelperCall, Intrinsic, ContainerCall))
+        # a call is a statement by itself; anything else is cast to void (a container's
+        # pop, peek and remove read a value besides calling: `(void)` keeps that quiet)
+        called = isinstance(s.expr, (Call, HelperCall, Intrinsic)) or (
+            isinstance(s.expr, ContainerCall) and s.expr.method in ("push", "put", "get",
+                                                                    "clear"))
         self.emit(f"{text};" if called else f"(void){text};")
 
     @statement.on(Return)

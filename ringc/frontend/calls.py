@@ -252,6 +252,10 @@ def zeros(fl, node: ast.Call) -> ir.Zero:
     return ir.Zero(t)
 
 
+# what a container method's arguments are, by name (error hints)
+_ARG_NAMES = {"push": "item", "get": "key, default", "put": "key, value", "remove": "key"}
+
+
 def container_call(fl, node: ast.Call, container: ir.State, method: str) -> ir.ContainerCall:
     """`self.q.push(x)`, `self.q.pop()`, ... on a state container."""
     t: ContainerType = container.type
@@ -265,7 +269,9 @@ def container_call(fl, node: ast.Call, container: ir.State, method: str) -> ir.C
                        f"{extra}")
     count, changes, _ = methods[method]
     wanted = container_args(t, method)
-    fl.expect_args(node, count, f"{spelled}({', '.join(str(w) for w in wanted)})")
+    fl.expect_args(node, count, f"{spelled}({_ARG_NAMES.get(method, '')})  # "
+                                + ", ".join(f"{n}: {w}" for n, w in zip(
+                                    _ARG_NAMES.get(method, "").split(", "), wanted)))
     args = tuple(fl.convert(fl.expr(a), w, a) for a, w in zip(node.args, wanted, strict=True))
     if changes:
         fl.check_state_write(container, node.func)

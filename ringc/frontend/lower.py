@@ -66,7 +66,7 @@ HINTS = {
     "Assert": "check the condition and call rc.fail('reason')",
     "With": "no context managers in handlers", "Import": "import at module level",
     "ImportFrom": "import at module level", "Global": "keep state in the kernel: self.x",
-    "Nonlocal": "keep state in the kernel: self.x", "Delete": "state cannot be deleted",
+    "Nonlocal": "keep state in the kernel: self.x", "Delete": "state cannot be deleted; a map's key goes with self.m.remove(k)",
     "JoinedStr": "strings exist only as rc.fail reasons", "Yield": "handlers return a reply",
     "Await": "handlers are synchronous", "NamedExpr": "assign in its own statement",
     "Starred": "pass arguments one by one", "Pow": "use math.pow(a, b)",
@@ -345,11 +345,20 @@ class FunctionLowering:
                 out.append(result)
         return tuple(out)
 
+    def assigned_value(self, node: ast.expr):
+        """The value of an assignment's right-hand side: something, not a call that
+        returns nothing."""
+        self.zero_value = node
+        value = self.expr(node)
+        if not isinstance(value, Weak) and value.type is None:
+            raise self.error(node, f"{ast.unparse(node)} returns nothing: there is no value "
+                                   "to assign", "call it on a line of its own")
+        self.check_alone(value, node, allow_root=True)
+        return value
+
     @stmt.on(ast.Assign)
     def stmt_assign(self, node: ast.Assign) -> list[ir.Stmt]:
-        self.zero_value = node.value
-        value = self.expr(node.value)
-        self.check_alone(value, node.value, allow_root=True)
+        value = self.assigned_value(node.value)
         return [self.store(target, value, node, node.value) for target in node.targets]
 
     @stmt.on(ast.AnnAssign)
@@ -359,9 +368,7 @@ class FunctionLowering:
                              "state is declared as a class attribute of the kernel")
         if node.value is None:
             return None
-        self.zero_value = node.value
-        value = self.expr(node.value)
-        self.check_alone(value, node.value, allow_root=True)
+        value = self.assigned_value(node.value)
         return self.store(node.target, value, node, node.value)
 
     @stmt.on(ast.AugAssign)
@@ -472,6 +479,13 @@ class FunctionLowering:
         container = self.container_of(call)
         if container is not None:
             return self.for_each(node, container)
+        if (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
+                and call.func.attr in ("items", "keys", "values")
+                and self.container_of(call.func.value) is not None):
+            raise self.error(node.iter, f"a container has no .{call.func.attr}()",
+                             f"for k in {ast.unparse(call.func.value)}: ... visits the keys "
+                             f"(of a map) or items; read a value as "
+                             f"{ast.unparse(call.func.value)}[k]")
         if not (isinstance(call, ast.Call) and names.resolve(call.func, self.ctx.globals) is range):
             raise self.error(node.iter, "for loops iterate over range(...) or a state "
                                         "container only", "write: for i in range(n)")

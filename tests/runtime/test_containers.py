@@ -234,6 +234,12 @@ def test_containers_build_for_every_target_and_round_trip_as_text():
      "        x = 3 in self.q\n", "comparison In is not supported"),
     ("@rc.ring_kernel\nclass K:\n    m: rc.Map[i32, i32, 4]\n    def on_job(self, m: Job):\n"
      "        self.m.put(1.5, 2)\n", "float"),
+    ("@rc.ring_kernel\nclass K:\n    q: rc.Queue[i32, 4]\n    def on_job(self, m: Job):\n"
+     "        x = self.q.push(1)\n", "returns nothing: there is no value to assign"),
+    ("@rc.ring_kernel\nclass K:\n    m: rc.Map[i32, i32, 4]\n    def on_job(self, m: Job):\n"
+     "        x = self.m.get(1)\n", "self.m.get(key, default)"),
+    ("@rc.ring_kernel\nclass K:\n    m: rc.Map[i32, i32, 4]\n    def on_job(self, m: Job):\n"
+     "        for k, v in self.m.items():\n            pass\n", "has no .items()"),
 ])
 def test_container_misuse_is_one_located_error(user_module, source, message):
     header = "from tests.runtime.kernels import Job\n"
