@@ -1,7 +1,7 @@
 """The kernels `runtime_bench.py` measures (module level: the frontend reads their source)."""
 
 import ringc as rc
-from ringc import Array, f32, i32
+from ringc import Array, f32, i32, i64
 
 
 @rc.message
@@ -135,3 +135,26 @@ class Lookups:
             if self.table.get(k * 7919, -1) >= 0:
                 hits += 1
         return Tally(hits=hits, misses=m.ops - hits)
+
+
+@rc.message
+class Due:
+    """A timer's message: when it was meant to arrive (`rc.now()` ns) and when it did."""
+    due: i64
+    at: i64
+
+
+@rc.message
+class Schedule:
+    delay_ns: i64
+
+
+@rc.ring_kernel(capacity=1 << 10)
+class Alarm:
+    """Schedules a `Due` to itself `delay_ns` from now; reports it when it arrives."""
+
+    def on_schedule(self, m: Schedule):
+        rc.send_after(m.delay_ns, Alarm, Due(due=rc.now() + m.delay_ns))
+
+    def on_due(self, m: Due):
+        rc.emit(Due(due=m.due, at=rc.now()))

@@ -137,6 +137,7 @@ class OpenCLDevice:
         width = MAX_PARALLEL_WIDTH["cpu" if is_cpu else "gpu"]
         self.local_size = min(width, self.cl_device.max_work_group_size) if parallel else 1
         self._event = None
+        self._mode: int | None = None          # the mode the kernel's arguments hold
         self._entered = self.arena[layout.control_offset + CONTROL.offset("running"):][
             :4].view(np.uint32)              # work-groups inside rc_main
         self._cache_recorded = False
@@ -177,7 +178,9 @@ class OpenCLDevice:
         if self.is_cpu:
             self._claim_workers()
         try:
-            self.kernel.set_args(*self._args, np.uint32(mode))
+            if mode != self._mode:                 # a relaunch with the same mode sets none
+                self.kernel.set_args(*self._args, np.uint32(mode))
+                self._mode = mode
             self._event = cl.enqueue_nd_range_kernel(
                 self.queue, self.kernel, (self.groups * self.local_size,), (self.local_size,))
             self.queue.flush()

@@ -427,8 +427,10 @@ class SimMachine:
                 self._add(self._line(to) + _SCHEDULED, _M32)
                 timers.pop(slot)
                 did += 1
+        # an instance whose on_stop ran is done: no more ticks
+        ticking = self.w32[self._line(q) + _PHASE] != PHASE_STOPPED
         for i, (tick, period) in enumerate(self.ticks[k.index]):
-            if int(timers.tick_due[i]) <= t:
+            if ticking and int(timers.tick_due[i]) <= t:
                 ctx = _Context(self, q, q, 0, k.backpressure == "block")
                 try:
                     tick(self.states[q], ctx, q - k.queue_base, ())

@@ -189,6 +189,7 @@ class Runtime:
         self._hooked = {hook: np.array([q for k in layout.kernels if hook in k.hooks
                                         for q in k.queue_ids], dtype=np.int64)
                         for hook in HOOKS}
+        self._any_hooks = any(len(q) for q in self._hooked.values())
         self._hook_faults_reported = np.zeros(layout.num_queues, dtype=np.uint32)
         self._ingress = [IngressRing(mem, q) for q in layout.ingress]
         self._host_puts = [0] * layout.num_queues        # per queue (a list: += is cheap)
@@ -331,7 +332,7 @@ class Runtime:
                     self._host_puts[queue] += put
                     done += put
                     if self._parks:
-                        self._relaunch_if_needed()
+                        self._relaunch_if_needed(sent=True)
                     continue
             if not self._wait(lambda: ring.free(1) > 0 or self._closing, timeout):
                 raise QueueFull(f"{ring.queue.name} stayed full for {timeout} s: {done} of "
@@ -354,7 +355,7 @@ class Runtime:
                         self._latency.sent(corr, 1, now)
                     self._host_puts[queue] += 1
                     if self._parks and self._entered[0] == 0:
-                        self._relaunch_if_needed()
+                        self._relaunch_if_needed(sent=True)
                     return now
             if not self._wait(lambda: ring.free(1) > 0 or self._closing, timeout):
                 raise QueueFull(f"{ring.queue.name} stayed full for {timeout} s", accepted=0)
@@ -526,6 +527,8 @@ class Runtime:
     def _hook_work(self) -> bool:
         """Does an active instance wait for a lifecycle hook (on_start not yet run, or
         on_stop asked for and not yet run)?"""
+        if not self._any_hooks:
+            return False
         phase, active = self._stats["phase"], self._stats["active"]
         start = self._hooked["on_start"]
         if ((phase[start] == PHASE_NEW) & (active[start] != 0)).any():
@@ -656,11 +659,12 @@ class Runtime:
             total += self._ingress[q].used() + (tail - head) % (1 << 32)
         return total
 
-    def _relaunch_if_needed(self) -> None:
+    def _relaunch_if_needed(self, sent: bool = False) -> None:
         """A program that is not running (parked, or event-driven between launches): launch
         whenever messages wait, a hook waits to run or a timer or tick is due, unless the
         last launch took nothing and nothing changed since (its messages wait for the host,
-        or for an inactive queue). Caller holds the lock."""
+        or for an inactive queue). `sent`: the caller has just put a message in, which is
+        news enough. Caller holds the lock."""
         if self._closed or self._stop_word[0] or self.device.running():
             return
         stats = self._stats
@@ -669,8 +673,8 @@ class Runtime:
                     int(stats["deferred"].sum()), self._inbox.collected)
         if self._device_due is None:
             self._device_due = self._next_device_due()
-        if (progress != self._launch_progress and self._pending(active_only=True,
-                                                                scheduled=False)) \
+        if sent or (progress != self._launch_progress
+                    and self._pending(active_only=True, scheduled=False)) \
                 or self._hook_work() or self._device_due <= self._clock.now():
             try:
                 self._launch(self._persistent_mode if self._persistent else DRAIN_LAUNCH)
