@@ -715,8 +715,8 @@ class FunctionLowering:
         if isinstance(delay, Weak) and isinstance(delay.value, int) and delay.value < 0:
             raise self.error(delay_node, f"rc.send_after's delay is {delay.value} ns: it "
                                          "cannot be negative", "a delay of 0 sends at once")
-        if not (isinstance(delay, Weak) and isinstance(delay.value, int)
-                or isinstance(delay.type, ScalarType) and delay.type.is_int):
+        if isinstance(delay, Weak) and isinstance(delay.value, float) or not isinstance(
+                delay, Weak) and not (isinstance(delay.type, ScalarType) and delay.type.is_int):
             raise self.error(delay_node, "rc.send_after's delay is an integer number of "
                                          "nanoseconds", "e.g. 100 * 1_000_000 for 100 ms")
         rest = ast.Call(call.func, call.args[1:], call.keywords)

@@ -316,9 +316,11 @@ class ProgramBuilder:
                                              and node.returns.value is None):
             raise CompileError(f"periodic method {node.name} returns nothing",
                                loc_of(info.file, node.returns), "remove the annotation")
-        seconds = names.static_constant(call.args[0], info.globals)
+        # Python evaluated the argument once, when the class was defined: that value is
+        # the period (constant for the kernel's life, whatever expression gave it)
+        seconds = getattr(getattr(info.cls, node.name, None), "_ringc_every", None)
         if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
-            raise CompileError("@rc.every needs a constant period in seconds",
+            raise CompileError(f"@rc.every needs a period in seconds, not {seconds!r}",
                                loc_of(info.file, call.args[0]),
                                "use a number or a module-level constant: @rc.every(0.01)")
         period = round(seconds * 1e9)
@@ -487,7 +489,7 @@ def _class_globals(cls: type) -> dict:
     """The globals the class's methods see: its module's namespace, even when a module of
     that name was imported again since (sys.modules then holds the newer one)."""
     for value in vars(cls).values():
-        if isinstance(value, types.FunctionType):
+        if isinstance(value, types.FunctionType) and value.__module__ == cls.__module__:
             return value.__globals__
     return sys.modules[cls.__module__].__dict__
 

@@ -366,3 +366,71 @@ class K:
     assert "a chained comparison would evaluate this call twice" in err.message
     assert err.col == col
     assert_well_formed(err)
+
+
+_EVERY_HANDLER = "    def on_in(self, m: In):\n        pass\n"
+
+
+@pytest.mark.parametrize("source, message, line", [
+    ("    @rc.every(0)\n    def tick(self):\n        pass\n" + _EVERY_HANDLER,
+     "@rc.every's period must be positive", 2),
+    ("    @rc.every(-0.5)\n    def tick(self):\n        pass\n" + _EVERY_HANDLER,
+     "@rc.every's period must be positive", 2),
+    ("    @rc.every('fast')\n    def tick(self):\n        pass\n" + _EVERY_HANDLER,
+     "@rc.every needs a period in seconds, not 'fast'", 2),
+    ("    @rc.every(0.1)\n    def on_in(self, m: In):\n        pass\n",
+     "@rc.every cannot make a handler (on_...) periodic", 2),
+    ("    @rc.every(0.1)\n    def on_start(self):\n        pass\n" + _EVERY_HANDLER,
+     "@rc.every cannot make a lifecycle hook periodic", 2),
+    ("    @rc.every(0.1)\n    def tick(self, n: i32):\n        pass\n" + _EVERY_HANDLER,
+     "periodic method tick takes only self", 3),
+    ("    @rc.every(0.1)\n    def tick(self) -> i32:\n        return 1\n" + _EVERY_HANDLER,
+     "periodic method tick returns nothing", 3),
+    ("    @rc.every\n    def tick(self):\n        pass\n" + _EVERY_HANDLER,
+     "@rc.every takes one argument", 2),
+    ("    @rc.every(0.1)\n    def tick(self):\n        pass\n"
+     "    def on_in(self, m: In):\n        self.tick()\n", "has no helper method 'tick'", 6),
+])
+def test_periodic_method_errors(user_kernels, source, message, line):
+    err = compile_error(user_kernels, "@rc.ring_kernel\nclass K:\n" + source)
+    assert message in err.message, err.message
+    assert err.line == PRELUDE_LINES + MSG_LINES + 1 + line
+    assert_well_formed(err)
+
+
+def test_a_parallel_kernel_cannot_have_a_periodic_method(user_kernels):
+    err = compile_error(user_kernels, "@rc.ring_kernel(concurrency='parallel')\nclass K:\n"
+                        "    @rc.every(0.1)\n    def tick(self):\n        pass\n"
+                        + _EVERY_HANDLER)
+    assert "periodic methods need an ordered kernel" in err.message
+    assert_well_formed(err)
+
+
+@pytest.mark.parametrize("body, message, col", [
+    ("rc.send_after(-5, K, Out(i=1))", "rc.send_after's delay is -5 ns: it cannot be "
+     "negative", 22),
+    ("rc.send_after(1.5, K, Out(i=1))", "delay is an integer number of nanoseconds", 22),
+    ("rc.send_after(10, K)", "rc.send_after takes (delay_ns, Kernel, msg, instance=0)", 8),
+    ("t = rc.clock()", "rc.clock() is retired: rc.now() replaced it", 12),
+])
+def test_time_call_errors(user_kernels, body, message, col):
+    err = compile_error(user_kernels, f"""
+@rc.ring_kernel
+class K:
+    def on_out(self, m: Out):
+        pass
+
+    def on_in(self, m: In):
+        {body}
+""")
+    assert message in err.message, err.message
+    assert (err.line, err.col) == (PRELUDE_LINES + MSG_LINES + 8, col + 1)
+    assert_well_formed(err)
+
+
+def test_timers_option_must_be_a_positive_int(user_module):
+    with pytest.raises(CompileError) as info:
+        user_module(MSGS + "@rc.ring_kernel(timers=0)\nclass K:\n    def on_in(self, m: In):"
+                    "\n        pass\n")
+    assert "timers=0 is invalid" in info.value.message
+    assert info.value.line == PRELUDE_LINES + MSG_LINES + 1

@@ -529,6 +529,8 @@ class Scheduler:
         try:
             if m.delay_ms >= 0:
                 rc.send_after(i64(m.delay_ms) * 1_000_000, Scheduler, Arrived(tag=m.tag))
+            elif m.delay_ms == -2:                  # past the end of the clock
+                rc.send_after(9_223_372_036_854_775_807, Scheduler, Arrived(tag=m.tag))
             else:
                 rc.send_after(i64(m.delay_ms), Scheduler, Arrived(tag=m.tag))
         except rc.Fault as f:
@@ -548,7 +550,7 @@ class Metronome:
     first: i64
     last: i64
 
-    @rc.every(0.005)
+    @rc.every(1 / 200)
     def tick(self):
         if self.ticks == 0:
             self.first = rc.now()

@@ -41,11 +41,13 @@ def test_a_full_timer_table_and_a_negative_delay_fault(backend):
     with rc.launch(Scheduler, backend=backend) as rt:
         for tag in range(5):                          # timers=4: the fifth does not fit
             rt.send(Scheduler, Later(tag=tag, delay_ms=200))
-        rt.send(Scheduler, Later(tag=9, delay_ms=-1))
+        rt.send(Scheduler, Later(tag=9, delay_ms=-1))     # negative: a fault
         assert [m.tag for m in _arrivals(rt, 2)] == [-1, -2]
         assert rt.status(Scheduler).pending == 4      # the scheduled four count as pending
         assert sorted(m.tag for m in _arrivals(rt, 4)) == [0, 1, 2, 3]
-        assert int(rt.checkpoint(Scheduler)["faults"]) == 2
+        rt.send(Scheduler, Later(tag=9, delay_ms=-2))     # beyond the clock: a fault too
+        assert _arrivals(rt, 1)[0].tag == -2
+        assert int(rt.checkpoint(Scheduler)["faults"]) == 3
 
 
 def test_host_sends_with_a_delay_count_as_pending_until_due(backend):
