@@ -50,8 +50,12 @@ def expect_circuit_breaker(result, out):
 
 
 def expect_message_batching(result, out):
-    assert result == [("full", 32), ("full", 32), ("waited too long", 7), ("shutdown", 5)]
-    assert "76 readings reached the host in 4 messages; each exactly once, in order: yes" in out
+    assert result == {"batches": [("full", 32), ("full", 32), ("waited too long", 6),
+                                  ("waited too long", 1), ("shutdown", 5)],
+                      "readings": 76, "in_order": True, "waited_ok": True}
+    assert "batch of  6 readings (waited too long), total 199.5" in out
+    assert "batch of  5 readings (shutdown), total 182.5" in out
+    assert "76 readings reached the host in 5 messages; each exactly once, in order: yes" in out
 
 
 def expect_persistent_state(result, out):
@@ -79,27 +83,34 @@ def expect_lock_free_stack(result, out):
 def expect_dead_letter_retry(result, out):
     assert result == {
         "outcomes": {1: "done after 1 attempt(s), balance 10",
-                     2: "done after 2 attempt(s), balance 30",
-                     3: "done after 3 attempt(s), balance 60",
+                     2: "done after 2 attempt(s), balance 80",
+                     3: "done after 3 attempt(s), balance 210",
                      4: "dead-lettered (retries_exhausted)",
                      5: "dead-lettered (invalid_amount)",
-                     6: "done after 1 attempt(s), balance 110",
+                     6: "done after 1 attempt(s), balance 60",
                      7: "dead-lettered (invalid_amount)",
                      8: "dead-lettered (retries_exhausted)",
                      9: "dead-lettered (invalid_amount)",
-                     10: "done after 2 attempt(s), balance 210"},
-        "collected": [[5, 7, 8], [9]],          # job 4, the oldest of five, was evicted
-        "evicted": 1, "transient": 10, "runtime_dead_letters": 0}
-    assert "10 transient failures (busy), retried; 5 dead-letter alerts" in out
-    assert ("batch 1: #2 job 5 (invalid_amount, 1 attempt(s)); #3 job 7 (invalid_amount, "
-            "1 attempt(s)); #4 job 8 (retries_exhausted, 3 attempt(s))") in out
-    assert "batch 2: #5 job 9 (invalid_amount, 1 attempt(s))" in out
+                     10: "done after 2 attempt(s), balance 180"},
+        "collected": [[7, 9, 4], [8]],          # job 5, the oldest of five, was evicted
+        "evicted": 1, "transient": 10,
+        "backoff_ms": {2: [5.0], 3: [5.0, 10.0], 4: [5.0, 10.0], 8: [5.0, 10.0], 10: [5.0]},
+        "delays_ok": True, "runtime_dead_letters": 0}
+    assert "10 transient failures (busy); 8 retries" in out
+    assert "each waited at least that: yes; 5 dead-letter alerts" in out
+    assert ("batch 1: #2 job 7 (invalid_amount, 1 attempt(s)); #3 job 9 (invalid_amount, "
+            "1 attempt(s)); #4 job 4 (retries_exhausted, 3 attempt(s))") in out
+    assert "batch 2: #5 job 8 (retries_exhausted, 3 attempt(s))" in out
     assert "keeps 4: 1 evicted (the oldest)" in out
 
 
 def expect_producer_consumer(result, out):
-    assert result == {"results": 1000, "steps": 63, "in_order": True, "correct": True,
-                      "dead_letters": 0}
+    assert result == {"items": 50, "wanted": 50, "handled": 50, "in_order": True,
+                      "correct": True, "rate_ok": True, "stopped": True, "dead_letters": 0}
+    assert "the producer made 50 items (50 wanted: 0.5 s at one per 10 ms)" in out
+    assert "each once, in production order: yes; results correct: yes" in out
+    assert "stopped cleanly (shutdown(drain=True) waited for the last scheduled tick): yes" in out
+    assert "% of one core" in out
 
 
 def expect_coordinator(result, out):
