@@ -198,7 +198,10 @@ class OpenCLDevice:
             raise RingcError(f"the OpenCL launch failed with status {status}")
         complete = status == self.cl.command_execution_status.COMPLETE
         if not self._cache_recorded and (complete or self._entered[0]):
-            cache.record()                 # what PoCL cached for this program has loaded
+            # what PoCL cached for this program has loaded: record it, off the caller's
+            # thread (a large cache takes tens of ms to walk, and callers hold a lock)
+            threading.Thread(target=cache.record, name="ringc-cache-record",
+                             daemon=True).start()
             self._cache_recorded = True
         if complete:
             self._release_workers()

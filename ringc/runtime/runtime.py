@@ -217,10 +217,25 @@ class Runtime:
         self._started_at = time.monotonic()
         if self._persistent:          # one launch serves every kernel, event-driven ones too
             self._launch(self._persistent_mode)
+            self._await_entry()
         self._pumper = threading.Thread(target=self._background, name="ringc-pump",
                                         daemon=True)
         self._pumper.start()
         _live.add(self)
+
+    def _await_entry(self, limit: float = 30.0) -> None:
+        """Return once the first launch runs its loop (or already parked): PoCL builds a
+        kernel for its work-group size at the first launch, which would otherwise delay
+        the first message by 50-200 ms. A device that never gets there is reported by the
+        calls that follow, not here."""
+        deadline = time.monotonic() + limit
+        while not self._entered[0] and time.monotonic() < deadline:
+            try:
+                if not self.device.running():
+                    return
+            except RingcError:
+                return
+            time.sleep(0.0005)
 
     @property
     def _persistent_mode(self) -> int:

@@ -72,7 +72,8 @@ def test_one_work_group_by_default_more_on_request():
 
 @pytest.fixture
 def every_worker_busy():
-    """One running program per worker thread of the CPU device (shut down afterwards)."""
+    """One polling program per worker thread of the CPU device (shut down afterwards); a
+    program that parks gives its worker back while parked, so these never park."""
     import pyopencl as cl
 
     from ringc.backends.opencl.loader import find_device
@@ -80,7 +81,7 @@ def every_worker_busy():
     device = find_device()
     if not device.type & cl.device_type.CPU or device.max_compute_units > 8:
         pytest.skip("checked on CPU devices with few compute units")
-    busy = [rc.launch(Summer, backend="opencl", groups=1)
+    busy = [rc.launch(Summer, backend="opencl", groups=1, park_after=None)
             for _ in range(device.max_compute_units)]
     yield busy
     for rt in busy:
