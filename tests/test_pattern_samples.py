@@ -43,10 +43,14 @@ def expect_circuit_breaker(result, out):
     assert result["up"] == (["answered"] * 3, "closed")
     assert result["unknown_item"] == "index_out_of_range"
     assert result["down"] == (["failed"] * 5 + ["rejected"] * 3, "open")
+    assert result["first_wait"] == ("half-open", True)                # moved by its timer
     assert result["still_down"] == (["failed", "rejected"], "open")     # the trial failed
+    assert result["second_wait"] == ("half-open", True)
     assert result["back_up"] == (["answered"] * 3, "closed")            # the trial passed
-    assert result["rejected"] == 4
+    assert result["rejected"] == 4 and result["openings"] == 2
     assert "breaker untouched" in out
+    assert out.count("its timer fired              breaker half-open, after 0.2 s open") == 2
+    assert "4 calls rejected without touching the backend; the breaker opened 2 times" in out
 
 
 def expect_message_batching(result, out):
@@ -114,12 +118,18 @@ def expect_producer_consumer(result, out):
 
 
 def expect_coordinator(result, out):
-    assert result["registered"] == 4 and result["done"] == 200 and result["once"]
-    assert result["right"]
-    assert sum(result["per_worker"]) == 200 and min(result["per_worker"]) > 0
-    assert result["idle_at_end"] == 4 and result["waiting_at_end"] == 0
-    assert result["dead_letters"] == ["key_not_found"]
+    assert result == {"registered": 4, "done": 208, "once": True, "right": True,
+                      "did_first_batch": [0, 2], "went_down": [3], "reassigned": 50,
+                      "rebalanced": True, "came_back": [3], "stale": 50,
+                      "second_per_worker": [2, 2, 2, 2], "up_at_end": 4,
+                      "in_flight_at_end": 0, "held_at_end": 0,
+                      "dead_letters": ["key_not_found"]}
     assert "4 workers registered themselves from on_start" in out
+    assert "worker 1 held, worker 3 silent; 200 tasks: 200 done, by workers [0, 2]" in out
+    assert "health check: worker(s) [3] marked down, 50 tasks reassigned" in out
+    assert "rebalance: worker 1's queue moved to others: yes" in out
+    assert "worker 3 reactivated: back up [3]; 50 stale results dropped" in out
+    assert "208 tasks done; each once: yes; results right: yes" in out
 
 
 def expect_lru_cache(result, out):
@@ -152,6 +162,23 @@ def expect_scatter_gather(result, out):
                       "correct": True, "per_worker": [7, 7, 6, 6]}
     assert "the coordinator holds 6 jobs, 26 fragments out" in out
     assert "job 10: 12 values, sum of squares 30 + 174 + 446 = 650" in out
+
+
+def expect_dead_letter_processing(result, out):
+    assert result == {
+        "stories": {1: ["done on attempt 1"],
+                    2: ["busy, retried", "done on attempt 2"],
+                    3: ["busy, retried", "busy, retried", "done on attempt 3"],
+                    4: ["invalid_amount, dropped"],
+                    5: ["busy, retried", "busy, retried", "busy, dropped after 3 attempts"],
+                    6: ["done on attempt 1"],
+                    7: ["invalid_amount, dropped"],
+                    8: ["busy, retried", "done on attempt 2"]},
+        "retried": 6, "dropped": 3, "left": 0, "evicted": 0, "total": 200,
+        "retries_waited": True, "runtime_dead_letters": 0}
+    assert "order 3: busy, retried -> busy, retried -> done on attempt 3" in out
+    assert "every retry came at least 50 ms after its failure: yes" in out
+    assert "retried 6 and dropped 3 dead letters; 0 left, 0 evicted" in out
 
 
 EXPECTATIONS = {name.removeprefix("expect_"): expect for name, expect in globals().items()

@@ -303,8 +303,8 @@ class FunctionLowering:
                 if container is not None:         # typed by its items: declared up front
                     self.declared[stmt.target.id] = _iterated(container.type)
                     self.locals[stmt.target.id] = _iterated(container.type)
-                    continue
-                yield stmt.target.id, None, self._range_probe(stmt)
+                else:
+                    yield stmt.target.id, None, self._range_probe(stmt)
             if isinstance(stmt, (ast.If, ast.While, ast.For, ast.Try)):
                 yield from self._assignments(stmt.body)
                 yield from self._assignments(stmt.orelse)

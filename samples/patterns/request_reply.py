@@ -17,10 +17,10 @@ The sample sends 10 calls (all matched, table empty after), then 6 while the ser
 deactivated (the client is waiting for 6 ids; when the server is activated again all are
 answered), then two responses for ids the client never asked for.
 
-Limits: the guide's requests can time out. That waits for timers (`rc.send_after`,
-`@rc.every`): an entry whose reply never comes stays in the table until a reply with its
-id arrives; a handler could expire old entries by `rc.now()`, but only when some other
-message arrives. Request ids wrap after 2**31 requests.
+Limits: the guide's requests can time out; this client's do not: an entry whose reply
+never comes stays in the table until a reply with its id arrives. A reminder the client
+sends itself with `rc.send_after` when it asks (or an `@rc.every` sweep by `rc.now()`)
+would expire it. Request ids wrap after 2**31 requests.
 
     python samples/patterns/request_reply.py [opencl|sim]
 """

@@ -18,8 +18,8 @@ resends one id still in flight (dead-lettered `job_in_flight`), then lets the wo
 
 Limits: the guide's lists grow; here a job has at most MAX_VALUES values, so at most
 MAX_FRAGMENTS fragments, and at most JOBS jobs are in flight (a seventh is refused with
-`container_full`). A job whose worker never answers stays in the table: a deadline waits
-for timers (`rc.send_after`).
+`container_full`). A job whose worker never answers stays in the table: a deadline (an
+`rc.send_after` reminder the coordinator sends itself) is not shown.
 
     python samples/patterns/scatter_gather.py [opencl|sim]
 """

@@ -248,3 +248,26 @@ def test_container_misuse_is_one_located_error(user_module, source, message):
         from ringc.frontend import build_program
         build_program(module.K)
     assert message in info.value.message and info.value.line > 0
+
+
+def test_a_local_first_assigned_inside_a_for_each_loop(user_module, backend):
+    module = user_module("""
+@rc.message
+class Rec:
+    depth: i32
+
+@rc.ring_kernel
+class K:
+    m: rc.Map[i32, Rec, 8]
+
+    def on_rec(self, r: Rec) -> Rec:
+        self.m[r.depth] = r
+        total = 0
+        for k in self.m:
+            d = self.m[k].depth * 10
+            total += d
+        return Rec(depth=total)
+""")
+    with rc.launch(module.K, backend=backend) as rt:
+        assert [rt.request(module.K, module.Rec(depth=n), timeout=10.0).depth
+                for n in (1, 2, 3)] == [10, 30, 60]
