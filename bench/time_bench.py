@@ -10,7 +10,9 @@ Measured in one run on one backend (`--backend opencl`, the default: PoCL's CPU 
 - timer lateness: `rc.send_after` messages with delays of 1-50 ms, arrival `rc.now()` less
   due time (p50, p99), and the same for the host's `send(delay=...)` (arrival on the
   device's clock less the host's due time);
-- the hot path: back-to-back request round trips, parking on vs off.
+- the hot path: back-to-back request round trips, parking on vs off;
+- the machine's floor: how long a Python thread takes to wake another after 1 s idle
+  (on a virtual machine an idle CPU may take milliseconds to run again).
 `--quick`: short runs (a dry run). The request and bulk figures of runtime_bench.py are
 the rest of "the hot path did not get slower".
 """
@@ -21,6 +23,7 @@ import argparse
 import random
 import resource
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -56,6 +59,30 @@ def request_us(rt, n: int, idle: float = 0.0) -> np.ndarray:
         start = time.perf_counter_ns()
         rt.request(Echo, Msg(id=i), timeout=30)
         out.append((time.perf_counter_ns() - start) / 1e3)
+    return np.array(out)
+
+
+def thread_wake_us(n: int, idle: float = 1.0) -> np.ndarray:
+    """The machine's floor for a wake-up: a Python thread woken by another after `idle`
+    seconds of nothing (a virtual machine's idle CPU can take milliseconds)."""
+    woken = threading.Event()
+    at: list[int] = []
+
+    def sleeper() -> None:
+        while len(at) < n:
+            woken.wait()
+            at.append(time.perf_counter_ns())
+            woken.clear()
+
+    threading.Thread(target=sleeper, daemon=True).start()
+    out = []
+    for i in range(n):
+        time.sleep(idle)
+        start = time.perf_counter_ns()
+        woken.set()
+        while len(at) <= i:
+            pass
+        out.append((at[i] - start) / 1e3)
     return np.array(out)
 
 
@@ -102,6 +129,7 @@ def main() -> None:
         spin_wake = request_us(rt, wakes, idle=1.0)
         spin_hot = request_us(rt, hot)
     device_late, host_late = lateness_us(args.backend, 20 if args.quick else 100)
+    floor = thread_wake_us(wakes)
 
     print(f"time on {args.backend} (parking: park_after=0.01 s; baseline: park_after=None)")
     print(f"  idle CPU over {idle_s:g} s: {park_idle:.2f} % of one core parked, "
@@ -109,6 +137,8 @@ def main() -> None:
     print(f"  request after 1 s idle: p50 {pct(park_wake, 50):.0f} us, p99 "
           f"{pct(park_wake, 99):.0f} us parked; p50 {pct(spin_wake, 50):.0f} us polling "
           f"(ratio {pct(park_wake, 50) / pct(spin_wake, 50):.1f})")
+    print(f"  the machine's floor: a Python thread woken after 1 s idle: p50 "
+          f"{pct(floor, 50):.0f} us, p99 {pct(floor, 99):.0f} us")
     print(f"  request back to back: p50 {pct(park_hot, 50):.1f} us parking on, "
           f"{pct(spin_hot, 50):.1f} us off (ratio {pct(park_hot, 50) / pct(spin_hot, 50):.2f})")
     print(f"  rc.send_after lateness: p50 {pct(device_late, 50):.0f} us, p99 "

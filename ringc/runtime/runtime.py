@@ -60,6 +60,8 @@ log = logging.getLogger("ringc")
 
 _PUMP_INTERVAL = 0.002                 # background pump period while a launch runs (s)
 _PARKED_CHECK = 0.25                   # ... and while the program is parked (s)
+_EARLY_NS = 2_000_000                  # wake (and relaunch a parked program) this early
+_DUE_POLL = 0.0002                     # then poll this often until it is due (s)
 _FULL_PUMP_NS = 1_000_000              # a waiting caller's full pump period (ns)
 
 
@@ -596,18 +598,24 @@ class Runtime:
                 if self._stop_word[0] and not running:
                     self._finish_close()     # a shutdown that timed out, done at last
                     break
-                pause = _PUMP_INTERVAL if running else self._parked_pause()
+                pause = self._pause(running)
             self._wake.wait(pause)
             self._wake.clear()
 
-    def _parked_pause(self) -> float:
-        """Seconds until the next due host timer, device timer or tick (at most
-        _PARKED_CHECK). Caller holds the lock."""
-        due = [self._host_timers[0][0]] if self._host_timers else []
-        if self._device_due is None:
-            self._device_due = self._next_device_due()
-        due.append(self._device_due)
-        return min(_PARKED_CHECK, max(0.0, (min(due) - self._clock.now()) / 1e9))
+    def _pause(self, running: bool) -> float:
+        """Seconds the pump thread sleeps: _PUMP_INTERVAL while a launch runs, at most
+        _PARKED_CHECK while parked, and up to _EARLY_NS before the next due host timer
+        (or, parked, device timer or tick), then short polls until it: a sleeping thread
+        wakes late (milliseconds on an idle virtual machine). Caller holds the lock."""
+        due = self._host_timers[0][0] if self._host_timers else NEVER
+        if not running:
+            if self._device_due is None:
+                self._device_due = self._next_device_due()
+            due = min(due, self._device_due)
+        left = due - self._clock.now()
+        if left <= _EARLY_NS:
+            return _DUE_POLL
+        return min(_PUMP_INTERVAL if running else _PARKED_CHECK, (left - _EARLY_NS) / 1e9)
 
     def _next_device_due(self) -> int:
         """The earliest due time of an active instance's timers and periodic methods
@@ -690,7 +698,7 @@ class Runtime:
             self._device_due = self._next_device_due()
         if sent or (progress != self._launch_progress
                     and self._pending(active_only=True, scheduled=False)) \
-                or self._hook_work() or self._device_due <= self._clock.now():
+                or self._hook_work() or self._device_due <= self._clock.now() + _EARLY_NS:
             try:
                 self._launch(self._persistent_mode if self._persistent else DRAIN_LAUNCH)
             except BackendUnavailable:       # the device's workers are busy: the pump retries
