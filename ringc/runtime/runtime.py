@@ -698,7 +698,8 @@ class Runtime:
             self._device_due = self._next_device_due()
         if sent or (progress != self._launch_progress
                     and self._pending(active_only=True, scheduled=False)) \
-                or self._hook_work() or self._device_due <= self._clock.now() + _EARLY_NS:
+                or self._hook_work() or self._device_due <= self._clock.now() + (
+                    _EARLY_NS if self._persistent else 0):     # a drain launch would not wait
             try:
                 self._launch(self._persistent_mode if self._persistent else DRAIN_LAUNCH)
             except BackendUnavailable:       # the device's workers are busy: the pump retries

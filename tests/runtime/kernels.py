@@ -559,3 +559,16 @@ class Metronome:
 
     def on_later(self, m: Later):
         rc.emit(Arrived(tag=self.ticks, at=rc.now()))
+
+
+@rc.ring_kernel(mode="event_driven")
+class LazyMetronome:
+    """Event-driven: no launch runs between messages, so the host launches it for ticks."""
+    ticks: i32
+
+    @rc.every(0.01)
+    def tick(self):
+        self.ticks += 1
+
+    def on_later(self, m: Later):
+        rc.emit(Arrived(tag=self.ticks, at=rc.now()))

@@ -14,7 +14,7 @@ import pytest
 
 import ringc as rc
 
-from .kernels import Arrived, Later, Metronome, Scheduler
+from .kernels import Arrived, LazyMetronome, Later, Metronome, Scheduler
 
 
 def _arrivals(rt, n: int, timeout: float = 10.0) -> list:
@@ -93,6 +93,17 @@ def test_a_periodic_method_ticks_at_its_rate(backend):
     span = int(second["last"]) - int(first["last"])
     assert abs(ticks - span / 5_000_000) <= 1                     # every 5 ms, within one
     assert 0.5 * 0.8 / 0.005 <= ticks <= 0.5 * 1.2 / 0.005 + 1
+
+
+def test_an_event_driven_kernel_is_launched_for_its_ticks(backend):
+    with rc.launch(LazyMetronome, backend=backend) as rt:
+        rt.send(LazyMetronome, Later(tag=0, delay_ms=0))
+        first = rt.receive(timeout=10.0)
+        time.sleep(0.5)
+        rt.send(LazyMetronome, Later(tag=0, delay_ms=0))
+        second = rt.receive(timeout=10.0)
+    ticks, span = second.tag - first.tag, (second.at - first.at) / 1e9
+    assert abs(ticks - span / 0.01) <= 2                 # every 10 ms, give or take one
 
 
 _IDLE = textwrap.dedent("""
