@@ -14,7 +14,7 @@ import pytest
 
 import ringc as rc
 
-from .kernels import Arrived, LazyMetronome, Later, Metronome, Scheduler
+from .kernels import Arrived, Later, LazyMetronome, Metronome, Scheduler
 
 
 def _arrivals(rt, n: int, timeout: float = 10.0) -> list:
