@@ -109,6 +109,8 @@ CONTROL = Record("rc_control", "RC_CTL_", (
     Field("next_correlation", "u32"),      # device: counter of rc.send conversations
     Field("dead_letter_overflow", "u32"),  # device: dead letters that found no room
     Field("stopping", "u32"),              # host: 1 asks for the on_stop hooks (after a drain)
+    Field("parking", "u32"),               # device: work-groups idle for park_after (they
+                                           # leave once all are; the host zeroes it)
     Field("park_after", "u64"),            # host: ns a work-group stays idle before it parks
                                            # (returns; read by PARK_WHEN_IDLE launches only)
     # rc.now() on a device with a cycle counter (docs/device-program.md, "Time"):

@@ -79,8 +79,9 @@ __all__ = ["SimMachine"]
 _M32, _M64 = 0xFFFF_FFFF, 0xFFFF_FFFF_FFFF_FFFF
 # the protocol's words as u32 indices: control words (the control block is at offset 0),
 # stats fields (inside a queue's line), slot header fields (inside a slot)
-_STOP, _RUNNING, _NEXT_CORRELATION, _DEAD_OVERFLOW, _STOPPING = (CONTROL.word(n) for n in (
-    "stop", "running", "next_correlation", "dead_letter_overflow", "stopping"))
+_STOP, _RUNNING, _NEXT_CORRELATION, _DEAD_OVERFLOW, _STOPPING, _PARKING = (
+    CONTROL.word(n) for n in (
+        "stop", "running", "next_correlation", "dead_letter_overflow", "stopping", "parking"))
 _PARK_AFTER = CONTROL.offset("park_after") >> 3          # a u64 index
 (_ACTIVE, _PROCESSED, _DEAD, _SENT, _RECEIVED, _BUSY, _DEFERRED, _WAITS_HOST, _LOST,
  _PHASE, _HOOK_FAULT, _SCHEDULED, _TICK_FAULT) = (STATS.word(n) for n in (
@@ -329,6 +330,7 @@ class SimMachine:
         """Work-group `group`'s passes; yields how many messages each pass took."""
         w32, stats = self.w32, self.layout.stats_offset >> 2
         idle_since = -1         # when this group's passes started taking nothing
+        parking = False         # whether this group counts itself in `parking`
         for pass_ in itertools.count():
             go = w32[_STOP] == 0
             took = 0
@@ -364,15 +366,20 @@ class SimMachine:
                         claimed.append((k, q, *got))
                         mine += 1
             n = len(claimed)
-            park = False        # PARK_WHEN_IDLE: return once idle for park_after ns
+            park = False        # PARK_WHEN_IDLE: return once all groups idled park_after ns
             if took + n > 0:
                 idle_since = -1
+                if parking:
+                    self._add(_PARKING, _M32)
+                parking = False
             elif mode & PARK_WHEN_IDLE:
                 t = self.now()
                 if idle_since < 0:
                     idle_since = t
-                elif (t - idle_since) & _M64 >= int(self.w64[_PARK_AFTER]):
-                    park = True
+                elif not parking and (t - idle_since) & _M64 >= int(self.w64[_PARK_AFTER]):
+                    self._add(_PARKING, 1)
+                    parking = True
+                park = parking and int(w32[_PARKING]) >= groups
             more = go and not park and (not mode & RETURN_WHEN_IDLE
                                         or (took + n > 0 and pass_ + 1 < DRAIN_PASSES))
             for k, q, ring, pos in claimed:

@@ -708,6 +708,12 @@ class FunctionLowering:
 
     def send_after(self, call: ast.Call) -> ir.Stmt:
         form = "rc.send_after(delay_ns, Kernel, msg, instance=0)"
+        if self.ctx.kernel is not None and self.ctx.kernel.options.concurrency != "ordered":
+            raise self.error(call, f"kernel '{self.ctx.kernel.name}' is concurrency="
+                                   "'parallel': rc.send_after needs an ordered kernel (its "
+                                   "timer table is the instance's)",
+                             "send to an ordered kernel that schedules it, or make this "
+                             "kernel 'ordered'")
         if not call.args:
             raise self.error(call, f"rc.send_after takes {form}")
         delay_node = call.args[0]

@@ -7,11 +7,13 @@ The host reads `time.monotonic_ns()` less the launch's epoch. A device reads it 
 - "tsc": PoCL's CPU device on x86-64 reads the time-stamp counter and scales it with a
   calibration the host writes into the control block before every launch
   (`clock_ns + (ticks - clock_ticks) * clock_scale / 2**32`). The host reads the same
-  counter through four bytes of machine code, so each calibration point brackets one
+  counter through ten bytes of machine code, so each calibration point brackets one
   counter read between two clock reads. The rate is measured from the first point this
-  process took; a calibration is written only while no launch runs, so `rc.now()` never
-  steps backwards. A launch that never parks keeps its rate error (about 1 µs per second
-  of running after a 50 ms window);
+  process took; a calibration is written only while no launch runs, and never reads
+  earlier than the last one did at the same counter, so `rc.now()` never steps back (it
+  may stay ahead of `rt.now()` by what the rate was off, microseconds). A launch that
+  never parks keeps its rate error (about 1 µs per second of running after a 50 ms
+  window);
 - "globaltimer": CUDA reads `%globaltimer` (ns) from what the launch's first work-group
   found there, anchored at the host's time of the launch (off by the launch latency);
 - "heartbeat": elsewhere (Metal, OpenCL GPUs) the device reads the `host_clock` word the
@@ -103,5 +105,9 @@ class Clock:
             time.sleep(wait / 1e9)
         ns, ticks = _point()
         scale = ((ns - ns0) << 32) // max(1, ticks - ticks0)
-        self._last, self._last_at = (ns - self.epoch, ticks, scale), ns
+        at = ns - self.epoch
+        if self._last is not None:         # never before what the last calibration reads
+            last_ns, last_ticks, last_scale = self._last
+            at = max(at, last_ns + ((ticks - last_ticks) * last_scale >> 32))
+        self._last, self._last_at = (at, ticks, scale), ns
         return self._last

@@ -171,6 +171,7 @@ class Runtime:
         self._stop_word = u32_at(mem, layout.control_offset + CONTROL.offset("stop"))
         self._stopping_word = u32_at(mem, layout.control_offset + CONTROL.offset("stopping"))
         self._entered = u32_at(mem, layout.control_offset + CONTROL.offset("running"))
+        self._parking = u32_at(mem, layout.control_offset + CONTROL.offset("parking"))
         self._clock_word = u64_at(mem, layout.control_offset + CONTROL.offset("host_clock"))
         self._calibration = [u64_at(mem, layout.control_offset + CONTROL.offset(name))
                              for name in ("clock_ns", "clock_ticks", "clock_scale")]
@@ -179,6 +180,9 @@ class Runtime:
         # messages sent with `delay`: a heap of (due ns, order, queue, type id, payload)
         self._host_timers: list[tuple[int, int, int, int, bytes]] = []
         self._host_scheduled = np.zeros(layout.num_queues, dtype=np.int64)
+        # scheduled messages per target that `restore` put in or took out of timer tables
+        # (counted in `received` and `scheduled` by the host: the device never saw them)
+        self._restored = np.zeros(layout.num_queues, dtype=np.int64)
         self._timer_order = 0
         self._timed = [k for k in layout.kernels if k.timed]
         self._tick_faults_reported = np.zeros(layout.num_queues, dtype=np.uint32)
@@ -316,17 +320,23 @@ class Runtime:
         rest wait for the next pump). Caller holds the lock."""
         timers = self._host_timers
         now = self._clock.now()
+        full: set[int] = set()            # queues whose ring is full: their later ones wait
+        waiting = []
         while timers and timers[0][0] <= now:
-            _, _, queue, type_id, payload = timers[0]
+            timer = heapq.heappop(timers)
+            _, _, queue, type_id, payload = timer
             corr = self._next_correlation
-            if not self._ingress[queue].produce_one(type_id, payload, HOST_QUEUE, corr,
-                                                    time.monotonic_ns()):
-                return
-            heapq.heappop(timers)
+            if queue in full or not self._ingress[queue].produce_one(
+                    type_id, payload, HOST_QUEUE, corr, time.monotonic_ns()):
+                full.add(queue)
+                waiting.append(timer)
+                continue
             self._next_correlation += 1
             self._latency.sent(corr, 1, time.monotonic_ns())
             self._host_puts[queue] += 1
             self._host_scheduled[queue] -= 1
+        for timer in waiting:
+            heapq.heappush(timers, timer)
 
     def _put(self, queue: int, type_id: int, records: np.ndarray,
              timeout: float | None) -> int:
@@ -628,7 +638,8 @@ class Runtime:
                 raw = self.device.read_local(k.state_offset + i * k.state_stride,
                                              k.state_dtype.itemsize)
                 state = raw.view(k.state_dtype)[0]
-                if k.periods:
+                stopped = self._stats["phase"][k.queue_base + i] == PHASE_STOPPED
+                if k.periods and not stopped:              # on_stop ran: no more ticks
                     soonest = min(soonest, int(state["rc_tick_due"].min()))
                 if k.timers and state["rc_timer_count"]:
                     soonest = min(soonest, int(state["rc_timer_due"][state["rc_timer_heap"][0]]))
@@ -660,6 +671,7 @@ class Runtime:
         elif clock == "globaltimer":
             self._calibration[0][0] = self._clock.now()
             self._calibration[1][0] = 0
+        self._parking[0] = 0             # no work-group of this launch waits to park yet
         full_fence()
         self._device_due = None
         self.device.launch(mode)
@@ -675,7 +687,8 @@ class Runtime:
             if active_only and not self._stats["active"][q]:
                 continue
             if scheduled:
-                total += int(self._stats["scheduled"][q]) + int(self._host_scheduled[q])
+                total += ((int(self._stats["scheduled"][q]) + int(self._restored[q]))
+                          % (1 << 32) + int(self._host_scheduled[q]))
             ring = self._layout.queue(q)               # the device ring, in device memory
             head, tail = (int(self.device.read_local(at, 4).view(np.uint32)[0])
                           for at in (ring.head_offset, ring.tail_offset))
@@ -711,6 +724,10 @@ class Runtime:
     def activate(self, kernel, instance: int | None = None) -> None:
         """Let the kernel's instances (or one) take messages again."""
         self._set_active(kernel, instance, True)
+        if self._parks:                  # what waited for them may need a launch now
+            with self._lock:
+                self._relaunch_if_needed()
+            self._wake.set()
 
     def deactivate(self, kernel, instance: int | None = None) -> None:
         """Stop the kernel's instances (or one) taking messages; they stay queued. Returns
@@ -790,8 +807,34 @@ class Runtime:
                                   f"field {name!r} of the snapshot of {k.name}")
         if k.timed:
             self._rebase_timers(k, record)
+            self._timer_targets(record)               # checked before anything changes
         with self._quiesced(queue):
+            if k.timers:
+                current = np.array(self.device.read_local(offset, k.state_dtype.itemsize),
+                                   copy=True).view(k.state_dtype)[0]
+                with self._lock:
+                    self._retarget(current, -1)      # the table replaced, and the one
+                    self._retarget(record, +1)       # restored: counted at their targets
             self.device.write_local(offset, record.reshape(1).view(np.uint8))
+
+    def _timer_targets(self, state) -> np.ndarray:
+        """The target queue of each message a timer table holds (ValueError if one is not
+        a queue of this program: a snapshot of another program)."""
+        if "rc_timer_heap" not in (state.dtype.names or ()):
+            return np.zeros(0, dtype=np.int64)
+        live = state["rc_timer_heap"][:int(state["rc_timer_count"])]
+        targets = state["rc_timer_queue"][live].astype(np.int64)
+        if (targets >= self._layout.num_queues).any():
+            raise ValueError("the snapshot's timer table sends to queues this program does "
+                             "not have: it comes from another program")
+        return targets
+
+    def _retarget(self, state, sign: int) -> None:
+        """Count a timer table's messages in (+1) or out (-1) of `received` and `scheduled`
+        at their targets, as the device counted them when they were scheduled: the host
+        keeps the difference (the device's words are its own). Caller holds the lock."""
+        for q in self._timer_targets(state):
+            self._restored[q] += sign
 
     def _rebase_timers(self, k: KernelLayout, record: np.ndarray) -> None:
         """A restored timer table: each scheduled message as far from due as when the
@@ -827,6 +870,7 @@ class Runtime:
                 dead_lettered=c.sum("dead_lettered", queues),
                 sent=sum(self._host_puts[queues.start:queues.stop])
                 + int(self._host_scheduled[queues.start:queues.stop].sum())
+                + int(self._restored[queues.start:queues.stop].sum())
                 + c.sum("received", queues),
                 uptime=self._uptime(), dead_letters_lost=c.sum("dead_letters_lost", queues))
 
@@ -922,7 +966,7 @@ class Runtime:
         if any((self._stats[f] != first[f]).any() for f in fields):
             return False
         sent = (np.array(self._host_puts, dtype=np.int64) + self._host_scheduled
-                + first["received"].astype(np.int64)) % (1 << 32)
+                + self._restored + first["received"].astype(np.int64)) % (1 << 32)
         done = (first["processed"].astype(np.int64) + first["dead_lettered"]) % (1 << 32)
         active = first["active"] != 0
         return bool((sent == done)[active].all())

@@ -428,6 +428,14 @@ class K:
     assert_well_formed(err)
 
 
+def test_a_parallel_kernel_cannot_schedule(user_kernels):
+    err = compile_error(user_kernels, "@rc.ring_kernel(concurrency='parallel')\nclass K:\n"
+                        "    def on_in(self, m: In):\n        rc.send_after(5, K, m)\n")
+    assert "rc.send_after needs an ordered kernel" in err.message
+    assert err.line == PRELUDE_LINES + MSG_LINES + 4
+    assert_well_formed(err)
+
+
 def test_timers_option_must_be_a_positive_int(user_module):
     with pytest.raises(CompileError) as info:
         user_module(MSGS + "@rc.ring_kernel(timers=0)\nclass K:\n    def on_in(self, m: In):"

@@ -572,3 +572,30 @@ class LazyMetronome:
 
     def on_later(self, m: Later):
         rc.emit(Arrived(tag=self.ticks, at=rc.now()))
+
+
+@rc.ring_kernel(instances=2, capacity=64)
+class Twins:
+    """Two instances that hand back what they are sent."""
+
+    def on_arrived(self, m: Arrived):
+        rc.emit(Arrived(tag=m.tag, at=rc.now()))
+
+
+@rc.message
+class Chain:
+    n: i32
+
+
+@rc.ring_kernel(instances=2)
+class Spinner:
+    """Instance 1 can be kept busy (a chain of self-sends) while instance 0 answers."""
+    links: i32
+
+    def on_chain(self, m: Chain):
+        self.links += 1
+        if m.n > 0:
+            rc.send(Spinner, Chain(n=m.n - 1), instance=rc.instance_id())
+
+    def on_arrived(self, m: Arrived):
+        rc.emit(Arrived(tag=m.tag, at=rc.now()))

@@ -14,7 +14,7 @@ import pytest
 
 import ringc as rc
 
-from .kernels import Arrived, Later, LazyMetronome, Metronome, Scheduler
+from .kernels import Arrived, Chain, Later, LazyMetronome, Metronome, Scheduler, Spinner, Twins
 
 
 def _arrivals(rt, n: int, timeout: float = 10.0) -> list:
@@ -43,11 +43,40 @@ def test_a_full_timer_table_and_a_negative_delay_fault(backend):
             rt.send(Scheduler, Later(tag=tag, delay_ms=200))
         rt.send(Scheduler, Later(tag=9, delay_ms=-1))     # negative: a fault
         assert [m.tag for m in _arrivals(rt, 2)] == [-1, -2]
-        assert rt.status(Scheduler).pending == 4      # the scheduled four count as pending
+        status = rt.status(Scheduler)                 # the scheduled four count as pending
+        assert status.pending == 4
+        assert status.sent == status.processed + status.pending + status.dead_lettered
         assert sorted(m.tag for m in _arrivals(rt, 4)) == [0, 1, 2, 3]
         rt.send(Scheduler, Later(tag=9, delay_ms=-2))     # beyond the clock: a fault too
         assert _arrivals(rt, 1)[0].tag == -2
         assert int(rt.checkpoint(Scheduler)["faults"]) == 3
+
+
+def test_both_clocks_are_one(backend):
+    """rc.now() in a handler lies between the host's rt.now() before the send and after
+    the reply: the device and the host read one clock."""
+    with rc.launch(Scheduler, backend=backend) as rt:
+        for _ in range(20):
+            before = rt.now()
+            rt.send(Scheduler, Arrived(tag=1))
+            got = rt.receive(timeout=10.0)
+            assert before <= got.at <= rt.now()
+
+
+def test_a_full_ring_holds_back_only_its_own_delayed_sends(backend):
+    with rc.launch(Twins, backend=backend) as rt:
+        rt.deactivate(Twins, instance=0)
+        with pytest.raises(rc.QueueFull):
+            while True:                                 # fill instance 0's ingress ring
+                rt.send(Twins, Arrived(tag=0), instance=0, timeout=0.05)
+        rt.send(Twins, Arrived(tag=1), instance=0, delay=0.01)   # due first, cannot go in
+        rt.send(Twins, Arrived(tag=2), instance=1, delay=0.02)   # to a ring with room
+        assert rt.receive(timeout=10.0).tag == 2
+        held = rt.status(Twins, instance=0)
+        assert held.pending == held.sent and held.processed == 0
+        rt.activate(Twins, instance=0)                  # then the held one goes in too
+        tags = [rt.receive(timeout=10.0).tag for _ in range(held.sent)]
+        assert tags[-1] == 1 and set(tags[:-1]) == {0}
 
 
 def test_host_sends_with_a_delay_count_as_pending_until_due(backend):
@@ -79,8 +108,13 @@ def test_scheduled_messages_survive_deactivate_and_a_checkpoint(backend):
     with rc.launch(Scheduler, backend=backend) as rt:  # a new launch: due 100 ms after it
         restored_at = rt.now()
         rt.restore(Scheduler, snapshot)
+        status = rt.status(Scheduler)                  # counted as sent and pending here
+        assert (status.sent, status.pending, status.processed) == (1, 1, 0)
         got = _arrivals(rt, 1)[0]
         assert got.tag == 5 and got.at - restored_at >= 50_000_000
+        status = rt.status(Scheduler)
+        assert (status.sent, status.pending, status.processed) == (1, 0, 1)
+        assert rt.shutdown(drain=True, timeout=10.0)
 
 
 def test_a_periodic_method_ticks_at_its_rate(backend):
@@ -131,3 +165,21 @@ def test_an_idle_program_does_not_spin(backend):
                               __file__).resolve().parents[2]))
     assert done.returncode == 0, done.stderr
     assert float(done.stdout.split()[-1]) < 0.25
+
+
+def test_a_work_group_parks_only_with_the_others():
+    """groups=2: while work-group 1 is kept busy, work-group 0 stays to serve its queue."""
+    from tests.backend_support import unavailable
+    if unavailable("opencl"):
+        pytest.skip(f"opencl: {unavailable('opencl')}")
+    try:
+        rt = rc.launch(Spinner, backend="opencl", groups=2)
+    except rc.BackendUnavailable as exc:              # a device with one compute unit
+        pytest.skip(str(exc))
+    with rt:
+        rt.send(Spinner, Chain(n=1 << 30), instance=1)   # work-group 1: busy for long
+        time.sleep(0.3)                                  # work-group 0: idle past park_after
+        for tag in range(3):
+            rt.send(Spinner, Arrived(tag=tag), instance=0)
+            assert rt.receive(timeout=2.0).tag == tag
+        rt.shutdown(drain=False)
