@@ -13,15 +13,7 @@ from . import codegen
 from .errors import CompileError
 from .frontend import build_program
 from .frontend.files import import_file, kernels_in
-from .ir import (
-    IRVerifyError,
-    Program,
-    RirSyntaxError,
-    parse_program,
-    print_program,
-    verify,
-    verify_names,
-)
+from .ir import IRVerifyError, Program, print_program, verify, verify_names
 from .ir.types import Loc
 from .ir.walk import MAX_EXPRESSION_DEPTH
 from .targets import compile_targets
@@ -131,6 +123,7 @@ def _require_file(path: Path) -> None:
 
 def _load_rir(path: Path) -> Program:
     """The program a `.rir` file holds; one with no kernel is an error."""
+    from .ir.parser import RirSyntaxError, parse_program  # lark loads only for .rir
     text = read_source(path, _RIR_IS)
     try:
         program = parse_program(text, str(path))

@@ -24,8 +24,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 
-import jinja2
-
 from .. import protocol, targets
 from ..arena import Layout
 from ..errors import CompileError
@@ -72,8 +70,11 @@ def dialect_for(target: str) -> CFamilyDialect:
 
 
 @cache
-def _environment(target: str) -> jinja2.Environment:
-    """Templates of `target`: its own folder first, then the shared skeleton (templates/)."""
+def _environment(target: str):
+    """The Jinja environment of `target`: its own template folder first, then the shared
+    skeleton (templates/). jinja2 loads on the first render."""
+    import jinja2
+
     folder = _compiling(target).folder
     env = jinja2.Environment(loader=jinja2.ChoiceLoader([
         jinja2.FileSystemLoader(folder), jinja2.PackageLoader("ringc.templates", ".")]),

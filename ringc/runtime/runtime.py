@@ -21,6 +21,7 @@ import ctypes
 import heapq
 import logging
 import math
+import os
 import sys
 import threading
 import time
@@ -60,6 +61,9 @@ log = logging.getLogger("ringc")
 
 _PUMP_INTERVAL = 0.002                 # background pump period while a launch runs (s)
 _PARKED_CHECK = 0.25                   # ... and while the program is parked (s)
+_SPIN_NS = 20_000                      # a waiter polls back to back this long,
+_YIELD_NS = 1_000_000                  # then yielding the CPU between polls this long
+_yield = getattr(os, "sched_yield", lambda: time.sleep(0))
 _EARLY_NS = 2_000_000                  # wake (and relaunch a parked program) this early
 _DUE_POLL = 0.0002                     # then poll this often until it is due (s)
 _FULL_PUMP_NS = 1_000_000              # a waiting caller's full pump period (ns)
@@ -571,9 +575,12 @@ class Runtime:
         return bool(((phase == PHASE_STOPPED) | (active == 0)).all())
 
     def _wait(self, ready, timeout: float | None) -> bool:
-        """Pump until `ready()` or `timeout`: yields for the first ~100 polls (a reply
-        takes microseconds), then sleeps, backing off to 1 ms."""
+        """Pump until `ready()` or `timeout`: polls back to back for _SPIN_NS (a reply
+        takes microseconds), then yields the CPU between polls (`os.sched_yield`: another
+        process keeps its turn, where `time.sleep(0)` can cost tens of µs) up to
+        _YIELD_NS, then sleeps, backing off to 1 ms."""
         deadline = None if timeout is None else time.monotonic() + timeout
+        start = time.monotonic_ns()
         polls = 0
         while True:
             with self._lock:
@@ -588,8 +595,14 @@ class Runtime:
                     return True
             if deadline is not None and time.monotonic() >= deadline:
                 return False
+            waited = time.monotonic_ns() - start
+            if waited < _SPIN_NS:
+                continue
+            if waited < _YIELD_NS:
+                _yield()
+                continue
             polls += 1
-            time.sleep(0 if polls < 100 else min(0.001, 1e-5 * (polls - 99)))
+            time.sleep(min(0.001, 1e-5 * polls))
 
     def _background(self) -> None:
         """Pump every 2 ms while a launch runs; while the program is parked (or between
