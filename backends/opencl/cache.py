@@ -133,9 +133,20 @@ def _locate(top: Path, name: str) -> tuple[Path, Path] | None:
     `XX/YYYY.../file`. None unless the directory lies exactly two levels inside `top` (the
     resolved cache directory) and the file inside the directory, once resolved: nothing
     outside is read or deleted."""
-    parts = PurePath(name).parts
-    if len(parts) < 3:
+    pure = PurePath(name)
+    parts = pure.parts
+    if len(parts) < 3 or pure.is_absolute():
         return None
+    # the common case without resolving (a cache holds thousands of files): plain names
+    # and no symlink on the way, so the path is what it says
+    if all(part not in (".", "..") for part in parts):
+        at = top
+        for part in parts:
+            at = at / part
+            if os.path.islink(at):
+                break
+        else:
+            return top.joinpath(*parts[:2]), at
     directory = top.joinpath(*parts[:2]).resolve()
     path = directory.joinpath(*parts[2:]).resolve()
     if directory.parent.parent != top or directory not in path.parents:

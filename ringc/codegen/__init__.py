@@ -79,9 +79,32 @@ def _environment(target: str):
     env = jinja2.Environment(loader=jinja2.ChoiceLoader([
         jinja2.FileSystemLoader(folder), jinja2.PackageLoader("ringc.templates", ".")]),
         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-        keep_trailing_newline=True, autoescape=False)
+        keep_trailing_newline=True, autoescape=False, bytecode_cache=_template_cache())
     env.filters["comment"] = comment_text
     return env
+
+
+def _template_cache():
+    """Jinja's compiled templates, kept under the cache directory (`templates/`) so a new
+    process renders without compiling them again (150-200 ms); keyed by each template's
+    source, so an edited template is compiled afresh. None where it cannot be written."""
+    import jinja2
+
+    from ..backends.toolchain import cache_dir
+
+    class QuietCache(jinja2.FileSystemBytecodeCache):
+        def dump_bytecode(self, bucket) -> None:
+            try:
+                super().dump_bytecode(bucket)
+            except OSError:                  # a full disk costs a compile, nothing else
+                pass
+
+    folder = cache_dir("templates")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return QuietCache(str(folder))
 
 
 def fail_reasons(program: Program) -> tuple[str, ...]:
