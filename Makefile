@@ -36,6 +36,7 @@ bench: setup
 	$(PY) bench/runtime_bench.py
 	$(PY) bench/container_bench.py
 	$(PY) bench/time_bench.py
+	$(PY) bench/queues_bench.py
 
 # The GPU machine (Python 3.12, no network) lacks lark; ringc's editable install builds
 # with setuptools>=77. Fetch both as wheels here; the device tool carries .whl/ there.

@@ -342,7 +342,11 @@ class SimMachine:
                 if k.concurrency == "ordered":
                     for q in k.queue_ids:
                         line = stats + q * _STATS_WORDS
-                        if q % groups != group or w32[line + _ACTIVE] == 0:
+                        if q % groups != group:
+                            continue
+                        if not (k.hooks or k.timed) and not self._ready(q):
+                            continue            # nothing to take: counters untouched
+                        if w32[line + _ACTIVE] == 0:
                             continue
                         self._add(line + _BUSY, 1)
                         if k.hooks:
@@ -354,6 +358,8 @@ class SimMachine:
                     continue
                 for i in range(k.instances):
                     q = k.queue_base + (pass_ + group + i) % k.instances
+                    if not self._ready(q):
+                        continue                # nothing to claim
                     line = stats + q * _STATS_WORDS
                     mine = 0
                     while len(claimed) < self.width and mine < k.max_batch:
@@ -390,6 +396,16 @@ class SimMachine:
             yield took + n
             if not more:
                 return
+
+    def _ready(self, q: int) -> bool:
+        """Does queue q hold a message in its device or ingress ring (rc_ready_*)?"""
+        w32 = self.w32
+        for r in (q, q | INGRESS):
+            ring = self.rings[r]
+            pos = int(w32[ring.head])
+            if w32[(ring.slot(pos) >> 2) + _SEQ] == (pos + 1) & _M32:
+                return True
+        return False
 
     def _lifecycle(self, k: KernelLayout, q: int) -> int:
         """The lifecycle hooks of ordered queue q (rc_lifecycle_*): on_start before its

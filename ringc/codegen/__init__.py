@@ -265,6 +265,7 @@ def _kernel_view(printer: ProgramPrinter, k, layout: Layout, program: Program) -
                 end=kl.queue_base + kl.instances, handlers=handlers,
                 dispatch=printer.names("dispatch", k.name), room=printer.names("room", k.name),
                 serve=printer.names("serve", k.name), take=printer.names("take", k.name),
+                ready=printer.names("ready", k.name),
                 asserts=_asserts(c_state, fields, kl.state_dtype) if fields else [],
                 checks=[(t, k.loc) for _, t in fields])
 

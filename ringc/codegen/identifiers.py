@@ -91,7 +91,7 @@ class Names:
     templates' own identifiers never start with one of them."""
 
     KINDS = ("msg", "state", "put", "send", "dead", "fn", "dev", "dispatch", "room", "serve",
-             "take", "lifecycle", "box", "after", "timers", "timer_before", "timer_up",
+             "take", "lifecycle", "box", "ready", "after", "timers", "timer_before", "timer_up",
              "timer_down")
 
     def __init__(self) -> None:
