@@ -9,7 +9,7 @@ and dead-letter queues waits in an `Inbox` (inbox.py).
 
 One lock guards every arena access; it is held briefly, never while waiting. Whoever waits
 (a `send` for room, a `request` for its reply, `receive`) pumps the output queues itself
-between short sleeps, and a background thread pumps every few milliseconds, so one thread
+between polls, and a background thread pumps every few milliseconds, so one thread
 may send more than every queue holds before it receives. No call blocks in a driver:
 waits are polls with sleeps, so Ctrl-C always reaches the main thread.
 """
