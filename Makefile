@@ -33,6 +33,7 @@ test: setup lint
 
 bench: setup
 	$(PY) bench/compile_bench.py
+	$(PY) bench/floor_bench.py
 	$(PY) bench/runtime_bench.py
 	$(PY) bench/container_bench.py
 	$(PY) bench/time_bench.py
