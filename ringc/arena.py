@@ -8,6 +8,7 @@ dtypes and per-handler room needs. The words inside each header are the protocol
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -68,19 +69,19 @@ class QueueLayout:
     kernel: str | None = None
     instance: int = 0
 
-    @property
+    @functools.cached_property
     def size(self) -> int:
         return round_up(QUEUE.size + self.capacity * self.slot_size, LINE)
 
-    @property
+    @functools.cached_property
     def head_offset(self) -> int:
         return self.offset + QUEUE.offset("head")
 
-    @property
+    @functools.cached_property
     def tail_offset(self) -> int:
         return self.offset + QUEUE.offset("tail")
 
-    @property
+    @functools.cached_property
     def slots_offset(self) -> int:
         return self.offset + QUEUE.size
 

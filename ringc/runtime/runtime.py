@@ -371,23 +371,28 @@ class Runtime:
         return done
 
     def _put_one(self, queue: int, type_id: int, payload: bytes, timeout: float | None,
-                 correlation: int | None = None) -> int:
-        """`_put` of one message: struct stores, no numpy (the latency path). Returns the
-        send time (ns). With `correlation`, the caller waits for the reply itself."""
+                 expect_reply: list | None = None) -> None:
+        """`_put` of one message: struct stores, no numpy (the latency path), one lock
+        hold when there is room. With `expect_reply`, the caller waits for the reply
+        itself (Inbox.expect_reply): the list gets (correlation id, send time in ns) in
+        the same lock hold, so an interrupt after it still finds them."""
         ring = self._ingress[queue]
         while True:
             with self._lock:
                 self._check_open()
-                corr = correlation if correlation is not None else self._next_correlation
+                corr = self._next_correlation
                 now = time.monotonic_ns()
                 if ring.produce_one(type_id, payload, HOST_QUEUE, corr, now):
-                    if correlation is None:
-                        self._next_correlation += 1
+                    self._next_correlation += 1
+                    if expect_reply is not None:
+                        self._inbox.expect_reply(corr)
+                        expect_reply += (corr, now)
+                    else:
                         self._latency.sent(corr, 1, now)
                     self._host_puts[queue] += 1
                     if self._parks and self._entered[0] == 0:
                         self._relaunch_if_needed(sent=True)
-                    return now
+                    return
             if not self._wait(lambda: ring.free(1) > 0 or self._closing, timeout):
                 raise QueueFull(f"{ring.queue.name} stayed full for {timeout} s", accepted=0)
 
@@ -409,33 +414,36 @@ class Runtime:
             raise TypeError(f"{k.name}.{handler.function} never replies (it returns no "
                             f"message and never takes rc.sender()), so a request would wait "
                             f"for nothing: use send()")
-        with self._lock:
-            self._check_open()
-            corr = self._next_correlation
-            self._next_correlation += 1
-            self._inbox.expect_reply(corr)
-        reply = None
+        sent: list[int] = []                # (correlation, send time) once it is in
+        got: list = []                      # the reply (or its dead letter), once taken
+
+        def take() -> bool:               # under the lock, in the same hold as the poll
+            if self._inbox.reply(sent[0]) is None and not self._closed:
+                return False
+            got.append(self._inbox.forget_reply(sent[0]))
+            if isinstance(got[0], RawReply):
+                self._latency.samples[queue].append(time.monotonic_ns() - sent[1])
+            return True
+
         try:
-            sent_at = self._put_one(queue, type_id, payload, timeout, correlation=corr)
-            left = None if timeout is None else max(0.0, sent_at / 1e9 + timeout
+            self._put_one(queue, type_id, payload, timeout, expect_reply=sent)
+            left = None if timeout is None else max(0.0, sent[1] / 1e9 + timeout
                                                     - time.monotonic())
-            if not self._wait(lambda: self._inbox.reply(corr) is not None or self._closed,
-                              left):
+            if not self._wait(take, left):
                 raise TimeoutError(f"no reply from {k.name} within {timeout} s")
-            with self._lock:
-                reply = self._inbox.forget_reply(corr)
-                if isinstance(reply, DeadLetter):
-                    raise DeadLettered(reply)
-                if reply is None:
-                    raise RingcError("the program stopped before it replied")
-                self._latency.samples[queue].append(time.monotonic_ns() - sent_at)
+            reply = got[0]
+            if isinstance(reply, DeadLetter):
+                raise DeadLettered(reply)
+            if reply is None:
+                raise RingcError("the program stopped before it replied")
             return self._codec.decode(reply.type_id, reply.data, reply.offset)
         except BaseException:
             # a timeout, Ctrl-C...: a reply that came, or comes later, stays receivable
-            with self._lock:
-                reply = self._inbox.forget_reply(corr) or reply
-                if isinstance(reply, RawReply):
-                    self._inbox.put_back_reply(reply)
+            if sent:
+                with self._lock:
+                    reply = self._inbox.forget_reply(sent[0]) or (got[0] if got else None)
+                    if isinstance(reply, RawReply):
+                        self._inbox.put_back_reply(reply)
             raise
 
     def _target(self, kernel, instance) -> tuple[KernelLayout, int]:
