@@ -79,9 +79,6 @@ def message(cls: type) -> type:
             raise CompileError(f"message '{cls.__name__}' defines method '{stmt.name}'",
                                loc_of(file, stmt),
                                hint="messages hold data only; put behaviour in a kernel")
-    if not declared:
-        raise CompileError(f"message '{cls.__name__}' has no fields", loc_of(file, node),
-                           hint="declare fields as annotations, e.g. `id: i32`")
     size = struct_layout(declared, pad_to=MESSAGE_ALIGN)[1]
     if size > MAX_STRUCT_BYTES:
         raise CompileError(f"message '{cls.__name__}' would take {size} bytes (at most "

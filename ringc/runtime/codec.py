@@ -75,6 +75,9 @@ def struct_encoder(spec):
     if found is None:
         return None
     layout, parts = found
+    if not parts:                           # a message without fields: its padding only
+        empty = layout.pack()
+        return lambda msg: empty
     if not any(count for _, _, count in parts):
         getter = operator.attrgetter(*[name for name, _, _ in parts])
         if len(parts) == 1:

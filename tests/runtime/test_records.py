@@ -108,3 +108,29 @@ def test_records_build_for_every_target_and_round_trip_as_text():
     assert built
     for result in built:
         assert result.ok, f"{result.target} ({result.tool}):\n{result.log}"
+
+
+def test_a_message_without_fields(user_module, backend):
+    module = user_module("""
+@rc.message
+class Tick:
+    pass
+
+@rc.message
+class Count:
+    n: i32
+
+@rc.ring_kernel
+class Beat:
+    n: i32
+
+    def on_tick(self, t: Tick):
+        self.n += 1
+        if self.n < 3:
+            rc.send_after(1000, Beat, Tick())
+        rc.emit(Count(n=self.n))
+""")
+    assert module.Tick() == module.Tick() and repr(module.Tick()) == "Tick()"
+    with rc.launch(module.Beat, backend=backend) as rt:
+        rt.send(module.Beat, module.Tick())
+        assert [rt.receive(timeout=10.0).n for _ in range(3)] == [1, 2, 3]
