@@ -96,7 +96,7 @@ class Task:                      # host -> coordinator -> worker
 
 @rc.message
 class Step:                      # worker -> itself: work the next task of its queue
-    worker: i32                  # (a message needs a field)
+    pass
 
 
 @rc.message
@@ -326,7 +326,7 @@ class Worker:
     def step_later(self):
         if not self.stepping and not self.held and not self.todo.empty():
             self.stepping = True
-            rc.send(Worker, Step(worker=rc.instance_id()), instance=rc.instance_id())
+            rc.send(Worker, Step(), instance=rc.instance_id())
 
 
 def make_tasks(first: int, count: int) -> np.ndarray:
