@@ -135,6 +135,8 @@ STATS = Record("rc_stats", "RC_STAT_", tuple(Field(name, "u32") for name in (
 QUEUE = Record("rc_queue_header", "RC_QUEUE_", (
     Field("head", "u32", line=True),       # consumer counter
     Field("tail", "u32", line=True),       # producer counter
+    Field("reserved", "u32"),              # device: slots from tail that handlings being
+                                           # taken have reserved for their sends
 ), size=2 * LINE)
 
 SLOT = Record("rc_slot_header", "RC_SLOT_", (

@@ -17,7 +17,9 @@ Deliberate simplifications, each with the device's outcome:
   default 1, at most MAX_LOCAL), handles them in claim order, then releases them, as PoCL
   runs the work-items of one group one after another.
 - `groups` work-groups are interleaved pass by pass in one thread, so a run is
-  deterministic (a device runs them concurrently).
+  deterministic (a device runs them concurrently). So the room a handling reserves in a
+  device ring (its `reserved` word) is never seen by another group before the handling
+  gives it back: the simulator checks room without reserving, with the same outcome.
 - A send that finds a device ring full dead-letters at once: while the one simulated
   work-group is inside a handler nobody else can consume that ring, so the device's
   retries (RC_BLOCK_SPINS) would end the same way. A send that finds the host output queue

@@ -266,8 +266,27 @@ def _kernel_view(printer: ProgramPrinter, k, layout: Layout, program: Program) -
                 dispatch=printer.names("dispatch", k.name), room=printer.names("room", k.name),
                 serve=printer.names("serve", k.name), take=printer.names("take", k.name),
                 ready=printer.names("ready", k.name),
+                reservations=_reservations(kl, layout),
                 asserts=_asserts(c_state, fields, kl.state_dtype) if fields else [],
                 checks=[(t, k.loc) for _, t in fields])
+
+
+def _reservations(kl, layout: Layout) -> int:
+    """The most device rings one handling of the kernel reserves room in (its room check's
+    device-ring terms: every instance of a kernel sent to by a computed instance, a reply
+    to a kernel), at least 1 (a C array's length)."""
+    most = 1
+    for h in kl.handlers:
+        rings = 0
+        for n in h.needs:
+            if n.target == "reply":
+                rings += 1
+            elif n.target == "kernel":
+                to = layout.kernel(n.kernel)
+                rings += to.instances if n.instance is None else int(
+                    0 <= n.instance < to.instances)
+        most = max(most, rings)
+    return most
 
 
 def _print_functions(printer: ProgramPrinter, program: Program) -> tuple[list[str], list[str]]:

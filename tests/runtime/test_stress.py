@@ -192,3 +192,47 @@ def test_tiny_rings_faulting_handlers_and_many_senders_account_for_every_message
     assert int(state["checksum"]) == sum(k * 1000003 + s for k, s in kept)
     for s in statuses:
         assert (s.sent, s.pending, s.dead_letters_lost) == (s.processed + s.dead_lettered, 0, 0)
+
+
+def _groups_to_try() -> list:
+    """2 work-groups and the most the OpenCL device runs at once (when that is more)."""
+    from tests.backend_support import unavailable
+    if unavailable("opencl"):
+        return [pytest.param(2, marks=pytest.mark.skip(reason=f"opencl: "
+                                                              f"{unavailable('opencl')}"))]
+    from ringc.backends.opencl.loader import find_device
+    most = find_device().max_compute_units
+    return sorted({2, most}) if most >= 2 else [pytest.param(
+        2, marks=pytest.mark.skip(reason="the OpenCL device runs one work-group at once"))]
+
+
+@pytest.mark.parametrize("groups", _groups_to_try())
+def test_several_work_groups_lose_nothing(groups):
+    """Two Stage instances on different work-groups feed one Tail: room in Tail's ring is
+    reserved before a Stage message is taken, so no send ends as queue_full (without the
+    reservation two groups could both count on the last free slot)."""
+    per_sender, chunk = 100_000, 10_000
+    with rc.launch(Stage, backend="opencl", output_capacity=64, groups=groups) as rt:
+        def sender(k: int) -> None:
+            for start in range(0, per_sender, chunk):
+                batch = np.zeros(chunk, Item.dtype)
+                batch["sender"] = k
+                batch["seq"] = np.arange(start, start + chunk)
+                rt.send(Stage, batch, instance=k % 2, timeout=60.0)
+
+        threads = [threading.Thread(target=sender, args=(k,)) for k in range(SENDERS)]
+        for t in threads:
+            t.start()
+        expected = SENDERS * (per_sender - per_sender // 1000)
+        got = rt.receive_many(expected, timeout=300.0)
+        for t in threads:
+            t.join()
+        assert len(got) == expected
+        for k in range(SENDERS):
+            seqs = got["seq"][got["sender"] == k]
+            assert (np.diff(seqs) > 0).all(), "a sender's messages arrived out of order"
+        assert rt.shutdown(drain=True, timeout=30.0)
+    assert {d.reason for d in rt.dead_letters()} == {"unlucky"}
+    for kernel in (Stage, Tail):
+        s = rt.status(kernel)
+        assert s.sent == s.processed + s.pending + s.dead_lettered and s.pending == 0
