@@ -27,7 +27,7 @@ from functools import cache
 from .. import protocol, targets
 from ..arena import Layout
 from ..errors import CompileError
-from ..ir.nodes import Fail, FaultIs, FunctionDef, Program, SendAfter
+from ..ir.nodes import Fail, FaultIs, FunctionDef, Program
 from ..ir.types import I64, ArrayType, ContainerType, MessageType, ScalarType, struct_layout
 from ..ir.walk import all_stmts, stmt_exprs, walk
 from ..protocol import FIRST_USER_REASON, HASH_MULTIPLIER, MAX_ROOM_NEED, REASONS
@@ -242,8 +242,7 @@ def _kernel_view(printer: ProgramPrinter, k, layout: Layout, program: Program) -
                              function=printer.function_name(h, k)))
     hooks = {fn.name: printer.function_name(fn, k) for fn in k.helpers if fn.name in kl.hooks}
     helpers = {fn.name: fn for fn in k.helpers}
-    scheduled = dict.fromkeys(s.message.type.name for fn in k.handlers + k.helpers
-                              for s in all_stmts(fn.body) if isinstance(s, SendAfter))
+    scheduled = k.scheduled_messages
     timers = dict(
         n=kl.timers, fire=printer.names("timers", k.name),
         before=printer.names("timer_before", k.name), up=printer.names("timer_up", k.name),

@@ -50,7 +50,7 @@ from ..ir.nodes import (
     While,
 )
 from ..ir.types import I64, MESSAGE_ALIGN, U32, U64, ArrayType, struct_dtype
-from ..ir.walk import all_stmts, stmt_exprs, walk
+from ..ir.walk import stmt_exprs, walk
 from ..protocol import (
     CONTROL,
     DEAD_QUEUE,
@@ -183,11 +183,9 @@ TIMER_FIELDS = ("rc_timer_count", "rc_timer_seq", "rc_taken_at", "rc_tick_due",
 
 def _scheduled_size(program: Program, kernel: KernelDef) -> int:
     """The largest message the kernel's rc.send_after calls schedule (bytes)."""
-    sizes = [struct_dtype([(f.name, f.type) for f in program.message(
-        s.message.type.name).fields], pad_to=MESSAGE_ALIGN).itemsize
-        for fn in kernel.handlers + kernel.helpers for s in all_stmts(fn.body)
-        if isinstance(s, SendAfter)]
-    return max(sizes, default=0)
+    return max((struct_dtype([(f.name, f.type) for f in program.message(name).fields],
+                             pad_to=MESSAGE_ALIGN).itemsize
+                for name in kernel.scheduled_messages), default=0)
 
 
 def timer_fields(program: Program, kernel: KernelDef) -> tuple[list, list]:

@@ -271,16 +271,9 @@ class ProgramBuilder:
     def _parse_hook(self, info: KernelInfo, node: ast.FunctionDef) -> None:
         """`on_start(self)` / `on_stop(self)`: lowered like a helper of no parameters."""
         where = loc_of(info.file, node)
-        args = node.args
-        if (args.vararg or args.kwarg or args.kwonlyargs or args.defaults
-                or len(args.args) != 1 or args.args[0].arg != "self"):
-            raise CompileError(f"{node.name} is a lifecycle hook: it takes only self",
-                               where, f"def {node.name}(self): ... (a handler of a message "
-                                      f"needs another name, e.g. on_{node.name[3:]}_msg)")
-        if node.returns is not None and not (isinstance(node.returns, ast.Constant)
-                                             and node.returns.value is None):
-            raise CompileError(f"{node.name} is a lifecycle hook: it returns nothing",
-                               loc_of(info.file, node.returns), "remove the annotation")
+        _self_alone(info, node, f"{node.name} is a lifecycle hook: it",
+                    f"def {node.name}(self): ... (a handler of a message needs another name, "
+                    f"e.g. on_{node.name[3:]}_msg)")
         if info.options.concurrency != "ordered":
             raise CompileError(f"kernel '{info.name}' is concurrency='parallel': lifecycle "
                                f"hooks need an ordered kernel", where,
@@ -307,15 +300,7 @@ class ProgramBuilder:
             raise CompileError(f"@rc.every cannot make {what} periodic", where,
                                f"put it on a method with another name, e.g. def "
                                f"tick(self): (not {node.name})")
-        args = node.args
-        if (args.vararg or args.kwarg or args.kwonlyargs or args.defaults
-                or len(args.args) != 1 or args.args[0].arg != "self"):
-            raise CompileError(f"periodic method {node.name} takes only self",
-                               loc_of(info.file, node), f"def {node.name}(self): ...")
-        if node.returns is not None and not (isinstance(node.returns, ast.Constant)
-                                             and node.returns.value is None):
-            raise CompileError(f"periodic method {node.name} returns nothing",
-                               loc_of(info.file, node.returns), "remove the annotation")
+        _self_alone(info, node, f"periodic method {node.name}", f"def {node.name}(self): ...")
         # Python evaluated the argument once, when the class was defined: that value is
         # the period (constant for the kernel's life, whatever expression gave it)
         seconds = getattr(getattr(info.cls, node.name, None), "_ringc_every", None)
@@ -483,6 +468,19 @@ class ProgramBuilder:
             if name not in info.helpers:
                 self._lower_helper(info, name)
         return tuple(handlers)
+
+
+def _self_alone(info: KernelInfo, node: ast.FunctionDef, says: str, hint: str) -> None:
+    """A method the device loop calls itself (a lifecycle hook, a periodic method) takes
+    `self` alone and returns nothing; `says` begins each error ("periodic method tick")."""
+    args = node.args
+    if (args.vararg or args.kwarg or args.kwonlyargs or args.defaults
+            or len(args.args) != 1 or args.args[0].arg != "self"):
+        raise CompileError(f"{says} takes only self", loc_of(info.file, node), hint)
+    if node.returns is not None and not (isinstance(node.returns, ast.Constant)
+                                         and node.returns.value is None):
+        raise CompileError(f"{says} returns nothing", loc_of(info.file, node.returns),
+                           "remove the annotation")
 
 
 def _class_globals(cls: type) -> dict:

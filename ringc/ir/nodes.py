@@ -15,6 +15,7 @@ Conventions the frontend guarantees and the verifier checks:
 
 from __future__ import annotations
 
+import functools
 import struct
 from dataclasses import dataclass
 from typing import get_args
@@ -504,11 +505,16 @@ class KernelDef:
     loc: Loc
     periodic: tuple[Periodic, ...] = ()
 
+    @functools.cached_property
+    def scheduled_messages(self) -> tuple[str, ...]:
+        """The messages its handlers, helpers and hooks rc.send_after, in first-use order."""
+        from .walk import all_stmts
+        return tuple(dict.fromkeys(s.message.type.name for fn in self.handlers + self.helpers
+                                   for s in all_stmts(fn.body) if isinstance(s, SendAfter)))
+
     def schedules(self) -> bool:
         """Does a handler, helper or hook of this kernel call rc.send_after?"""
-        from .walk import all_stmts
-        return any(isinstance(s, SendAfter) for fn in self.handlers + self.helpers
-                   for s in all_stmts(fn.body))
+        return bool(self.scheduled_messages)
 
     @property
     def timed(self) -> bool:
