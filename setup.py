@@ -5,11 +5,14 @@ ships as `ringc.backends.<name>` with its templates and headers; its `requiremen
 if any, is the extra named after it (`pip install 'ringc[opencl]'`), and
 `requirements-<extra>.txt` an alternative extra (cuda's `pycuda`). `all` is every
 target's own extra. Adding a target edits nothing here.
+
+`ringc.runtime._rings` (the host's ring loops in C, ringc/runtime/rings.py) is optional: a
+build without a C compiler or Python's headers warns and installs the pure-Python path.
 """
 
 from pathlib import Path
 
-from setuptools import setup
+from setuptools import Extension, setup
 
 ROOT = Path(__file__).parent
 TARGETS = sorted(p.parent.name for p in (ROOT / "backends").glob("*/target.py"))
@@ -37,4 +40,5 @@ setup(
                   **{f"ringc.backends.{name}": ["*.j2", "*.h", "requirements*.txt"]
                      for name in TARGETS}},
     extras_require=extras,
+    ext_modules=[Extension("ringc.runtime._rings", ["ringc/runtime/_rings.c"], optional=True)],
 )

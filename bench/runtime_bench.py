@@ -294,6 +294,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     print(__doc__.split("\n\n")[0])
     print(f"backend: {backend} on {device}")
+    print(f"host rings: {rc.runtime.rings.IMPLEMENTATION} (RINGC_PURE_PYTHON=1: python)")
     figures = {"backend": backend, "device": device, "counts": asdict(counts)}
     baseline = cuda_baseline if backend == "cuda" else pyopencl_baseline
     base = figures["launch"] = baseline(counts.requests, counts.bulk)
