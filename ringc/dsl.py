@@ -9,6 +9,7 @@ further down its module.
 from __future__ import annotations
 
 import ast
+import functools
 import sys
 import weakref
 from dataclasses import dataclass, fields, replace
@@ -89,12 +90,11 @@ def message(cls: type) -> type:
     spec = MessageSpec(cls.__name__, tuple(declared), dtype, loc_of(file, node), record)
     namespace = {
         "__slots__": tuple(n for n, _ in declared),
-        "__init__": _message_init,
         "__eq__": _message_eq,
         "__hash__": None,
         "__repr__": _message_repr,
         "to_record": _to_record,
-        "from_record": classmethod(_from_record),
+        "from_record": classmethod(_record_reader(spec)),
         "_ringc_message": spec,
         "dtype": dtype,
         "__module__": cls.__module__,
@@ -102,6 +102,7 @@ def message(cls: type) -> type:
         "__doc__": cls.__doc__,
     }
     made = type(cls.__name__, (), namespace)
+    made.__init__ = _fast_init(made, spec)
     _RECORD_CLASSES[id(record)] = made
     return made
 
@@ -144,7 +145,10 @@ def _host_value(what: str, ftype: FieldType, value):
     if isinstance(ftype, ScalarType):
         if ftype.is_int and isinstance(value, (float, np.floating)):
             raise TypeError(f"{what}: a float for an integer field")
-        return ftype.np_dtype.type(value)
+        converted = ftype.np_dtype.type(value)
+        if np.ndim(converted) != 0:             # np.int32([1, 2]) is an array
+            raise TypeError(f"{what}: a sequence for a scalar field")
+        return converted
     if isinstance(ftype, AddressType):
         if not isinstance(value, Address):
             raise TypeError(f"{what}: {value!r} is not an rc.Address")
@@ -214,19 +218,18 @@ def _to_numpy(ftype: FieldType, value):
 
 
 def _from_numpy(ftype: FieldType, raw):
-    """The host value of a numpy record field of `ftype`."""
+    """The host value of a numpy record field of `ftype` that holds addresses or records
+    (`_record_reader` reads scalars and arrays of them)."""
     if isinstance(ftype, AddressType):
         return Address(int(raw["queue"]), int(raw["correlation"]))
     if isinstance(ftype, MessageType):
         return record_class(ftype).from_record(raw)
-    if isinstance(ftype, ArrayType):
-        if isinstance(leaf_type(ftype), ScalarType):
-            return np.array(raw, dtype=leaf_type(ftype).np_dtype)
-        return [_from_numpy(ftype.elem, v) for v in raw]
-    return ftype.np_dtype.type(raw)
+    return [_from_numpy(ftype.elem, v) for v in raw]
 
 
 def _message_init(self, *args, **kwargs) -> None:
+    """The generic constructor, field by field through `_host_value`: the contract the
+    generated `__init__` (`_fast_init`) keeps, and what raises its errors."""
     spec: MessageSpec = type(self)._ringc_message
     if args:
         raise TypeError(f"{spec.name} takes its fields by name: "
@@ -245,6 +248,108 @@ def _message_init(self, *args, **kwargs) -> None:
         else:
             value = _host_zero(ftype)
         object.__setattr__(self, name, value)
+
+
+_MISSING = object()                 # a field not given to a generated __init__
+
+
+def _fast_init(cls: type, spec: MessageSpec):
+    """The `__init__` of message class `cls`, generated once: one keyword-only parameter
+    per field, each value converted straight to the field's (a scalar with its numpy type:
+    the same call `_host_value` makes, a field taking a Python int (a float field also a
+    float, a bool field a bool) or a scalar of its own type that way; arrays of scalars by
+    `_array_converter`; an address or record of exactly its class kept as it is),
+    omitted fields given a zero (numpy scalars made once and shared, being immutable;
+    arrays, addresses and records new each time).
+
+    Any other value goes through `_host_value`. A call not by field name, or one that
+    raises anywhere, is done again by `_message_init`, which raises the error it raises
+    (or builds the object, where only the shortcut failed): errors are the generic
+    path's, word for word."""
+    names = [name for name, _ in spec.fields]
+    prefix = "_rc_"                 # helper names: no field (a parameter) may shadow one
+    while any(name.startswith(prefix) for name in names):
+        prefix = "_" + prefix
+    me = f"{prefix}self"
+    helpers: dict[str, object] = {f"{prefix}missing": _MISSING,
+                                  f"{prefix}generic": _message_init}
+    body = []
+    for i, (name, ftype) in enumerate(spec.fields):
+        h = f"{prefix}{i}_"
+        given = f"{name} is {prefix}missing"
+        if isinstance(ftype, ScalarType):
+            make = ftype.np_dtype.type
+            helpers.update({h + "make": make, h + "zero": make(0)})
+            body += [f"if {given}:", f"    {me}.{name} = {h}zero"]
+            # the Python values taken straight; anything else (a float for an integer
+            # field, a sequence) is checked by _host_value
+            quick = ("int",) if ftype.is_int else ("bool", "int") if \
+                ftype.np_dtype.kind == "b" else ("float", "int")
+            helpers[h + "host"] = functools.partial(_host_value, name, ftype)
+            body += [f"elif {' or '.join(f'{name}.__class__ is {q}' for q in quick)} "
+                     f"or {name}.__class__ is {h}make:",
+                     f"    {me}.{name} = {h}make({name})",
+                     "else:", f"    {me}.{name} = {h}host({name})"]
+        elif isinstance(ftype, (AddressType, MessageType)):
+            kind = Address if isinstance(ftype, AddressType) else record_class(ftype)
+            helpers.update({h + "kind": kind,
+                            h + "host": functools.partial(_host_value, name, ftype)})
+            body += [f"if {given}:", f"    {me}.{name} = {h}kind()",
+                     f"elif {name}.__class__ is {h}kind:", f"    {me}.{name} = {name}",
+                     "else:", f"    {me}.{name} = {h}host({name})"]
+        elif isinstance(leaf_type(ftype), ScalarType):
+            helpers.update({h + "zeros": np.zeros, h + "shape": array_shape(ftype),
+                            h + "dtype": leaf_type(ftype).np_dtype,
+                            h + "host": _array_converter(name, ftype)})
+            body += [f"if {given}:", f"    {me}.{name} = {h}zeros({h}shape, {h}dtype)",
+                     "else:", f"    {me}.{name} = {h}host({name})"]
+        else:
+            helpers.update({h + "zero": functools.partial(_host_zero, ftype),
+                            h + "host": functools.partial(_host_value, name, ftype)})
+            body += [f"if {given}:", f"    {me}.{name} = {h}zero()",
+                     "else:", f"    {me}.{name} = {h}host({name})"]
+    params = "".join(f", {name}={prefix}missing" for name in names)
+    given_pairs = "".join(f"({name!r}, {name}), " for name in names)
+    source = "\n".join([
+        f"def __init__({me}, /, *{prefix}args{params}, **{prefix}extra):",
+        f"    if {prefix}args or {prefix}extra:",
+        f"        return {prefix}generic({me}, *{prefix}args, **{prefix}extra)",
+        "    try:",
+        *[f"        {line}" for line in body or ["pass"]],
+        "    except Exception:",
+        f"        {prefix}generic({me}, **{{k: v for k, v in ({given_pairs}) "
+        f"if v is not {prefix}missing}})",
+    ])
+    exec(source, helpers)           # field names are identifiers: the class compiled
+    init = helpers["__init__"]
+    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    init.__module__ = cls.__module__
+    return init
+
+
+def _array_converter(what: str, ftype: ArrayType):
+    """`_host_value` for an array of scalars, with one numpy call for the common values: an
+    array of the field's dtype and shape (copied), or for a 1-d field a list, tuple or
+    array of its length whose items are Python bools, ints or floats (no floats into an
+    integer field, bools only into a bool field), which numpy converts as `_host_value`
+    does item by item. Anything else, failures included, goes to `_host_value`."""
+    leaf = leaf_type(ftype)
+    dtype, shape, generic = leaf.np_dtype, array_shape(ftype), functools.partial(
+        _host_value, what, ftype)
+    ok = {bool} if leaf.is_bool else {bool, int} if leaf.is_int else {bool, int, float}
+    flat = len(shape) == 1
+
+    def convert(value):
+        if value.__class__ is np.ndarray:
+            if value.dtype is dtype and value.shape == shape:
+                return value.copy()
+            items = value.tolist() if flat and value.ndim == 1 else None
+        else:
+            items = value if flat and value.__class__ in (list, tuple) else None
+        if items is not None and len(items) == shape[0] and set(map(type, items)) <= ok:
+            return np.array(items, dtype)
+        return generic(value)
+    return convert
 
 
 def _message_eq(self, other) -> bool:
@@ -268,12 +373,26 @@ def _to_record(self) -> np.void:
     return rec[()]
 
 
-def _from_record(cls, record) -> object:
-    """The message a numpy record of `cls.dtype` holds."""
-    obj = cls.__new__(cls)
-    for name, ftype in cls._ringc_message.fields:
-        object.__setattr__(obj, name, _from_numpy(ftype, record[name]))
-    return obj
+def _record_reader(spec: MessageSpec):
+    """`from_record` of a message class: scalars made with their numpy type and arrays of
+    scalars copied with `np.array`, those looked up once here rather than per record;
+    addresses and records by `_from_numpy`."""
+    readers = []
+    for name, ftype in spec.fields:
+        if isinstance(ftype, ScalarType):
+            readers.append((name, ftype.np_dtype.type))
+        elif isinstance(ftype, ArrayType) and isinstance(leaf_type(ftype), ScalarType):
+            readers.append((name, functools.partial(np.array, dtype=leaf_type(ftype).np_dtype)))
+        else:
+            readers.append((name, functools.partial(_from_numpy, ftype)))
+
+    def from_record(cls, record) -> object:
+        """The message a numpy record of `cls.dtype` holds."""
+        obj = cls.__new__(cls)
+        for name, read in readers:
+            object.__setattr__(obj, name, read(record[name]))
+        return obj
+    return from_record
 
 
 def is_message(obj) -> bool:

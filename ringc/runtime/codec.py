@@ -1,18 +1,18 @@
 """One program's messages to and from the bytes of its queues' slots: `MessageCodec`.
 
 What a user sends a kernel becomes (type id, payload): one `@rc.message` object's bytes,
-packed with `struct` (about 1 µs where a numpy record takes 3-5: the one-message paths,
-`send` of one object and `request`), or a 1-d array of records of the message's dtype. A
-slot's payload becomes the message object again: struct-unpacked for a reply, through its
-numpy record otherwise.
+packed with `struct` (a few hundred ns where a numpy record takes 3-5 µs: the one-message
+paths, `send` of one object and `request`), or a 1-d array of records of the message's
+dtype. A slot's payload becomes the message object again: its scalars struct-unpacked and
+its arrays copied with `np.frombuffer` for a reply, through its numpy record otherwise.
 
-Messages of scalars and arrays of scalars are packed field by field in memory order, the
-padding written as zeros; a message holding an `rc.Address` goes through its numpy record.
+Messages of scalars and 1-d arrays of scalars are packed field by field in memory order by
+an encoder and decoder generated once per message, the padding written as zeros; a message
+holding an `rc.Address` or a nested array goes through its numpy record.
 """
 
 from __future__ import annotations
 
-import operator
 import struct
 
 import numpy as np
@@ -44,25 +44,42 @@ def struct_layout(dtype: np.dtype):
 
 
 def struct_decoder(cls, dtype: np.dtype):
-    """A function (buffer, offset) -> message object, or None (no class, addresses)."""
+    """A function (buffer, offset) -> message object, or None (no class, addresses).
+
+    Generated once per message: one struct unpack for the scalars, each made the field's
+    numpy scalar type, and one `np.frombuffer` copy per array (bool arrays compared with
+    zero). The buffer (bytes, bytearray, memoryview...) must hold the whole message at
+    `offset` (struct.error otherwise)."""
     found = struct_layout(dtype) if cls is not None else None
     if found is None:
         return None
-    layout, parts = found
-    setter = object.__setattr__
-
-    def decode(buffer, offset):
-        values = layout.unpack_from(buffer, offset)
-        obj, at = cls.__new__(cls), 0
-        for name, make, count in parts:
-            if count:
-                setter(obj, name, np.array(values[at:at + count], dtype=make))
-                at += count
-            else:
-                setter(obj, name, make(values[at]))
-                at += 1
-        return obj
-    return decode
+    _, parts = found
+    fmt, at = "<", 0                        # the scalars' struct: arrays read as padding
+    for name, make, count in parts:
+        if not count:
+            offset, item = dtype.fields[name][1], np.dtype(make)
+            fmt += "x" * (offset - at) + _STRUCT_CODES[item.str[1:]]
+            at = offset + item.itemsize
+    helpers: dict[str, object] = {
+        "unpack": struct.Struct(fmt + "x" * (dtype.itemsize - at)).unpack_from,
+        "new": cls.__new__, "cls": cls, "frombuffer": np.frombuffer,
+        "u1": np.dtype(np.uint8)}
+    values = [f"v{i}" for i, (_, _, count) in enumerate(parts) if not count]
+    lines = [f"    ({', '.join(values)},) = unpack(buffer, offset)" if values
+             else "    unpack(buffer, offset)", "    obj = new(cls)"]
+    for i, (name, make, count) in enumerate(parts):
+        at = dtype.fields[name][1]
+        if not count:
+            helpers[f"make{i}"] = make
+            lines.append(f"    obj.{name} = make{i}(v{i})")
+        elif make is np.bool_:              # any nonzero byte is True, as struct reads one
+            lines.append(f"    obj.{name} = frombuffer(buffer, u1, {count}, offset + {at}) != 0")
+        else:
+            helpers[f"dtype{i}"] = np.dtype(make)
+            lines.append(f"    obj.{name} = frombuffer(buffer, dtype{i}, {count}, "
+                         f"offset + {at}).copy()")
+    exec("\n".join(["def decode(buffer, offset):", *lines, "    return obj"]), helpers)
+    return helpers["decode"]
 
 
 def record_bytes(msg) -> bytes:
@@ -70,30 +87,21 @@ def record_bytes(msg) -> bytes:
 
 
 def struct_encoder(spec):
-    """A function message -> bytes, or None (addresses)."""
+    """A function message -> bytes, or None (addresses).
+
+    Generated once per message: one struct pack of the fields in memory order, arrays by
+    `.tolist()`. It raises (struct.error, AttributeError...) for a field set to something
+    its struct code refuses, a list or an array of another length; `MessageCodec.encode`
+    then goes through the numpy record."""
     found = struct_layout(spec.dtype)
     if found is None:
         return None
     layout, parts = found
-    if not parts:                           # a message without fields: its padding only
-        empty = layout.pack()
-        return lambda msg: empty
-    if not any(count for _, _, count in parts):
-        getter = operator.attrgetter(*[name for name, _, _ in parts])
-        if len(parts) == 1:
-            return lambda msg: layout.pack(getter(msg))
-        return lambda msg: layout.pack(*getter(msg))
-
-    def encode(msg) -> bytes:
-        values = []
-        for name, _, count in parts:
-            value = getattr(msg, name)
-            if count:
-                values.extend(value.tolist())
-            else:
-                values.append(value)
-        return layout.pack(*values)
-    return encode
+    args = ", ".join(f"*msg.{name}.tolist()" if count else f"msg.{name}"
+                     for name, _, count in parts)
+    helpers: dict[str, object] = {"pack": layout.pack}
+    exec(f"def encode(msg):\n    return pack({args})", helpers)
+    return helpers["encode"]
 
 
 class MessageCodec:
@@ -162,8 +170,9 @@ class MessageCodec:
         return handled[names[0]], records
 
     def decode(self, type_id: int, buffer: bytes, offset: int):
-        """The message object in `buffer` at `offset`: struct-unpacked where every field
-        is a scalar (a reply's latency path), else through numpy."""
+        """The message object in `buffer` at `offset`: by `struct_decoder` where every
+        field is a scalar or a 1-d array of them (a reply's latency path), else through
+        numpy."""
         decode = self._decoders.get(type_id)
         if decode is None:
             msg = self._layout.message_by_id(type_id)
