@@ -10,7 +10,7 @@ SAMPLES := $(filter-out samples/run_%,$(wildcard samples/*.py))
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml setup.py
+$(STAMP): pyproject.toml setup.py ringc/runtime/_rings.c
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip "setuptools>=77"
 	$(PY) -m pip install -q -e ".[all,dev]"
@@ -38,6 +38,9 @@ bench: setup
 	$(PY) bench/container_bench.py
 	$(PY) bench/time_bench.py
 	$(PY) bench/queues_bench.py
+	$(PY) bench/launch_bench.py
+	$(PY) bench/message_bench.py
+	$(PY) bench/scale_bench.py
 
 # The GPU machine (Python 3.12, no network) lacks lark; ringc's editable install builds
 # with setuptools>=77. Fetch both as wheels here; the device tool carries .whl/ there.

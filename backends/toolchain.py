@@ -18,7 +18,10 @@ and Metal only a C++ syntax and type check against a declared shim (see
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,7 +61,7 @@ class BuildFailed(RingcError):
 
 
 def cache_dir(target: str) -> Path:
-    """Where built binaries for `target` are cached (not created here).
+    """Where built binaries and emitted sources for `target` are cached (not created here).
 
     ``$RINGC_CACHE_DIR/<target>`` when that variable is set, else
     ``$XDG_CACHE_HOME/ringc/<target>``, else ``~/.cache/ringc/<target>``."""
@@ -67,6 +70,36 @@ def cache_dir(target: str) -> Path:
         return Path(root) / target
     xdg = os.environ.get("XDG_CACHE_HOME")
     return (Path(xdg) if xdg else Path.home() / ".cache") / "ringc" / target
+
+
+def read_entry(path: Path) -> bytes | None:
+    """The content of a cache entry `write_entry` wrote, or None when it is missing,
+    unreadable or damaged (its first line is the SHA-256 of the rest: a truncated, edited
+    or half-written entry does not match)."""
+    try:
+        digest, _, data = path.read_bytes().partition(b"\n")
+    except OSError:
+        return None
+    return data if hashlib.sha256(data).hexdigest().encode() == digest else None
+
+
+def write_entry(path: Path, data: bytes) -> None:
+    """Store `data` at `path` (parent directories made) behind its SHA-256, in one step: a
+    temporary file renamed over the entry, so a reader never sees half of one. Where the
+    cache cannot be written nothing is stored and nothing raised (a later run builds
+    again); a failed write leaves no temporary file."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    except OSError:
+        return
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(hashlib.sha256(data).hexdigest().encode() + b"\n" + data)
+        os.replace(tmp, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
 
 
 def skipped(target: str, tool: str, reason: str) -> CheckResult:

@@ -3,9 +3,15 @@
 Write `@rc.message` classes and `@rc.ring_kernel` classes, then `rc.launch(...)` them or
 `rc.compile(...)` them to CUDA C, OpenCL C or Metal Shading Language. The docs/ folder of the
 repository describes the language, the options, the device program and the runtime.
+
+Importing ringc loads only what decorating needs (the decorators, types and intrinsics, the
+IR's node classes, numpy); the compiler, codegen (jinja2), the frontend and the runtime
+load on first use of a name that needs them (`rc.compile`, `rc.launch`, `rc.Runtime`, ...)
+or of a submodule (`ringc.codegen`), so `import ringc` stays cheap.
 """
 
-from .compiler import CompiledProgram, compile
+import importlib as _importlib
+
 from .dsl import device, message, ring_kernel
 from .errors import BackendUnavailable, CompileError, DeadLettered, QueueFull, RingcError
 from .intrinsics import (
@@ -26,8 +32,6 @@ from .intrinsics import (
                          sender,
                          zeros,
 )
-from .launcher import launch
-from .runtime import DeadLetter, Metrics, Runtime, Status
 from .types import SCALAR_TYPES, Address, Array, LRUMap, Map, Queue, Stack
 
 bool_ = SCALAR_TYPES["bool"]
@@ -43,6 +47,34 @@ f32 = SCALAR_TYPES["f32"]
 f64 = SCALAR_TYPES["f64"]
 
 __version__ = "0.1.0"
+
+# names loaded on first use -> the module that defines them
+_LAZY = {"compile": "compiler", "CompiledProgram": "compiler", "launch": "launcher",
+         "Runtime": "runtime", "Status": "runtime", "Metrics": "runtime",
+         "DeadLetter": "runtime"}
+
+
+def __getattr__(name: str) -> object:
+    """A name of `_LAZY`, or a submodule (`ringc.codegen`), imported on first use and kept
+    as an attribute of the package (later uses cost nothing). AttributeError otherwise
+    (at once for dunder names, which tools probe for)."""
+    if name.startswith("__"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if name in _LAZY:
+        value = getattr(_importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    else:
+        try:
+            value = _importlib.import_module(f".{name}", __name__)
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__name__}.{name}":
+                raise
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
 
 __all__ = [
     "message", "ring_kernel", "device", "compile", "CompiledProgram", "launch", "Runtime",

@@ -12,9 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .compiler import CompiledProgram, compile, read_source, to_program
 from .errors import CompileError, RingcError
-from .ir import print_program
 from .targets import all_targets, check_all, compile_targets, list_devices
 
 EPILOG = """\
@@ -155,6 +153,10 @@ def _targets(args, program) -> list[str]:
 
 
 def cmd_compile(args) -> int:
+    # the compiler loads only for the commands that use it (`ringc devices` needs none)
+    from .compiler import compile, to_program
+    from .ir import print_program
+
     program = to_program(args.file, args.kernel)
     stem = args.file.stem
     if args.emit == "ir":
@@ -183,6 +185,8 @@ def _write(directory: Path | None, name: str, text: str) -> None:
 
 
 def cmd_check(args) -> int:
+    from .compiler import compile, read_source, to_program
+
     target = next((t.name for t in all_targets() if t.compiles
                    and t.extension == args.file.suffix), None)
     if target is not None:                 # an emitted program, e.g. from `ringc compile -o`
@@ -206,9 +210,11 @@ def cmd_check(args) -> int:
 
 
 def cmd_inspect(args) -> int:
+    from .compiler import compile, to_program
     from .describe import describe
+
     program = to_program(args.file, args.kernel)
-    compiled: CompiledProgram = compile(program, _inspect_target(program))
+    compiled = compile(program, _inspect_target(program))
     _print(describe(compiled))
     return 0
 

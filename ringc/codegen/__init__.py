@@ -14,6 +14,9 @@ Limits: the program must be verified IR (`ringc.ir.verify`, which `ringc.compile
 `rc.launch` run on every program first); codegen does not check again what the verifier
 checks, recursion included (the layout's room computation would not end on it).
 
+`generate_cached` is `generate` with the emitted source kept on disk (what `rc.launch`
+calls; `rc.compile` always emits afresh): see its docstring for the key and its limits.
+
 The pieces: `dialect` (what a target spells its own way), `printer` (IR functions to C),
 `helpers` (the helper functions printed code calls), `layout` (the arena), `identifiers`
 (C names).
@@ -21,25 +24,31 @@ The pieces: `dialect` (what a target spells its own way), `printer` (IR function
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 
 from .. import protocol, targets
 from ..arena import Layout
 from ..errors import CompileError
 from ..ir.nodes import Fail, FaultIs, FunctionDef, Program
+from ..ir.printer import print_program
 from ..ir.types import I64, ArrayType, ContainerType, MessageType, ScalarType, struct_layout
 from ..ir.walk import all_stmts, stmt_exprs, walk
-from ..protocol import FIRST_USER_REASON, HASH_MULTIPLIER, MAX_ROOM_NEED, REASONS
+from ..protocol import FIRST_USER_REASON, HASH_MULTIPLIER, MAX_LOCAL, MAX_ROOM_NEED, REASONS
 from ..targets import Target
 from .dialect import CFamilyDialect
 from .identifiers import Names, mangle
 from .layout import compute_layout, timer_fields
 from .printer import ProgramPrinter, comment_text
 
-__all__ = ["GeneratedProgram", "generate", "dialect_for", "fail_reasons"]
+__all__ = ["GeneratedProgram", "generate", "generate_cached", "dialect_for", "fail_reasons"]
 
 _U32, _U64 = ScalarType("u32"), ScalarType("u64")
+# words of work-group memory in each of the two arrays of room reserved for claimed parallel
+# messages (8 KB each): inside every target's smallest work-group memory with room to spare
+_RESERVATION_WORDS = 2048
 
 
 @dataclass(frozen=True)
@@ -170,11 +179,68 @@ def generate(program: Program, target: str, *, output_capacity: int = 4096,
         user_reasons=[(FIRST_USER_REASON + i, r) for i, r in enumerate(reasons)],
         max_room_need=MAX_ROOM_NEED, debug=debug,
         has_parallel=any(k.concurrency == "parallel" for k in layout.kernels),
+        parallel=_parallel_rows(layout),
         u64=lambda n: printer.const(n, _U64),
         atomic_add_u32=dialect.atomic("add", _U32, p="rc_p", v="rc_v"),
         atomic_cas_u32=dialect.atomic("cas", _U32, p="rc_p", e="rc_e", v="rc_v"))
     source = _environment(target).get_template(record.template).render(context)
     return GeneratedProgram(target, source, layout, reasons)
+
+
+def generate_cached(program: Program, target: str, *, output_capacity: int = 4096,
+                    dead_letter_capacity: int = 1024, debug: bool = False) -> GeneratedProgram:
+    """`generate`, with the emitted source read from (or written to) the cache directory,
+    `cache_dir(target) / "source" / KEY + extension` (`ringc.backends.toolchain.cache_dir`:
+    under `$RINGC_CACHE_DIR` when set). The layout and the fail reasons are computed
+    afresh (a few ms); only the source's printing and rendering are saved.
+
+    KEY is the SHA-256 of the program's printed IR (every node and its source location),
+    the target, the options, and the content of every file that shapes the source
+    (`_fingerprint`). An entry that does not match the digest on its first line
+    (truncated, edited; `ringc.backends.toolchain.read_entry`) or is not UTF-8 is ignored
+    and written again; a cache that cannot be written costs a generate each time, nothing
+    else. Limits: a change to ringc outside the fingerprinted files that alters the
+    emitted source (none does today: the frontend changes the IR, which is in the key)
+    needs the entry removed by hand; entries are never deleted (each is the size of its
+    source)."""
+    record = _compiling(target)
+    key = hashlib.sha256("\0".join((
+        "ringc-source-1", target, str(output_capacity), str(dead_letter_capacity),
+        str(debug), _fingerprint(target), print_program(program))).encode()).hexdigest()
+    from ..backends.toolchain import cache_dir, read_entry, write_entry
+
+    path = cache_dir(target) / "source" / f"{key}{record.extension}"
+    try:
+        source = (read_entry(path) or b"").decode("utf-8")
+    except UnicodeDecodeError:
+        source = ""
+    if not source:
+        generated = generate(program, target, output_capacity=output_capacity,
+                             dead_letter_capacity=dead_letter_capacity, debug=debug)
+        write_entry(path, generated.source.encode("utf-8"))
+        return generated
+    # a program `generate` refuses (a kernel not meant for the target) never got an entry
+    return GeneratedProgram(target, source,
+                            compute_layout(program, output_capacity, dead_letter_capacity),
+                            fail_reasons(program))
+
+
+@cache
+def _fingerprint(target: str) -> str:
+    """The SHA-256 of the files that shape `target`'s emitted source: ringc's IR, codegen,
+    protocol, arena and types modules, the shared templates and the target's folder
+    (its dialect and template). Read once per process."""
+    ringc_root = Path(__file__).resolve().parent.parent
+    from .. import templates
+
+    files = [*(ringc_root / "codegen").glob("*.py"), *(ringc_root / "ir").glob("*.py"),
+             *(ringc_root / name for name in ("protocol.py", "arena.py", "types.py")),
+             *Path(templates.__file__).parent.glob("*.j2"),
+             *(f for f in _compiling(target).folder.iterdir() if f.suffix in (".py", ".j2"))]
+    digest = hashlib.sha256()
+    for file in sorted(files):
+        digest.update(f"{file.name}\0".encode() + file.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 def _literal(dialect: CFamilyDialect, value: int, bits: int) -> str:
@@ -286,6 +352,16 @@ def _reservations(kl, layout: Layout) -> int:
                     0 <= n.instance < to.instances)
         most = max(most, rings)
     return most
+
+
+def _parallel_rows(layout: Layout) -> dict[str, int]:
+    """The work-group memory for the room reserved for each claimed parallel message: rows
+    (messages one work-group claims per pass, at most MAX_LOCAL) of `reservations` rings,
+    kept within _RESERVATION_WORDS words per array (a kernel that sends to many instances
+    claims fewer messages a pass)."""
+    most = max((_reservations(k, layout) for k in layout.kernels
+                if k.concurrency == "parallel"), default=1)
+    return dict(reservations=most, rows=max(1, min(MAX_LOCAL, _RESERVATION_WORDS // most)))
 
 
 def _print_functions(printer: ProgramPrinter, program: Program) -> tuple[list[str], list[str]]:
