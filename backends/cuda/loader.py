@@ -25,7 +25,8 @@ with more than one block cuda-python launches cooperatively, which guarantees re
 fails at launch. pycuda cannot launch cooperatively: its blocks are capped at one per
 multiprocessor, resident whenever no other kernel holds the GPU, but not guaranteed. A GPU
 with a display watchdog kills long kernels, so it runs event-driven programs only.
-Blocks: one unless `groups` asks for more (docs/runtime.md, "Work-groups", says why);
+Blocks: `groups`, by default every block the GPU holds at once, no more than the program's
+queues (docs/runtime.md, "Work-groups");
 threads per block: 1, or `MAX_PARALLEL_WIDTH` where a kernel is `concurrency="parallel"`.
 """
 
@@ -153,7 +154,8 @@ class CudaDevice:
         if resident < 1:
             raise BackendUnavailable(f"a block of {self.block} thread(s) of this program "
                                      f"does not fit on {self.gpu.name}")
-        wanted = groups or 1
+        # the default: every block the GPU holds at once, no more than the program's queues
+        wanted = groups or max(1, min(resident, layout.num_queues))
         if wanted > resident:
             raise BackendUnavailable(
                 f"{self.gpu.name} holds {resident} resident block(s) of {self.block} "

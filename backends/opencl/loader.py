@@ -8,9 +8,11 @@ host's memory (CPU devices, integrated GPUs); a discrete GPU without fine-grain 
 exchange messages with a running kernel and is refused with `BackendUnavailable`.
 
 Launches never block the host: `running()` polls the launch's event (PoCL does not deliver
-Ctrl-C to a thread waiting in `clFinish`). Work-groups: one unless `groups` asks for more
-(docs/runtime.md, "Work-groups", says why); on a CPU device never more than its compute
-units (PoCL runs one work-group per worker thread) across the process's running programs.
+Ctrl-C to a thread waiting in `clFinish`). Work-groups: `groups`, by default as many as the
+device runs at once (one fewer on a CPU device, no more than the program's queues:
+docs/runtime.md, "Work-groups"); on a CPU device never more than its compute units (PoCL
+runs one work-group per worker thread) across the process's running programs, the default
+taking what the running ones leave.
 """
 
 from __future__ import annotations
@@ -51,6 +53,13 @@ def load(request: LoadRequest) -> OpenCLDevice:
                         parallel=request.parallel, fast_math=request.fast_math)
 
 
+def default_groups(units: int, is_cpu: bool, queues: int) -> int:
+    """Work-groups when `groups` is not given (docs/runtime.md, "Work-groups"): as many as
+    the device runs at once, one fewer on a CPU device (its last core is the host's), at
+    least one, and no more than the program's input queues."""
+    return max(1, min(units - 1 if is_cpu else units, queues))
+
+
 def find_device(wanted: str | int | None = None):
     """The OpenCL device to run on: PoCL's CPU device (or the first one) by default, the
     `wanted`-th device of `ringc devices`' OpenCL list, or the first whose name or
@@ -66,14 +75,13 @@ def _context(device):
 
 @functools.lru_cache(maxsize=32)
 def _built(device, source_hash: str, source: str, options: tuple[str, ...]):
-    """The built program: built once per process (PoCL and pyopencl keep binaries on disk
-    too, so a new process rebuilds from cache)."""
+    """The built program: built once per process, and from the binary an earlier process
+    stored where there is one (cache.build; PoCL also keeps its own kernel cache)."""
     cl = opencl()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", cl.CompilerWarning)
         try:
-            return cl.Program(_context(device), source).build(options=list(options),
-                                                              cache_dir=False)
+            return cache.build(_context(device), device, source, options)
         except cl.Error as exc:
             why = unusable_compiler(str(exc), device)
             if why:
@@ -133,7 +141,9 @@ class OpenCLDevice:
                                for part in (self.arena, self._local))
         if groups is not None and groups < 1:
             raise ValueError(f"groups must be at least 1, not {groups}")
-        self.groups = groups or 1
+        self._default_groups = groups is None
+        self.groups = groups or default_groups(self.cl_device.max_compute_units, is_cpu,
+                                               layout.num_queues)
         width = MAX_PARALLEL_WIDTH["cpu" if is_cpu else "gpu"]
         self.local_size = min(width, self.cl_device.max_work_group_size) if parallel else 1
         self._event = None
@@ -143,9 +153,11 @@ class OpenCLDevice:
         self._cache_recorded = False
         self._holds_workers = False
         self.is_cpu = is_cpu
-        self.description = (f"{self.cl_device.name.strip()} ({self.cl_device.platform.name}"
-                            f"), {self.groups} work-group(s) x {self.local_size}, "
-                            f"{self.memory_kind} memory")
+        self.description = self._describe()
+
+    def _describe(self) -> str:
+        return (f"{self.cl_device.name.strip()} ({self.cl_device.platform.name}), "
+                f"{self.groups} work-group(s) x {self.local_size}, {self.memory_kind} memory")
 
     def _memory_kind(self, memory: str, is_cpu: bool) -> str:
         cl = self.cl
@@ -199,9 +211,10 @@ class OpenCLDevice:
         complete = status == self.cl.command_execution_status.COMPLETE
         if not self._cache_recorded and (complete or self._entered[0]):
             # what PoCL cached for this program has loaded: record it, off the caller's
-            # thread (a large cache takes tens of ms to walk, and callers hold a lock)
-            threading.Thread(target=cache.record, name="ringc-cache-record",
-                             daemon=True).start()
+            # thread (a large cache takes tens of ms to walk, and callers hold a lock); not
+            # a daemon, so a process that ends at once still records (an unrecorded, later
+            # damaged library would be loaded, and crash PoCL)
+            threading.Thread(target=cache.record, name="ringc-cache-record").start()
             self._cache_recorded = True
         if complete:
             self._release_workers()
@@ -216,6 +229,10 @@ class OpenCLDevice:
         with _workers_lock:
             taken = _workers_taken.get(key, 0)
             units = self.cl_device.max_compute_units
+            if self._default_groups and taken < units:       # the default takes what is free
+                self.groups = min(self.groups, units - taken)
+                self._default_groups = False
+                self.description = self._describe()
             if taken + self.groups > units:
                 raise BackendUnavailable(
                     f"{self.cl_device.name.strip()} runs {units} work-group(s) at once and "

@@ -1,8 +1,9 @@
 """The simulator as a device: `SimMachine` (the device program in Python) on a thread.
 
 The arena is a plain numpy array the host runtime reads and writes exactly as it does a
-device's; the machine runs `rc_main`'s loop over it on one daemon thread (one work-group,
-so the simulator shows no parallel interleaving). Python's GIL makes it slow, not different.
+device's; the machine runs `rc_main`'s loop over it on one daemon thread (`groups`
+work-groups, default 1, interleaved pass by pass, so a run is deterministic and shows no
+interleaving inside a pass). Python's GIL makes it slow, not different.
 """
 
 from __future__ import annotations
@@ -23,24 +24,32 @@ __all__ = ["SimDevice", "prepare", "load"]
 
 
 def prepare(device, settings) -> None:
-    """The simulator has one device: a `device` choice is a mistake."""
+    """The simulator has one device: a `device` choice is a mistake; `groups` must be a
+    positive int."""
     if device is not None:
         raise ValueError("backend 'sim' has one device: leave device out")
+    groups = settings["groups"]
+    if groups is not None and (isinstance(groups, bool) or not isinstance(groups, int)
+                               or groups < 1):
+        raise ValueError(f"groups must be an int of at least 1, not {groups!r}")
 
 
 def load(request: LoadRequest) -> SimDevice:
     """The target's loader (`ringc.backends.record.Target.load`): runs the IR itself."""
-    return SimDevice(request.program, request.layout, request.reasons, request.image)
+    return SimDevice(request.program, request.layout, request.reasons, request.image,
+                     groups=request.settings["groups"] or 1)
 
 
 class SimDevice:
     """One program's memory and launches in the simulator."""
 
-    description = "ringc simulator (Python, one work-group)"
     clock = "host"      # rc.now() is the host's clock: `now`, called by the machine itself
 
     def __init__(self, program: Program, layout: Layout, reasons: tuple[str, ...],
-                 image: np.ndarray):
+                 image: np.ndarray, groups: int = 1):
+        self.groups = groups
+        self.description = (f"ringc simulator (Python, {groups} work-group(s) of one "
+                            f"work-item, interleaved pass by pass)")
         self.memory = image.copy()
         self.arena = self.memory[:layout.local_offset]
         self.machine = SimMachine(program, layout, reasons)
@@ -63,7 +72,7 @@ class SimDevice:
 
     def _run(self, mode: int) -> None:
         try:
-            self.machine.run(self.memory, mode, self.now)
+            self.machine.run(self.memory, mode, self.now, groups=self.groups)
         except BaseException as exc:            # reported to the host by running()
             self._error = exc
 

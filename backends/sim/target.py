@@ -5,4 +5,5 @@ from ..record import Target
 
 TARGET = Target(
     name="sim", order=9, description="the Python simulator (runs the IR; the oracle)",
-    devices="devices:devices", prepare="device:prepare", load="device:load")
+    devices="devices:devices", prepare="device:prepare", load="device:load",
+    launch_options={"groups": None})

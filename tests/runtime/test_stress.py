@@ -88,7 +88,7 @@ class Item:
     sender: i32
     seq: i32
 
-@rc.ring_kernel(capacity=CAPACITY, instances=2)
+@rc.ring_kernel(capacity=CAPACITY, instances=2, concurrency=CONCURRENCY)
 class Front:
     def on_item(self, m: Item) -> Item:
         if m.seq % 7 == 3:
@@ -125,13 +125,31 @@ def _fate(seq: int) -> str:
     return "emitted" if seq % 2 == 0 else "kept"
 
 
-@pytest.mark.parametrize("capacity", [2, 4])
+def _most_groups(backend: str) -> int:
+    """The most work-groups `backend` runs at once (the simulator: any number; 3 here)."""
+    if backend == "opencl":
+        from ringc.backends.opencl.loader import find_device
+        return find_device().max_compute_units
+    if backend == "cuda":
+        return 8
+    return 3
+
+
+@pytest.mark.parametrize("concurrency", ["ordered", "parallel"])
+@pytest.mark.parametrize("groups", ["1", "2", "most"])
+@pytest.mark.parametrize("capacity", [2, 64])
 def test_tiny_rings_faulting_handlers_and_many_senders_account_for_every_message(
-        backend, user_module, capacity):
+        backend, user_module, capacity, groups, concurrency):
     """Every ring (input, output, dead-letter) at `capacity` slots (1 is refused at compile
-    time), three threads sending batches and requests, handlers that fault at two stages:
-    each message is replied, received, kept by Back or in dead_letters(), exactly once."""
-    program = user_module(FAULTY_PIPELINE.replace("CAPACITY", str(capacity)))
+    time), three threads sending batches and requests, handlers that fault at two stages,
+    an ordered or parallel first stage, on 1, 2 or the device's most work-groups: each
+    message is replied, received, kept by Back or in dead_letters(), exactly once, and
+    none as queue_full."""
+    count = int(groups) if groups != "most" else _most_groups(backend)
+    if groups == "most" and count <= 2:
+        pytest.skip(f"{backend} runs {count} work-group(s) at once: groups=1 and 2 cover it")
+    program = user_module(FAULTY_PIPELINE.replace("CAPACITY", str(capacity)).replace(
+        "CONCURRENCY", repr(concurrency)))
     per_sender, asked = scale(backend, 6_000, 1_000), scale(backend, 300, 60)
     senders = 3
     sent = [(k, s) for k in range(senders) for s in range(per_sender)]
@@ -140,7 +158,7 @@ def test_tiny_rings_faulting_handlers_and_many_senders_account_for_every_message
     requested = [(k, s) for k in range(senders) for s in asks]
     fates = {key: _fate(key[1]) for key in sent + requested}
     with rc.launch(program.Front, backend=backend, output_capacity=capacity,
-                   dead_letter_capacity=capacity) as rt:
+                   dead_letter_capacity=capacity, groups=count) as rt:
         errors: list[Exception] = []
         replies, refused = [], []
 

@@ -68,9 +68,9 @@ def test_a_program_runs_through_every_driver_call(fake):
 
 def test_several_blocks_get_a_cooperative_launch_of_full_blocks(fake):
     module = fake(Squares)
-    with rc.launch(Squares, backend="cuda") as rt:
+    with rc.launch(Squares, backend="cuda", groups=1) as rt:
         assert rt.request(Squares, Work(id=1, data=[4, 0, 0, 0]), timeout=10.0).value == 16
-    with rc.launch(Squares, backend="cuda", groups=2) as rt:
+    with rc.launch(Squares, backend="cuda") as rt:     # by default one block per queue here
         assert rt.request(Squares, Work(id=2, data=[5, 0, 0, 0]), timeout=10.0).value == 25
     assert module.launches == [(1, 128, 11, False), (2, 128, 11, True)]
 

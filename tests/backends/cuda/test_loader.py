@@ -101,12 +101,18 @@ def test_simulated_gpu_relaunches_event_driven_programs(simulated):
 
 def test_blocks_threads_and_cooperative_launch_follow_the_program(simulated):
     drivers = simulated(Squares)
-    with rc.launch(Squares, backend="cuda") as rt:      # parallel, 2 instances
+    with rc.launch(Squares, backend="cuda", groups=1) as rt:      # parallel, 2 instances
         assert rt.request(Squares, Work(id=1, data=[3, 0, 0, 0]), timeout=10.0).value == 9
-    with rc.launch(Squares, backend="cuda", groups=2):
-        pass
+    with rc.launch(Squares, backend="cuda"):   # the default: every block the GPU holds,
+        pass                                   # no more than the program's 2 queues
     assert [launch[:2] + launch[3:] for d in drivers for launch in d.launches] == [
         (1, loader.MAX_PARALLEL_WIDTH, False), (2, loader.MAX_PARALLEL_WIDTH, True)]
+
+
+def test_the_default_groups_fit_what_the_gpu_holds(simulated):
+    simulated(Summer, resident_blocks=1)            # one block at a time: the default is 1
+    with rc.launch(Summer, backend="cuda") as rt:
+        assert rt.device.groups == 1
 
 
 def test_more_groups_than_the_gpu_holds_is_refused(simulated):

@@ -56,9 +56,23 @@ def test_device_choice_by_name_index_and_errors():
         rc.launch(Summer, backend="opencl", memory="managed")
 
 
-def test_one_work_group_by_default_more_on_request():
+def test_default_groups_follow_the_device_and_the_queues():
+    from ringc.backends.opencl.loader import default_groups
+
+    assert [default_groups(units, True, 3) for units in (1, 2, 3, 16)] == [1, 1, 2, 3]
+    assert [default_groups(units, False, 200) for units in (1, 132)] == [1, 132]
+    assert default_groups(132, False, 5) == 5
+
+
+def test_work_groups_by_default_and_on_request():
+    import pyopencl as cl
+
+    from ringc.backends.opencl.loader import default_groups, find_device
+
+    device = find_device()
+    is_cpu = bool(device.type & cl.device_type.CPU)
     with rc.launch(Stage, backend="opencl") as rt:         # Stage[0], Stage[1], Tail: 3 queues
-        assert rt.device.groups == 1
+        assert rt.device.groups == default_groups(device.max_compute_units, is_cpu, 3)
     with pytest.raises(ValueError, match="groups must be at least 1"):
         rc.launch(Stage, backend="opencl", groups=0)
     with rc.launch(Stage, backend="opencl", groups=2) as rt:   # two groups share the queues
