@@ -56,8 +56,8 @@ class Inbox:
 
     Locking: an Inbox takes no lock of its own. The runtime's one lock guards it: whoever
     calls a method (or sets `host_buffer`) holds that lock, briefly, never while waiting.
-    Two methods touch none of its buffers and need no lock: `output_fill` (a snapshot of
-    the ring's counters) and `as_arrays`."""
+    Three methods touch none of its buffers and need no lock: `output_ready` and
+    `output_fill` (snapshots of the ring) and `as_arrays`."""
 
     def __init__(self, memory: np.ndarray, layout: Layout, program: Program,
                  reasons: tuple[str, ...], codec: MessageCodec, latency: LatencyBook,
@@ -101,6 +101,11 @@ class Inbox:
         """Move every dead letter ready in the dead-letter queue into host memory."""
         if self._dead.ready():
             self._accept_dead(self._dead.consume(self._dead.capacity))
+
+    def output_ready(self) -> bool:
+        """Does the host output queue hold a message now? Two loads of the ring, no lock:
+        a snapshot, for a waiter to decide whether taking the lock is worth it."""
+        return self._output.ready() > 0
 
     def output_fill(self) -> float:
         """The host output queue's fill now (0..1), a snapshot while the device runs."""

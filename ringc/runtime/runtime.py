@@ -66,7 +66,9 @@ _YIELD_NS = 1_000_000                  # then yielding the CPU between polls thi
 _yield = getattr(os, "sched_yield", lambda: time.sleep(0))
 _EARLY_NS = 2_000_000                  # wake (and relaunch a parked program) this early
 _DUE_POLL = 0.0002                     # then poll this often until it is due (s)
-_FULL_PUMP_NS = 1_000_000              # a waiting caller's full pump period (ns)
+# a waiting caller's full pump period (ns): longer than _PUMP_INTERVAL, so while a launch
+# runs the pump thread does the full pumps and a waiter only collects its output
+_FULL_PUMP_NS = 5_000_000
 
 
 class Device(Protocol):
@@ -429,7 +431,7 @@ class Runtime:
             self._put_one(queue, type_id, payload, timeout, expect_reply=sent)
             left = None if timeout is None else max(0.0, sent[1] / 1e9 + timeout
                                                     - time.monotonic())
-            if not self._wait(take, left):
+            if not self._wait(take, left, output_only=True):
                 raise TimeoutError(f"no reply from {k.name} within {timeout} s")
             reply = got[0]
             if isinstance(reply, DeadLetter):
@@ -582,25 +584,34 @@ class Runtime:
         phase, active = self._stats["phase"][stop], self._stats["active"][stop]
         return bool(((phase == PHASE_STOPPED) | (active == 0)).all())
 
-    def _wait(self, ready, timeout: float | None) -> bool:
+    def _wait(self, ready, timeout: float | None, output_only: bool = False) -> bool:
         """Pump until `ready()` or `timeout`: polls back to back for _SPIN_NS (a reply
         takes microseconds), then yields the CPU between polls (`os.sched_yield`: another
         process keeps its turn, where `time.sleep(0)` can cost tens of µs) up to
-        _YIELD_NS, then sleeps, backing off to 1 ms."""
+        _YIELD_NS, then sleeps, backing off to 1 ms. With `output_only` (what `ready`
+        waits for comes through the host output queue, or a full pump: a dead letter, the
+        end of the program) a poll takes the lock only when the queue holds something,
+        another thread moved messages out of it or did a full pump since this one looked,
+        or a full pump is due."""
         deadline = None if timeout is None else time.monotonic() + timeout
         start = time.monotonic_ns()
         polls = 0
+        inbox, seen = self._inbox, None
         while True:
-            with self._lock:
-                now = time.monotonic_ns()
-                full = now - self._last_full_pump > _FULL_PUMP_NS
-                if full:
-                    self._last_full_pump = now
-                    self._check_device()
-                if not self._closed:
-                    self._pump(full)
-                if ready():
-                    return True
+            last = self._last_full_pump
+            if not output_only or seen != (inbox.collected, last) or inbox.output_ready() \
+                    or time.monotonic_ns() - last > _FULL_PUMP_NS:
+                with self._lock:
+                    now = time.monotonic_ns()
+                    full = now - self._last_full_pump > _FULL_PUMP_NS
+                    if full:
+                        self._last_full_pump = now
+                        self._check_device()
+                    if not self._closed:
+                        self._pump(full)
+                    if ready():
+                        return True
+                    seen = (inbox.collected, self._last_full_pump)
             if deadline is not None and time.monotonic() >= deadline:
                 return False
             waited = time.monotonic_ns() - start
@@ -623,6 +634,7 @@ class Runtime:
                 try:
                     self._check_device()
                     self._pump()
+                    self._last_full_pump = time.monotonic_ns()
                 except RingcError:
                     pass                     # recorded in self._error, raised to callers
                 running = self._device_running()
