@@ -95,7 +95,10 @@ def c_ping_pong_us(rounds: int) -> float | str:
         return float(ran.stdout)
 
 
-def raw_pocl_us(rounds: int) -> float | str:
+def raw_pocl_us(rounds: int, idle: float = 0.0) -> float | str:
+    """p50 of `rounds` round trips through a raw persistent PoCL kernel polled from Python,
+    each after `idle` seconds of sleep (a host thread waking cold: the floor of a first
+    request after idle)."""
     try:
         import pyopencl as cl
 
@@ -116,6 +119,8 @@ def raw_pocl_us(rounds: int) -> float | str:
     queue.flush()
     trips = []
     for i in range(rounds):
+        if idle:
+            time.sleep(idle)
         begin = time.perf_counter_ns()
         words[32] = i
         words[0] = 2 * i + 1

@@ -47,8 +47,8 @@ def launch(kernels, backend: str = "opencl", device=None, **options) -> Runtime:
     `dead_letter_capacity` (slots, powers of two), `host_buffer` (messages the host keeps
     from the output queue before the device sees backpressure), `debug`, `park_after`
     (seconds a program with nothing to do keeps polling before it parks; None: never
-    parks), and the backend's
-    own: OpenCL and CUDA `groups` (persistent work-groups, thread blocks on CUDA); OpenCL
+    parks), and the backend's own: `groups` (persistent work-groups, thread blocks on
+    CUDA; by default as many as the device runs at once, the simulator's 1); OpenCL
     `memory` ('auto', 'svm' or 'host_ptr'); CUDA `driver` ('cuda-python', the default, or
     'pycuda', which cannot launch cooperatively)."""
     if not isinstance(backend, str) or backend not in run_targets():

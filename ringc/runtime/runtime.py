@@ -354,11 +354,12 @@ class Runtime:
                 if self._closing:
                     raise RingcError(f"the runtime is shutting down: {done} of {total} "
                                      "message(s) went in")
-                n = min(total - done, ring.capacity)
+                n = ring.free(min(total - done, ring.capacity))   # correlations for these only
                 first = self._next_correlation
                 corrs = np.arange(first, first + n, dtype=np.uint64)
                 now = time.monotonic_ns()
-                put = ring.produce(type_id, records[done:done + n], HOST_QUEUE, corrs, now)
+                put = ring.produce(type_id, records[done:done + n], HOST_QUEUE, corrs,
+                                   now) if n else 0
                 if put:
                     self._next_correlation += put
                     self._latency.sent(first, put, now)
@@ -366,6 +367,10 @@ class Runtime:
                     done += put
                     if self._parks:
                         self._relaunch_if_needed(sent=True)
+                    # what the device sent back meanwhile leaves the output queue now, not
+                    # at the pump thread's next turn: a device echoing a stream of sends
+                    # would otherwise wait for room there
+                    self._inbox.collect(now)
                     continue
             if not self._wait(lambda: ring.free(1) > 0 or self._closing, timeout):
                 raise QueueFull(f"{ring.queue.name} stayed full for {timeout} s: {done} of "
