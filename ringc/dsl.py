@@ -161,6 +161,10 @@ def _host_value(what: str, ftype: FieldType, value):
     leaf = leaf_type(ftype)
     if isinstance(leaf, ScalarType):
         values = np.asarray(value)
+        if leaf.is_int and values.dtype.kind == "f" and not isinstance(value, np.ndarray):
+            exact = np.asarray(value, dtype=object)     # ints past int64 made numpy pick float
+            if all(isinstance(v, (int, np.integer)) for v in exact.flat):
+                values = exact
         if values.shape != array_shape(ftype):
             raise ValueError(f"{what}: shape {values.shape}, not {array_shape(ftype)}")
         if leaf.is_int and values.dtype.kind == "f":
