@@ -5,7 +5,9 @@ the goal, and the ratio to the floor measured in the same run.
 The floors: two C threads ping-ponging a cache line, and a raw persistent PoCL kernel
 polled from Python (bench/floor_bench.py). Latencies print as multiples of the C
 ping-pong's round trip; the figures in the "before" column are the issue's, not
-re-measured (this file cannot run yesterday's code). `--quick`: small counts, a dry run.
+re-measured (this file cannot run yesterday's code). Bulk rates are the best of three
+streams in one launch (the first stream in a process also pays for the memory the host
+buffer grows into: up to 2x slower). `--quick`: small counts, a dry run.
 A backend that cannot run here prints `opencl: skipped: <why>`.
 """
 
@@ -127,7 +129,7 @@ def main() -> None:
     idle_parking = first_after_idle(trials, idle)
     idle_polling = first_after_idle(trials, idle, park_after=None)
     raw_idle = floor_bench.raw_pocl_us(trials, idle)
-    rates = {name: runtime_bench.bulk_rate(BACKEND, kernel, n_bulk, back)
+    rates = {name: runtime_bench.bulk_rate(BACKEND, kernel, n_bulk, back, rounds=3)
              for name, kernel, back in (("count", runtime_bench.Count, False),
                                         ("echo", Echo, True),
                                         ("pipeline", runtime_bench.First, False))}
