@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -21,14 +22,14 @@ from ..ir.walk import all_stmts
 from ..protocol import DEAD_QUEUE, FIRST_USER_REASON, HOST_QUEUE, REASONS
 from .codec import MessageCodec
 from .reports import DeadLetter, LatencyBook
-from .rings import OutputRing, read_header
+from .rings import OutputRing, read_header_words
 
 __all__ = ["Inbox"]
 
 
-@dataclass(frozen=True)
-class RawReply:
-    """A reply as it came: its type and the slot's bytes (decoded by whoever takes it)."""
+class RawReply(NamedTuple):
+    """A reply as it came: its type and the slot's bytes (decoded by whoever takes it). A
+    tuple: one is made per reply on the latency path."""
     type_id: int
     data: bytes
     offset: int
@@ -113,8 +114,7 @@ class Inbox:
 
     def _accept_one(self, row: bytes, now: int) -> None:
         """`_accept_output` of one slot, without numpy's per-call overheads."""
-        header = read_header(row)
-        type_id, source, corr = header.type_id, header.source, header.correlation
+        type_id, source, _, corr, _ = read_header_words(row)
         if self._replies.get(corr, 0) is None:
             self._replies[corr] = RawReply(type_id, row, self._payload_offset)
             return
