@@ -239,13 +239,18 @@ class Runtime:
         """Return once the first launch runs its loop (or already parked): PoCL builds a
         kernel for its work-group size at the first launch, which would otherwise delay
         the first message by 50-200 ms. A device that never gets there is reported by the
-        calls that follow, not here."""
+        calls that follow, not here. `running()` is asked once more after the entry: a
+        device may act on it (OpenCL records what PoCL cached for the program; a process
+        that ends within the pump thread's first period would otherwise record nothing)."""
         deadline = time.monotonic() + limit
-        while not self._entered[0] and time.monotonic() < deadline:
+        while True:
+            entered = bool(self._entered[0])
             try:
-                if not self.device.running():
+                if not self.device.running() or entered:
                     return
             except RingcError:
+                return
+            if time.monotonic() >= deadline:
                 return
             time.sleep(0.0005)
 
