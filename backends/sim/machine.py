@@ -71,6 +71,7 @@ from ringc.protocol import (
     SERVE_PERSISTENT,
     SLOT,
     STATS,
+    SWEEP_PASSES,
     check,
 )
 
@@ -86,9 +87,10 @@ _STOP, _RUNNING, _NEXT_CORRELATION, _DEAD_OVERFLOW, _STOPPING, _PARKING = (
         "stop", "running", "next_correlation", "dead_letter_overflow", "stopping", "parking"))
 _PARK_AFTER = CONTROL.offset("park_after") >> 3          # a u64 index
 (_ACTIVE, _PROCESSED, _DEAD, _SENT, _RECEIVED, _BUSY, _DEFERRED, _WAITS_HOST, _LOST,
- _PHASE, _HOOK_FAULT, _SCHEDULED, _TICK_FAULT) = (STATS.word(n) for n in (
+ _PHASE, _HOOK_FAULT, _SCHEDULED, _TICK_FAULT, _BELL) = (STATS.word(n) for n in (
     "active", "processed", "dead_lettered", "sent", "received", "busy", "deferred",
-    "waits_host", "dead_letters_lost", "phase", "hook_fault", "scheduled", "tick_fault"))
+    "waits_host", "dead_letters_lost", "phase", "hook_fault", "scheduled", "tick_fault",
+    "bell"))
 _STATS_WORDS = STATS.size >> 2
 _SEQ, _TYPE_ID, _SOURCE, _FLAGS = (SLOT.word(n) for n in ("seq", "type_id", "source", "flags"))
 _CORRELATION, _TIMESTAMP = SLOT.offset("correlation"), SLOT.offset("timestamp")
@@ -335,6 +337,7 @@ class SimMachine:
         parking = False         # whether this group counts itself in `parking`
         for pass_ in itertools.count():
             go = w32[_STOP] == 0
+            sweep = pass_ % SWEEP_PASSES == 0     # every queue's rings looked at, bell or not
             took = 0
             claimed: list[tuple[KernelLayout, int, _Ring, int]] = []
             for k in self.layout.kernels if go else ():
@@ -346,23 +349,30 @@ class SimMachine:
                         line = stats + q * _STATS_WORDS
                         if q % groups != group:
                             continue
-                        if not (k.hooks or k.timed) and not self._ready(q):
+                        belled = not (k.hooks or k.timed)
+                        if belled and (not sweep and w32[line + _BELL] == 0
+                                       or not self._ready(q)):
                             continue            # nothing to take: counters untouched
                         if w32[line + _ACTIVE] == 0:
                             continue
                         self._add(line + _BUSY, 1)
+                        if belled:
+                            w32[line + _BELL] = 0
                         if k.hooks:
                             took += self._lifecycle(k, q)
                         if k.timed:
                             took += self._fire(k, q)
                         took += self._serve(k, q, pass_)
+                        if belled and self._ready(q):
+                            w32[line + _BELL] = 1       # more to take
                         self._add(line + _BUSY, _M32)
                     continue
                 for i in range(k.instances):
                     q = k.queue_base + (pass_ + group + i) % k.instances
-                    if not self._ready(q):
-                        continue                # nothing to claim
                     line = stats + q * _STATS_WORDS
+                    if not sweep and w32[line + _BELL] == 0 or not self._ready(q):
+                        continue                # nothing to claim
+                    w32[line + _BELL] = 0
                     mine = 0
                     while len(claimed) < self.width and mine < k.max_batch:
                         self._add(line + _BUSY, 1)     # released with the slot
@@ -373,6 +383,8 @@ class SimMachine:
                             break
                         claimed.append((k, q, *got))
                         mine += 1
+                    if self._ready(q):
+                        w32[line + _BELL] = 1           # more to claim
             n = len(claimed)
             park = False        # PARK_WHEN_IDLE: return once all groups idled park_after ns
             if took + n > 0:
@@ -449,6 +461,7 @@ class SimMachine:
                 size = 8 * self.words.get(type_id, 0)
                 self.arena[start:start + size] = timers.payload[slot].view(np.uint8)[:size]
                 self._publish(ring, pos, type_id, q, int(timers.corr[slot]))
+                self.w32[self._line(to) + _BELL] = 1
                 self._add(self._line(to) + _SCHEDULED, _M32)
                 timers.pop(slot)
                 did += 1
@@ -676,6 +689,8 @@ class SimMachine:
         start = ring.slot(pos) + ring.payload
         self.arena[start:start + payload.size] = payload
         self._publish(ring, pos, type_id, ctx.queue, corr)
+        if to != HOST_QUEUE:
+            self.w32[self._line(to) + _BELL] = 1
 
     def _dead(self, ctx: _Context, at: int, reason: int, detail: int, source: int, corr: int,
               type_id: int, payload: np.ndarray) -> None:

@@ -53,7 +53,7 @@ from .inbox import Inbox, RawReply
 from .interrupts import Guarded
 from .interrupts import install as install_interrupt_deferral
 from .reports import Counters, DeadLetter, LatencyBook, Metrics, Status, stats_view
-from .rings import IngressRing, full_fence, u32_at, u64_at
+from .rings import IngressRing, full_fence, publish_fence, u32_at, u64_at
 
 __all__ = ["Device", "Runtime"]
 
@@ -195,6 +195,7 @@ class Runtime:
         self._wake = threading.Event()          # a send or a shutdown wakes the pump thread
         self._device_due: int | None = None     # the next due timer or tick while parked
         self._stats = stats_view(mem, layout.stats_offset, layout.num_queues)
+        self._bells = self._stats["bell"]
         self._counters = Counters(self._stats)
         self._lost_reported = self._counters.total["dead_letters_lost"].copy()
         # the queues of instances with lifecycle hooks, per hook
@@ -342,12 +343,19 @@ class Runtime:
                 full.add(queue)
                 waiting.append(timer)
                 continue
+            self._ring_bell(queue)
             self._next_correlation += 1
             self._latency.sent(corr, 1, time.monotonic_ns())
             self._host_puts[queue] += 1
             self._host_scheduled[queue] -= 1
         for timer in waiting:
             heapq.heappush(timers, timer)
+
+    def _ring_bell(self, queue: int) -> None:
+        """Tell the device loop that input queue `queue` holds new messages (its stats
+        line's `bell`, after the ring's stores: docs/device-program.md, "Bells")."""
+        publish_fence()
+        self._bells[queue] = 1
 
     def _put(self, queue: int, type_id: int, records: np.ndarray,
              timeout: float | None) -> int:
@@ -366,6 +374,7 @@ class Runtime:
                 put = ring.produce(type_id, records[done:done + n], HOST_QUEUE, corrs,
                                    now) if n else 0
                 if put:
+                    self._ring_bell(queue)
                     self._next_correlation += put
                     self._latency.sent(first, put, now)
                     self._host_puts[queue] += put
@@ -395,6 +404,7 @@ class Runtime:
                 corr = self._next_correlation
                 now = time.monotonic_ns()
                 if ring.produce_one(type_id, payload, HOST_QUEUE, corr, now):
+                    self._ring_bell(queue)
                     self._next_correlation += 1
                     if expect_reply is not None:
                         self._inbox.expect_reply(corr)
