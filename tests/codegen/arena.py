@@ -17,10 +17,12 @@ def u32(arena: np.ndarray, offset: int) -> np.ndarray:
 
 
 def push(arena: np.ndarray, layout: Layout, queue_id: int, message: str, record,
-         source: int = HOST_QUEUE, correlation: int = 0, ring: str = "ingress") -> None:
+         source: int = HOST_QUEUE, correlation: int = 0, ring: str = "ingress",
+         bell: bool = True) -> None:
     """Produce one message into an input queue as the host does: into its ingress ring,
     where the host is the only producer (`ring="device"`: the device ring, as a kernel's
-    rc.send would, possible here only because nothing else runs meanwhile)."""
+    rc.send would, possible here only because nothing else runs meanwhile), then ring the
+    queue's bell (`bell=False`: leave it, as a bell lost to a missing fence would be)."""
     q = layout.ingress_queue(queue_id) if ring == "ingress" else layout.queue(queue_id)
     tail = int(u32(arena, q.tail_offset)[0])
     start = q.slots_offset + (tail & (q.capacity - 1)) * q.slot_size
@@ -32,6 +34,8 @@ def push(arena: np.ndarray, layout: Layout, queue_id: int, message: str, record,
     slot["payload"] = record
     slot["seq"] = tail + 1
     u32(arena, q.tail_offset)[0] = tail + 1
+    if bell:
+        u32(arena, layout.stats_line(queue_id) + STATS.offset("bell"))[0] = 1
 
 
 def drain(arena: np.ndarray, queue_id: int, layout: Layout) -> list[dict]:

@@ -16,7 +16,7 @@ import ringc as rc
 from ringc.codegen import generate
 from ringc.protocol import RETURN_WHEN_IDLE, SERVE_PERSISTENT, SLOT
 from tests.backends.sim.runner import SimDrainRunner
-from tests.codegen.arena import DrainRunner, push
+from tests.codegen.arena import DrainRunner, push, stats
 from tests.codegen.programs import FLOAT_OPS, semantics_program
 from tests.codegen.test_pocl_semantics import HOST_CLOCK, float_values, int_cases
 from tests.conftest import PRELUDE
@@ -213,6 +213,22 @@ def test_end_to_end_programs(user_module, source, kernel, message, local_size, l
                 runner.host(arena)
                 runner.dead(arena)
     compare(compiled.program, compiled, drive, local_size)
+
+
+def test_bells_are_rung_and_cleared_alike_and_a_silent_one_is_swept(user_module):
+    """Messages whose bell was never rung are still taken (a launch's first pass looks at
+    every ring); after the drain every bell is clear, on PoCL and the simulator alike."""
+    compiled = rc.compile(user_module(PIPE).A, "opencl", output_capacity=64)
+    layout = compiled.layout
+    job = layout.message("Job").dtype
+
+    def drive(runner, arena):
+        for n in range(10):
+            push(arena, layout, 0, "Job", np.array((n,), job)[()], bell=False)
+        runner.run(arena)
+        assert [int(m["payload"]["n"]) for m in runner.host(arena)] == list(range(10))
+    arena = compare(compiled.program, compiled, drive)
+    assert [int(stats(arena, layout, q)["bell"]) for q in range(layout.num_queues)] == [0, 0]
 
 
 # ---- random programs ---------------------------------------------------------------------
