@@ -25,10 +25,10 @@ _STRUCT_CODES = {"b1": "?", "i1": "b", "u1": "B", "i2": "h", "u2": "H", "i4": "i
                  "i8": "q", "u8": "Q", "f4": "f", "f8": "d"}
 
 
-def struct_layout(dtype: np.dtype):
+def struct_layout(dtype: np.dtype, scalars_only: bool = False):
     """(struct.Struct, [(field, numpy scalar type, array length or 0)]) of a message dtype
     of scalars and arrays of scalars, in memory order with the padding skipped; None for
-    other fields (addresses)."""
+    other fields (addresses). `scalars_only`: the struct reads the arrays as padding."""
     fields = sorted((dtype.fields[n][1], n, dtype.fields[n][0]) for n in dtype.names)
     fmt, at, parts = "<", 0, []
     for offset, name, ftype in fields:
@@ -37,8 +37,9 @@ def struct_layout(dtype: np.dtype):
         if code is None or len(shape) > 1:
             return None
         count = shape[0] if shape else 0
-        fmt += "x" * (offset - at) + (f"{count}{code}" if count else code)
-        at = offset + ftype.itemsize
+        if not (count and scalars_only):
+            fmt += "x" * (offset - at) + (f"{count}{code}" if count else code)
+            at = offset + ftype.itemsize
         parts.append((name, base.type, count))
     return struct.Struct(fmt + "x" * (dtype.itemsize - at)), parts
 
@@ -50,18 +51,12 @@ def struct_decoder(cls, dtype: np.dtype):
     numpy scalar type, and one `np.frombuffer` copy per array (bool arrays compared with
     zero). The buffer (bytes, bytearray, memoryview...) must hold the whole message at
     `offset` (struct.error otherwise)."""
-    found = struct_layout(dtype) if cls is not None else None
+    found = struct_layout(dtype, scalars_only=True) if cls is not None else None
     if found is None:
         return None
-    _, parts = found
-    fmt, at = "<", 0                        # the scalars' struct: arrays read as padding
-    for name, make, count in parts:
-        if not count:
-            offset, item = dtype.fields[name][1], np.dtype(make)
-            fmt += "x" * (offset - at) + _STRUCT_CODES[item.str[1:]]
-            at = offset + item.itemsize
+    scalars, parts = found
     helpers: dict[str, object] = {
-        "unpack": struct.Struct(fmt + "x" * (dtype.itemsize - at)).unpack_from,
+        "unpack": scalars.unpack_from,
         "new": cls.__new__, "cls": cls, "frombuffer": np.frombuffer,
         "u1": np.dtype(np.uint8)}
     values = [f"v{i}" for i, (_, _, count) in enumerate(parts) if not count]
