@@ -15,7 +15,7 @@ from typing import TypeVar
 
 import numpy as np
 
-__all__ = ["DeviceInfo", "choose_device", "yes_no"]
+__all__ = ["DeviceInfo", "choose_device", "default_groups", "yes_no"]
 
 
 @dataclass
@@ -67,3 +67,11 @@ def choose_device(found: Sequence[Device], wanted: str | int | None,
 
 def yes_no(flag: bool) -> str:
     return "yes" if flag else "no"
+
+
+def default_groups(units: int, is_cpu: bool, queues: int) -> int:
+    """Work-groups (CUDA: blocks) when `groups` is not given (docs/runtime.md,
+    "Work-groups"): as many as the device runs at once (`units`), one fewer on a CPU device
+    (its last core is the host's), at least one, and no more than the program's input
+    queues."""
+    return max(1, min(units - 1 if is_cpu else units, queues))

@@ -41,7 +41,7 @@ from ringc.arena import Layout
 from ringc.errors import BackendUnavailable, RingcError
 from ringc.protocol import MAX_LOCAL
 
-from ..devices import choose_device
+from ..devices import choose_device, default_groups
 from ..record import LoadRequest
 from ..toolchain import BuildFailed, ToolchainUnavailable
 from . import driver
@@ -154,8 +154,7 @@ class CudaDevice:
         if resident < 1:
             raise BackendUnavailable(f"a block of {self.block} thread(s) of this program "
                                      f"does not fit on {self.gpu.name}")
-        # the default: every block the GPU holds at once, no more than the program's queues
-        wanted = groups or max(1, min(resident, layout.num_queues))
+        wanted = groups or default_groups(resident, False, layout.num_queues)
         if wanted > resident:
             raise BackendUnavailable(
                 f"{self.gpu.name} holds {resident} resident block(s) of {self.block} "

@@ -30,7 +30,7 @@ from ringc.protocol import CONTROL
 from ringc.runtime.clock import anchor as clock_anchor
 from ringc.runtime.clock import tsc_reader
 
-from ..devices import choose_device
+from ..devices import choose_device, default_groups
 from ..record import LoadRequest
 from . import cache, stack
 from .toolchain import build_options, devices, opencl, require_linker, unusable_compiler
@@ -51,13 +51,6 @@ def load(request: LoadRequest) -> OpenCLDevice:
     return OpenCLDevice(request.source, request.layout, request.image, device=request.device,
                         memory=request.settings["memory"], groups=request.settings["groups"],
                         parallel=request.parallel, fast_math=request.fast_math)
-
-
-def default_groups(units: int, is_cpu: bool, queues: int) -> int:
-    """Work-groups when `groups` is not given (docs/runtime.md, "Work-groups"): as many as
-    the device runs at once, one fewer on a CPU device (its last core is the host's), at
-    least one, and no more than the program's input queues."""
-    return max(1, min(units - 1 if is_cpu else units, queues))
 
 
 def find_device(wanted: str | int | None = None):
