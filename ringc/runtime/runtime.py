@@ -367,7 +367,9 @@ class Runtime:
                 if self._closing:
                     raise RingcError(f"the runtime is shutting down: {done} of {total} "
                                      "message(s) went in")
-                n = ring.free(min(total - done, ring.capacity))   # correlations for these only
+                # correlations for at most the slots not in use (`produce` finds how many
+                # are free; a ring's worth each round cost more than the copy)
+                n = min(total - done, ring.capacity - ring.used())
                 first = self._next_correlation
                 corrs = np.arange(first, first + n, dtype=np.uint64)
                 now = time.monotonic_ns()
