@@ -152,6 +152,34 @@ def _run(kind: str, sample: str, env: dict) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def _env(cache: str, bytecode: bool) -> dict:
+    """A child's environment: ringc importable from this tree, every cache under `cache`;
+    `bytecode`: Python's .pyc files written once and then read (under a prefix of our own,
+    so the source tree stays clean), as for an installed package."""
+    env = {**os.environ, "RINGC_CACHE_DIR": cache,
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT),
+                                                       os.environ.get("PYTHONPATH")]))}
+    env.pop("POCL_CACHE_DIR", None)
+    if bytecode:
+        env["PYTHONPYCACHEPREFIX"] = str(Path(cache) / "pyc")
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+    else:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
+
+
+def warm_startup(runs: int, sample: str = str(ROOT / "samples" / "pipeline.py")) -> tuple[
+        float, float]:
+    """Median ms, over `runs` new processes each, of `import ringc` and of `rc.launch` of
+    the sample's kernels, with warm caches (what `main` reports as such)."""
+    with tempfile.TemporaryDirectory() as cache:
+        env = _env(cache, bytecode=True)
+        _run("launch", sample, env)                              # warms the caches
+        imports = _median([_run("import", sample, env) for _ in range(runs)])
+        launches = _median([_run("launch", sample, env) for _ in range(runs)])
+    return imports["import"] * 1e3, launches["launch"] * 1e3
+
+
 def _median(runs: list[dict]) -> dict:
     return {key: statistics.median(run.get(key, 0.0) for run in runs) for key in runs[0]}
 
@@ -170,16 +198,9 @@ def main() -> None:
         print(json.dumps(CHILDREN[args.child](args.sample)))
         return
     with tempfile.TemporaryDirectory() as cache:
-        env = {**os.environ, "RINGC_CACHE_DIR": cache,
-               "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT),
-                                                           os.environ.get("PYTHONPATH")]))}
-        env.pop("POCL_CACHE_DIR", None)
-        plain = {**env, "PYTHONDONTWRITEBYTECODE": "1"}
+        plain = _env(cache, bytecode=False)
         unwritten = _median([_run("import", args.sample, plain) for _ in range(args.runs)])
-        # as installed: Python's .pyc files written once, then read (a prefix of our own,
-        # so the source tree stays clean and PYTHONDONTWRITEBYTECODE here changes nothing)
-        env["PYTHONPYCACHEPREFIX"] = str(Path(cache) / "pyc")
-        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env = _env(cache, bytecode=True)     # as installed
         cold = _run("launch", args.sample, env)
         import_runs = [_run("import", args.sample, env) for _ in range(args.runs)]
         launch_runs = [_run("launch", args.sample, env) for _ in range(args.runs)]

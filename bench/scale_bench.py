@@ -26,6 +26,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import floor_bench  # noqa: E402
+import launch_bench  # noqa: E402
 import queues_bench  # noqa: E402
 import runtime_bench  # noqa: E402
 from bench_kernels import Echo, Msg  # noqa: E402
@@ -36,19 +37,12 @@ BACKEND = "opencl"
 BUSY = "while True: pass"
 
 
-def request_p50_p99(n: int, **options) -> tuple[float, float]:
-    with rc.launch(Echo, backend=BACKEND, **options) as rt:
-        msg = Msg(id=1)
-        return runtime_bench.round_trips(lambda: rt.request(Echo, msg, timeout=10.0), n,
-                                         min(500, n))
-
-
 def request_with_busy_neighbour(n: int) -> float:
     """p50 while another process spins on a core."""
     neighbour = subprocess.Popen([sys.executable, "-c", BUSY])
     try:
         time.sleep(0.2)
-        return request_p50_p99(n)[0]
+        return runtime_bench.request_latency(BACKEND, Echo, n)[0]
     finally:
         neighbour.kill()
         neighbour.wait()
@@ -67,39 +61,6 @@ def first_after_idle(trials: int, idle: float, **options) -> float:
             rt.request(Echo, msg, timeout=10.0)
             times.append((time.perf_counter() - start) * 1e6)
     return float(np.median(times))
-
-
-# a new process as on a user's machine: bytecode cached (an installed package has its .pyc
-# files; PYTHONDONTWRITEBYTECODE, set on some machines, would compile every module anew)
-FRESH_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-
-
-def in_new_process(code: str) -> str:
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          check=True, cwd=HERE.parent, env=FRESH_ENV).stdout
-
-
-def import_ms(runs: int) -> float:
-    code = "import time; t = time.perf_counter(); import ringc; " \
-           "print((time.perf_counter() - t) * 1e3)"
-    in_new_process(code)                                     # writes the bytecode caches
-    return float(np.median([float(in_new_process(code)) for _ in range(runs)]))
-
-
-def warm_launch_ms(runs: int) -> float:
-    """Median, over fresh processes, of rc.launch of samples/pipeline.py until it returns
-    (the caches warm from a first run)."""
-    sample = HERE.parent / "samples" / "pipeline.py"
-    code = ("import time, ringc as rc\n"
-            "from pathlib import Path\n"
-            "from ringc.frontend.files import import_file\n"
-            f"m = import_file(Path({str(sample)!r}))\n"
-            "t = time.perf_counter()\n"
-            "rt = rc.launch(m.Clean, backend='opencl')\n"
-            "print((time.perf_counter() - t) * 1e3)\n"
-            "rt.shutdown()\n")
-    in_new_process(code)                                     # warms the caches
-    return float(np.median([float(in_new_process(code).split()[0]) for _ in range(runs)]))
 
 
 def row(name: str, before: str, now: float, unit: str, goal: str, met: bool,
@@ -124,7 +85,7 @@ def main() -> None:
         return
     ping = floor_bench.c_ping_pong_us(20_000)
     raw = floor_bench.raw_pocl_us(20_000)
-    p50, p99 = request_p50_p99(n_req)
+    p50, p99 = runtime_bench.request_latency(BACKEND, Echo, n_req)
     busy = request_with_busy_neighbour(n_req)
     idle_parking = first_after_idle(trials, idle)
     idle_polling = first_after_idle(trials, idle, park_after=None)
@@ -135,7 +96,7 @@ def main() -> None:
                                         ("pipeline", runtime_bench.First, False))}
     one = queues_bench.drain_rate(BACKEND, 1, drain_capacity, drain_rounds)
     many = queues_bench.drain_rate(BACKEND, 16, drain_capacity, drain_rounds)
-    imported, launched = import_ms(runs), warm_launch_ms(runs)
+    imported, launched = launch_bench.warm_startup(runs)
 
     def vs_floor(us: float) -> str:
         parts = []
