@@ -42,10 +42,15 @@ bench: setup
 	$(PY) bench/message_bench.py
 	$(PY) bench/scale_bench.py
 
-# The GPU machine (Python 3.12, no network) lacks lark; ringc's editable install builds
-# with setuptools>=77. Fetch both as wheels here; the device tool carries .whl/ there.
+# The GPU machine (Python 3.12, x86-64, no network) lacks lark, and PoCL for the check of
+# work-groups over its CPU cores; ringc's editable install builds with setuptools>=77.
+# Fetch them as wheels here (about 60 MB, under the device tool's 64 MiB with the tree);
+# the device tool carries .whl/ there.
+GPU_WHEEL_PLATFORM = --python-version 3.12 --implementation cp \
+	--platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64
 gpu-wheels: setup
-	$(PY) -m pip download -q --no-deps --only-binary=:all: -d .whl "lark>=1.1" "setuptools>=77"
+	$(PY) -m pip download -q --no-deps --only-binary=:all: $(GPU_WHEEL_PLATFORM) -d .whl \
+	  "lark>=1.1" "setuptools>=77" pyopencl pocl-binary-distribution pytools platformdirs siphash24
 
 # On the GPU machine: `make gpu-check` (results under $$OUT; see scripts/gpu_check.sh).
 gpu-check:
