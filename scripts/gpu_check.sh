@@ -95,6 +95,7 @@ setup() {
     "$target" -m pip install -q --no-index --find-links .whl pyopencl pocl-binary-distribution \
         || echo "PoCL not installed: the pocl step will say why"
     "$target" -m pip show ringc lark | grep -E '^(Name|Version|Location)'
+    "$PY" -c "from ringc.runtime import rings; print('host rings:', rings.IMPLEMENTATION)"
     "$PY" -m ringc.cli devices
 }
 
