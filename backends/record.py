@@ -21,7 +21,10 @@ class Target:
     `prepare` (the user's `device` and the launch settings -> what `load` gets as
     `request.prepared`, checked before anything is compiled); a target without `load` says
     why in `cannot_run`. `launch_options` are its own `rc.launch` options with defaults;
-    `devices` lists what it can run on here (`ringc devices`)."""
+    `devices` lists what it can run on here (`ringc devices`). A backend that runs another
+    target's emitted source (an executing shim, `backends/shim/`) names that target in
+    `runs_source_of` and has no dialect of its own: it is a backend, never a compile
+    target."""
     name: str
     order: int
     description: str
@@ -34,11 +37,18 @@ class Target:
     prepare: str | None = None
     cannot_run: str | None = None
     launch_options: Mapping[str, Any] = field(default_factory=dict)
+    runs_source_of: str | None = None
     package: str = ""                  # filled in by the registry: ringc.backends.<name>
 
     @property
     def compiles(self) -> bool:
         return self.dialect is not None
+
+    @property
+    def source_target(self) -> str | None:
+        """The target whose source this backend runs: its own, another's, or None (the
+        simulator runs the IR)."""
+        return self.runs_source_of or (self.name if self.compiles else None)
 
     @property
     def runs(self) -> bool:

@@ -73,9 +73,9 @@ def launch(kernels, backend: str = "opencl", device=None, **options) -> Runtime:
         program, messages, kernel_classes = _program(kernels)
         capacities = dict(output_capacity=settings["output_capacity"],
                           dead_letter_capacity=settings["dead_letter_capacity"])
-        if record.compiles:
-            generated = codegen.generate_cached(program, backend, debug=settings["debug"],
-                                                **capacities)
+        if record.source_target:
+            generated = codegen.generate_cached(program, record.source_target,
+                                                debug=settings["debug"], **capacities)
             layout, reasons, source = generated.layout, generated.reasons, generated.source
         else:                               # the target runs the IR itself
             layout = compute_layout(program, **capacities)

@@ -1,8 +1,10 @@
 """The registry of targets: one `Target` record per folder of `ringc.backends`.
 
 A target folder (`backends/<name>/`) holds a module `target.py` whose `TARGET` is its
-record (`ringc.backends.record.Target`); the registry finds every such folder when first
-asked, and nothing else in ringc lists target names. A record is data: what the target is
+record (`ringc.backends.record.Target`); a folder of backends that run other targets'
+source (`backends/shim/`) has `RUNNERS` instead, each named `<source target>-<folder>`.
+The registry finds every such folder when first asked, and nothing else in ringc lists
+target names. A record is data: what the target is
 called, how its programs are spelled (dialect and template, for targets that compile), how
 its toolchain checks a program, how devices are found and how a program is loaded and
 launched. The pieces are named as "module:attribute" references, relative to the target's
@@ -38,11 +40,17 @@ def _discovered() -> tuple[Target, ...]:
             if exc.name == f"{package}.target":
                 continue                   # a folder that is not a target
             raise
-        record: Target = module.TARGET
-        if record.name != info.name:
+        record: Target | None = getattr(module, "TARGET", None)
+        if record is not None and record.name != info.name:
             raise ImportError(f"{package}.target names its target {record.name!r}: a "
                               f"target is named after its folder")
-        found.append(replace(record, package=package))
+        for runner in getattr(module, "RUNNERS", ()):
+            if runner.runs_source_of is None or \
+                    runner.name != f"{runner.runs_source_of}-{info.name}":
+                raise ImportError(f"{package}.target's runner {runner.name!r} must name the "
+                                  f"target it runs and be called <target>-{info.name}")
+        found += [replace(r, package=package)
+                  for r in ([record] if record else []) + list(getattr(module, "RUNNERS", ()))]
     return tuple(sorted(found, key=lambda t: (t.order, t.name)))
 
 
