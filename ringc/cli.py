@@ -22,6 +22,7 @@ examples:
   ringc inspect samples/scatter_gather.py
   ringc check out/pipeline.rir --target opencl
   ringc check out/pipeline.cu                            # an emitted program, as written
+  ringc check --run samples/pipeline.py                  # run CUDA and MSL through the shims
   ringc devices
 
 FILE is a Python file defining @rc.ring_kernel classes, or a .rir file of textual IR.
@@ -124,8 +125,14 @@ def build_parser() -> argparse.ArgumentParser:
                                    "the real toolchains found here: PoCL (OpenCL), NVRTC or "
                                    "nvcc (CUDA, sm_80 and sm_90), and g++ -fsyntax-only over "
                                    "a Metal shim header (a syntax and type check, not Metal). "
-                                   "FILE may also be an emitted .cl, .cu or .metal program.")
+                                   "FILE may also be an emitted .cl, .cu or .metal program. "
+                                   "--run also runs FILE's program through each target's "
+                                   "executing shim on this CPU (docs/shims.md) and compares "
+                                   "it with the simulator.")
     _file_args(p)
+    p.add_argument("--run", action="store_true", dest="run_shims",
+                   help="also run the program through the executing shims (cuda-shim, "
+                        "metal-shim) with a smoke exchange and compare with the simulator")
     p.set_defaults(run=cmd_check)
 
     p = sub.add_parser("devices", help="list backends and devices available here",
@@ -206,7 +213,35 @@ def cmd_check(args) -> int:
             _print(_indent(result.log.strip()))
         elif result.ok is None:
             _print(_indent(result.log.strip()))
+    if args.run_shims:
+        failed = _check_run(args, target) or failed
     return 1 if failed else 0
+
+
+def _check_run(args, emitted_target: str | None) -> bool:
+    """`ringc check --run`: the shims' smoke runs; True when one failed or disagreed."""
+    from .smoke import check_run
+
+    if emitted_target is not None:
+        raise CompileError(f"--run runs a program from its .py file; {args.file} is emitted "
+                           f"{emitted_target} source", hint=f"ringc check --run <the .py "
+                           f"file {args.file.name} was compiled from>")
+    if args.file.suffix != ".py":
+        raise CompileError(f"--run runs a .py file's kernels, not {args.file}")
+    wanted = [t.name for t in all_targets() if t.runs_source_of
+              and (args.target == "all" or t.runs_source_of == args.target)]
+    if not wanted:
+        raise CompileError(f"no executing shim runs {args.target} programs (shims: "
+                           f"{', '.join(t.name for t in all_targets() if t.runs_source_of)})")
+    failed = False
+    _print("running through the executing shims (this CPU, not a GPU), against the "
+           "simulator:")
+    for result in check_run(args.file, wanted):
+        _print(f"{result.backend:10} {result.verdict}")
+        if result.detail:
+            _print(_indent(result.detail.strip()))
+        failed = failed or result.ok is False
+    return failed
 
 
 def cmd_inspect(args) -> int:

@@ -83,3 +83,9 @@ class DeadLettered(RingcError):
         where = dead_letter.kernel if dead_letter.instance < 0 else (
             f"{dead_letter.kernel}[{dead_letter.instance}]")
         super().__init__(f"the request was dead-lettered at {where}: {dead_letter.reason}")
+
+
+class ShimBuildError(RingcError):
+    """An executing shim (docs/shims.md) could not build an emitted program: the message
+    names the builtin the shim lacks, or gives the compiler's first error and the emitted
+    line it points at."""

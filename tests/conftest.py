@@ -38,10 +38,12 @@ def user_kernels(user_module):
     return load
 
 
-@pytest.fixture(params=["sim", "opencl", "cuda"])
+@pytest.fixture(params=["sim", "opencl", "cuda", "cuda-shim", "metal-shim"])
 def backend(request) -> str:
     """Runs a test on every backend present: the simulator always, OpenCL where pyopencl
-    finds a device, CUDA where a GPU, its driver and ringc's CUDA loader are there."""
+    finds a device, CUDA where a GPU, its driver and ringc's CUDA loader are there, and the
+    emitted CUDA and Metal programs on this CPU through the executing shims where a C++
+    compiler is (docs/shims.md)."""
     why = unavailable(request.param)
     if why:
         pytest.skip(f"{request.param}: {why}")
