@@ -99,3 +99,35 @@ class DrainRunner:
 
     def dead(self, arena: np.ndarray) -> list[dict]:
         return drain(arena, DEAD_QUEUE, self.layout)
+
+
+class ShimDrainRunner:
+    """DrainRunner's launches on an executing shim (docs/shims.md): the emitted `target`
+    ("cuda" or "metal") program built for this CPU, run over the same numpy arenas."""
+
+    def __init__(self, source: str, layout: Layout, target: str, local_size: int = 1):
+        import ctypes
+
+        from ringc.backends.shim.loader import build
+        self.layout = layout
+        self.target = target
+        self.local_size = local_size
+        self._entry = ctypes.CDLL(str(build(source, target))).rcx_launch
+        self._entry.argtypes = [ctypes.c_void_p] * 3 + [ctypes.c_uint] * 3
+        self._entry.restype = ctypes.c_int
+
+    def run(self, arena: np.ndarray, groups: int = 1, mode: int = DRAIN_LAUNCH) -> np.ndarray:
+        from ringc.protocol import CONTROL
+        assert arena.flags.c_contiguous and arena.dtype == np.uint8
+        base = arena.ctypes.data
+        stop = base + self.layout.control_offset + CONTROL.offset("stop")
+        status = self._entry(base, base + self.layout.local_offset, stop, mode, groups,
+                             self.local_size)
+        assert status == 0, f"the {self.target}-shim launch failed with status {status}"
+        return arena
+
+    def host(self, arena: np.ndarray) -> list[dict]:
+        return drain(arena, HOST_QUEUE, self.layout)
+
+    def dead(self, arena: np.ndarray) -> list[dict]:
+        return drain(arena, DEAD_QUEUE, self.layout)

@@ -1,6 +1,8 @@
-"""The simulator against PoCL: the same program, the same inputs, the same launches; the
-whole arena afterwards (host output, dead letters, stats, state, ring counters) must be
-identical byte for byte."""
+"""The simulator against each device that runs emitted source here: PoCL, and the emitted
+CUDA and Metal programs on this CPU through the executing shims (docs/shims.md). The same
+program, the same inputs, the same launches; the whole arena afterwards (host output, dead
+letters, stats, state, ring counters) must be identical byte for byte (every target lays
+the arena out alike, which `device_runner` checks)."""
 
 from __future__ import annotations
 
@@ -14,20 +16,37 @@ from hypothesis import strategies as st
 
 import ringc as rc
 from ringc.codegen import generate
+from ringc.errors import CompileError
 from ringc.protocol import RETURN_WHEN_IDLE, SERVE_PERSISTENT, SLOT
 from tests.backends.sim.runner import SimDrainRunner
-from tests.codegen.arena import DrainRunner, push, stats
+from tests.codegen.arena import DrainRunner, ShimDrainRunner, push, stats
 from tests.codegen.programs import FLOAT_OPS, semantics_program
 from tests.codegen.test_pocl_semantics import HOST_CLOCK, float_values, int_cases
 from tests.conftest import PRELUDE
 from tests.strategies import kernel_sources
 from tests.test_end_to_end_semantics import FANOUT, FAULTS, LOOP, PIPE, RELAY, SPREAD
 
-pytest.importorskip("pyopencl", reason="the differential tests need PoCL")
+
+def device_runner(device: str, program, generated, local_size: int = 1):
+    """A drain runner for `device`, over `generated`'s layout (an OpenCL compile): the
+    shims get their own target's source, emitted with the same queue sizes."""
+    if device == "opencl":
+        return DrainRunner(generated.source, generated.layout, local_size=local_size)
+    target = device.removesuffix("-shim")
+    layout = generated.layout
+    try:
+        other = generate(program, target, output_capacity=layout.host_queue.capacity,
+                         dead_letter_capacity=layout.dead_letter_queue.capacity)
+    except CompileError as exc:
+        if "f64" in exc.message:
+            pytest.skip(f"{device}: the program uses f64, which {target} lacks")
+        raise
+    assert other.layout == layout, f"{target} lays the arena out differently"
+    return ShimDrainRunner(other.source, layout, target, local_size=local_size)
 
 
-def runners(program, generated, local_size: int = 1):
-    return (DrainRunner(generated.source, generated.layout, local_size=local_size),
+def runners(program, generated, local_size: int = 1, device: str = "opencl"):
+    return (device_runner(device, program, generated, local_size),
             SimDrainRunner(program, generated.layout, generated.reasons, local_size))
 
 
@@ -78,11 +97,11 @@ def canonical_nans(layout, arena: np.ndarray) -> None:
 
 
 def compare(program, generated, drive, local_size: int = 1,
-            nans_alike: bool = False) -> np.ndarray:
+            nans_alike: bool = False, device: str = "opencl") -> np.ndarray:
     """Run `drive(runner, arena)` on a fresh arena with each backend; compare the arenas
     (`nans_alike`: any two NaNs compare equal, see `canonical_nans`)."""
     arenas = []
-    for runner in runners(program, generated, local_size):
+    for runner in runners(program, generated, local_size, device):
         arena = generated.layout.new_arena()
         arena[8:16].view(np.uint64)[0] = HOST_CLOCK
         drive(runner, arena)
@@ -109,14 +128,15 @@ def pushes(layout, kernel: str, message: str, records, instance: int = 0):
     return drive
 
 
-def test_integers(calc):
+def test_integers(device, calc):
     program, generated = calc
     records, _ = int_cases(np.random.default_rng(5), per_op=40)
-    compare(program, generated, pushes(generated.layout, "Calc", "Ints", records))
+    compare(program, generated, pushes(generated.layout, "Calc", "Ints", records),
+            device=device)
 
 
 @pytest.mark.parametrize("op", [op for op in FLOAT_OPS if op != "transcend"])
-def test_floats_bit_for_bit(calc, op):
+def test_floats_bit_for_bit(device, calc, op):
     program, generated = calc
     dtype = generated.layout.message("Floats").dtype
     values = float_values(np.random.default_rng(6), 40)
@@ -126,10 +146,11 @@ def test_floats_bit_for_bit(calc, op):
         rec["op"], rec["a"], rec["b"] = FLOAT_OPS.index(op), a, values[(i * 7 + 3) % len(values)]
         rec["c"], rec["x"], rec["y"] = values[(i * 5 + 1) % len(values)], float(a) * 1.1, 1 / 3
         records.append(rec)
-    compare(program, generated, pushes(generated.layout, "Calc", "Floats", records))
+    compare(program, generated, pushes(generated.layout, "Calc", "Floats", records),
+            device=device)
 
 
-def test_index_faults_fail_reasons_and_loops(calc):
+def test_index_faults_fail_reasons_and_loops(device, calc):
     program, generated = calc
     layout = generated.layout
     idx, loop = layout.message("Idx").dtype, layout.message("Loop").dtype
@@ -140,10 +161,10 @@ def test_index_faults_fail_reasons_and_loops(calc):
     def drive(runner, arena):
         pushes(layout, "Calc", "Idx", [np.array(c, idx)[()] for c in cases])(runner, arena)
         pushes(layout, "Calc", "Loop", [np.array(c, loop)[()] for c in loops])(runner, arena)
-    compare(program, generated, drive)
+    compare(program, generated, drive, device=device)
 
 
-def test_send_reply_emit_routing_and_evaluation_order(calc):
+def test_send_reply_emit_routing_and_evaluation_order(device, calc):
     program, generated = calc
     layout = generated.layout
     front, back, odd = (layout.kernel(k).queue_base for k in ("Front", "Back", "Odd"))
@@ -162,18 +183,18 @@ def test_send_reply_emit_routing_and_evaluation_order(calc):
         push(arena, layout, odd, "Order", np.zeros((), layout.message("Order").dtype))
         runner.run(arena)
         runner.run(arena)
-    compare(program, generated, drive)
+    compare(program, generated, drive, device=device)
 
 
-def test_parallel_atomics(calc):
+def test_parallel_atomics(device, calc):
     program, generated = calc
     dtype = generated.layout.message("Tick").dtype
     records = [np.array(v, dtype)[()] for v in range(-20, 45)]
     compare(program, generated, pushes(generated.layout, "Par", "Tick", records),
-            local_size=8)
+            local_size=8, device=device)
 
 
-def test_room_check_deferral():
+def test_room_check_deferral(device):
     program = semantics_program()
     generated = generate(program, "opencl", output_capacity=4)
     layout = generated.layout
@@ -185,7 +206,7 @@ def test_room_check_deferral():
         runner.run(arena)
         runner.host(arena)
         runner.run(arena)
-    compare(program, generated, drive)
+    compare(program, generated, drive, device=device)
 
 
 @pytest.mark.parametrize("source, kernel, message, local_size, launches, values", [
@@ -196,8 +217,8 @@ def test_room_check_deferral():
     (RELAY, "Relay", "Job", 8, 8, [(1,)] * 15),
     (SPREAD, "Spread", "Unit", 4, 1, [(0,)] * 300),
 ])
-def test_end_to_end_programs(user_module, source, kernel, message, local_size, launches,
-                             values):
+def test_end_to_end_programs(device, user_module, source, kernel, message, local_size,
+                             launches, values):
     source = source.replace("class Ping", "class Job").replace("Ping(", "Job(").replace(
         "m: Ping", "m: Job")
     compiled = rc.compile(getattr(user_module(source), kernel), "opencl", output_capacity=8)
@@ -212,10 +233,10 @@ def test_end_to_end_programs(user_module, source, kernel, message, local_size, l
             if n % 3 == 2:
                 runner.host(arena)
                 runner.dead(arena)
-    compare(compiled.program, compiled, drive, local_size)
+    compare(compiled.program, compiled, drive, local_size, device=device)
 
 
-def test_bells_are_rung_and_cleared_alike_and_a_silent_one_is_swept(user_module):
+def test_bells_are_rung_and_cleared_alike_and_a_silent_one_is_swept(device, user_module):
     """Messages whose bell was never rung are still taken (a launch's first pass looks at
     every ring); after the drain every bell is clear, on PoCL and the simulator alike."""
     compiled = rc.compile(user_module(PIPE).A, "opencl", output_capacity=64)
@@ -227,7 +248,7 @@ def test_bells_are_rung_and_cleared_alike_and_a_silent_one_is_swept(user_module)
             push(arena, layout, 0, "Job", np.array((n,), job)[()], bell=False)
         runner.run(arena)
         assert [int(m["payload"]["n"]) for m in runner.host(arena)] == list(range(10))
-    arena = compare(compiled.program, compiled, drive)
+    arena = compare(compiled.program, compiled, drive, device=device)
     assert [int(stats(arena, layout, q)["bell"]) for q in range(layout.num_queues)] == [0, 0]
 
 
@@ -240,7 +261,7 @@ _EXACT = [(r"math\.(exp|log|sin|cos)\(", "math.sqrt("), (r"math\.pow\(", "max(")
 
 @settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck))
 @given(source=kernel_sources(), seed=st.integers(0, 2**32 - 1))
-def test_random_programs_agree(tmp_path_factory, source, seed):
+def test_random_programs_agree(device, tmp_path_factory, source, seed):
     for pattern, exact in _EXACT:
         source = re.sub(pattern, exact, source)
     path = tmp_path_factory.mktemp("diff") / f"diff_{next(_counter)}.py"
@@ -264,4 +285,4 @@ def test_random_programs_agree(tmp_path_factory, source, seed):
         for i, record in enumerate(records):
             push(arena, layout, 0, "In", record, correlation=i + 1)
         runner.run(arena, mode=SERVE_PERSISTENT | RETURN_WHEN_IDLE)
-    compare(compiled.program, compiled, drive, nans_alike=True)
+    compare(compiled.program, compiled, drive, nans_alike=True, device=device)
