@@ -256,11 +256,20 @@ def _member_type(type_name: str, length: int):
 
 
 def _struct_fields(printer: ProgramPrinter, fields, size: int) -> list[str]:
-    """C member declarations (bool stored as uchar) padded to `size` bytes."""
-    decls = [printer.declare(t, mangle(name), storage=True) for name, t in fields]
-    natural = struct_layout(list(fields))[1] if fields else 0
-    if size > natural:
-        decls.append(f"uchar rc_pad[{size - natural}]")
+    """C member declarations (bool stored as uchar) padded to `size` bytes, every gap an
+    explicit `uchar rc_padN[k]` member: a struct initialised with `{}` (or `{0}`) then has
+    all its bytes zero in C and in C++ alike (C++ leaves implicit padding unspecified, and
+    g++ leaves stack bytes there), so what a program sends or keeps is the same bytes on
+    every target and run."""
+    offsets = struct_layout(list(fields))[0] if fields else []
+    decls, end = [], 0
+    for (name, t), offset in zip(fields, offsets):
+        if offset > end:
+            decls.append(f"uchar rc_pad{len(decls)}[{offset - end}]")
+        decls.append(printer.declare(t, mangle(name), storage=True))
+        end = offset + t.size
+    if size > end:
+        decls.append(f"uchar rc_pad{len(decls)}[{size - end}]")
     return decls
 
 
