@@ -34,7 +34,7 @@ class DeviceInfo:
 
     def describe(self) -> str:
         """Two or more lines for `ringc devices`: the backend and device, then details."""
-        head = f"{self.backend:7} {self.device if self.available else '(no device)'}"
+        head = f"{self.backend:10} {self.device if self.available else '(no device)'}"
         lines = [head] + ([f"        {self.reason}"] if self.reason else [])
         lines += [f"        {key}: {value}" for key, value in self.details.items()]
         return "\n".join(lines)

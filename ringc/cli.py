@@ -207,7 +207,7 @@ def cmd_check(args) -> int:
     failed = False
     for result in check_all(sources):
         status = {True: "ok", False: "FAILED", None: "skipped"}[result.ok]
-        _print(f"{result.target:7} {status:8} {result.tool} ({result.seconds:.2f} s)")
+        _print(f"{result.target:10} {status:8} {result.tool} ({result.seconds:.2f} s)")
         if result.ok is False:
             failed = True
             _print(_indent(result.log.strip()))
@@ -267,9 +267,9 @@ def cmd_devices(args) -> int:
     for record in all_targets():
         can = " and ".join(what for what, yes in (("compiles", record.compiles),
                                                   ("runs", record.runs)) if yes)
-        _print(f"  {record.name:7} {can:18} {record.description}")
+        _print(f"  {record.name:10} {can:18} {record.description}")
         if not record.runs and record.cannot_run:
-            _print(f"  {'':7} {'':18} {record.cannot_run}")
+            _print(f"  {'':10} {'':18} {record.cannot_run}")
     _print()
     for info in list_devices():
         _print(info.describe())

@@ -21,6 +21,7 @@ from pipeline import SENSORS, WINDOW, Aggregate, Clean, Reading, Score  # noqa: 
 
 import ringc as rc  # noqa: E402
 from ringc.runtime.reports import format_table  # noqa: E402
+from ringc.targets import run_targets  # noqa: E402
 
 
 def readings(n: int, seed: int = 7) -> np.ndarray:
@@ -42,7 +43,7 @@ def readings(n: int, seed: int = 7) -> np.ndarray:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--backend", default="opencl", choices=["opencl", "sim", "cuda"])
+    parser.add_argument("--backend", default="opencl", choices=run_targets())
     parser.add_argument("--readings", type=int, default=None,
                         help="stream length (default 1,000,000; 20,000 on the simulator)")
     args = parser.parse_args(argv)

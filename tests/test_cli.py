@@ -118,7 +118,7 @@ def test_inspect_shows_layouts_and_queues(capsys):
 def test_devices_lists_backends(capsys):
     assert main(["devices"]) == 0
     out = capsys.readouterr().out
-    for backend in ("opencl", "cuda", "metal", "sim"):
+    for backend in ("opencl", "cuda", "metal", "sim", "cuda-shim", "metal-shim"):
         assert backend in out
 
 

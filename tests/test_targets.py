@@ -77,9 +77,13 @@ def _forget() -> None:
 
 
 def test_the_shipped_targets_are_found_in_order():
-    assert [t.name for t in targets.all_targets()] == ["opencl", "cuda", "metal", "sim"]
+    assert [t.name for t in targets.all_targets()] == ["opencl", "cuda", "metal", "sim",
+                                                       "cuda-shim", "metal-shim"]
     assert targets.compile_targets() == ("opencl", "cuda", "metal")
-    assert targets.run_targets() == ("opencl", "cuda", "metal", "sim")
+    assert targets.run_targets() == ("opencl", "cuda", "metal", "sim", "cuda-shim",
+                                     "metal-shim")
+    shim = targets.target("cuda-shim", "backend")
+    assert shim.runs and not shim.compiles and shim.source_target == "cuda"
     sim = targets.target("sim", "backend")
     assert not sim.compiles and sim.runs
     with pytest.raises(ValueError, match=r"unknown target 'vulkan' \(targets: opencl, cuda"):

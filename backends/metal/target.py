@@ -7,5 +7,6 @@ TARGET = Target(
     name="metal", order=2, description="Metal Shading Language (checked with a shim here)",
     extension=".metal", dialect="dialect:DIALECT", template="program.metal.j2",
     builds="toolchain:builds", devices="devices:devices",
-    cannot_run="ringc cannot run Metal programs: Metal runs only on Apple hardware, and "
-               "ringc has no Metal loader yet")
+    cannot_run="ringc cannot run Metal programs on a GPU: Metal runs only on Apple hardware, "
+               "and ringc has no Metal loader yet (backend=\"metal-shim\" runs the emitted "
+               "MSL on this CPU, to test it)")

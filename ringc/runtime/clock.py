@@ -17,7 +17,8 @@ The host reads `time.monotonic_ns()` less the launch's epoch. A device reads it 
 - "globaltimer": CUDA reads `%globaltimer` (ns) from what the launch's first work-group
   found there, anchored at the host's time of the launch (off by the launch latency);
 - "heartbeat": elsewhere (Metal, OpenCL GPUs) the device reads the `host_clock` word the
-  host refreshes whenever it pumps (every 2 ms while a launch runs).
+  host refreshes whenever it pumps (every 2 ms while a launch runs) and before it puts a
+  message in, so a handler never reads a time before its message's send.
 """
 
 from __future__ import annotations

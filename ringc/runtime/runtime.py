@@ -179,6 +179,9 @@ class Runtime:
         self._entered = u32_at(mem, layout.control_offset + CONTROL.offset("running"))
         self._parking = u32_at(mem, layout.control_offset + CONTROL.offset("parking"))
         self._clock_word = u64_at(mem, layout.control_offset + CONTROL.offset("host_clock"))
+        # a device on the heartbeat clock gets it fresh with each message the host puts in,
+        # so a handler's rc.now() is never before its message's send (ringc/runtime/clock.py)
+        self._beats = getattr(device, "clock", "heartbeat") == "heartbeat"
         self._calibration = [u64_at(mem, layout.control_offset + CONTROL.offset(name))
                              for name in ("clock_ns", "clock_ticks", "clock_scale")]
         u64_at(mem, layout.control_offset + CONTROL.offset("park_after"))[0] = (
@@ -332,6 +335,8 @@ class Runtime:
         rest wait for the next pump). Caller holds the lock."""
         timers = self._host_timers
         now = self._clock.now()
+        if self._beats and timers and timers[0][0] <= now:
+            self._clock_word[0] = now
         full: set[int] = set()            # queues whose ring is full: their later ones wait
         waiting = []
         while timers and timers[0][0] <= now:
@@ -373,6 +378,8 @@ class Runtime:
                 first = self._next_correlation
                 corrs = np.arange(first, first + n, dtype=np.uint64)
                 now = time.monotonic_ns()
+                if self._beats:
+                    self._clock_word[0] = self._clock.now()
                 put = ring.produce(type_id, records[done:done + n], HOST_QUEUE, corrs,
                                    now) if n else 0
                 if put:
@@ -405,6 +412,8 @@ class Runtime:
                 self._check_open()
                 corr = self._next_correlation
                 now = time.monotonic_ns()
+                if self._beats:
+                    self._clock_word[0] = self._clock.now()
                 if ring.produce_one(type_id, payload, HOST_QUEUE, corr, now):
                     self._ring_bell(queue)
                     self._next_correlation += 1
@@ -977,8 +986,11 @@ class Runtime:
             if drain:
                 clean = self._wait(self._drained, timeout)
                 if clean and len(self._hooked["on_stop"]):      # then the on_stop hooks,
-                    self._stopping_word[0] = 1                  # and what they sent
-                    full_fence()
+                    with self._lock:                            # and what they sent; a
+                        if not self._closed:                    # fault of an earlier hook
+                            self._pump()                        # is reported before an
+                        self._stopping_word[0] = 1              # on_stop fault can take
+                        full_fence()                            # its word
                     left = None if deadline is None else max(0.0, deadline - time.monotonic())
                     clean = self._wait(lambda: self._stopped_hooks_ran() and self._drained(),
                                        left)

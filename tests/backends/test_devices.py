@@ -20,7 +20,8 @@ def by_backend(infos: list[DeviceInfo], backend: str) -> list[DeviceInfo]:
 def test_every_backend_is_listed_in_order():
     infos = list_devices()
     seen = list(dict.fromkeys(info.backend for info in infos))
-    assert seen == [t.name for t in all_targets()] == ["opencl", "cuda", "metal", "sim"]
+    assert seen == [t.name for t in all_targets()] == ["opencl", "cuda", "metal", "sim",
+                                                       "cuda-shim", "metal-shim"]
     for info in infos:
         assert info.available or info.reason, info
         assert info.describe().startswith(info.backend)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from ringc.arena import Layout
-from ringc.protocol import DEAD_QUEUE, DRAIN_LAUNCH, HOST_QUEUE, STATS
+from ringc.protocol import CONTROL, DEAD_QUEUE, DRAIN_LAUNCH, HOST_QUEUE, STATS
 
 from .toolchains import build_opencl, opencl_context
 
@@ -103,7 +103,9 @@ class DrainRunner:
 
 class ShimDrainRunner:
     """DrainRunner's launches on an executing shim (docs/shims.md): the emitted `target`
-    ("cuda" or "metal") program built for this CPU, run over the same numpy arenas."""
+    ("cuda" or "metal") program built for this CPU, run over the same numpy arenas. CUDA's
+    rc.now() reads %globaltimer: here it reads the control block's `host_clock`, as the
+    other runners' programs do, through an anchor set for the launch and cleared after."""
 
     def __init__(self, source: str, layout: Layout, target: str, local_size: int = 1):
         import ctypes
@@ -112,17 +114,27 @@ class ShimDrainRunner:
         self.layout = layout
         self.target = target
         self.local_size = local_size
-        self._entry = ctypes.CDLL(str(build(source, target))).rcx_launch
+        library = ctypes.CDLL(str(build(source, target)))
+        self._entry = library.rcx_launch
         self._entry.argtypes = [ctypes.c_void_p] * 3 + [ctypes.c_uint] * 3
         self._entry.restype = ctypes.c_int
+        self._clock_from = getattr(library, "rcx_clock_from", None)
+        if self._clock_from is not None:
+            self._clock_from.argtypes = [ctypes.c_void_p]
 
     def run(self, arena: np.ndarray, groups: int = 1, mode: int = DRAIN_LAUNCH) -> np.ndarray:
-        from ringc.protocol import CONTROL
         assert arena.flags.c_contiguous and arena.dtype == np.uint8
         base = arena.ctypes.data
-        stop = base + self.layout.control_offset + CONTROL.offset("stop")
-        status = self._entry(base, base + self.layout.local_offset, stop, mode, groups,
+        control = self.layout.control_offset
+        anchor = arena[control + CONTROL.offset("clock_ns"):][:16].view(np.uint64)
+        if self._clock_from is not None:     # now = clock_ns + (timer - clock_ticks) = timer
+            self._clock_from(base + control + CONTROL.offset("host_clock"))
+            anchor[:] = 1
+        status = self._entry(base, base + self.layout.local_offset,
+                             base + control + CONTROL.offset("stop"), mode, groups,
                              self.local_size)
+        if self._clock_from is not None:
+            anchor[:] = 0
         assert status == 0, f"the {self.target}-shim launch failed with status {status}"
         return arena
 
