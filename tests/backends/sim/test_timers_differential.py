@@ -1,4 +1,4 @@
-"""Timers and periodic methods, the simulator against PoCL and the Metal shim: a script of
+"""Timers and periodic methods, the simulator against PoCL and the shims: a script of
 clock readings and messages, one drain launch per step, the whole arena compared after
 each (timer heaps, `scheduled`, `tick_fault`, dead letters). The clock is the heartbeat
 word the script sets, so both backends see the same time."""
@@ -6,7 +6,6 @@ word the script sets, so both backends see the same time."""
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 import ringc as rc
 from ringc.protocol import RETURN_WHEN_IDLE, SERVE_PERSISTENT, STATS
@@ -34,9 +33,6 @@ SCRIPT = [
 
 
 def test_timers_and_ticks_leave_the_same_arena_on_both(device):
-    if device == "cuda-shim":
-        pytest.skip("cuda-shim: CUDA's rc.now() reads %globaltimer (this CPU's monotonic "
-                    "clock under the shim), not the heartbeat word this script sets")
     compiled = rc.compile(timed_program.Sched, "opencl", output_capacity=8)
     layout = compiled.layout
     go = layout.message("Go").dtype
