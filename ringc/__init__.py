@@ -21,6 +21,7 @@ from .intrinsics import (
                          atomic_max,
                          atomic_min,
                          clock,
+                         dot,
                          emit,
                          every,
                          fail,
@@ -32,7 +33,8 @@ from .intrinsics import (
                          sender,
                          zeros,
 )
-from .types import SCALAR_TYPES, Address, Array, LRUMap, Map, Queue, Stack
+from .ir.types import unknown_vector as _unknown_vector
+from .types import SCALAR_TYPES, VECTOR_TYPES, Address, Array, LRUMap, Map, Queue, Stack
 
 bool_ = SCALAR_TYPES["bool"]
 i8 = SCALAR_TYPES["i8"]
@@ -45,6 +47,10 @@ u32 = SCALAR_TYPES["u32"]
 u64 = SCALAR_TYPES["u64"]
 f32 = SCALAR_TYPES["f32"]
 f64 = SCALAR_TYPES["f64"]
+f32x2 = VECTOR_TYPES["f32x2"]
+f32x4 = VECTOR_TYPES["f32x4"]
+i32x4 = VECTOR_TYPES["i32x4"]
+u32x4 = VECTOR_TYPES["u32x4"]
 
 __version__ = "0.1.0"
 
@@ -60,6 +66,9 @@ def __getattr__(name: str) -> object:
     (at once for dunder names, which tools probe for)."""
     if name.startswith("__"):
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if _unknown_vector(name):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}: "
+                             f"{_unknown_vector(name)}")
     if name in _LAZY:
         value = getattr(_importlib.import_module(f".{_LAZY[name]}", __name__), name)
     else:
@@ -81,8 +90,9 @@ __all__ = [
     "Status", "Metrics", "DeadLetter",
     "CompileError", "QueueFull", "BackendUnavailable", "RingcError", "DeadLettered",
     "send", "send_after", "emit", "reply", "sender", "fail", "Fault", "clock", "now", "every",
-    "instance_id",
+    "instance_id", "dot",
     "atomic_add", "atomic_max", "atomic_min", "atomic_cas", "zeros",
     "Address", "Array", "Queue", "Stack", "Map", "LRUMap",
     "bool_", "i8", "i16", "i32", "i64", "u8", "u16", "u32", "u64", "f32", "f64",
+    "f32x2", "f32x4", "i32x4", "u32x4",
 ]

@@ -18,7 +18,7 @@ import numpy as np
 
 from .errors import CompileError, Loc
 from .ir.nodes import OPTION_CHOICES, KernelOptions
-from .ir.types import MAX_STRUCT_BYTES, array_shape, leaf_type
+from .ir.types import MAX_STRUCT_BYTES, array_shape, leaf_type, unknown_vector
 from .source import loc_of, source_of
 from .targets import compile_targets
 from .types import (
@@ -30,6 +30,7 @@ from .types import (
     FieldType,
     MessageType,
     ScalarType,
+    VectorType,
     resolve_type,
     struct_dtype,
     struct_layout,
@@ -65,8 +66,10 @@ def message(cls: type) -> type:
             raise CompileError(
                 f"field '{name}' of message '{cls.__name__}' has type {_describe(annotation)}, "
                 "which a message cannot hold", where,
-                hint="use a scalar (bool i8 i16 i32 i64 u8 u16 u32 u64 f32 f64), "
-                     "Array[T, n], rc.Address or a message class (a record)")
+                hint=unknown_vector(str(annotation).rsplit(".", 1)[-1]) or
+                "use a scalar (bool i8 i16 i32 i64 u8 u16 u32 u64 f32 f64), a vector "
+                "(f32x2 f32x4 i32x4 u32x4), Array[T, n], rc.Address or a message class "
+                "(a record)")
         if isinstance(ftype, ContainerType):
             raise CompileError(f"field '{name}' of message '{cls.__name__}' is a container "
                                f"({ftype}), which a message cannot hold", where,
@@ -138,10 +141,17 @@ def record_class(t: MessageType) -> type:
 _RECORD_CLASSES: weakref.WeakValueDictionary[int, type] = weakref.WeakValueDictionary()
 
 
+def _on_host(ftype: FieldType) -> FieldType:
+    """The type whose host value a field holds: a vector's is a 1-d numpy array of its
+    lanes (`Array[f32, 4]` for an f32x4: the same bytes, without the alignment)."""
+    return ArrayType(ftype.elem, ftype.lanes) if isinstance(ftype, VectorType) else ftype
+
+
 def _host_value(what: str, ftype: FieldType, value):
     """A host value for a field, checked as numpy checks a Python scalar (no silent wrap):
     a numpy scalar, an rc.Address, a message object (a record), a numpy array (arrays of
-    scalars, nested too) or a list (arrays of addresses or records)."""
+    scalars, nested too, and vectors) or a list (arrays of addresses or records)."""
+    ftype = _on_host(ftype)
     if isinstance(ftype, ScalarType):
         if ftype.is_int and isinstance(value, (float, np.floating)):
             raise TypeError(f"{what}: a float for an integer field")
@@ -181,6 +191,7 @@ def _host_value(what: str, ftype: FieldType, value):
 
 
 def _host_zero(ftype: FieldType):
+    ftype = _on_host(ftype)
     if isinstance(ftype, ScalarType):
         return ftype.np_dtype.type(0)
     if isinstance(ftype, AddressType):
@@ -193,6 +204,7 @@ def _host_zero(ftype: FieldType):
 
 
 def _host_equal(ftype: FieldType, a, b) -> bool:
+    ftype = _on_host(ftype)
     if isinstance(ftype, ArrayType):
         if isinstance(leaf_type(ftype), ScalarType):
             return np.array_equal(a, b, equal_nan=leaf_type(ftype).is_float)
@@ -203,6 +215,7 @@ def _host_equal(ftype: FieldType, a, b) -> bool:
 
 
 def _host_repr(ftype: FieldType, value):
+    ftype = _on_host(ftype)
     if isinstance(ftype, ArrayType) and isinstance(leaf_type(ftype), ScalarType):
         return value.tolist()
     if isinstance(ftype, ScalarType):
@@ -212,6 +225,7 @@ def _host_repr(ftype: FieldType, value):
 
 def _to_numpy(ftype: FieldType, value):
     """A host value as numpy stores it in a record field of `ftype`."""
+    ftype = _on_host(ftype)
     if isinstance(ftype, AddressType):
         return (value.queue, 0, value.correlation)
     if isinstance(ftype, MessageType):
@@ -279,6 +293,7 @@ def _fast_init(cls: type, spec: MessageSpec):
                                   f"{prefix}generic": _message_init}
     body = []
     for i, (name, ftype) in enumerate(spec.fields):
+        ftype = _on_host(ftype)
         h = f"{prefix}{i}_"
         given = f"{name} is {prefix}missing"
         if isinstance(ftype, ScalarType):
@@ -383,6 +398,7 @@ def _record_reader(spec: MessageSpec):
     addresses and records by `_from_numpy`."""
     readers = []
     for name, ftype in spec.fields:
+        ftype = _on_host(ftype)
         if isinstance(ftype, ScalarType):
             readers.append((name, ftype.np_dtype.type))
         elif isinstance(ftype, ArrayType) and isinstance(leaf_type(ftype), ScalarType):

@@ -1,5 +1,5 @@
 """Device intrinsics: `rc.send`, `rc.send_after`, `rc.emit`, `rc.reply`, `rc.sender`,
-`rc.fail`, `rc.now`, `rc.instance_id`, `rc.atomic_*` and `rc.zeros`.
+`rc.fail`, `rc.now`, `rc.instance_id`, `rc.atomic_*`, `rc.zeros` and `rc.dot`.
 
 Inside a handler compiled by ringc the frontend recognises these functions and lowers them;
 they are never called there. Called as plain Python they raise, naming the call, because
@@ -110,6 +110,13 @@ def zeros(t):
     _outside_a_handler("zeros")
 
 
+def dot(a, b):
+    """The dot product of two vectors of one type (`rc.f32x4`, ...): the lanes' products
+    summed left to right, `((x + y) + z) + w`, each step one rounded operation (no fused
+    multiply-add), the same bits on every target."""
+    _outside_a_handler("dot")
+
+
 INTRINSIC_FUNCTIONS = {fn.__name__: fn for fn in (
     send, send_after, emit, reply, sender, fail, clock, now, instance_id,
-    atomic_add, atomic_max, atomic_min, atomic_cas, zeros)}
+    atomic_add, atomic_max, atomic_min, atomic_cas, zeros, dot)}

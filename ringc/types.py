@@ -1,4 +1,5 @@
-"""The types users write in annotations: scalars (`i32`, `f32`, ...), `Array[T, n]`,
+"""The types users write in annotations: scalars (`i32`, `f32`, ...), vectors (`f32x4`,
+...), `Array[T, n]`,
 `rc.Address` and message classes (as record types).
 
 The scalar, array and address objects are the IR's own types (`ringc.ir.types`): calling a
@@ -19,6 +20,7 @@ from .ir.types import (
     MESSAGE_ALIGN,
     SCALAR_TYPES,
     U32,
+    VECTOR_TYPES,
     AddressType,
     ArrayType,
     ContainerType,
@@ -26,13 +28,15 @@ from .ir.types import (
     MessageType,
     ScalarType,
     ValueType,
+    VectorType,
     cast_value,
     struct_dtype,
     struct_layout,
 )
 
 __all__ = ["ADDRESS", "ADDRESS_DTYPE", "BOOL", "F32", "F64", "I32", "I64", "MESSAGE_ALIGN",
-           "SCALAR_TYPES", "U32", "AddressType", "ArrayType", "FieldType", "MessageType",
+           "SCALAR_TYPES", "U32", "VECTOR_TYPES", "VectorType", "AddressType", "ArrayType",
+           "FieldType", "MessageType",
            "ScalarType", "ValueType", "cast_value", "struct_dtype", "struct_layout",
            "Array", "Address", "Queue", "Stack", "Map", "LRUMap", "ContainerType",
            "resolve_type",
@@ -51,6 +55,9 @@ class _ArrayFactory:
         if isinstance(elem, ContainerType):
             raise TypeError(f"an Array cannot hold containers ({elem}): containers are "
                             f"kernel state of their own")
+        if isinstance(elem, VectorType):
+            raise TypeError(f"an Array cannot hold vectors ({elem}): use Array[{elem.elem}, "
+                            f"{elem.lanes} * n] with rc.{elem}.load(a, i) and v.store(a, i)")
         if elem is None:
             raise TypeError(f"Array elements must be a scalar type, rc.Address, a message "
                             f"class or an Array, not {item[0]!r}")
@@ -141,7 +148,7 @@ class Address:
 
 def resolve_type(annotation) -> FieldType | None:
     """The field type an annotation object names, or None when it names none."""
-    if isinstance(annotation, (ScalarType, ArrayType, AddressType, ContainerType)):
+    if isinstance(annotation, (ScalarType, VectorType, ArrayType, AddressType, ContainerType)):
         return annotation
     if annotation is Address:
         return ADDRESS

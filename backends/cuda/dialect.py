@@ -40,6 +40,8 @@ class CudaDialect(CFamilyDialect):
     math = {f: (f + "f", f) for f in ("sqrt", "exp", "log", "sin", "cos", "tan", "floor",
                                       "ceil", "fabs", "pow", "fmod", "copysign")}
     math.update(isnan=("isnan", "isnan"), isinf=("isinf", "isinf"))
+    math.update(fma=("__fmaf_rn", "__fma_rn"))     # fused, rounded once, never fast_math's
+    vector_new = "make_{t}({args})"                # CUDA's float4 has no operators or casts
     infinity = {"f32": "__int_as_float(0x7f800000)",
                 "f64": "__longlong_as_double(0x7ff0000000000000LL)"}
     nan = {"f32": "__int_as_float(0x7fc00000)",

@@ -38,6 +38,7 @@ class MetalDialect(CFamilyDialect):
     pragmas = ("#pragma METAL fp math_mode(safe)", "#pragma METAL fp contract(off)")
     zero_init = "{}"
     lacks = {"f64": "Metal has no f64 (double precision)"}
+    vector_new = "{t}({args})"      # (math's fma: metal::fma, correctly rounded in MSL)
 
 
 DIALECT = MetalDialect()

@@ -34,6 +34,7 @@ float sqrt(float); float exp(float); float log(float); float sin(float); float c
 float tan(float); float floor(float); float ceil(float); float fabs(float);
 float pow(float, float); float fmod(float, float); float copysign(float, float);
 bool isnan(float); bool isinf(float);
+float fma(float, float, float);
 template <typename T> T min(T, T);
 template <typename T> T max(T, T);
 template <typename T> T abs(T);
@@ -44,6 +45,12 @@ namespace precise {
 float sqrt(float); float exp(float); float log(float); float sin(float); float cos(float);
 float tan(float); float pow(float, float); float fmod(float, float);
 }  // namespace precise
+
+// ---- vectors (ringc's f32x2 f32x4 i32x4 u32x4): MSL's layout, lanes x y z w ------------
+struct alignas(8) float2 { float x, y; float2(); float2(float, float); };
+struct alignas(16) float4 { float x, y, z, w; float4(); float4(float, float, float, float); };
+struct alignas(16) int4 { int x, y, z, w; int4(); int4(int, int, int, int); };
+struct alignas(16) uint4 { uint x, y, z, w; uint4(); uint4(uint, uint, uint, uint); };
 
 // ---- atomics (device memory, relaxed order) -----------------------------------------
 enum memory_order { memory_order_relaxed, memory_order_seq_cst };

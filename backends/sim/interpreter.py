@@ -6,10 +6,12 @@ the IR tree. Values are: ints as Python ints kept in their type's range (two's-c
 wrap after every operation), bools as Python bools, `f32`/`f64` as `numpy.float32` /
 `numpy.float64` scalars (numpy's scalar arithmetic is single IEEE operations in that
 precision: no wider intermediate, no fused multiply-add), addresses as `(queue, reserved,
-correlation)` tuples, arrays as numpy arrays (views where they live in state or a message),
-messages as one-element structured arrays ("records": field access through the array keeps
-padding bytes intact, which `numpy.void` does not). State is a one-element record *view*
-into the arena, written in place.
+correlation)` tuples, vectors as 1-d numpy arrays of their lanes (never shared: a read from
+memory copies, a store copies, a component store writes its own copy), arrays as numpy
+arrays (views where they live in state or a message), messages as one-element structured
+arrays ("records": field access through the array keeps padding bytes intact, which
+`numpy.void` does not). State is a one-element record *view* into the arena, written in
+place.
 
 Semantics follow `ringc.codegen.printer` and `templates/helpers.j2`: `//` and `%` on ints
 are Python's, a zero divisor is fault 2 (`division_by_zero`), `MIN // -1` wraps and
@@ -17,7 +19,9 @@ are Python's, a zero divisor is fault 2 (`division_by_zero`), `MIN // -1` wraps 
 C helper computes them (so NaN results carry PoCL's sign bit); shifts by a count
 outside `0..bits-1` give 0 (or -1 for a negative value shifted right); float-to-int casts
 truncate, saturate and map NaN to 0; `min`/`max` are Python's (`a` unless `b` is strictly
-smaller/larger), integer `abs` wraps; atomics run sequentially and return the old value.
+smaller/larger), integer `abs` wraps; atomics run sequentially and return the old value;
+`math.fma` is rounded once (`fma.py`); vector operations are numpy's lane by lane (single
+IEEE operations, integers wrapping) and `rc.dot` sums the products left to right.
 
 A fault raises `Fault` at once. The C code instead sets a flag, goes on with harmless values
 and checks the flag before every store to state, send, emit, reply and atomic: no effect
@@ -78,6 +82,8 @@ from ringc.ir.nodes import (
     State,
     Try,
     Unary,
+    VectorAt,
+    VectorNew,
     While,
     Zero,
 )
@@ -89,6 +95,7 @@ from ringc.ir.types import (
     ContainerType,
     MessageType,
     ScalarType,
+    VectorType,
     array_shape,
     leaf_type,
     struct_dtype,
@@ -97,6 +104,7 @@ from ringc.ir.walk import all_stmts, function_locals
 from ringc.protocol import FIRST_USER_REASON, REASONS
 
 from .containers import MapOps, SequenceOps
+from .fma import fma
 
 __all__ = ["Fault", "Effects", "Interpreter", "Address", "HandlerFn", "DIVISION_BY_ZERO",
            "INDEX_OUT_OF_RANGE", "Record", "copy_record"]
@@ -158,6 +166,8 @@ def _loader(t) -> Callable | None:
         return int if t.is_int else bool if t.is_bool else None
     if isinstance(t, AddressType):
         return np.void.item
+    if isinstance(t, VectorType):
+        return np.array                 # a copy: the value outlives the memory it came from
     return None
 
 
@@ -214,6 +224,8 @@ def _zero(t, messages: dict[str, np.dtype]) -> Callable[[], object]:
         return lambda: value
     if isinstance(t, AddressType):
         return lambda: (0, 0, 0)
+    if isinstance(t, VectorType):
+        return lambda: np.zeros(t.lanes, t.elem.np_dtype)
     if isinstance(t, ArrayType):
         leaf, shape = leaf_type(t), array_shape(t)
         dtype = messages[leaf.name] if isinstance(leaf, MessageType) else leaf.np_dtype
@@ -266,6 +278,7 @@ class _Function:
         self.template: list = []
         self.fresh: list[tuple[int, Callable]] = []
         self.copy_params: list[int] = []
+        self.copy_vectors: list[int] = []          # vector parameters the body writes
         self.body: Ev = lambda f: None
         self.zero: Callable[[], object] = lambda: None
 
@@ -275,6 +288,8 @@ class _Function:
         f[_FIRST_LOCAL:_FIRST_LOCAL + len(args)] = args
         for i in self.copy_params:
             f[i] = copy_record(f[i])
+        for i in self.copy_vectors:
+            f[i] = f[i].copy()
         for i, make in self.fresh:
             f[i] = make()
         result = self.body(f)
@@ -368,6 +383,8 @@ class _Compiler:
                    if isinstance(s, Assign) and isinstance(_root(s.target), Local)}
         target.copy_params = [self.slots[p.name] for p in self.fn.params
                               if p.name in written and isinstance(p.type, MessageType)]
+        target.copy_vectors = [self.slots[p.name] for p in self.fn.params
+                               if p.name in written and isinstance(p.type, VectorType)]
         if not self.handler and self.fn.returns is not None:
             target.zero = _zero(self.fn.returns, dtypes)
         target.body = self.block(self.fn.body)
@@ -401,6 +418,9 @@ class _Compiler:
         if isinstance(t, MessageType) and not isinstance(s.value, MessageNew):
             inner = value
             value = lambda f: copy_record(inner(f))  # noqa: E731
+        if isinstance(t, VectorType):             # a local's vector is its own copy
+            inner = value
+            value = lambda f: np.array(inner(f))  # noqa: E731
         if isinstance(s.target, Member) and isinstance(s.target.base.type, AddressType):
             return self.store_address_field(s.target, value)
         ref = self.ref(s.target)
@@ -445,8 +465,29 @@ class _Compiler:
 
     @ref.on(Member)
     def member_ref(self, e: Member) -> Callable[[Frame], tuple[object, object]]:
+        if isinstance(e.base.type, VectorType):     # a lane of a vector place, in place
+            vector, lane = self.ref(e.base), e.base.type.components.index(e.field)
+
+            def component(f):
+                container, key = vector(f)
+                return container[key], lane
+            return component
         base, name = self.expr(e.base), e.field
         return lambda f: (base(f)[name], 0)
+
+    @ref.on(VectorAt)
+    def vector_at_ref(self, e: VectorAt) -> Callable[[Frame], tuple[object, object]]:
+        """The elements a vector is stored into: (the array, their slice), checked."""
+        base, index = self.expr(e.base), self.expr(e.index)
+        last, lanes = e.base.type.length - e.type.lanes, e.type.lanes
+
+        def elements(f):
+            array = base(f)
+            i = index(f)
+            if 0 <= i <= last:
+                return array, slice(i, i + lanes)
+            raise Fault(INDEX_OUT_OF_RANGE)
+        return elements
 
     @ref.on(ContainerItem)
     def container_item_ref(self, e: ContainerItem) -> Callable[[Frame], tuple[object, object]]:
@@ -678,6 +719,11 @@ class _Compiler:
     @expr.on(Member)
     def expr_member(self, e: Member) -> Ev:
         base = self.expr(e.base)
+        if isinstance(e.base.type, VectorType):
+            lane, load = e.base.type.components.index(e.field), _loader(e.type)
+            if load is None:
+                return lambda f: base(f)[lane]
+            return lambda f: load(base(f)[lane])
         if isinstance(e.base.type, AddressType):
             pos = _ADDRESS_FIELDS[e.field]
             return lambda f: base(f)[pos]
@@ -709,9 +755,28 @@ class _Compiler:
             raise Fault(INDEX_OUT_OF_RANGE)
         return element
 
+    @expr.on(VectorNew)
+    def expr_vector_new(self, e: VectorNew) -> Ev:
+        args, dtype, lanes = [self.expr(a) for a in e.args], e.type.elem.np_dtype, e.type.lanes
+        if len(args) == 1:
+            (value,) = args
+            return lambda f: np.full(lanes, value(f), dtype)
+        return lambda f: np.array([a(f) for a in args], dtype)
+
+    @expr.on(VectorAt)
+    def expr_vector_at(self, e: VectorAt) -> Ev:
+        elements = self.vector_at_ref(e)
+
+        def load(f):
+            array, at = elements(f)
+            return np.array(array[at])
+        return load
+
     @expr.on(Unary)
     def expr_unary(self, e: Unary) -> Ev:
         a, t = self.expr(e.operand), e.type
+        if isinstance(t, VectorType):          # neg, lane by lane (integers wrap)
+            return lambda f: -a(f)
         if e.op == "not" or (e.op == "invert" and t.is_bool):
             return lambda f: not a(f)
         if t.is_float:
@@ -724,6 +789,10 @@ class _Compiler:
     @expr.on(Binary)
     def expr_binary(self, e: Binary) -> Ev:
         a, b, t, op = self.expr(e.left), self.expr(e.right), e.type, e.op
+        if isinstance(t, VectorType):          # numpy, lane by lane: IEEE ops, ints wrap
+            fn = {"add": np.add, "sub": np.subtract, "mul": np.multiply,
+                  "div": np.true_divide}[op]
+            return lambda f: fn(a(f), b(f))
         if t.is_float:
             fn = {"add": operator.add, "sub": operator.sub, "mul": operator.mul,
                   "div": operator.truediv}.get(op) or _float_divmod(op, t)
@@ -790,6 +859,11 @@ class _Compiler:
                         out = v
                 return out
             return fold
+        if name == "dot":
+            return _dot(args[0], args[1], t)
+        if name == "fma":
+            x, y, z = args
+            return lambda f: fma(x(f), y(f), z(f))
         (a, *more) = args
         if name == "abs" and t.is_int:
             wrap = _wrapper(t)
@@ -923,6 +997,21 @@ class _Compiler:
             container[key] = step(old, f)
             return old
         return rmw
+
+
+def _dot(a: Ev, b: Ev, t: VectorType) -> Ev:
+    """rc.dot: the lanes' products summed left to right, each step one operation of the
+    element type (floats: single IEEE roundings, no fma; integers wrap)."""
+    if t.elem.is_float:
+        def dot(f):
+            x, y = a(f), b(f)
+            total = x[0] * y[0]
+            for i in range(1, t.lanes):
+                total = total + x[i] * y[i]
+            return total
+        return dot
+    wrap = _wrapper(t.elem)
+    return lambda f: wrap(sum(int(p) * int(q) for p, q in zip(a(f), b(f), strict=True)))
 
 
 def _float_divmod(op: str, t: ScalarType) -> Callable:

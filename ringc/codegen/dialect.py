@@ -64,8 +64,9 @@ class CFamilyDialect:
     # correctly rounded float ops where plain operators are not guaranteed to be
     exact_float_ops: dict[tuple[str, str], str] = {}
     # math function -> (f32 spelling, f64 spelling)
+    # (`fma` must be one correctly rounded fused multiply-add: math.fma)
     math = {f: (f, f) for f in ("sqrt", "exp", "log", "sin", "cos", "tan", "floor", "ceil",
-                                "fabs", "pow", "isnan", "isinf", "fmod", "copysign")}
+                                "fabs", "pow", "isnan", "isinf", "fmod", "copysign", "fma")}
     infinity = {"f32": "INFINITY", "f64": "((double)INFINITY)"}
     nan = {"f32": "NAN", "f64": "((double)NAN)"}
     bitcast: dict[tuple[str, str], str] = {}      # (from, to) IR type names -> {x}
@@ -76,6 +77,15 @@ class CFamilyDialect:
     idle_pause = ""       # a statement the leader runs after a pass that took nothing
     pragmas: tuple[str, ...] = ()
     feature_pragmas: dict[str, str] = {}          # feature -> pragma enabling it
+    # vectors (docs/language.md, "Vectors"): the C type of each IR vector type (its layout
+    # must be the IR's: 16 bytes aligned 16, f32x2 8 aligned 8; every build asserts the
+    # offsets), a vector from one value per lane ({t} its C type, {args} the lanes), a lane
+    # ({v} the vector, {c} x y z or w). Vector + - * / and rc.dot are helper functions
+    # spelled lane by lane with the scalar spellings above, never the target's vector
+    # operators or dot (whose rounding and overflow rules differ between targets).
+    vector_types = {"f32x2": "float2", "f32x4": "float4", "i32x4": "int4", "u32x4": "uint4"}
+    vector_new = "(({t})({args}))"
+    component = "{v}.{c}"
     zero_init = "{0}"
     printf: str | None = None
     lacks: dict[str, str] = {}                    # IR type name -> why the target lacks it

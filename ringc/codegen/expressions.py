@@ -50,9 +50,11 @@ from ..ir.nodes import (
     Select,
     State,
     Unary,
+    VectorAt,
+    VectorNew,
     Zero,
 )
-from ..ir.types import AddressType, ArrayType, ContainerType, ScalarType
+from ..ir.types import AddressType, ArrayType, ContainerType, ScalarType, VectorType
 from ..ir.walk import expr_children, walk
 from .helpers import (
     atomic_helper,
@@ -61,13 +63,14 @@ from .helpers import (
     index_helper,
     int_helper,
     math_helper,
+    vector_helper,
 )
 from .identifiers import mangle
 
 if TYPE_CHECKING:
     from .printer import ProgramPrinter
 
-__all__ = ["ExpressionPrinter", "FAULT", "WRITE", "READ", "is_place"]
+__all__ = ["ExpressionPrinter", "FAULT", "WRITE", "READ", "is_place", "chain_indices"]
 
 FAULT, WRITE, READ = 1, 2, 4           # what evaluating an expression may do (`effects`)
 _FAULTING_INT_OPS = ("floordiv", "mod")
@@ -109,7 +112,7 @@ class ExpressionPrinter:
                 flags |= WRITE | READ
             elif isinstance(node, State):
                 flags |= READ
-            elif isinstance(node, Index) and self.bounds_check:
+            elif isinstance(node, (Index, VectorAt)) and self.bounds_check:
                 flags |= FAULT
             elif isinstance(node, ContainerCall):
                 _, changes, faults = CONTAINER_METHODS[node.container.type.kind][node.method]
@@ -132,7 +135,9 @@ class ExpressionPrinter:
 
     # -- places ---------------------------------------------------------------------------
 
-    def checked_index(self, e: Index | ContainerItem) -> str:
+    def checked_index(self, e: Index | ContainerItem | VectorAt) -> str:
+        """The index of `e` checked (a fault past the end); a vector's first element
+        must leave room for every lane."""
         if isinstance(e, ContainerItem):           # the slot of the item (faults past it)
             c = self.shared.containers[e.container.type]
             key = self.expr(e.index)
@@ -143,8 +148,8 @@ class ExpressionPrinter:
         if not self.bounds_check:
             return index
         self.dirty = True
-        return (f"{index_helper(self.shared)}(rc_ctx, ({self.d.types['u64']}){index}, "
-                f"{e.base.type.length}u)")
+        room = e.base.type.length - (e.type.lanes - 1 if isinstance(e, VectorAt) else 0)
+        return f"{index_helper(self.shared)}(rc_ctx, ({self.d.types['u64']}){index}, {room}u)"
 
     @place.on(Local)
     def local_place(self, e: Local, overrides: dict[int, str]) -> str:
@@ -157,7 +162,13 @@ class ExpressionPrinter:
 
     @place.on(Member)
     def member_place(self, e: Member, overrides: dict[int, str]) -> str:
-        return f"{self.place(e.base, overrides)}.{_member_name(e)}"
+        return self.member_of(e, self.place(e.base, overrides))
+
+    def member_of(self, e: Member, base: str) -> str:
+        """A field of a spelled message or address, or a lane of a spelled vector."""
+        if isinstance(e.base.type, VectorType):
+            return self.shared.component(base, e.field)
+        return f"{base}.{_member_name(e)}"
 
     @place.on(ContainerItem)
     def container_item_place(self, e: ContainerItem, overrides: dict[int, str]) -> str:
@@ -181,7 +192,7 @@ class ExpressionPrinter:
         if self.effects(e) & FAULT:
             self.dirty = True
         kids = expr_children(e)
-        sequenced = isinstance(e, (Logical, Select, MessageNew))
+        sequenced = isinstance(e, (Logical, Select, MessageNew, VectorAt))
         if len(kids) < 2 or sequenced:
             return self.spelled(e, [self.expr(k) for k in kids] if not sequenced else None)
         flags = [self.effects(k) for k in kids]
@@ -218,7 +229,7 @@ class ExpressionPrinter:
 
     @spelled.on(Member)
     def member(self, e: Member, kids: list[str]) -> str:
-        return f"{kids[0]}.{_member_name(e)}"
+        return self.member_of(e, kids[0])
 
     @spelled.on(Index)
     def index(self, e: Index, kids: list[str]) -> str:
@@ -230,38 +241,30 @@ class ExpressionPrinter:
     @spelled.on(Unary)
     def unary(self, e: Unary, kids: list[str]) -> str:
         a, t, ops, shared = kids[0], e.type, self.d.ops, self.shared
+        if isinstance(t, VectorType):
+            return f"{vector_helper(shared, e.op, t, self.loc)}({a})"
         if e.op == "not" or (e.op == "invert" and t.is_bool):
             return ops["not"].format(a=a)
         if e.op == "invert":
             return ops["invert"].format(a=a, t=shared.ctype(t))
-        if t.is_float:
-            return ops["neg"].format(a=a)
-        if t.is_signed or t.bits < 32:
-            return ops["wrap_neg"].format(a=a, t=shared.ctype(t), w=shared.wrap_type(t),
-                                          u=shared.unsigned(t))
-        return ops["binary"].format(a="0", b=a, op="-")
+        return shared.scalar_neg(t, a)
 
     @spelled.on(Binary)
     def binary(self, e: Binary, kids: list[str]) -> str:
         a, b = kids
-        t, op, ops, shared = e.type, e.op, self.d.ops, self.shared
-        if t.is_float:
-            if op in ("floordiv", "mod"):
-                return f"{float_divmod_helper(shared, op, t)}({a}, {b})"
-            return shared.fbin(op, t, a, b, exact=not self.fast_math)
+        t, op, shared = e.type, e.op, self.shared
+        if isinstance(t, VectorType):
+            name = vector_helper(shared, op, t, self.loc, exact=not self.fast_math)
+            return f"{name}({a}, {b})"
+        if t.is_float and op in ("floordiv", "mod"):
+            return f"{float_divmod_helper(shared, op, t)}({a}, {b})"
         if op in ("floordiv", "mod"):
             return f"{int_helper(shared, op, t)}(rc_ctx, {a}, {b})"
         if op in ("shl", "shr"):
             return f"{int_helper(shared, op, t)}({a}, {b})"
-        if op == "div":
+        if op == "div" and not t.is_float:
             raise CompileError("true division of integers reached codegen", self.loc)
-        sym = self.d.symbols[op]
-        if t.is_bool or (op.startswith("bit") and t.bits < 32):
-            return ops["narrow"].format(a=a, b=b, op=sym, t=shared.ctype(t))
-        if op.startswith("bit") or (not t.is_signed and t.bits >= 32):
-            return ops["binary"].format(a=a, b=b, op=sym)
-        return ops["wrap" if t.bits >= 32 else "wrap_small"].format(
-            a=a, b=b, op=sym, t=shared.ctype(t), w=shared.wrap_type(t), u=shared.unsigned(t))
+        return shared.scalar_binary(op, t, a, b, exact=not self.fast_math)
 
     @spelled.on(Compare)
     def compare(self, e: Compare, kids: list[str]) -> str:
@@ -309,6 +312,9 @@ class ExpressionPrinter:
     @spelled.on(MathCall)
     def math_call(self, e: MathCall, kids: list[str]) -> str:
         fn, t, shared = e.function, e.args[0].type, self.shared
+        if fn == "dot":
+            name = vector_helper(shared, "dot", t, self.loc, exact=not self.fast_math)
+            return f"{name}({kids[0]}, {kids[1]})"
         if fn in ("isnan", "isinf"):
             return self.d.ops["to_bool"].format(a=f"{shared.math_name(fn, t)}({kids[0]})")
         if fn in ("min", "max") or (fn == "abs" and t.is_int):
@@ -340,6 +346,25 @@ class ExpressionPrinter:
         if not parts:
             return msg
         return self.d.ops["sequence"].format(a=", ".join(parts), b=msg)
+
+    @spelled.on(VectorNew)
+    def vector_new(self, e: VectorNew, kids: list[str]) -> str:
+        if len(kids) == 1:                   # one value in every lane, evaluated once
+            return f"{vector_helper(self.shared, 'splat', e.type, self.loc)}({kids[0]})"
+        return self.shared.vector(e.type, kids)
+
+    @spelled.on(VectorAt)
+    def vector_at(self, e: VectorAt, kids: None) -> str:
+        """`rc.f32x4.load(a, i)`: the array's indices and i evaluated once each, in order,
+        into temporaries (checked: the lanes must fit), then one element per lane."""
+        first, overrides = [], {}
+        for ix in chain_indices(e):
+            name = self.temporary(_U64)
+            first.append(f"{name} = {self.checked_index(ix)}")
+            overrides[id(ix)] = name
+        base, at = self.place(e.base, overrides), overrides[id(e)]
+        out = self.shared.vector(e.type, [f"{base}[{at} + {k}u]" for k in range(e.type.lanes)])
+        return self.d.ops["sequence"].format(a=", ".join(first), b=out)
 
     @spelled.on(ContainerItem)
     def container_item(self, e: ContainerItem, kids: list[str]) -> str:
@@ -404,6 +429,17 @@ class ExpressionPrinter:
 def _conflict(a: int, b: int) -> bool:
     """Would evaluating two operands in either order be observable?"""
     return bool((a & FAULT and b & FAULT) or (a & WRITE and b) or (b & WRITE and a))
+
+
+def chain_indices(e: Expr) -> list[Index | ContainerItem | VectorAt]:
+    """The Index, ContainerItem and VectorAt nodes of a place (an assignment's target, a
+    vector's array), outermost first (Python's order)."""
+    found = []
+    while isinstance(e, (Member, Index, ContainerItem, VectorAt)):
+        if isinstance(e, (Index, ContainerItem, VectorAt)):
+            found.append(e)
+        e = e.container if isinstance(e, ContainerItem) else e.base
+    return list(reversed(found))
 
 
 def is_place(e: Expr) -> bool:

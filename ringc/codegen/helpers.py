@@ -2,7 +2,9 @@
 
 Printed code calls a helper wherever C's own operator differs from ringc's semantics:
 Python's `//` and `%` (integer and float), shifts by any count, saturating float-to-int
-casts, `min`/`max`/`abs`, bounds-checked indexing and atomics. `Helpers` collects one
+casts, `min`/`max`/`abs`, bounds-checked indexing, atomics, and the vector operations
+(lane by lane, each lane spelled as the scalar operation is, so a vector lane and a scalar
+give the same bits on every target). `Helpers` collects one
 description per helper in first-use order; `templates/helpers.j2` has one macro per
 description `kind` and reads the keys built here (`t` the C type, `u` the unsigned type of
 its width, `w` the wrap type, `f` a float type, spelled pieces such as `sub` or `cas`).
@@ -17,13 +19,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import CompileError
-from ..ir.types import Loc, ScalarType
+from ..ir.types import Loc, ScalarType, VectorType
 
 if TYPE_CHECKING:
     from .printer import ProgramPrinter
 
 __all__ = ["Helpers", "index_helper", "int_helper", "float_divmod_helper", "math_helper",
-           "cast_helper", "atomic_helper"]
+           "cast_helper", "atomic_helper", "vector_helper"]
 
 _BITS_TYPES = {32: ScalarType("u32"), 64: ScalarType("u64")}
 
@@ -118,3 +120,39 @@ def atomic_helper(printer: ProgramPrinter, op: str, t: ScalarType, loc: Loc | No
                                hint="use a 32-bit state variable")
         info.update(kind="atomic_int", expr=spelled)
     return printer.helpers.need(f"rc_atomic_{op}_{t.name}", info.pop("kind"), **info)
+
+
+_VECTOR_DOCS = {"add": "a + b", "sub": "a - b", "mul": "a * b", "div": "a / b", "neg": "-a",
+                "splat": "x in every lane", "dot": "dot product, summed left to right"}
+
+
+def vector_helper(printer: ProgramPrinter, op: str, t: VectorType, loc: Loc | None,
+                  exact: bool = True) -> str:
+    """`rc_v<op>_<t>`: a vector `add sub mul div` (of two vectors), `neg`, `splat` (a
+    scalar in every lane) or `dot`, lane by lane with the scalar spellings (floats
+    correctly rounded unless `exact` is False: fast_math, name suffix `_fast`)."""
+    elem, vt = t.elem, printer.ctype(t)
+    lanes = [(printer.component("rc_a", c), printer.component("rc_b", c)) for c in t.components]
+    fast = "_fast" if not exact and elem.is_float and op in ("add", "sub", "mul", "div",
+                                                               "dot") else ""
+    name = f"rc_v{op}_{t}{fast}"
+    if op in ("add", "sub", "mul", "div"):
+        params, ret = f"{vt} rc_a, {vt} rc_b", vt
+        body = printer.vector(t, [printer.scalar_binary(op, elem, a, b, exact) for a, b in lanes])
+    elif op == "neg":
+        params, ret = f"{vt} rc_a", vt
+        body = printer.vector(t, [printer.scalar_neg(elem, a) for a, _ in lanes])
+    elif op == "splat":
+        params, ret = f"{printer.ctype(elem)} rc_x", vt
+        body = printer.vector(t, ["rc_x"] * t.lanes)
+    elif op == "dot":
+        params, ret = f"{vt} rc_a, {vt} rc_b", printer.ctype(elem)
+        body = None
+        for a, b in lanes:
+            product = printer.scalar_binary("mul", elem, a, b, exact)
+            body = product if body is None else printer.scalar_binary("add", elem, body,
+                                                                      product, exact)
+    else:
+        raise CompileError(f"no vector operation {op!r} on {t}", loc)
+    return printer.helpers.need(name, "function", ret=ret, params=params, body=body,
+                                doc=f"{t}: {_VECTOR_DOCS[op]}, lane by lane")

@@ -57,6 +57,7 @@ from ..ir.nodes import (
     SendAfter,
     Stmt,
     Try,
+    VectorAt,
     While,
     Zero,
 )
@@ -66,6 +67,7 @@ from ..ir.types import (
     ContainerType,
     MessageType,
     ScalarType,
+    VectorType,
     array_shape,
     leaf_type,
     scalar_types,
@@ -73,7 +75,7 @@ from ..ir.types import (
 from ..ir.walk import all_stmts, function_locals, stmt_exprs
 from ..protocol import REASONS
 from .dialect import CFamilyDialect
-from .expressions import FAULT, WRITE, ExpressionPrinter, is_place
+from .expressions import FAULT, WRITE, ExpressionPrinter, chain_indices, is_place
 from .helpers import Helpers
 from .identifiers import Names, mangle
 from .layout import Layout
@@ -132,6 +134,8 @@ class ProgramPrinter:
             if storage and t.name in self.d.storage_types:
                 return self.d.storage_types[t.name]
             return self.d.types[t.name]
+        if isinstance(t, VectorType):
+            return self.d.vector_types[t.name]
         if isinstance(t, AddressType):
             return "rc_address"
         if isinstance(t, MessageType):
@@ -146,6 +150,23 @@ class ProgramPrinter:
         """`T name`, `T name[n]` or, for nested arrays, `T name[n][m]`."""
         suffix = "".join(f"[{n}]" for n in array_shape(t)) if isinstance(t, ArrayType) else ""
         return f"{self.ctype(t, storage)} {name}{suffix}"
+
+    def zero_value(self, t) -> str:
+        """An initialiser of a zero `t`: a scalar's 0, a vector's constructor of zeros, the
+        dialect's aggregate zero for records and arrays (OpenCL takes no `{0}` vector)."""
+        if isinstance(t, ScalarType):
+            return "0"
+        if isinstance(t, VectorType):
+            return self.vector(t, [self.const(0, t.elem)] * t.lanes)
+        return self.d.zero_init
+
+    def vector(self, t: VectorType, lanes: list[str]) -> str:
+        """A vector of one spelled value per lane."""
+        return self.d.vector_new.format(t=self.ctype(t), args=", ".join(lanes))
+
+    def component(self, vector: str, c: str) -> str:
+        """Lane `c` (x y z w) of a spelled vector."""
+        return self.d.component.format(v=vector, c=c)
 
     def unsigned(self, t: ScalarType) -> str:
         """The unsigned type of `t`'s width."""
@@ -189,6 +210,30 @@ class ProgramPrinter:
         if spelled is not None:
             return spelled.format(a=a, b=b)
         return self.d.ops["binary"].format(a=a, b=b, op=self.d.symbols[op])
+
+    def scalar_binary(self, op: str, t: ScalarType, a: str, b: str, exact: bool = True) -> str:
+        """`a op b` of scalars `t` for the operators that need no helper and cannot fault:
+        float + - * /, integer + - * (wrapping) and the bitwise ones."""
+        ops = self.d.ops
+        if t.is_float:
+            return self.fbin(op, t, a, b, exact)
+        sym = self.d.symbols[op]
+        if t.is_bool or (op.startswith("bit") and t.bits < 32):
+            return ops["narrow"].format(a=a, b=b, op=sym, t=self.ctype(t))
+        if op.startswith("bit") or (not t.is_signed and t.bits >= 32):
+            return ops["binary"].format(a=a, b=b, op=sym)
+        return ops["wrap" if t.bits >= 32 else "wrap_small"].format(
+            a=a, b=b, op=sym, t=self.ctype(t), w=self.wrap_type(t), u=self.unsigned(t))
+
+    def scalar_neg(self, t: ScalarType, a: str) -> str:
+        """`-a` of a number `t` (integers wrap)."""
+        ops = self.d.ops
+        if t.is_float:
+            return ops["neg"].format(a=a)
+        if t.is_signed or t.bits < 32:
+            return ops["wrap_neg"].format(a=a, t=self.ctype(t), w=self.wrap_type(t),
+                                          u=self.unsigned(t))
+        return ops["binary"].format(a="0", b=a, op="-")
 
     def math_name(self, fn: str, t: ScalarType) -> str:
         """The target's name of math function `fn` for float type `t`."""
@@ -248,12 +293,12 @@ class FunctionPrinter(ExpressionPrinter):
         shared = self.shared
         head = [shared.signature(self.fn, self.kernel, self.handler), "{"]
         if self.returns is not None and not isinstance(self.returns, ScalarType):
-            head.append(f"    {shared.ctype(self.returns)} rc_zero = {self.d.zero_init};")
+            head.append(f"    {shared.ctype(self.returns)} rc_zero = "
+                        f"{shared.zero_value(self.returns)};")
         head.append(f"    if (rc_ctx->fault) return{self.zero_return()};")
         for name, t in self.locals.items():
             shared.check_type(t, self.fn.loc)
-            init = "0" if isinstance(t, ScalarType) else self.d.zero_init
-            head.append(f"    {shared.declare(t, mangle(name))} = {init};")
+            head.append(f"    {shared.declare(t, mangle(name))} = {shared.zero_value(t)};")
         return "\n".join(head + self.lines + ["}"])
 
     def zero_return(self) -> str:
@@ -320,13 +365,15 @@ class FunctionPrinter(ExpressionPrinter):
     def assign(self, s: Assign) -> None:
         if isinstance(s.value, Zero):
             return self.zero(s.target)
+        if isinstance(s.target, VectorAt):
+            return self.store_vector(s.target, s.value)
         if isinstance(s.value.type, ArrayType):
             return self.copy_array(s.target, s.value)
         root = s.target
         while isinstance(root, (Member, Index, ContainerItem)):
             root = root.container if isinstance(root, ContainerItem) else root.base
         private = isinstance(root, Local)    # a store there after a fault is harmless
-        indices = _chain_indices(s.target)
+        indices = chain_indices(s.target)
         # Python evaluates the value, then the target's indices; then the store happens,
         # only if nothing faulted: a shared target gets the value through a temporary
         value = self.expr(s.value)
@@ -350,7 +397,7 @@ class FunctionPrinter(ExpressionPrinter):
         """`target = rc.zeros(T)`: its indices evaluated and checked, then every scalar,
         address and record inside it set from a zeroed temporary of the innermost type."""
         overrides = {id(ix): self.hoist(self.checked_index(ix), _U64)
-                     for ix in _chain_indices(target)}
+                     for ix in chain_indices(target)}
         dst = self.place(target, overrides)
         shape = array_shape(target.type) if isinstance(target.type, ArrayType) else ()
         leaf = leaf_type(target.type)
@@ -363,6 +410,18 @@ class FunctionPrinter(ExpressionPrinter):
         at = "".join(f"[rc_k{d}]" for d in range(len(shape)))
         self.emit(f"{loops}{dst}{at} = {value};")
 
+    def store_vector(self, target: VectorAt, value: Expr) -> None:
+        """`v.store(a, i)`: the vector, then the array's indices and i (checked: the lanes
+        must fit), in Python's order; then, with no fault, one store per lane."""
+        v = self.hoist(self.expr(value), value.type)
+        overrides = {id(ix): self.hoist(self.checked_index(ix), _U64)
+                     for ix in chain_indices(target)}
+        dst, at = self.place(target.base, overrides), overrides[id(target)]
+        self.flush_pre()
+        self.check_fault()
+        self.emit(" ".join(f"{dst}[{at} + {k}u] = {self.shared.component(v, c)};"
+                           for k, c in enumerate(value.type.components)))
+
     def copy_array(self, target: Expr, value: Expr) -> None:
         """`target = value` for array places: both sides' indices are evaluated (and
         checked) first, in Python's order (value, then target); then every element is
@@ -373,7 +432,7 @@ class FunctionPrinter(ExpressionPrinter):
                                    "message field", self.loc,
                                    hint="copy element by element in a loop")
         overrides = {}
-        for ix in _chain_indices(value) + _chain_indices(target):
+        for ix in chain_indices(value) + chain_indices(target):
             overrides[id(ix)] = self.hoist(self.checked_index(ix), _U64)
         dst, src = self.place(target, overrides), self.place(value, overrides)
         self.flush_pre()
@@ -656,17 +715,6 @@ def comment_text(text: str) -> str:
     if re.fullmatch(r"[\w.+\- ]*", text):
         return text
     return json.dumps(text)
-
-
-def _chain_indices(e: Expr) -> list[Index | ContainerItem]:
-    """The Index and ContainerItem nodes of an assignment target, outermost first
-    (Python's order)."""
-    found = []
-    while isinstance(e, (Member, Index, ContainerItem)):
-        if isinstance(e, (Index, ContainerItem)):
-            found.append(e)
-        e = e.container if isinstance(e, ContainerItem) else e.base
-    return list(reversed(found))
 
 
 def _parenthesized(text: str) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 import difflib
 
+from ..errors import CompileError
 from ..ir import nodes as ir
 from ..ir.types import (
     ADDRESS,
@@ -20,6 +21,7 @@ from ..ir.types import (
     ContainerType,
     MessageType,
     ScalarType,
+    VectorType,
     cast_value,
 )
 from ..ir.verify import container_args, container_result
@@ -36,15 +38,24 @@ def lower_call(fl, node: ast.Call):
     container = fl.container_of(func.value) if isinstance(func, ast.Attribute) else None
     if container is not None:
         return container_call(fl, node, container, func.attr)
+    if names.math_fma(func, fl.ctx.globals):
+        return math_call(fl, node, "fma")
     obj = names.resolve(func, fl.ctx.globals)
+    if isinstance(func, ast.Attribute) and isinstance(
+            names.resolve(func.value, fl.ctx.globals), VectorType):
+        return vector_load(fl, node, names.resolve(func.value, fl.ctx.globals), func.attr)
     if isinstance(obj, names.Unresolved):
+        vector_method(fl, node)                 # v.store(...) where a value is wanted
         if names.dotted_name(func) is None:
             raise fl.error(func, f"calling '{ast.unparse(func)}' is not supported in ring "
                                  "kernels", "call self.helper(...), an @rc.device function, "
                                             "math.*, min/max/abs or an rc intrinsic")
-        raise fl.error(func, f"'{obj.dotted}' is not defined")
+        raise fl.error(func, f"'{obj.dotted}' is not defined",
+                       names.unknown_vector_hint(obj.dotted))
     if isinstance(obj, ScalarType) or obj is bool:
         return cast(fl, node, obj if isinstance(obj, ScalarType) else BOOL)
+    if isinstance(obj, VectorType):
+        return construct_vector(fl, node, obj)
     math_name = names.math_function(obj)
     if math_name is not None:
         return math_call(fl, node, math_name)
@@ -116,9 +127,11 @@ def math_call(fl, node: ast.Call, name: str):
         for value in typed[1:]:
             result = ir.MathCall(name, (result, value), t)
         return result
-    arity = 2 if name == "pow" else 1
+    arity = {"pow": 2, "fma": 3}.get(name, 1)
     if len(args) != arity:
-        raise fl.error(node, f"{name}() takes {arity} argument{'s' if arity > 1 else ''}")
+        form = " (math.fma(a, b, c) is a * b + c, rounded once)" if name == "fma" else ""
+        raise fl.error(node, f"{name}() takes {arity} argument{'s' if arity > 1 else ''}"
+                             f"{form}")
     if name == "abs":
         value = args[0]
         if isinstance(value, Weak):
@@ -205,6 +218,8 @@ def intrinsic_expr(fl, node: ast.Call, name: str):
                        "call it on its own line")
     if name == "zeros":
         return zeros(fl, node)
+    if name == "dot":
+        return dot(fl, node)
     if name == "clock":
         raise fl.error(node, "rc.clock() is retired: rc.now() replaced it",
                        "rc.now() is nanoseconds since the launch as an i64, on one clock "
@@ -276,3 +291,117 @@ def container_call(fl, node: ast.Call, container: ir.State, method: str) -> ir.C
     if changes:
         fl.check_state_write(container, node.func)
     return ir.ContainerCall(container, method, args, container_result(t, method))
+
+
+# ---- vectors (docs/language.md, "Vectors") ---------------------------------------------
+
+def construct_vector(fl, node: ast.Call, t: VectorType) -> ir.VectorNew:
+    """`rc.f32x4(a, b, c, d)`, or `rc.f32x4(s)`: s in every lane. Each value converts to
+    the element type as a store does."""
+    form = f"rc.{t}({', '.join(t.components)}) or rc.{t}(value) for every lane"
+    if node.keywords or len(node.args) not in (1, t.lanes):
+        raise fl.error(node, f"rc.{t} takes {t.lanes} values or one", f"write {form}")
+    return ir.VectorNew(tuple(fl.convert(fl.expr(a), t.elem, a) for a in node.args), t)
+
+
+def _vector_array(fl, node: ast.expr, t: VectorType, form: str) -> ir.Expr:
+    """The array a vector is loaded from or stored into: a place holding `t.elem`s."""
+    array = fl.expr(node)
+    at = getattr(array, "type", None)
+    if not (isinstance(at, ArrayType) and at.elem == t.elem):
+        what = f"a {at}" if at is not None else "a number"
+        raise fl.error(node, f"rc.{t} is read and written in an Array[{t.elem}, n], not "
+                             f"{what}", form)
+    if at.length < t.lanes:
+        raise fl.error(node, f"{at} is shorter than a {t} ({t.lanes} elements)",
+                       f"use an array of at least {t.lanes} elements")
+    return array
+
+
+def _vector_index(fl, node: ast.expr, array: ir.Expr, t: VectorType) -> ir.Expr:
+    """The index of the first element; a constant must leave room for every lane."""
+    n = array.type.length
+    index = fl.expr(node)
+    if isinstance(index, Weak):
+        if index.is_float:
+            raise fl.error(node, "array indices must be integers")
+        if not 0 <= index.value <= n - t.lanes:
+            raise fl.error(node, f"elements {index.value}..{index.value + t.lanes - 1} are "
+                                 f"out of range for {array.type}",
+                           f"a {t} at index i takes elements i..i+{t.lanes - 1}: i is "
+                           f"0..{n - t.lanes} here")
+        return ir.Const(index.value, I32)
+    if not (isinstance(index.type, ScalarType) and index.type.is_int):
+        raise fl.error(node, f"array indices must be integers, not {index.type}")
+    return index
+
+
+def vector_load(fl, node: ast.Call, t: VectorType, method: str) -> ir.VectorAt:
+    """`rc.f32x4.load(a, i)`: elements i..i+3 of an Array[f32, n]."""
+    form = f"rc.{t}.load(a, i)  # a: Array[{t.elem}, n], elements i..i+{t.lanes - 1}"
+    if method != "load":
+        raise fl.error(node.func, f"rc.{t} has no '{method}'",
+                       f"rc.{t}.load(a, i) reads a vector; v.store(a, i) writes one")
+    fl.expect_args(node, 2, form)
+    array = _vector_array(fl, node.args[0], t, form)
+    return ir.VectorAt(array, _vector_index(fl, node.args[1], array, t), t)
+
+
+def _vector_receiver(fl, node: ast.Call):
+    """The vector `v` of a call `v.method(...)`, or None when `node` is no such call."""
+    func = node.func
+    if not (isinstance(func, ast.Attribute)
+            and isinstance(names.resolve(func, fl.ctx.globals), names.Unresolved)):
+        return None
+    base = func.value
+    if isinstance(base, ast.Name) and base.id not in fl.locals:
+        return None                   # a module or an undefined name: reported elsewhere
+    try:
+        value = fl.expr(base)
+    except CompileError:              # not a vector's: the caller's path says what is wrong
+        return None
+    return value if isinstance(getattr(value, "type", None), VectorType) else None
+
+
+def vector_method(fl, node: ast.Call) -> None:
+    """Raise the error for `v.method(...)` of a vector used as a value."""
+    value = _vector_receiver(fl, node)
+    if value is None:
+        return
+    t, method = value.type, node.func.attr
+    if method == "store":
+        raise fl.error(node, f"{ast.unparse(node.func)}(...) is a statement: it returns "
+                             "nothing", "call it on a line of its own")
+    raise fl.error(node.func, f"a {t} has no method '{method}'",
+                   f"v.store(a, i) writes one; rc.{t}.load(a, i) reads one; components "
+                   f"are {' '.join('.' + c for c in t.components)}")
+
+
+def vector_store(fl, node: ast.Call) -> ir.Assign | None:
+    """`v.store(a, i)` as a statement: v into elements i..i+3 of a (value first, then the
+    array and the index, as Python evaluates them); None when `node` is no vector's call."""
+    value = _vector_receiver(fl, node)
+    if value is None:
+        return None
+    t = value.type
+    if node.func.attr != "store":
+        vector_method(fl, node)
+    form = f"v.store(a, i)  # a: Array[{t.elem}, n], elements i..i+{t.lanes - 1}"
+    fl.expect_args(node, 2, form)
+    fl.check_alone(value, node.func.value, allow_root=True)
+    array = _vector_array(fl, node.args[0], t, form)
+    target = ir.VectorAt(array, _vector_index(fl, node.args[1], array, t), t)
+    fl.check_state_write(target, node)
+    return ir.Assign(target, value, fl.loc(node))
+
+
+def dot(fl, node: ast.Call) -> ir.MathCall:
+    """`rc.dot(a, b)` of two vectors of one type: a scalar of their element type."""
+    fl.expect_args(node, 2, "rc.dot(a, b)  # two vectors of one type")
+    a, b = (fl.expr(x) for x in node.args)
+    ta, tb = getattr(a, "type", None), getattr(b, "type", None)
+    if not isinstance(ta, VectorType) or ta != tb:
+        raise fl.error(node, f"rc.dot takes two vectors of one type, not "
+                             f"{ta or 'a number'} and {tb or 'a number'}",
+                       "e.g. rc.dot(v, w) with v and w both f32x4")
+    return ir.MathCall("dot", (a, b), ta.elem)

@@ -31,6 +31,7 @@ from ..ir.types import (
     ContainerType,
     MessageType,
     ScalarType,
+    VectorType,
 )
 from ..ir.walk import MAX_EXPRESSION_DEPTH, walk
 from . import names
@@ -329,7 +330,9 @@ class FunctionLowering:
         t = self.ctx.builder.value_type(obj)
         if t is None:
             raise self.error(node, f"'{ast.unparse(node)}' is not a ringc type",
-                             "use a scalar type (i32, f32, ...), a message class or rc.Address")
+                             names.unknown_vector_hint(names.dotted_name(node) or "") or
+                             "use a scalar type (i32, f32, ...), a vector (rc.f32x4, ...), "
+                             "a message class or rc.Address")
         return t
 
     # -- statements ----------------------------------------------------------------------
@@ -395,6 +398,8 @@ class FunctionLowering:
             return ir.Assign(ir.Local(name, t), converted, self.loc(stmt))
         if isinstance(target, (ast.Attribute, ast.Subscript)):
             place = self.expr(target)
+            if isinstance(place, ir.Member) and isinstance(place.base.type, VectorType):
+                self.check_vector_place(place.base, target)
             if isinstance(place, ir.ContainerItem) and place.container.type.key is not None:
                 t = place.container.type                 # m[k] = v: a put, as in Python
                 converted = self.convert(value, t.item, value_node)
@@ -425,9 +430,21 @@ class FunctionLowering:
             raise self.error(node, "an array value can only be copied from a local, state "
                                    "or message field", "copy element by element in a loop")
 
+    def check_vector_place(self, vector, node: ast.AST) -> None:
+        """A component is assigned only in a vector that is a local, state, or a field or
+        element of one (not a value computed on the spot)."""
+        root = vector
+        while isinstance(root, (ir.Index, ir.Member)):
+            root = root.base
+        if not isinstance(root, (ir.Local, ir.State)):
+            raise self.error(node, f"'{ast.unparse(node)}' is a component of a {vector.type} "
+                                   "computed on the spot: assigning it would change nothing",
+                             "assign a component of a local, state or message field, e.g. "
+                             "v = ... then v.x = 1.0")
+
     def check_state_write(self, place, node: ast.AST) -> None:
         root = place
-        while isinstance(root, (ir.Index, ir.Member, ir.ContainerItem)):
+        while isinstance(root, (ir.Index, ir.Member, ir.ContainerItem, ir.VectorAt)):
             root = root.container if isinstance(root, ir.ContainerItem) else root.base
         if isinstance(root, ir.State):
             self.effects = True
@@ -448,6 +465,10 @@ class FunctionLowering:
             special = self.intrinsic_statement(node.value)
             if special is not None:
                 return special
+            from .calls import vector_store  # the call table lives in its own module
+            store = vector_store(self, node.value)
+            if store is not None:
+                return store
             value = self.expr(node.value)
             if isinstance(value, (ir.Call, ir.HelperCall, ir.Intrinsic, ir.ContainerCall)):
                 self.check_alone(value, node.value, allow_root=True)
@@ -788,7 +809,9 @@ class FunctionLowering:
         what = f"local '{local}'" if local else "this place"
         if isinstance(value, Weak):
             if not isinstance(target, ScalarType):
-                raise self.error(node, f"a number cannot be stored in {what} of type {target}")
+                raise self.error(node, f"a number cannot be stored in {what} of type {target}",
+                                 f"write rc.{target}({value.value!r}) for it in every lane"
+                                 if isinstance(target, VectorType) else None)
             if local and value.is_float and target.is_int:
                 raise self.error(node, f"assigning a float to int {what}",
                                  f"cast explicitly, e.g. {target}(x), or start it as a float")
@@ -919,6 +942,13 @@ class FunctionLowering:
                                  f"did you mean '{close[0]}'?" if close else
                                  "fields: " + ", ".join(fields))
             return ir.Member(base, node.attr, fields[node.attr])
+        if isinstance(t, VectorType):
+            if node.attr not in t.components:
+                methods = " and v.store(a, i)" if node.attr != "store" else ""
+                raise self.error(node, f"a {t} has no component '{node.attr}'",
+                                 f"its components are {' '.join('.' + c for c in t.components)}"
+                                 f"{methods}")
+            return ir.Member(base, node.attr, t.elem)
         if t == ADDRESS:
             raise self.error(node, "an rc.Address is opaque: its fields cannot be read",
                              "store it, put it in a message, or answer it with rc.reply")
@@ -969,6 +999,8 @@ class FunctionLowering:
     def binary(self, op: str, left, right, node: ast.AST):
         symbol = SYMBOLS[op]
         what = f"'{symbol}'"
+        if any(isinstance(getattr(side, "type", None), VectorType) for side in (left, right)):
+            return self.vector_binary(op, left, right, node)
         for side in (left, right):
             t = getattr(side, "type", None)
             if t is not None and not isinstance(t, ScalarType):
@@ -987,6 +1019,45 @@ class FunctionLowering:
         except TypeRuleError as exc:
             raise self.rule(node, exc) from None
         return ir.Binary(op, self.operand(left, t, node), self.operand(right, t, node), t)
+
+    def vector_binary(self, op: str, left, right, node: ast.AST) -> ir.Binary:
+        """`+ - *` (and `/` of float vectors) lane by lane, between two vectors of one type
+        or a vector and a scalar of its element type (a literal, or a value of exactly that
+        type), which stands in every lane (docs/language.md, "Vectors")."""
+        what = f"'{SYMBOLS[op]}'"
+        vt = next(s.type for s in (left, right) if isinstance(getattr(s, "type", None),
+                                                               VectorType))
+        if op not in ("add", "sub", "mul", "div"):
+            raise self.error(node, f"{what} is not defined on vectors ({vt})",
+                             "vectors have + - * (and / of f32 vectors) lane by lane; work "
+                             "on the components for the rest: v.x, v.y, ...")
+        if op == "div" and not vt.elem.is_float:
+            raise self.error(node, f"'/' of {vt}: integer vectors have + - * only",
+                             "divide the components, or use an f32x4")
+        sides = []
+        for side in (left, right):
+            t = getattr(side, "type", None)
+            if isinstance(t, VectorType):
+                if t != vt:
+                    raise self.error(node, f"{what} mixes {vt} and {t}",
+                                     "vectors of one type only: convert the lanes "
+                                     "explicitly, e.g. rc.f32x4(f32(v.x), f32(v.y), ...)")
+                sides.append(side)
+                continue
+            if isinstance(side, Weak):
+                try:
+                    scalar = ir.Const(weak_to(side, vt.elem), vt.elem)
+                except TypeRuleError as exc:
+                    raise self.rule(node, exc) from None
+            elif t == vt.elem:
+                scalar = side
+            else:
+                raise self.error(node, f"{what} mixes {vt} with a {t}",
+                                 f"a scalar beside a {vt} must be a {vt.elem}: cast it, "
+                                 f"{vt.elem}(x)" if isinstance(t, ScalarType)
+                                 else "vectors of one type only")
+            sides.append(ir.VectorNew((scalar,), vt))
+        return ir.Binary(op, sides[0], sides[1], vt)
 
     def bitwise(self, op: str, left, right, node: ast.AST):
         t = self.operand_type(left, right, f"'{SYMBOLS[op]}'")
@@ -1023,6 +1094,8 @@ class FunctionLowering:
             except TypeRuleError as exc:
                 raise self.rule(node, exc) from None
         t = operand.type
+        if isinstance(t, VectorType) and op == "neg":
+            return ir.Unary("neg", operand, t)
         if not isinstance(t, ScalarType) or t.is_bool or (op == "invert" and t.is_float):
             raise self.error(node, f"'{'-' if op == 'neg' else '~'}' cannot take a {t}",
                              "use `not` for bools" if t == BOOL else None)
@@ -1078,7 +1151,9 @@ class FunctionLowering:
         for side in (left, right):
             t = getattr(side, "type", None)
             if t is not None and not isinstance(t, ScalarType):
-                raise self.error(node, f"a {t} cannot be compared", "compare its fields")
+                raise self.error(node, f"a {t} cannot be compared",
+                                 "compare its components: v.x == w.x"
+                                 if isinstance(t, VectorType) else "compare its fields")
         try:
             t = self.operand_type(left, right, "comparison")
         except TypeRuleError as exc:

@@ -15,7 +15,7 @@ import types
 from dataclasses import dataclass
 
 from .. import intrinsics
-from ..ir.types import ArrayType, ScalarType
+from ..ir.types import ArrayType, ScalarType, unknown_vector
 from ..types import Address, Array, LRUMap, Map, Queue, Stack
 
 
@@ -68,7 +68,7 @@ def intrinsic_name(obj: object) -> str | None:
 
 MATH_NAMES = {getattr(math, n): n for n in (
     "sqrt", "exp", "log", "sin", "cos", "tan", "floor", "ceil", "fabs", "pow",
-    "isnan", "isinf")}
+    "isnan", "isinf", "fma") if hasattr(math, n)}      # math.fma: Python 3.13 and later
 BUILTIN_MATH = {min: "min", max: "max", abs: "abs"}
 
 
@@ -77,6 +77,18 @@ def math_function(obj: object) -> str | None:
         return MATH_NAMES.get(obj) or BUILTIN_MATH.get(obj)
     except TypeError:  # unhashable objects name no function
         return None
+
+
+def math_fma(node: ast.AST, module_globals: dict) -> bool:
+    """Is `node` `math.fma` (under any alias of `math`)? Python before 3.13 has no
+    math.fma, so the name is recognised by its spelling; handlers are compiled, not run."""
+    return (isinstance(node, ast.Attribute) and node.attr == "fma"
+            and resolve(node.value, module_globals) is math)
+
+
+def unknown_vector_hint(dotted: str) -> str | None:
+    """A hint for a name like `rc.f64x4` that spells a vector type ringc does not have."""
+    return unknown_vector(dotted.rsplit(".", 1)[-1])
 
 
 def static_type(node: ast.AST, module_globals: dict) -> object:

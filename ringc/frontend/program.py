@@ -25,6 +25,7 @@ from ..ir.types import (
     ContainerType,
     MessageType,
     ScalarType,
+    VectorType,
     leaf_type,
 )
 from ..protocol import HOOKS, NEVER
@@ -77,7 +78,7 @@ class ProgramBuilder:
         if isinstance(obj, ContainerType):
             self.add_records(obj.item)
             return obj
-        if isinstance(obj, (ScalarType, AddressType)):
+        if isinstance(obj, (ScalarType, VectorType, AddressType)):
             return obj
         if obj is Address:
             return ADDRESS
@@ -202,11 +203,13 @@ class ProgramBuilder:
             info.state[name] = t
             info.state_defs.append(ir.StateDef(name, t, None))
             return
-        if not isinstance(t, (ScalarType, ArrayType, AddressType, MessageType)):
+        if not isinstance(t, (ScalarType, VectorType, ArrayType, AddressType, MessageType)):
+            dotted = names.dotted_name(stmt.annotation) or ""
             raise CompileError(f"state '{name}' has type '{ast.unparse(stmt.annotation)}', "
                                "which state cannot hold", loc_of(info.file, stmt.annotation),
-                               "use a scalar type, Array[T, n], rc.Address or a message "
-                               "class (a record)")
+                               names.unknown_vector_hint(dotted) or
+                               "use a scalar type, a vector (rc.f32x4, ...), Array[T, n], "
+                               "rc.Address or a message class (a record)")
         init = None
         if stmt.value is not None:
             init = self._state_init(info, name, t, stmt.value)
@@ -215,7 +218,7 @@ class ProgramBuilder:
 
     def _state_init(self, info: KernelInfo, name: str, t, value: ast.expr):
         where = loc_of(info.file, value)
-        if isinstance(leaf_type(t), (AddressType, MessageType)):
+        if isinstance(leaf_type(t), (AddressType, MessageType, VectorType)):
             raise CompileError(f"state '{name}' of type {t} cannot have a default", where,
                                "leave it out: state starts at zero, or set it in a handler")
         if isinstance(t, ArrayType):

@@ -29,10 +29,11 @@ from .types import (
     MessageType,
     ScalarType,
     ValueType,
+    VectorType,
 )
 
 __all__ = [
-    "Loc", "ScalarType", "ArrayType", "AddressType", "MessageType", "ContainerType",
+    "Loc", "ScalarType", "VectorType", "ArrayType", "AddressType", "MessageType", "ContainerType",
     "ValueType", "FieldType",
     "Program", "MessageDef", "FieldDef", "KernelDef", "KernelOptions", "OPTION_CHOICES",
     "Periodic",
@@ -42,7 +43,8 @@ __all__ = [
     "Send", "SendAfter", "Emit", "Reply", "Fail", "Try", "Raise", "ForEach",
     "Expr", "Const", "Local", "State", "Member", "Index", "Unary", "Binary", "Compare",
     "Logical", "Select", "Cast", "Call", "HelperCall", "MathCall", "MessageNew", "Intrinsic",
-    "FaultIs", "Zero", "ContainerCall", "ContainerItem", "CONTAINER_METHODS",
+    "FaultIs", "Zero", "ContainerCall", "ContainerItem", "VectorNew", "VectorAt",
+    "CONTAINER_METHODS",
     "EXPR_KINDS", "STMT_KINDS",
     "UNARY_OPS", "BINARY_OPS", "COMPARE_OPS", "LOGICAL_OPS", "MATH_FUNCTIONS", "INTRINSICS",
 ]
@@ -52,8 +54,10 @@ BINARY_OPS = ("add", "sub", "mul", "div", "floordiv", "mod",
               "bitand", "bitor", "bitxor", "shl", "shr")
 COMPARE_OPS = ("eq", "ne", "lt", "le", "gt", "ge")
 LOGICAL_OPS = ("and", "or")
+# `fma` is one correctly rounded fused multiply-add; `dot` (of two vectors, rc.dot) sums the
+# lanes' products left to right, each step rounded (no fused multiply-add)
 MATH_FUNCTIONS = ("sqrt", "exp", "log", "sin", "cos", "tan", "floor", "ceil", "fabs", "pow",
-                  "isnan", "isinf", "min", "max", "abs")
+                  "isnan", "isinf", "min", "max", "abs", "fma", "dot")
 # intrinsic name -> number of arguments
 INTRINSICS = {"sender": 0, "now": 0, "instance_id": 0,
               "atomic_add": 2, "atomic_max": 2, "atomic_min": 2, "atomic_cas": 3}
@@ -98,7 +102,8 @@ class State:
 
 @dataclass(frozen=True)
 class Member:
-    """`base.field` where base is a message value or an address."""
+    """`base.field` where base is a message value or an address, or `base.x` (`y z w`)
+    where base is a vector (a lane of it)."""
     base: Expr
     field: str
     type: ValueType
@@ -114,17 +119,20 @@ class Index:
 
 @dataclass(frozen=True)
 class Unary:
+    """`neg`, `not` or `invert` of a scalar; `neg` also of a vector, lane by lane."""
     op: str
     operand: Expr
-    type: ScalarType
+    type: ScalarType | VectorType
 
 
 @dataclass(frozen=True)
 class Binary:
+    """An operator of two operands of `type`; of two vectors (`add sub mul`, `div` of
+    float vectors) it works lane by lane, each lane as the scalar operator does."""
     op: str
     left: Expr
     right: Expr
-    type: ScalarType
+    type: ScalarType | VectorType
 
 
 @dataclass(frozen=True)
@@ -245,6 +253,25 @@ class ContainerItem:
 
 
 @dataclass(frozen=True)
+class VectorNew:
+    """`rc.f32x4(a, b, c, d)`: a vector of one value per lane, in order; or, with one
+    argument, that value in every lane (evaluated once)."""
+    args: tuple[Expr, ...]
+    type: VectorType
+
+
+@dataclass(frozen=True)
+class VectorAt:
+    """Elements `index .. index + lanes - 1` of the array `base` (an array place of the
+    vector's element type) as one vector: `rc.f32x4.load(a, i)` reads it, and as an
+    assignment's whole target it is `v.store(a, i)`. Bounds-checked as `Index` is: the
+    index must be in `0 .. length - lanes` (`index_out_of_range`)."""
+    base: Expr
+    index: Expr
+    type: VectorType
+
+
+@dataclass(frozen=True)
 class FaultIs:
     """`name.reason == "reason"`: is the fault that the enclosing `except rc.Fault as name`
     caught the one with that reason (a built-in reason or an `rc.fail` string)?"""
@@ -262,7 +289,7 @@ class Zero:
 
 Expr = (Const | Local | State | Member | Index | Unary | Binary | Compare | Logical | Select
         | Cast | Call | HelperCall | MathCall | MessageNew | Intrinsic | FaultIs | Zero
-        | ContainerCall | ContainerItem)
+        | ContainerCall | ContainerItem | VectorNew | VectorAt)
 EXPR_KINDS: tuple[type, ...] = get_args(Expr)
 
 

@@ -73,6 +73,8 @@ from .nodes import (
     StateDef,
     Try,
     Unary,
+    VectorAt,
+    VectorNew,
     While,
     Zero,
 )
@@ -82,6 +84,7 @@ from .types import (
     CONTAINER_KINDS,
     MAP_KINDS,
     SCALAR_TYPES,
+    VECTOR_TYPES,
     AddressType,
     ArrayType,
     ContainerType,
@@ -312,6 +315,8 @@ class _Build(Transformer):
             t = MessageType(_unquote(head))
         elif head in SCALAR_TYPES:
             t = SCALAR_TYPES[head]
+        elif head in VECTOR_TYPES:
+            t = VECTOR_TYPES[head]
         elif head == "address":
             t = AddressType()
         else:
@@ -447,6 +452,12 @@ class _Build(Transformer):
 
     def container_item(self, type_, container, index) -> ContainerItem:
         return ContainerItem(container, index, type_)
+
+    def vector_new(self, type_, *args) -> VectorNew:
+        return VectorNew(args, type_)
+
+    def vector_at(self, type_, base, index) -> VectorAt:
+        return VectorAt(base, index, type_)
 
     def fault_is(self, name, reason) -> FaultIs:
         return FaultIs(name, _unquote(reason), BOOL)

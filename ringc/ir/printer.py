@@ -84,17 +84,21 @@ from .nodes import (
     Stmt,
     Try,
     Unary,
+    VectorAt,
+    VectorNew,
     While,
     Zero,
 )
 from .types import (
     SCALAR_TYPES,
+    VECTOR_TYPES,
     AddressType,
     ArrayType,
     ContainerType,
     Loc,
     MessageType,
     ScalarType,
+    VectorType,
 )
 
 __all__ = ["print_program"]
@@ -102,7 +106,7 @@ __all__ = ["print_program"]
 # The grammar's NAME terminal; anything else is written as a string literal.
 NAME_RE = re.compile(r"[^\W\d]\w*")
 # Names a message type cannot be written bare as: they mean built-in types.
-_BUILTIN_TYPES = frozenset(SCALAR_TYPES) | {"address"}
+_BUILTIN_TYPES = frozenset(SCALAR_TYPES) | frozenset(VECTOR_TYPES) | {"address"}
 _CANONICAL_NAN_BITS = 0x7FF8000000000000
 _ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 _INDENT = "  "
@@ -158,7 +162,7 @@ def _type(t) -> str:
         if t.name in _BUILTIN_TYPES or not NAME_RE.fullmatch(t.name):
             return _quote(t.name)
         return t.name
-    if isinstance(t, (ScalarType, AddressType)):
+    if isinstance(t, (ScalarType, AddressType, VectorType)):
         return str(t)
     raise TypeError(f"not an IR type: {t!r}")
 
@@ -459,6 +463,16 @@ def _fault_is(e: FaultIs) -> str:
 @_expr.on(Zero)
 def _zero(e: Zero) -> str:
     return f"(zero:{_type(e.type)})"
+
+
+@_expr.on(VectorNew)
+def _vector_new(e: VectorNew) -> str:
+    return f"(vector:{_type(e.type)}{_args(e.args)})"
+
+
+@_expr.on(VectorAt)
+def _vector_at(e: VectorAt) -> str:
+    return f"(vector_at:{_type(e.type)} {_expr(e.base)} {_expr(e.index)})"
 
 
 @_expr.on(Intrinsic)

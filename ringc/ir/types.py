@@ -9,7 +9,8 @@ A message type is also a record type: state, array elements, locals and message 
 hold records, and arrays nest (`Array[Array[f32, 4], 8]` indexes as `a[i][j]`).
 
 Layout rule, identical on every target: fields in declaration order, each at its natural
-alignment (its scalar size; arrays align as their element, records as their widest field),
+alignment (its scalar size; a vector its whole size, as `float4` is 16 bytes aligned 16;
+arrays align as their element, records as their widest field),
 the whole struct padded to a multiple of its alignment, and message payloads (so every
 record) further padded to a multiple of 16 bytes. `bool` is stored as one byte holding 0
 or 1.
@@ -18,6 +19,7 @@ or 1.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -119,6 +121,56 @@ class ScalarType:
         return self.name
 
     __str__ = __repr__
+
+
+@dataclass(frozen=True)
+class VectorType:
+    """`f32x2`, `f32x4`, `i32x4`, `u32x4` (`VECTOR_TYPES`): `lanes` values of scalar type
+    `elem`, a value like a scalar (copied, never shared). Laid out as every target lays out
+    its `float4` (`float2`, `int4`, `uint4`): the lanes in order, size and alignment both
+    `lanes * elem.size` (16 bytes for the four-lane types, 8 for `f32x2`). Its numpy dtype
+    is the subarray `(elem, (lanes,))`; a struct holding one pads to its alignment."""
+
+    elem: ScalarType
+    lanes: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.elem.name}x{self.lanes}"
+
+    @property
+    def components(self) -> tuple[str, ...]:
+        """Its lanes' names, in order: `x y` or `x y z w`."""
+        return COMPONENTS[:self.lanes]
+
+    @property
+    def np_dtype(self) -> np.dtype:
+        return np.dtype((self.elem.np_dtype, (self.lanes,)))
+
+    @property
+    def size(self) -> int:
+        return self.elem.size * self.lanes
+
+    @property
+    def align(self) -> int:
+        return self.size
+
+    def __call__(self, *values):
+        """On the host: a numpy array of the lanes, `f32x4(1, 2, 3, 4)`, or one value in
+        every lane, `f32x4(0.5)` (a message's vector field holds such an array)."""
+        if len(values) not in (1, self.lanes):
+            raise TypeError(f"{self.name} takes {self.lanes} values or one (every lane)")
+        if len(values) == 1:
+            values = values * self.lanes
+        return np.array([cast_value(v, self.elem) for v in values], self.elem.np_dtype)
+
+    def __repr__(self) -> str:
+        return self.name
+
+    __str__ = __repr__
+
+
+COMPONENTS = ("x", "y", "z", "w")
 
 
 @dataclass(frozen=True)
@@ -269,8 +321,8 @@ class ContainerType:
     __str__ = __repr__
 
 
-ValueType = ScalarType | AddressType | ArrayType | MessageType | ContainerType
-FieldType = ScalarType | AddressType | ArrayType | MessageType | ContainerType
+ValueType = ScalarType | VectorType | AddressType | ArrayType | MessageType | ContainerType
+FieldType = ScalarType | VectorType | AddressType | ArrayType | MessageType | ContainerType
 
 
 def leaf_type(t: ValueType) -> ValueType:
@@ -294,6 +346,8 @@ def scalar_types(t: ValueType) -> set[ScalarType]:
     t = leaf_type(t)
     if isinstance(t, ScalarType):
         return {t}
+    if isinstance(t, VectorType):
+        return {t.elem}
     if isinstance(t, MessageType) and t.fields is not None:
         return set().union(*(scalar_types(ft) for _, ft in t.fields))
     return set()
@@ -311,6 +365,18 @@ U32 = SCALAR_TYPES["u32"]
 U64 = SCALAR_TYPES["u64"]
 F32 = SCALAR_TYPES["f32"]
 F64 = SCALAR_TYPES["f64"]
+# the vector types there are (docs/language.md, "Vectors")
+VECTOR_TYPES: dict[str, VectorType] = {v.name: v for v in (
+    VectorType(F32, 2), VectorType(F32, 4), VectorType(I32, 4), VectorType(U32, 4))}
+_VECTOR_NAME = re.compile(r"(?:bool|[iuf]\d+)x\d+")
+
+
+def unknown_vector(name: str) -> str | None:
+    """For a name spelled like a vector type that is none (`f64x4`, `i32x2`): a sentence
+    saying which exist; None otherwise."""
+    if name in VECTOR_TYPES or not _VECTOR_NAME.fullmatch(name):
+        return None
+    return f"there is no vector type {name}: the vector types are {', '.join(VECTOR_TYPES)}"
 
 
 def struct_layout(fields: list[tuple[str, FieldType]],

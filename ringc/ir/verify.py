@@ -19,7 +19,11 @@ before codegen sees it. It checks:
   parallel kernel writes state only through atomics;
 - expressions: every node's type against its operands (see nodes.py), names resolved in
   the function, the kernel state or the program, `Const` values of their type and range,
-  math and intrinsic arity, atomics on `State` or an `Index` of one.
+  math and intrinsic arity, atomics on `State` or an `Index` of one; vectors are one of
+  `VECTOR_TYPES` (never array elements), operated on lane by lane (`neg add sub mul`, `div`
+  of floats), built from one value per lane or one, read (`VectorAt`) from an array place
+  of their element type long enough for every lane, and stored by an `Assign` whose whole
+  target is a `VectorAt`.
 
 Limits: it does not analyse control flow (a helper may end without `return`, a local may
 be read before it is written) and does not know what a particular target supports.
@@ -80,6 +84,8 @@ from .nodes import (
     Stmt,
     Try,
     Unary,
+    VectorAt,
+    VectorNew,
     While,
     Zero,
 )
@@ -95,12 +101,14 @@ from .types import (
     MESSAGE_ALIGN,
     SCALAR_TYPES,
     U64,
+    VECTOR_TYPES,
     AddressType,
     ArrayType,
     ContainerType,
     Loc,
     MessageType,
     ScalarType,
+    VectorType,
     leaf_type,
     struct_layout,
 )
@@ -114,8 +122,9 @@ _ARITHMETIC = ("add", "sub", "mul", "floordiv", "mod")
 _BITWISE = ("bitand", "bitor", "bitxor")
 _SHIFTS = ("shl", "shr")
 _FLOAT_MATH = ("sqrt", "exp", "log", "sin", "cos", "tan", "floor", "ceil", "fabs", "pow",
-               "isnan", "isinf")
-_BINARY_MATH = ("pow", "min", "max")
+               "isnan", "isinf", "fma")
+_MATH_ARITY = {"pow": 2, "min": 2, "max": 2, "dot": 2, "fma": 3}   # the others take one
+_VECTOR_OPS = ("add", "sub", "mul", "div")
 _HOOKS = ("on_start", "on_stop")   # lifecycle hooks: helpers the device loop calls
 
 
@@ -204,10 +213,17 @@ def _check_type(t, messages: dict, loc: Loc, what: str, stored: bool = False) ->
     element) is laid out in memory, so a record there must carry its message's fields."""
     if isinstance(t, (ScalarType, AddressType)):
         return
+    if isinstance(t, VectorType):
+        if VECTOR_TYPES.get(t.name) != t:
+            raise IRVerifyError(f"{what}: no vector type {t!r} (there are "
+                                f"{', '.join(VECTOR_TYPES)})", loc)
+        return
     if isinstance(t, ArrayType):
         if not isinstance(t.length, int) or isinstance(t.length, bool) or t.length < 1:
             raise IRVerifyError(f"{what}: array length must be at least 1, not {t.length}",
                                 loc)
+        if isinstance(t.elem, VectorType):
+            raise IRVerifyError(f"{what}: an array cannot hold vectors ({t.elem})", loc)
         _check_type(t.elem, messages, loc, what, stored=True)
         if t.size > MAX_ARRAY_BYTES:
             raise IRVerifyError(f"{what}: {t} would take {t.size} bytes (at most "
@@ -525,6 +541,8 @@ class _FunctionChecker:
     @stmt.on(Assign)
     def assign(self, stmt: Assign) -> None:
         root = stmt.target
+        if isinstance(root, VectorAt):             # a store of a vector into an array
+            root = root.base
         while isinstance(root, (Member, Index, ContainerItem)):
             root = root.container if isinstance(root, ContainerItem) else root.base
         if not isinstance(root, (Local, State)):
@@ -758,6 +776,10 @@ class _FunctionChecker:
             if e.field not in _ADDRESS_FIELDS:
                 raise self.error(f"an address has no field {e.field!r}")
             expected = _ADDRESS_FIELDS[e.field]
+        elif isinstance(base, VectorType):
+            if e.field not in base.components:
+                raise self.error(f"a {base} has no component {e.field!r}")
+            expected = base.elem
         else:
             raise self.error(f"field {e.field!r} of a {base}, not a message or address")
         if e.type != expected:
@@ -767,8 +789,55 @@ class _FunctionChecker:
         if not isinstance(e.type, ScalarType):
             raise self.error(f"{type(e).__name__.lower()} of non-scalar type {e.type}")
 
+    def vector_operation(self, e: Unary | Binary) -> None:
+        """Lane by lane: `neg`, `add sub mul`, `div` of float vectors; operands of the
+        node's vector type."""
+        t = e.type
+        self.type_ok(t)
+        if e.op not in _VECTOR_OPS + ("neg",) or (e.op == "div" and not t.elem.is_float) \
+                or (e.op == "neg" and isinstance(e, Binary)):
+            raise self.error(f"{type(e).__name__.lower()} {e.op!r} of vector type {t} (vectors "
+                             f"have + - * lane by lane, / of floats, and negation)")
+        for operand in ((e.operand,) if isinstance(e, Unary) else (e.left, e.right)):
+            self.expect(operand, t, f"operand of {e.op!r}")
+
+    def type_ok(self, t) -> None:
+        _check_type(t, self.messages, self.loc, f"in {self.function.name}")
+
+    @expr.on(VectorNew)
+    def vector_new(self, e: VectorNew) -> None:
+        if not isinstance(e.type, VectorType):
+            raise self.error(f"vector of non-vector type {e.type}")
+        self.type_ok(e.type)
+        if len(e.args) not in (1, e.type.lanes):
+            raise self.error(f"a {e.type} takes {e.type.lanes} values or one, not "
+                             f"{len(e.args)}")
+        for arg in e.args:
+            self.expect(arg, e.type.elem, f"lane of {e.type}")
+
+    @expr.on(VectorAt)
+    def vector_at(self, e: VectorAt) -> None:
+        t = e.type
+        if not isinstance(t, VectorType):
+            raise self.error(f"vector_at of non-vector type {t}")
+        self.type_ok(t)
+        self.expr(e.base)
+        base = e.base.type
+        if not (isinstance(base, ArrayType) and base.elem == t.elem and base.length >= t.lanes):
+            raise self.error(f"a {t} is read from an array of at least {t.lanes} {t.elem}, "
+                             f"not {base}")
+        root = e.base
+        while isinstance(root, (Member, Index)):
+            root = root.base
+        if not isinstance(root, (Local, State)):
+            raise self.error(f"a {t} is read from an array that is a local, state, or a "
+                             "field or element of one")
+        self.expect_kind(e.index, lambda s: s.is_int, "an integer", "vector index")
+
     @expr.on(Unary)
     def unary(self, e: Unary) -> None:
+        if isinstance(e.type, VectorType):
+            return self.vector_operation(e)
         self.scalar_result(e)
         op, t = e.op, e.type
         test, kind = {"neg": (_numeric, "numeric"), "not": (_is_bool, "bool"),
@@ -779,6 +848,8 @@ class _FunctionChecker:
 
     @expr.on(Binary)
     def binary(self, e: Binary) -> None:
+        if isinstance(e.type, VectorType):
+            return self.vector_operation(e)
         self.scalar_result(e)
         op, t = e.op, e.type
         if op in _ARITHMETIC:
@@ -855,9 +926,18 @@ class _FunctionChecker:
     def math_call(self, e: MathCall) -> None:
         if e.function not in MATH_FUNCTIONS:
             raise self.error(f"unknown math function {e.function!r}")
-        arity = 2 if e.function in _BINARY_MATH else 1
+        arity = _MATH_ARITY.get(e.function, 1)
         if len(e.args) != arity:
             raise self.error(f"{e.function} takes {arity} arguments, given {len(e.args)}")
+        if e.function == "dot":
+            self.expr(e.args[0])
+            t = e.args[0].type
+            if not isinstance(t, VectorType):
+                raise self.error(f"dot takes two vectors, not {t}")
+            self.expect(e.args[1], t, "argument of dot")
+            if e.type != t.elem:
+                raise self.error(f"dot gives {t.elem}, typed {e.type}")
+            return
         if e.function in _FLOAT_MATH:
             test, kind = _is_float, "a float"
         else:

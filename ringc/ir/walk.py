@@ -47,6 +47,8 @@ from .nodes import (
     Stmt,
     Try,
     Unary,
+    VectorAt,
+    VectorNew,
     While,
     Zero,
 )
@@ -110,6 +112,16 @@ def _container_call_operands(e: ContainerCall) -> tuple[Expr, ...]:
 @_operands.on(ContainerItem)
 def _container_item_operands(e: ContainerItem) -> tuple[Expr, ...]:
     return (e.container, e.index)
+
+
+@_operands.on(VectorNew)
+def _vector_new_operands(e: VectorNew) -> tuple[Expr, ...]:
+    return e.args
+
+
+@_operands.on(VectorAt)
+def _vector_at_operands(e: VectorAt) -> tuple[Expr, ...]:
+    return (e.base, e.index)
 
 
 @_operands.on(Zero, FaultIs)

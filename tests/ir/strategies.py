@@ -68,6 +68,8 @@ from ringc.ir import (
     StateDef,
     Try,
     Unary,
+    VectorAt,
+    VectorNew,
     While,
     Zero,
 )
@@ -76,12 +78,14 @@ from ringc.ir.types import (
     BOOL,
     I64,
     SCALAR_TYPES,
+    VECTOR_TYPES,
     AddressType,
     ArrayType,
     ContainerType,
     Loc,
     MessageType,
     ScalarType,
+    VectorType,
 )
 
 AWKWARD_NAMES = (
@@ -111,8 +115,9 @@ SCALARS = tuple(SCALAR_TYPES.values())
 INTS = tuple(t for t in SCALARS if t.is_int)
 FLOATS = tuple(t for t in SCALARS if t.is_float)
 U32, U64, I32 = SCALAR_TYPES["u32"], SCALAR_TYPES["u64"], SCALAR_TYPES["i32"]
+VECTORS = tuple(VECTOR_TYPES.values())
 FIELD_TYPES = st.one_of(
-    st.sampled_from(SCALARS), st.just(ADDRESS),
+    st.sampled_from(SCALARS), st.just(ADDRESS), st.sampled_from(VECTORS),
     st.builds(ArrayType, st.sampled_from((*SCALARS, ADDRESS)), st.integers(1, 4)))
 FLOAT_MATH_1 = ("sqrt", "exp", "log", "sin", "cos", "tan", "floor", "ceil", "fabs")
 ARITHMETIC = ("add", "sub", "mul", "floordiv", "mod")
@@ -260,7 +265,7 @@ def _kernel(draw, name, messages, handled, value_types, devices) -> KernelDef:
 def _state_def(draw, name) -> StateDef:
     t = draw(FIELD_TYPES)
     elem = t.elem if isinstance(t, ArrayType) else t
-    if isinstance(elem, AddressType) or draw(st.booleans()):
+    if isinstance(elem, (AddressType, VectorType)) or draw(st.booleans()):
         return StateDef(name, t, None)
     if isinstance(t, ArrayType):
         return StateDef(name, t, tuple(draw(scalar_values(elem)) for _ in range(t.length)))
@@ -340,6 +345,11 @@ def _assign(draw, env: _Env) -> Assign:
         targets.append(root)
         if isinstance(root.type, ArrayType):
             targets.append(Index(root, _index(draw, env), root.type.elem))
+            for vt in VECTORS:                      # a vector stored into the array
+                if root.type.elem == vt.elem and root.type.length >= vt.lanes:
+                    targets.append(VectorAt(root, _index(draw, env), vt))
+        if isinstance(root.type, VectorType):       # a lane of a vector
+            targets.append(Member(root, choice(draw, root.type.components), root.type.elem))
         if isinstance(root.type, MessageType):
             for f in env.messages[root.type.name].fields:
                 targets.append(Member(root, f.name, f.type))
@@ -502,6 +512,10 @@ def _leaves(draw, env: _Env, t) -> list[Maker]:
                 makers.append(lambda base=base: Index(base, _index(draw, env), t))
     if isinstance(t, ScalarType):
         makers.append(lambda: Const(draw(scalar_values(t)), t))
+    if isinstance(t, VectorType):
+        makers.append(lambda: VectorNew(tuple(
+            Const(draw(scalar_values(t.elem)), t.elem)
+            for _ in range(choice(draw, (1, t.lanes)))), t))
     if t == ADDRESS:
         makers.append(lambda: Intrinsic("sender", (), ADDRESS))
     if t in (I64, I32):
@@ -537,6 +551,24 @@ def _compounds(draw, env: _Env, t, depth: int) -> list[Maker]:
         makers.append(lambda: Member(sub(ADDRESS), "queue" if t == U32 else "correlation", t))
     if isinstance(t, ScalarType):
         makers += _scalar_compounds(draw, env, t, sub)
+    if isinstance(t, VectorType):
+        makers += _vector_compounds(draw, env, t, sub)
+    return makers
+
+
+def _vector_compounds(draw, env: _Env, t: VectorType, sub) -> list[Maker]:
+    """Vectors of type `t`: built from lanes, operators lane by lane, loaded from arrays."""
+    ops = ("add", "sub", "mul") + (("div",) if t.elem.is_float else ())
+    makers: list[Maker] = [
+        lambda: VectorNew(tuple(sub(t.elem) for _ in range(choice(draw, (1, t.lanes)))), t),
+        lambda: Binary(choice(draw, ops), sub(t), sub(t), t),
+        lambda: Unary("neg", sub(t), t)]
+    roots = [Local(n, rt) for n, rt in env.scope.items()]
+    roots += [State(n, rt) for n, rt in (env.state or {}).items()]
+    for root in roots:
+        if isinstance(root.type, ArrayType) and root.type.elem == t.elem \
+                and root.type.length >= t.lanes:
+            makers.append(lambda root=root: VectorAt(root, _index(draw, env), t))
     return makers
 
 
@@ -565,7 +597,12 @@ def _scalar_compounds(draw, env: _Env, t: ScalarType, sub) -> list[Maker]:
         makers.append(lambda: Unary("invert", sub(t), t))
     else:
         makers += [lambda: MathCall(pick(FLOAT_MATH_1), (sub(t),), t),
-                   lambda: MathCall("pow", (sub(t), sub(t)), t)]
+                   lambda: MathCall("pow", (sub(t), sub(t)), t),
+                   lambda: MathCall("fma", (sub(t), sub(t), sub(t)), t)]
+    for vt in VECTORS:
+        if vt.elem == t:                # a lane of a vector, a dot product
+            makers += [lambda vt=vt: Member(sub(vt), pick(vt.components), t),
+                       lambda vt=vt: MathCall("dot", (sub(vt), sub(vt)), t)]
     for name, st_type in (env.state or {}).items():
         if st_type == t:
             makers.append(lambda name=name: _atomic(draw, State(name, t), sub))
