@@ -39,17 +39,25 @@ class Fma:
     a: f32
     b: f32
     c: f32
-    x: f64
-    y: f64
-    z: f64
 
 
 @rc.message
 class FmaOut:
     fused: f32
     unfused: f32
-    fused64: f64
-    unfused64: f64
+
+
+@rc.message
+class Fma64:
+    x: f64
+    y: f64
+    z: f64
+
+
+@rc.message
+class FmaOut64:
+    fused: f64
+    unfused: f64
 
 
 @rc.message
@@ -104,9 +112,20 @@ class Vectors:
             self.acc = rc.f32x4.load(self.grid[0], m.k)
         return m
 
+
+
+@rc.ring_kernel(mode="event_driven")
+class Fused:
     def on_fma(self, m: Fma) -> FmaOut:
-        return FmaOut(fused=math.fma(m.a, m.b, m.c), unfused=m.a * m.b + m.c,
-                      fused64=math.fma(m.x, m.y, m.z), unfused64=m.x * m.y + m.z)
+        return FmaOut(fused=math.fma(m.a, m.b, m.c), unfused=m.a * m.b + m.c)
+
+
+@rc.ring_kernel(mode="event_driven")
+class Fused64:
+    """f64, which Metal lacks."""
+
+    def on_fma64(self, m: Fma64) -> FmaOut64:
+        return FmaOut64(fused=math.fma(m.x, m.y, m.z), unfused=m.x * m.y + m.z)
 
 
 @rc.ring_kernel(mode="event_driven")

@@ -131,6 +131,20 @@ inline double __dsub_rn(double a, double b) { return a - b; }
 inline double __dmul_rn(double a, double b) { return a * b; }
 inline double __ddiv_rn(double a, double b) { return a / b; }
 inline double __dsqrt_rn(double a) { return sqrt(a); }
+inline float __fmaf_rn(float a, float b, float c) { return fmaf(a, b, c); }   // rounded once
+inline double __fma_rn(double a, double b, double c) { return fma(a, b, c); }
+
+// ---- vector types: CUDA's layout (float2 8-aligned, the 4-lane ones 16), no operators ----
+struct __attribute__((aligned(8))) float2 { float x, y; };
+struct __attribute__((aligned(16))) float4 { float x, y, z, w; };
+struct __attribute__((aligned(16))) int4 { int x, y, z, w; };
+struct __attribute__((aligned(16))) uint4 { unsigned x, y, z, w; };
+inline float2 make_float2(float x, float y) { return float2{x, y}; }
+inline float4 make_float4(float x, float y, float z, float w) { return float4{x, y, z, w}; }
+inline int4 make_int4(int x, int y, int z, int w) { return int4{x, y, z, w}; }
+inline uint4 make_uint4(unsigned x, unsigned y, unsigned z, unsigned w) {
+    return uint4{x, y, z, w};
+}
 
 // ---- bit casts ---------------------------------------------------------------------------
 inline float __int_as_float(int x) { return rcx_bits_of<float>(x); }

@@ -62,6 +62,28 @@ inline float fmod(float x, float y) { return __builtin_fmodf(x, y); }
 inline float copysign(float x, float y) { return __builtin_copysignf(x, y); }
 inline bool isnan(float x) { return __builtin_isnan(x); }
 inline bool isinf(float x) { return __builtin_isinf(x); }
+inline float fma(float a, float b, float c) { return __builtin_fmaf(a, b, c); }  // rounded once
+
+// ---- vectors (ringc's f32x2 f32x4 i32x4 u32x4): MSL's layout, lanes x y z w, built from
+// every lane or from one value for all --------------------------------------------------
+template <typename T, int N, int A> struct alignas(A) rcx_vec;
+template <typename T, int A> struct alignas(A) rcx_vec<T, 2, A> {
+    T x, y;
+    rcx_vec() : x(0), y(0) {}
+    explicit rcx_vec(T s) : x(s), y(s) {}
+    rcx_vec(T a, T b) : x(a), y(b) {}
+};
+template <typename T, int A> struct alignas(A) rcx_vec<T, 4, A> {
+    T x, y, z, w;
+    rcx_vec() : x(0), y(0), z(0), w(0) {}
+    explicit rcx_vec(T s) : x(s), y(s), z(s), w(s) {}
+    rcx_vec(T a, T b, T c, T d) : x(a), y(b), z(c), w(d) {}
+};
+typedef rcx_vec<float, 2, 8> float2;
+typedef rcx_vec<float, 4, 16> float4;
+typedef rcx_vec<int, 4, 16> int4;
+typedef rcx_vec<uint, 4, 16> uint4;
+
 template <typename T> inline T min(T a, T b) { return b < a ? b : a; }
 template <typename T> inline T max(T a, T b) { return a < b ? b : a; }
 template <typename T> inline T abs(T a) { return a < T(0) ? -a : a; }
