@@ -196,6 +196,7 @@ def cmd_check(args) -> int:
 
     target = next((t.name for t in all_targets() if t.compiles
                    and t.extension == args.file.suffix), None)
+    shims = _shims_to_run(args, target) if args.run_shims else []
     if target is not None:                 # an emitted program, e.g. from `ringc compile -o`
         if args.target not in ("all", target):
             raise CompileError(f"{args.file} is {target} source, not {args.target}")
@@ -207,21 +208,20 @@ def cmd_check(args) -> int:
     failed = False
     for result in check_all(sources):
         status = {True: "ok", False: "FAILED", None: "skipped"}[result.ok]
-        _print(f"{result.target:10} {status:8} {result.tool} ({result.seconds:.2f} s)")
+        _print(f"{result.target:7} {status:8} {result.tool} ({result.seconds:.2f} s)")
         if result.ok is False:
             failed = True
             _print(_indent(result.log.strip()))
         elif result.ok is None:
             _print(_indent(result.log.strip()))
-    if args.run_shims:
-        failed = _check_run(args, target) or failed
+    if shims:
+        failed = _check_run(args.file, shims) or failed
     return 1 if failed else 0
 
 
-def _check_run(args, emitted_target: str | None) -> bool:
-    """`ringc check --run`: the shims' smoke runs; True when one failed or disagreed."""
-    from .smoke import check_run
-
+def _shims_to_run(args, emitted_target: str | None) -> list[str]:
+    """The executing shims `ringc check --run` runs FILE through (checked before any
+    build: a misuse is reported at once)."""
     if emitted_target is not None:
         raise CompileError(f"--run runs a program from its .py file; {args.file} is emitted "
                            f"{emitted_target} source", hint=f"ringc check --run <the .py "
@@ -233,10 +233,17 @@ def _check_run(args, emitted_target: str | None) -> bool:
     if not wanted:
         raise CompileError(f"no executing shim runs {args.target} programs (shims: "
                            f"{', '.join(t.name for t in all_targets() if t.runs_source_of)})")
+    return wanted
+
+
+def _check_run(file: Path, shims: list[str]) -> bool:
+    """`ringc check --run`: the shims' smoke runs; True when one failed or disagreed."""
+    from .smoke import check_run
+
     failed = False
     _print("running through the executing shims (this CPU, not a GPU), against the "
            "simulator:")
-    for result in check_run(args.file, wanted):
+    for result in check_run(file, shims):
         _print(f"{result.backend:10} {result.verdict}")
         if result.detail:
             _print(_indent(result.detail.strip()))
