@@ -80,6 +80,6 @@ def test_metal_says_it_runs_only_on_macos():
 
 def test_describe_shows_reason_and_details():
     info = DeviceInfo("cuda", None, {"compile tools": "nvrtc 13.5"}, "no GPU here")
-    assert info.describe().splitlines() == ["cuda    (no device)", "        no GPU here",
+    assert info.describe().splitlines() == ["cuda       (no device)", "        no GPU here",
                                             "        compile tools: nvrtc 13.5"]
     assert devices.DeviceInfo("sim", "Python simulator").available
