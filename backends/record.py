@@ -85,5 +85,11 @@ class LoadRequest:
         return any(k.concurrency == "parallel" for k in self.layout.kernels)
 
     @property
+    def group_size(self) -> int:
+        """The work-items a work-group needs for the program's cooperative kernels: their
+        largest `group_size` (1 without one)."""
+        return self.layout.group_size
+
+    @property
     def fast_math(self) -> bool:
         return any(k.options.fast_math for k in self.program.kernels)

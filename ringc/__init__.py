@@ -20,12 +20,19 @@ from .intrinsics import (
                          atomic_cas,
                          atomic_max,
                          atomic_min,
+                         barrier,
+                         broadcast,
                          clock,
                          dot,
                          emit,
                          every,
                          fail,
+                         group_max,
+                         group_min,
+                         group_size,
+                         group_sum,
                          instance_id,
+                         lane,
                          now,
                          reply,
                          send,
@@ -34,7 +41,17 @@ from .intrinsics import (
                          zeros,
 )
 from .ir.types import unknown_vector as _unknown_vector
-from .types import SCALAR_TYPES, VECTOR_TYPES, Address, Array, LRUMap, Map, Queue, Stack
+from .types import (
+    SCALAR_TYPES,
+    VECTOR_TYPES,
+    Address,
+    Array,
+    LRUMap,
+    Map,
+    Queue,
+    Shared,
+    Stack,
+)
 
 bool_ = SCALAR_TYPES["bool"]
 i8 = SCALAR_TYPES["i8"]
@@ -92,7 +109,8 @@ __all__ = [
     "send", "send_after", "emit", "reply", "sender", "fail", "Fault", "clock", "now", "every",
     "instance_id", "dot",
     "atomic_add", "atomic_max", "atomic_min", "atomic_cas", "zeros",
-    "Address", "Array", "Queue", "Stack", "Map", "LRUMap",
+    "lane", "group_size", "barrier", "group_sum", "group_max", "group_min", "broadcast",
+    "Address", "Array", "Queue", "Stack", "Map", "LRUMap", "Shared",
     "bool_", "i8", "i16", "i32", "i64", "u8", "u16", "u32", "u64", "f32", "f64",
     "f32x2", "f32x4", "i32x4", "u32x4",
 ]

@@ -122,6 +122,7 @@ class KernelLayout:
     hooks: tuple[str, ...] = ()  # the lifecycle hooks it defines (`protocol.HOOKS`)
     periods: tuple[int, ...] = ()  # ns between runs of each periodic method (@rc.every)
     timers: int = 0              # slots of its timer table (0: it never calls send_after)
+    group_size: int = 1          # lanes handling each message (a cooperative kernel's)
 
     @property
     def timed(self) -> bool:
@@ -168,6 +169,13 @@ class Layout:
 
     def message_by_id(self, type_id: int) -> MessageLayout:
         return self.messages[type_id - 1]
+
+    @property
+    def group_size(self) -> int:
+        """The work-items a work-group of this program needs for its cooperative kernels:
+        their largest `group_size` (1 without one)."""
+        return max((k.group_size for k in self.kernels if k.concurrency == "cooperative"),
+                   default=1)
 
     def queue(self, queue_id: int) -> QueueLayout:
         if queue_id == HOST_QUEUE:

@@ -44,7 +44,9 @@ def describe(compiled: CompiledProgram) -> str:
 def _kernel(kernel: ir.KernelDef, klayout, layout) -> list[str]:
     o = kernel.options
     lines = [f"  {kernel.name}  mode={o.mode} instances={o.instances} capacity={o.capacity} "
-             f"concurrency={o.concurrency} backpressure={o.backpressure} "
+             f"concurrency={o.concurrency}"
+             + (f" group_size={o.group_size}" if o.concurrency == "cooperative" else "")
+             + f" backpressure={o.backpressure} "
              f"max_batch={o.max_batch} domain={o.domain}",
              f"    targets: {'all' if o.targets is None else ', '.join(o.targets)}; queue ids "
              f"{klayout.queue_base}..{klayout.queue_base + o.instances - 1}"]

@@ -17,7 +17,7 @@ from dataclasses import dataclass, fields, replace
 import numpy as np
 
 from .errors import CompileError, Loc
-from .ir.nodes import OPTION_CHOICES, KernelOptions
+from .ir.nodes import MAX_GROUP_SIZE, OPTION_CHOICES, KernelOptions
 from .ir.types import MAX_STRUCT_BYTES, array_shape, leaf_type, unknown_vector
 from .source import loc_of, source_of
 from .targets import compile_targets
@@ -30,6 +30,7 @@ from .types import (
     FieldType,
     MessageType,
     ScalarType,
+    SharedArray,
     VectorType,
     resolve_type,
     struct_dtype,
@@ -61,7 +62,13 @@ def message(cls: type) -> type:
     declared: list[tuple[str, FieldType]] = []
     for name, annotation in cls.__dict__.get("__annotations__", {}).items():
         where = loc_of(file, annotation_nodes[name]) if name in annotation_nodes else None
-        ftype = _field_type(_evaluated(annotation, cls))
+        evaluated = _evaluated(annotation, cls)
+        if isinstance(evaluated, SharedArray):
+            raise CompileError(f"field '{name}' of message '{cls.__name__}' is a shared array "
+                               f"({evaluated}): a message cannot hold one", where,
+                               hint="rc.Shared arrays are locals of a cooperative kernel's "
+                                    f"handler or helper; use {evaluated.array!r} here")
+        ftype = _field_type(evaluated)
         if ftype is None:
             raise CompileError(
                 f"field '{name}' of message '{cls.__name__}' has type {_describe(annotation)}, "
@@ -423,6 +430,9 @@ def is_message(obj) -> bool:
 # Kernels
 # ---------------------------------------------------------------------------------------
 
+DEFAULT_GROUP_SIZE = 128      # lanes of a cooperative kernel without group_size
+
+
 @dataclass(frozen=True)
 class KernelSpec:
     """What `@rc.ring_kernel` records: validated options and where the decorator stands."""
@@ -433,8 +443,8 @@ class KernelSpec:
 
 def ring_kernel(cls: type | None = None, /, **options):
     """Make a class a ring kernel. Options (unknown ones are an error): mode, capacity,
-    instances, concurrency, backpressure, max_batch, domain, targets, bounds_check,
-    fast_math; docs/options.md says what each does."""
+    instances, concurrency, group_size, backpressure, max_batch, domain, targets,
+    bounds_check, fast_math, timers; docs/options.md says what each does."""
     if cls is not None:
         if not isinstance(cls, type):
             caller = sys._getframe(1)
@@ -465,6 +475,13 @@ def _make_kernel(cls: type, options: dict) -> type:
         values[key] = _check_option(key, value, where(key))
     if "max_batch" not in values and "capacity" in values:
         values["max_batch"] = min(KernelOptions.max_batch, values["capacity"])
+    if values.get("concurrency") == "cooperative":
+        values.setdefault("group_size", DEFAULT_GROUP_SIZE)
+    elif "group_size" in values:
+        raise CompileError(f"group_size={values['group_size']} needs "
+                           "concurrency='cooperative'", where("group_size"),
+                           hint="only a cooperative kernel handles a message with a group of "
+                                "lanes: add concurrency='cooperative', or remove group_size")
     opts = replace(KernelOptions(), **values)
     if opts.max_batch > opts.capacity:
         raise CompileError(f"max_batch={opts.max_batch} exceeds capacity={opts.capacity}",
@@ -489,6 +506,12 @@ def _check_option(key: str, value, loc: Loc):
                  "by their sequence numbers, which needs two slots or more)")
         if key == "instances" and value > 65536:
             fail("at most 65536")
+        return value
+    if key == "group_size":
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1 \
+                or value & (value - 1) or value > MAX_GROUP_SIZE:
+            fail(f"a power of two from 1 to {MAX_GROUP_SIZE} (the lanes of one work-group: "
+                 "CUDA's thread block holds at most 1024)")
         return value
     if key in ("bounds_check", "fast_math"):
         if not isinstance(value, bool):

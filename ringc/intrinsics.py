@@ -1,5 +1,7 @@
 """Device intrinsics: `rc.send`, `rc.send_after`, `rc.emit`, `rc.reply`, `rc.sender`,
-`rc.fail`, `rc.now`, `rc.instance_id`, `rc.atomic_*`, `rc.zeros` and `rc.dot`.
+`rc.fail`, `rc.now`, `rc.instance_id`, `rc.atomic_*`, `rc.zeros` and `rc.dot`; in
+cooperative kernels `rc.lane`, `rc.group_size`, `rc.barrier`, `rc.group_sum`,
+`rc.group_max`, `rc.group_min` and `rc.broadcast`.
 
 Inside a handler compiled by ringc the frontend recognises these functions and lowers them;
 they are never called there. Called as plain Python they raise, naming the call, because
@@ -117,6 +119,45 @@ def dot(a, b):
     _outside_a_handler("dot")
 
 
+def lane():
+    """This lane's number in a cooperative kernel's work-group, 0..group_size-1 (an i32)."""
+    _outside_a_handler("lane")
+
+
+def group_size():
+    """The lanes that handle each message of a cooperative kernel (its `group_size`)."""
+    _outside_a_handler("group_size")
+
+
+def barrier() -> None:
+    """Wait until every lane of the work-group got here; stores before it (state, shared
+    arrays) are seen by every lane after it. Cooperative kernels only."""
+    _outside_a_handler("barrier")
+
+
+def group_sum(x):
+    """The sum of `x` over the lanes (a pairwise tree: the same bits for a given group size
+    on every target), on every lane. Cooperative kernels only."""
+    _outside_a_handler("group_sum")
+
+
+def group_max(x):
+    """The largest `x` of the lanes, on every lane. Cooperative kernels only."""
+    _outside_a_handler("group_max")
+
+
+def group_min(x):
+    """The smallest `x` of the lanes, on every lane. Cooperative kernels only."""
+    _outside_a_handler("group_min")
+
+
+def broadcast(x, lane):
+    """The value `x` has on lane `lane`, on every lane that asks. Cooperative kernels
+    only."""
+    _outside_a_handler("broadcast")
+
+
 INTRINSIC_FUNCTIONS = {fn.__name__: fn for fn in (
     send, send_after, emit, reply, sender, fail, clock, now, instance_id,
-    atomic_add, atomic_max, atomic_min, atomic_cas, zeros, dot)}
+    atomic_add, atomic_max, atomic_min, atomic_cas, zeros, dot,
+    lane, group_size, barrier, group_sum, group_max, group_min, broadcast)}

@@ -39,7 +39,7 @@ __all__ = ["ADDRESS", "ADDRESS_DTYPE", "BOOL", "F32", "F64", "I32", "I64", "MESS
            "FieldType", "MessageType",
            "ScalarType", "ValueType", "cast_value", "struct_dtype", "struct_layout",
            "Array", "Address", "Queue", "Stack", "Map", "LRUMap", "ContainerType",
-           "resolve_type",
+           "Shared", "SharedArray", "resolve_type",
            "MAX_ARRAY_BYTES"]
 
 
@@ -124,6 +124,48 @@ Queue = _ContainerFactory("queue", "Queue")
 Stack = _ContainerFactory("stack", "Stack")
 Map = _MapFactory("map", "Map")
 LRUMap = _MapFactory("lru", "LRUMap")
+
+
+class SharedArray:
+    """What `rc.Shared[Array[T, n]]` names: a local array of a cooperative kernel that the
+    lanes of a work-group share (docs/language.md, "Cooperative kernels"). Not a field
+    type: state and messages cannot hold one."""
+
+    __slots__ = ("array",)
+
+    def __init__(self, array: ArrayType):
+        self.array = array
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, SharedArray) and self.array == other.array
+
+    def __hash__(self) -> int:
+        return hash(("shared", self.array))
+
+    def __repr__(self) -> str:
+        return f"Shared[{self.array}]"
+
+
+class _SharedFactory:
+    """`rc.Shared[Array[T, n]]` in a cooperative kernel's local annotations."""
+
+    def __getitem__(self, item) -> SharedArray:
+        if not isinstance(item, ArrayType):
+            raise TypeError(f"write rc.Shared[Array[T, n]] (an array of scalars), not "
+                            f"rc.Shared[{item!r}]")
+        leaf = item
+        while isinstance(leaf, ArrayType):
+            leaf = leaf.elem
+        if not isinstance(leaf, ScalarType):
+            raise TypeError(f"a shared array holds scalars (nested arrays of them too), not "
+                            f"{leaf}")
+        return SharedArray(item)
+
+    def __repr__(self) -> str:
+        return "Shared"
+
+
+Shared = _SharedFactory()
 
 
 class Address:

@@ -181,6 +181,20 @@ def expect_dead_letter_processing(result, out):
     assert "retried 6 and dropped 3 dead letters; 0 left, 0 evicted" in out
 
 
+def expect_cooperative_reduction(result, out):
+    assert result == {"sums": 8, "close": True, "exact": True}
+    assert "8 arrays of 1024 values summed by 128 lanes each; float sums match numpy's to " \
+           "rounding: yes; integer sums exact: yes" in out
+    assert out.count("array ") == 8
+
+
+def expect_simd_vectorization(result, out):
+    # (vector steps, outputs equal to numpy's, outputs the guide's loop would leave unwritten)
+    assert result == {0: (0, True, 0), 5: (0, True, 0), 8: (1, True, 8), 24: (3, True, 8),
+                      27: (3, True, 0), 32: (4, True, 8)}
+    assert "length 32: 4 vector step(s) of 8 + 0 one at a time; outputs equal numpy" in out
+
+
 EXPECTATIONS = {name.removeprefix("expect_"): expect for name, expect in globals().items()
                 if name.startswith("expect_")}
 

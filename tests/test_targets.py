@@ -94,9 +94,9 @@ def test_a_new_folder_is_a_new_target(hip, capsys):
     assert "hip" in targets.compile_targets()
     assert main(["devices"]) == 0
     out = capsys.readouterr().out
-    assert "  hip     compiles           HIP C++ (a stub for this test)\n" in out
+    assert "  hip        compiles           HIP C++ (a stub for this test)\n" in out
     assert "ringc has no HIP loader in this test" in out
-    assert "hip     (no device)\n        no AMD GPU in this test" in out
+    assert "hip        (no device)\n        no AMD GPU in this test" in out
 
 
 def test_a_new_target_compiles_and_is_a_cli_choice(hip, tmp_path, capsys):

@@ -27,7 +27,8 @@ multiprocessor, resident whenever no other kernel holds the GPU, but not guarant
 with a display watchdog kills long kernels, so it runs event-driven programs only.
 Blocks: `groups`, by default every block the GPU holds at once, no more than the program's
 queues (docs/runtime.md, "Work-groups");
-threads per block: 1, or `MAX_PARALLEL_WIDTH` where a kernel is `concurrency="parallel"`.
+threads per block: 1, or `MAX_PARALLEL_WIDTH` where a kernel is `concurrency="parallel"`, or
+the largest `group_size` of its cooperative kernels (at most 1024) where that is more.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ from .toolchain import compile_cubin, nvrtc_support
 __all__ = ["CudaDevice", "find_gpu", "prepare", "load"]
 
 MAX_PARALLEL_WIDTH = min(128, MAX_LOCAL)
+MAX_BLOCK = 1024                    # threads of one CUDA block
 _held_lock = threading.Lock()
 _held: dict[int, str] = {}          # GPU ordinal -> the program holding it (its kernels)
 
@@ -149,7 +151,12 @@ class CudaDevice:
                 parallel: bool) -> None:
         driver, layout = self.driver, self.layout
         driver.load(cubin)
-        self.block = MAX_PARALLEL_WIDTH if parallel else 1
+        # threads per block: a parallel kernel's width, and a cooperative kernel's group
+        self.block = max(MAX_PARALLEL_WIDTH if parallel else 1, layout.group_size)
+        if self.block > MAX_BLOCK:
+            raise BackendUnavailable(f"a cooperative kernel's group_size={layout.group_size} "
+                                     f"needs blocks of {self.block} threads, more than CUDA's "
+                                     f"{MAX_BLOCK}")
         resident = driver.resident_blocks(self.block)
         if resident < 1:
             raise BackendUnavailable(f"a block of {self.block} thread(s) of this program "

@@ -17,6 +17,9 @@ class MetalDialect(CFamilyDialect):
     target = "metal"
     global_space = "device "
     local_space = "threadgroup "
+    # a pointer into threadgroup memory: RC_TG, `threadgroup` (program.metal.j2 defines it;
+    # empty in the executing shim, whose `threadgroup` declares per-group storage)
+    local_pointer_space = "RC_TG "
     private_space = "thread "
     kernel_qualifier = "kernel"
     barrier = "threadgroup_barrier(mem_flags::mem_device | mem_flags::mem_threadgroup)"

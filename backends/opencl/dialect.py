@@ -18,6 +18,7 @@ class OpenCLDialect(CFamilyDialect):
     target = "opencl"
     global_space = "__global "
     local_space = "__local "
+    local_pointer_space = "__local "
     kernel_qualifier = "__kernel"
     barrier = "barrier(CLK_LOCAL_MEM_FENCE | CLK_GLOBAL_MEM_FENCE)"
     fence = "mem_fence(CLK_GLOBAL_MEM_FENCE)"

@@ -139,6 +139,16 @@ class OpenCLDevice:
                                                layout.num_queues)
         width = MAX_PARALLEL_WIDTH["cpu" if is_cpu else "gpu"]
         self.local_size = min(width, self.cl_device.max_work_group_size) if parallel else 1
+        lanes = layout.group_size          # a cooperative kernel's work-group, at least
+        if lanes > 1:
+            most = self.kernel.get_work_group_info(cl.kernel_work_group_info.WORK_GROUP_SIZE,
+                                                   self.cl_device)
+            if lanes > most:
+                raise BackendUnavailable(
+                    f"a cooperative kernel of group_size={lanes} needs work-groups of {lanes} "
+                    f"work-items, and {self.cl_device.name.strip()} runs this program's in "
+                    f"work-groups of at most {most}")
+            self.local_size = max(self.local_size, lanes)
         self._event = None
         self._mode: int | None = None          # the mode the kernel's arguments hold
         self._entered = self.arena[layout.control_offset + CONTROL.offset("running"):][

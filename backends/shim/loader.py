@@ -11,7 +11,8 @@ thread that calls the library's blocking `rcx_launch` through ctypes (which lets
 Python's lock), so `running()` is whether that thread is alive. `groups` host threads run
 in parallel (by default one fewer than the CPUs, no more than the program's queues; more
 than the cores is allowed: host threads are preemptive); lanes per group: 1, or 32 (a warp,
-a SIMD-group) where a kernel is `concurrency="parallel"`.
+a SIMD-group) where a kernel is `concurrency="parallel"`, or a cooperative kernel's
+`group_size` where that is more.
 
 Limits: this is the CPU, not a GPU. x86-64's memory order is stronger than a GPU's (a
 missing fence can pass here), there is no PCIe or host-mapped memory, lanes run one at a
@@ -48,6 +49,7 @@ __all__ = ["ShimDevice", "ShimBuildError", "ShimMissingBuiltin", "load", "build"
 
 PAGE = 4096
 PARALLEL_WIDTH = 32                  # lanes per group of a program with a parallel kernel
+MAX_LANES = 1024                     # lanes (fibers) of one group; cooperative group_size
 OPT_LEVEL = "-O1"                    # docs/shims.md, "Compile time"
 FLAGS: tuple[str, ...] = (
     "-std=c++17", OPT_LEVEL, "-fPIC", "-shared", "-pthread", "-ffp-contract=off",
@@ -238,7 +240,11 @@ class ShimDevice:
         self._ticks = self.memory[ticks:ticks + 8].view(np.uint64)
         self.groups = int(groups) if groups else default_groups(os.cpu_count() or 1, True,
                                                                  layout.num_queues)
-        self.lanes = PARALLEL_WIDTH if parallel else 1
+        self.lanes = max(PARALLEL_WIDTH if parallel else 1, layout.group_size)
+        if self.lanes > MAX_LANES:
+            raise BackendUnavailable(f"a cooperative kernel's group_size={layout.group_size} "
+                                     f"needs {self.lanes} lanes, more than the {MAX_LANES} "
+                                     f"fibers a group of the {target} shim runs")
         self.clock = CLOCK[target]
         self._thread: threading.Thread | None = None
         self._status = 0

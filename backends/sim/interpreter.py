@@ -46,8 +46,10 @@ import numpy as np
 from ringc.ir.dispatch import Dispatch
 from ringc.ir.nodes import (
     Assign,
+    Barrier,
     Binary,
     Break,
+    Broadcast,
     Call,
     Cast,
     Compare,
@@ -62,6 +64,7 @@ from ringc.ir.nodes import (
     For,
     ForEach,
     FunctionDef,
+    GroupReduce,
     HelperCall,
     If,
     Index,
@@ -100,7 +103,7 @@ from ringc.ir.types import (
     leaf_type,
     struct_dtype,
 )
-from ringc.ir.walk import all_stmts, function_locals
+from ringc.ir.walk import all_stmts, function_locals, shared_locals
 from ringc.protocol import FIRST_USER_REASON, REASONS
 
 from .containers import MapOps, SequenceOps
@@ -143,6 +146,20 @@ class Effects(Protocol):
     def sender(self) -> Address: ...
 
     def now(self) -> int: ...
+
+    # a cooperative kernel's lanes (the machine's lane group): this lane's number, a
+    # barrier, a group reduction (`op` of GROUP_OPS) and a broadcast, and the array `key`
+    # (made by `make` when the handling first asks) the lanes share
+
+    def lane(self) -> int: ...
+
+    def barrier(self) -> None: ...
+
+    def group(self, op: str, t: ScalarType, value) -> object: ...
+
+    def broadcast(self, value, lane: int) -> object: ...
+
+    def shared(self, key: tuple, make: Callable[[], np.ndarray]) -> np.ndarray: ...
 
 
 # the handler's reply: (message name, record), or None
@@ -279,6 +296,7 @@ class _Function:
         self.fresh: list[tuple[int, Callable]] = []
         self.copy_params: list[int] = []
         self.copy_vectors: list[int] = []          # vector parameters the body writes
+        self.shared: list[tuple[int, tuple, Callable]] = []   # (slot, key, make): rc.Shared
         self.body: Ev = lambda f: None
         self.zero: Callable[[], object] = lambda: None
 
@@ -292,6 +310,8 @@ class _Function:
             f[i] = f[i].copy()
         for i, make in self.fresh:
             f[i] = make()
+        for i, key, make in self.shared:
+            f[i] = effects.shared(key, make)
         result = self.body(f)
         return self.zero() if result is None else result[0]
 
@@ -370,10 +390,15 @@ class _Compiler:
         dtypes = self.interp.dtypes
         params = {p.name for p in self.fn.params}
         target.template = [None] * (_FIRST_LOCAL + len(self.types) + len(self.try_slots))
+        shared = shared_locals(self.fn)
         for name, t in self.types.items():
             if name in params:
                 continue
             make = _zero(t, dtypes)
+            if name in shared:              # one array of the lane group, zero per handling
+                key = (self.kernel.name if self.kernel else None, self.fn.name, name)
+                target.shared.append((self.slots[name], key, make))
+                continue
             if isinstance(t, ScalarType) or isinstance(t, AddressType):
                 target.template[self.slots[name]] = make()
             else:
@@ -636,6 +661,12 @@ class _Compiler:
                 if final is not None:
                     final(f)
         return run_try
+
+    @stmt.on(Barrier)
+    def stmt_barrier(self, s: Barrier) -> Ev:
+        def barrier(f):
+            f[_EFFECTS].barrier()
+        return barrier
 
     @stmt.on(ExprStmt)
     def stmt_exprstmt(self, s: ExprStmt) -> Ev:
@@ -960,8 +991,24 @@ class _Compiler:
         make = _zero(e.type, self.interp.dtypes)       # stored by Assign, fresh each time
         return lambda f: make()
 
+    @expr.on(GroupReduce)
+    def expr_group_reduce(self, e: GroupReduce) -> Ev:
+        value, op, t = self.expr(e.value), e.op, e.type
+        return lambda f: f[_EFFECTS].group(op, t, value(f))
+
+    @expr.on(Broadcast)
+    def expr_broadcast(self, e: Broadcast) -> Ev:
+        value, lane = self.expr(e.value), self.expr(e.lane)
+
+        def broadcast(f):
+            v = value(f)
+            return f[_EFFECTS].broadcast(v, lane(f))
+        return broadcast
+
     @expr.on(Intrinsic)
     def expr_intrinsic(self, e: Intrinsic) -> Ev:
+        if e.name == "lane":
+            return lambda f: f[_EFFECTS].lane()
         if e.name == "sender":
             return lambda f: f[_EFFECTS].sender()
         if e.name == "now":

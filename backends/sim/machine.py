@@ -16,6 +16,10 @@ Deliberate simplifications, each with the device's outcome:
 - Parallel kernels: one pass claims up to `width` messages (the local size of a work-group,
   default 1, at most MAX_LOCAL), handles them in claim order, then releases them, as PoCL
   runs the work-items of one group one after another.
+- Cooperative kernels: served as ordered queues are; each message runs on `group_size`
+  lanes that take turns between synchronisation points (lanes.py), as PoCL runs a
+  work-group's items; lanes beyond a kernel's `group_size` (which the device's work-group
+  may have) do nothing visible there, so they are not simulated.
 - `groups` work-groups are interleaved pass by pass in one thread, so a run is
   deterministic (a device runs them concurrently). So the room a handling reserves in a
   device ring (its `reserved` word) is never seen by another group before the handling
@@ -76,6 +80,7 @@ from ringc.protocol import (
 )
 
 from .interpreter import Address, Fault, Interpreter, Record
+from .lanes import run_lanes
 
 __all__ = ["SimMachine"]
 
@@ -344,7 +349,7 @@ class SimMachine:
                 if not mode & (SERVE_PERSISTENT if k.mode == "persistent"
                                else SERVE_EVENT_DRIVEN):
                     continue
-                if k.concurrency == "ordered":
+                if k.concurrency != "parallel":     # ordered, cooperative: one group's
                     for q in k.queue_ids:
                         line = stats + q * _STATS_WORDS
                         if q % groups != group:
@@ -611,6 +616,9 @@ class SimMachine:
         message = self.arena[begin:begin + dtype.itemsize].copy().view(dtype)
         if ordered:
             self._release(ring, pos, ordered=True)
+        if k.concurrency == "cooperative":
+            self._cooperate(k, q, ctx, handler, message, type_id)
+            return
         try:
             reply = handler(self.states[q], message, q - k.queue_base, ctx)
         except Fault as fault:
@@ -619,6 +627,27 @@ class SimMachine:
             return
         if reply is not None:
             self.put(ctx, source, ctx.correlation, *reply)
+        self._add(self._line(q) + _PROCESSED, 1)
+
+    def _cooperate(self, k: KernelLayout, q: int, ctx: _Context, handler, message: Record,
+                   type_id: int) -> None:
+        """A cooperative kernel's handling: its `group_size` lanes run the handler in turns
+        between synchronisation points (lanes.py); lane 0's return is the reply, put when
+        it returns; a fault on any lane dead-letters the message (the lowest lane's)."""
+        state, instance = self.states[q], q - k.queue_base
+
+        def body(lane: int, effects) -> object:
+            return handler(state, message, instance, effects)
+
+        def finished(lane: int, reply) -> None:
+            if lane == 0 and reply is not None:
+                self.put(ctx, ctx.source, ctx.correlation, *reply)
+
+        faults = run_lanes(k.group_size, ctx, body, finished)
+        if faults:
+            self._dead(ctx, q, faults[min(faults)], 0, ctx.source, ctx.correlation, type_id,
+                       message.view(np.uint8))
+            return
         self._add(self._line(q) + _PROCESSED, 1)
 
     def _release(self, ring: _Ring, pos: int, ordered: bool) -> None:

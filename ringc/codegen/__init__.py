@@ -34,7 +34,15 @@ from ..arena import Layout
 from ..errors import CompileError
 from ..ir.nodes import Fail, FaultIs, FunctionDef, Program
 from ..ir.printer import print_program
-from ..ir.types import I64, ArrayType, ContainerType, MessageType, ScalarType, struct_layout
+from ..ir.types import (
+    I64,
+    VECTOR_TYPES,
+    ArrayType,
+    ContainerType,
+    MessageType,
+    ScalarType,
+    struct_layout,
+)
 from ..ir.walk import all_stmts, stmt_exprs, walk
 from ..protocol import FIRST_USER_REASON, HASH_MULTIPLIER, MAX_LOCAL, MAX_ROOM_NEED, REASONS
 from ..targets import Target
@@ -49,6 +57,9 @@ _U32, _U64 = ScalarType("u32"), ScalarType("u64")
 # words of work-group memory in each of the two arrays of room reserved for claimed parallel
 # messages (8 KB each): inside every target's smallest work-group memory with room to spare
 _RESERVATION_WORDS = 2048
+# bytes of work-group memory the cooperative kernels may use (Metal's threadgroup memory is
+# 32 KB in all; CUDA's static shared memory 48 KB)
+_COOP_MEMORY_BYTES = 24576
 
 
 @dataclass(frozen=True)
@@ -154,6 +165,7 @@ def generate(program: Program, target: str, *, output_capacity: int = 4096,
     containers = [_container_view(printer, t) for t in dict.fromkeys(
         s.type for k in program.kernels for s in k.state if isinstance(s.type, ContainerType))]
     kernels = [_kernel_view(printer, k, layout, program) for k in program.kernels]
+    coop = _coop_views(_coop_memory(printer, layout, program), kernels)
     functions, prototypes = _print_functions(printer, program)
     for view in (*messages, *kernels):
         for t, loc in view.pop("checks"):
@@ -167,6 +179,7 @@ def generate(program: Program, target: str, *, output_capacity: int = 4096,
                                        if f in dialect.feature_pragmas]
     context = dict(
         d=dialect, G=dialect.global_space, L=dialect.local_space, P=dialect.private_space,
+        LP=dialect.local_pointer_space, coop=coop,
         FN=dialect.function_qualifier, layout=layout, messages=messages, kernels=kernels,
         containers=containers,
         functions=functions, prototypes=prototypes, helpers=list(
@@ -339,6 +352,10 @@ def _kernel_view(printer: ProgramPrinter, k, layout: Layout, program: Program) -
                 end=kl.queue_base + kl.instances, handlers=handlers,
                 dispatch=printer.names("dispatch", k.name), room=printer.names("room", k.name),
                 serve=printer.names("serve", k.name), take=printer.names("take", k.name),
+                ctake=printer.names("ctake", k.name),
+                cdispatch=printer.names("cdispatch", k.name),
+                group_size=k.options.group_size,
+                shared_words=printer.shared_bytes[k.name] // 4,
                 ready=printer.names("ready", k.name),
                 reservations=_reservations(kl, layout),
                 asserts=_asserts(c_state, fields, kl.state_dtype) if fields else [],
@@ -373,15 +390,56 @@ def _parallel_rows(layout: Layout) -> dict[str, int]:
     return dict(reservations=most, rows=max(1, min(MAX_LOCAL, _RESERVATION_WORDS // most)))
 
 
+def _coop_memory(printer: ProgramPrinter, layout: Layout, program: Program) -> dict | None:
+    """The work-group memory of the program's cooperative kernels (one array of 16-byte
+    words, `RC_COOP_*` byte offsets; docs/device-program.md, "Cooperative kernels"): the
+    leader's words for the message being handled (64 bytes: the taken flag, type, ring,
+    position, source, reservations, correlation at 32, the fault flags at 48), the room
+    reserved for it, each lane's fault, the message, the scratch of the group reductions
+    and broadcasts (8 bytes a lane), and the shared arrays of the kernel that has most.
+    None without a cooperative kernel."""
+    coop = [k for k in layout.kernels if k.concurrency == "cooperative"]
+    if not coop:
+        return None
+    lanes = max(k.group_size for k in coop)
+    reservations = max(_reservations(k, layout) for k in coop)
+    places, offset = {}, 64
+    for name, size in (("res_q", 4 * reservations), ("res_n", 4 * reservations),
+                       ("faults", 4 * lanes), ("msg", max(k.payload_size for k in coop)),
+                       ("scratch", 8 * lanes),
+                       ("shared", max(printer.shared_bytes[k.name] for k in coop))):
+        places[name] = offset
+        offset += (size + 15) // 16 * 16
+    if offset > _COOP_MEMORY_BYTES:
+        k = max(coop, key=lambda k: printer.shared_bytes[k.name])
+        raise CompileError(
+            f"the cooperative kernels need {offset} bytes of work-group memory (shared "
+            f"arrays {printer.shared_bytes[k.name]}, messages, reductions), more than "
+            f"{_COOP_MEMORY_BYTES}", program.kernel(k.name).loc,
+            hint="make the shared arrays or the messages smaller")
+    return dict(words=offset // 16, reservations=reservations, lanes=lanes,
+                word=printer.ctype(VECTOR_TYPES["u32x4"]), **places)
+
+
+def _coop_views(coop: dict | None, kernels: list[dict]) -> dict | None:
+    """`coop` with the views of the cooperative kernels, in program order."""
+    if coop is None:
+        return None
+    return {**coop, "kernels": [k for k in kernels if k["layout"].concurrency == "cooperative"]}
+
+
 def _print_functions(printer: ProgramPrinter, program: Program) -> tuple[list[str], list[str]]:
     functions, prototypes = [], []
-    entries: list[tuple[FunctionDef, object, bool]] = []
+    entries: list[tuple[FunctionDef, object, bool, bool]] = []
     for k in program.kernels:
-        entries += [(fn, k, True) for fn in k.handlers] + [(fn, k, False) for fn in k.helpers]
-    entries += [(fn, None, False) for fn in program.functions]
-    for fn, kernel, handler in entries:
+        entries += [(fn, k, True, False) for fn in k.handlers]
+        entries += [(fn, k, False, False) for fn in k.helpers]
+    entries += [(fn, None, False, False) for fn in program.functions]
+    if any(k.options.concurrency == "cooperative" for k in program.kernels):
+        entries += [(fn, None, False, True) for fn in program.functions]
+    for fn, kernel, handler, coop in entries:
         if handler and not (len(fn.params) == 1 and isinstance(fn.params[0].type, MessageType)):
             raise CompileError(f"handler '{fn.name}' must take exactly one message", fn.loc)
-        functions.append(printer.function(fn, kernel, handler))
-        prototypes.append(printer.signature(fn, kernel, handler))
+        functions.append(printer.function(fn, kernel, handler, coop))
+        prototypes.append(printer.signature(fn, kernel, handler, coop))
     return functions, prototypes

@@ -27,7 +27,8 @@ class CFamilyDialect:
     int_suffix = {"u32": "u", "i64": "L", "u64": "UL"}
     # address-space qualifiers (with their trailing space) for pointers and local arrays
     global_space = ""
-    local_space = ""
+    local_space = ""                 # declares work-group memory (an array in the entry point)
+    local_pointer_space = ""         # qualifies a pointer into work-group memory
     private_space = ""
     function_qualifier = ""          # before every device function definition
     kernel_qualifier = ""            # before the entry point

@@ -28,6 +28,7 @@ from ..ir.dispatch import Dispatch
 from ..ir.nodes import (
     CONTAINER_METHODS,
     Binary,
+    Broadcast,
     Call,
     Cast,
     Compare,
@@ -37,6 +38,7 @@ from ..ir.nodes import (
     Expr,
     FaultIs,
     FunctionDef,
+    GroupReduce,
     HelperCall,
     Index,
     Intrinsic,
@@ -58,8 +60,10 @@ from ..ir.types import AddressType, ArrayType, ContainerType, ScalarType, Vector
 from ..ir.walk import expr_children, walk
 from .helpers import (
     atomic_helper,
+    broadcast_helper,
     cast_helper,
     float_divmod_helper,
+    group_helper,
     index_helper,
     int_helper,
     math_helper,
@@ -106,7 +110,7 @@ class ExpressionPrinter:
             return cached
         flags = 0
         for node in walk(e):
-            if isinstance(node, (Call, HelperCall)):
+            if isinstance(node, (Call, HelperCall, GroupReduce, Broadcast)):
                 flags |= FAULT | WRITE | READ
             elif isinstance(node, Intrinsic) and node.name.startswith("atomic_"):
                 flags |= WRITE | READ
@@ -300,7 +304,7 @@ class ExpressionPrinter:
 
     @spelled.on(Call)
     def device_call(self, e: Call, kids: list[str]) -> str:
-        name = self.shared.names("dev", e.function)
+        name = self.shared.names("devc" if getattr(self, "coop", False) else "dev", e.function)
         return self.d.ops["call"].format(f=name, args=", ".join(["rc_ctx", *kids]))
 
     @spelled.on(HelperCall)
@@ -397,8 +401,20 @@ class ExpressionPrinter:
     def zero(self, e: Zero, kids: list[str]) -> str:
         raise CompileError("rc.zeros(...) is only the whole value of an assignment", self.loc)
 
+    @spelled.on(GroupReduce)
+    def group_reduce(self, e: GroupReduce, kids: list[str]) -> str:
+        name = group_helper(self.shared, e.op, e.type)
+        return f"{name}(rc_ctx, {kids[0]}, {self.kernel.options.group_size}u)"
+
+    @spelled.on(Broadcast)
+    def broadcast(self, e: Broadcast, kids: list[str]) -> str:
+        name = broadcast_helper(self.shared, e.type)
+        return f"{name}(rc_ctx, {kids[0]}, {kids[1]}, {self.kernel.options.group_size}u)"
+
     @spelled.on(Intrinsic)
     def intrinsic(self, e: Intrinsic, kids: list[str]) -> str:
+        if e.name == "lane":
+            return self.d.ops["cast"].format(t=self.shared.ctype(e.type), a="rc_ctx->lane")
         if e.name == "sender":
             return "rc_sender(rc_ctx)"
         if e.name == "now":

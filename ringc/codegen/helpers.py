@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from .printer import ProgramPrinter
 
 __all__ = ["Helpers", "index_helper", "int_helper", "float_divmod_helper", "math_helper",
-           "cast_helper", "atomic_helper", "vector_helper"]
+           "cast_helper", "atomic_helper", "vector_helper", "group_helper", "broadcast_helper"]
 
 _BITS_TYPES = {32: ScalarType("u32"), 64: ScalarType("u64")}
 
@@ -156,3 +156,26 @@ def vector_helper(printer: ProgramPrinter, op: str, t: VectorType, loc: Loc | No
         raise CompileError(f"no vector operation {op!r} on {t}", loc)
     return printer.helpers.need(name, "function", ret=ret, params=params, body=body,
                                 doc=f"{t}: {_VECTOR_DOCS[op]}, lane by lane")
+
+
+def group_helper(printer: ProgramPrinter, op: str, t: ScalarType) -> str:
+    """`rc_group_<op>_<t>`: a cooperative kernel's reduction (`sum`, `max`, `min`) of a `t`
+    over its lanes: a pairwise tree in work-group memory (lane i takes lane i + w's
+    partial, w = n/2, n/4, ... 1), floats added correctly rounded, integers wrapping."""
+    a, b = "rc_s[rc_ctx->lane]", "rc_s[rc_ctx->lane + rc_w]"
+    combine = {"sum": printer.scalar_binary("add", t, a, b),
+               "max": f"(({b} > {a}) ? {b} : {a})",
+               "min": f"(({b} < {a}) ? {b} : {a})"}[op]
+    return printer.helpers.need(f"rc_group_{op}_{t.name}", "group", op=op,
+                                t=printer.ctype(t), s=printer.ctype(t, storage=True),
+                                combine=combine)
+
+
+def broadcast_helper(printer: ProgramPrinter, t: ScalarType) -> str:
+    """`rc_broadcast_<t>`: the value each lane asks for, from the lane it names (through
+    work-group memory; a lane outside 0..n-1 faults with index_out_of_range)."""
+    index_helper(printer)
+    storage = printer.ctype(t, storage=True)
+    load = "(rc_s[rc_i] != 0)" if t.is_bool else "rc_s[rc_i]"
+    return printer.helpers.need(f"rc_broadcast_{t.name}", "broadcast", t=printer.ctype(t),
+                                s=storage, load=load)

@@ -92,7 +92,7 @@ class Names:
 
     KINDS = ("msg", "state", "put", "send", "dead", "fn", "dev", "dispatch", "room", "serve",
              "take", "lifecycle", "box", "ready", "after", "timers", "timer_before", "timer_up",
-             "timer_down")
+             "timer_down", "ctake", "cdispatch", "devc")
 
     def __init__(self) -> None:
         self._names: dict[tuple[str, tuple[str, ...]], str] = {}

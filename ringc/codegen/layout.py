@@ -25,6 +25,7 @@ from ..errors import CompileError
 from ..ir.dispatch import Dispatch
 from ..ir.nodes import (
     Assign,
+    Barrier,
     Break,
     Call,
     Const,
@@ -148,7 +149,7 @@ class _NeedCounter:
             _add(total, self.body(block, handler))
         return total
 
-    @statement.on(Assign, ExprStmt, Break, Continue, Fail, Raise, SendAfter)
+    @statement.on(Assign, ExprStmt, Break, Continue, Fail, Raise, SendAfter, Barrier)
     def sends_nothing(self, stmt: Stmt, handler: bool) -> Counts:
         return {}
 
@@ -160,8 +161,13 @@ def _add(total: Counts, counts: Counts, times: int = 1) -> None:
 
 def room_needs(program: Program, kernel: KernelDef, handler: FunctionDef) -> tuple[RoomNeed, ...]:
     """The room one handling of `handler` needs, per queue group (see the module doc).
-    `program` must be verified IR: a recursive call graph would not end."""
+    `program` must be verified IR: a recursive call graph would not end. A cooperative
+    kernel's handler runs on `group_size` lanes: each may send what one handling sends;
+    the reply is lane 0's alone."""
     counts = _NeedCounter(kernel, program).body(handler.body, handler=True)
+    lanes = kernel.options.group_size
+    if lanes > 1:
+        counts = {key: n if key[0] == "reply" else n * lanes for key, n in counts.items()}
     return tuple(RoomNeed(target, n, k, i) for (target, k, i), n in sorted(
         counts.items(), key=lambda item: tuple(str(x) for x in item[0])) if n > 0)
 
@@ -262,7 +268,8 @@ def compute_layout(program: Program, output_capacity: int = 4096,
             handlers=tuple(handlers),
             hooks=tuple(h for h in HOOKS if any(f.name == h for f in k.helpers)),
             periods=tuple(p.period for p in k.periodic),
-            timers=k.options.timers if k.schedules() else 0))
+            timers=k.options.timers if k.schedules() else 0,
+            group_size=k.options.group_size))
         base += k.options.instances
 
     def rings(offset: int, field: str, suffix: str) -> tuple[int, list[QueueLayout]]:

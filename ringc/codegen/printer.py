@@ -12,6 +12,18 @@ store to state, send, emit, reply and atomic is printed after a check that no fa
 happened (a store to a local is harmless and needs none), and every loop iteration that can
 fault starts with one.
 
+Cooperative kernels (every function of one, and the copies of the device functions they
+call): every lane of the work-group must reach each synchronisation point, so a lane that
+faults does not leave its function: it goes on with harmless values, each store to state
+or a shared array, send, emit and reply is printed under `if (!rc_ctx->fault)`, and locals
+keep being computed as on the other lanes (docs/device-program.md, "Cooperative kernels").
+It leaves only a try region (which it skips whole when it enters with a fault) and a loop
+without a synchronisation point in which it faulted (`rc_ctx->faults` counts faults). At
+each synchronisation point (`rc_sync`) the lanes learn whether any of them faulted; if one
+did, every lane stops having effects (`RC_IDLE_LANE`) and runs to the end of the handler
+with the others, so no lane ever leaves a loop that holds a barrier early (PoCL needs the
+loops around barriers to be left only at their head or end).
+
 Limits: functions take and return scalars, addresses and messages, not arrays.
 Identifiers must be ASCII or are encoded (see `mangle`). The program must be verified IR
 (`ringc.ir.verify`): what the verifier rejects is not checked again here.
@@ -29,6 +41,7 @@ from ..errors import CompileError
 from ..ir.dispatch import Dispatch
 from ..ir.nodes import (
     Assign,
+    Barrier,
     Break,
     Call,
     ContainerCall,
@@ -72,7 +85,14 @@ from ..ir.types import (
     leaf_type,
     scalar_types,
 )
-from ..ir.walk import all_stmts, function_locals, stmt_exprs
+from ..ir.walk import (
+    all_stmts,
+    function_locals,
+    has_sync,
+    shared_locals,
+    stmt_exprs,
+    syncing_helpers,
+)
 from ..protocol import REASONS
 from .dialect import CFamilyDialect
 from .expressions import FAULT, WRITE, ExpressionPrinter, chain_indices, is_place
@@ -85,8 +105,14 @@ __all__ = ["ProgramPrinter", "FunctionPrinter", "comment_text"]
 _UNSIGNED = {"i8": "u8", "i16": "u16", "i32": "u32", "i64": "u64"}
 _U64 = ScalarType("u64")
 _LOOP = "loop"                  # a region entry: a loop of the user's
+_SYNC_LOOP = "sync-loop"        # a cooperative kernel's loop with a synchronisation point
+_FREE_LOOP = "loop:"            # + the C variable of rc_ctx->faults where such a loop began
 _BREAK, _CONTINUE = 1, 2        # a try statement's jump variable: what to do after finally
 _EVALUATED = re.compile(r"[A-Za-z_]\w*|-?[\d.]+\w*")   # a name or a literal
+
+
+def _is_loop(region: str) -> bool:
+    return region in (_LOOP, _SYNC_LOOP) or region.startswith(_FREE_LOOP)
 
 
 # ---------------------------------------------------------------------------------------
@@ -106,15 +132,32 @@ class ProgramPrinter:
         self.containers: dict[ContainerType, str] = {}   # C struct names (codegen fills)
         self.builtin_reasons = {name: code for code, name in REASONS.items()}
         self.helpers = Helpers()
+        self._syncing: dict[str, frozenset[str]] = {}
+        self.shared_offsets: dict[tuple[str, str, str], int] = {}   # (kernel, fn, array)
+        self.shared_bytes: dict[str, int] = {}                     # per kernel
+        for k in program.kernels:
+            offset = 0
+            for fn in (*k.handlers, *k.helpers):
+                for name, t in shared_locals(fn).items():
+                    self.shared_offsets[(k.name, fn.name, name)] = offset
+                    offset += (t.size + 15) // 16 * 16
+            self.shared_bytes[k.name] = offset
+
+    def syncing(self, kernel: KernelDef) -> frozenset[str]:
+        """The helpers of `kernel` that synchronise its lanes (cooperative kernels)."""
+        if kernel.name not in self._syncing:
+            self._syncing[kernel.name] = syncing_helpers(kernel.helpers)
+        return self._syncing[kernel.name]
 
     def reason_code(self, reason: str) -> int:
         """The code of a fault reason: a built-in one's, or an `rc.fail` string's."""
         return self.builtin_reasons.get(reason) or self.reasons[reason]
 
-    def function(self, fn: FunctionDef, kernel: KernelDef | None, handler: bool) -> str:
+    def function(self, fn: FunctionDef, kernel: KernelDef | None, handler: bool,
+                 coop: bool = False) -> str:
         """The definition of a handler, kernel helper (both with `kernel`) or device
-        function."""
-        return FunctionPrinter(self, fn, kernel, handler).text()
+        function (`coop`: its copy for cooperative kernels)."""
+        return FunctionPrinter(self, fn, kernel, handler, coop).text()
 
     # -- types ----------------------------------------------------------------------------
 
@@ -241,11 +284,16 @@ class ProgramPrinter:
 
     # -- signatures -----------------------------------------------------------------------
 
-    def function_name(self, fn: FunctionDef, kernel: KernelDef | None) -> str:
-        """The C name of a kernel's handler or helper, or of a device function."""
-        return self.names("fn", kernel.name, fn.name) if kernel else self.names("dev", fn.name)
+    def function_name(self, fn: FunctionDef, kernel: KernelDef | None,
+                      coop: bool = False) -> str:
+        """The C name of a kernel's handler or helper, or of a device function (`coop`: of
+        its copy for cooperative kernels)."""
+        if kernel:
+            return self.names("fn", kernel.name, fn.name)
+        return self.names("devc" if coop else "dev", fn.name)
 
-    def signature(self, fn: FunctionDef, kernel: KernelDef | None, handler: bool) -> str:
+    def signature(self, fn: FunctionDef, kernel: KernelDef | None, handler: bool,
+                  coop: bool = False) -> str:
         """The function's C declarator: its context, the kernel state, its parameters."""
         params = [f"{self.d.private_space}rc_context* rc_ctx"]
         if kernel is not None:
@@ -260,7 +308,7 @@ class ProgramPrinter:
             raise CompileError(f"'{fn.name}' returns an array", fn.loc,
                                hint="return a message holding the array instead")
         ret = "void" if handler or fn.returns is None else self.ctype(fn.returns)
-        return (f"{self.d.function_qualifier}{ret} {self.function_name(fn, kernel)}"
+        return (f"{self.d.function_qualifier}{ret} {self.function_name(fn, kernel, coop)}"
                 f"({', '.join(params)})")
 
 
@@ -275,9 +323,13 @@ class FunctionPrinter(ExpressionPrinter):
     statement = Dispatch()      # (stmt) -> None, appends lines
 
     def __init__(self, shared: ProgramPrinter, fn: FunctionDef, kernel: KernelDef | None,
-                 handler: bool):
+                 handler: bool, coop: bool = False):
         super().__init__(shared, fn, kernel)
         self.handler = handler
+        # a cooperative kernel's function (or a device function's copy for them)
+        self.coop = coop or (kernel is not None and kernel.options.concurrency == "cooperative")
+        self.syncing = shared.syncing(kernel) if kernel is not None else frozenset()
+        self.shared_arrays = shared_locals(fn)
         self.returns = None if handler else fn.returns
         self.locals = function_locals(fn)
         self.lines: list[str] = []           # the body printed so far
@@ -291,15 +343,33 @@ class FunctionPrinter(ExpressionPrinter):
         """The definition: signature, declarations of every local, the body."""
         self.block(self.fn.body)     # before the signature: C names go in first-use order
         shared = self.shared
-        head = [shared.signature(self.fn, self.kernel, self.handler), "{"]
+        head = [shared.signature(self.fn, self.kernel, self.handler,
+                                 self.coop and self.kernel is None), "{"]
         if self.returns is not None and not isinstance(self.returns, ScalarType):
             head.append(f"    {shared.ctype(self.returns)} rc_zero = "
                         f"{shared.zero_value(self.returns)};")
-        head.append(f"    if (rc_ctx->fault) return{self.zero_return()};")
+        if not self.coop:        # a cooperative lane runs on after a fault (module doc)
+            head.append(f"    if (rc_ctx->fault) return{self.zero_return()};")
         for name, t in self.locals.items():
             shared.check_type(t, self.fn.loc)
+            if name in self.shared_arrays:
+                head.append(f"    {self.shared_pointer(name, t)};")
+                continue
             head.append(f"    {shared.declare(t, mangle(name))} = {shared.zero_value(t)};")
         return "\n".join(head + self.lines + ["}"])
+
+    def shared_pointer(self, name: str, t: ArrayType) -> str:
+        """The declaration of shared array `name`: a pointer into the work-group memory
+        of cooperative kernels (RC_COOP_SHARED), to its rows when it nests."""
+        shape = array_shape(t)
+        space = self.d.local_pointer_space
+        elem = self.shared.ctype(t, storage=True)
+        offset = self.shared.shared_offsets[(self.kernel.name, self.fn.name, name)]
+        rows = "".join(f"[{n}]" for n in shape[1:])
+        declarator = f"(*{mangle(name)}){rows}" if rows else f"*{mangle(name)}"
+        cast = f"({space}{elem} (*){rows})" if rows else f"({space}{elem}*)"
+        return (f"{space}{elem} {declarator} = {cast}(rc_ctx->coop + RC_COOP_SHARED + "
+                f"{offset}u)")
 
     def zero_return(self) -> str:
         if self.returns is None:
@@ -322,17 +392,68 @@ class FunctionPrinter(ExpressionPrinter):
         self.pre = []
 
     def check_fault(self) -> None:
-        if self.dirty:
-            self.emit(f"if (rc_ctx->fault) {self.leave_on_fault()}")
+        if not self.dirty:
+            return
+        if self.coop:
+            inner = self.regions[-1] if self.regions else _SYNC_LOOP
+            if inner == _SYNC_LOOP:
+                return                # the lane goes on (module doc); its effects are guarded
+            if inner.startswith(_FREE_LOOP):
+                self.emit(f"if (rc_ctx->faults != {inner[len(_FREE_LOOP):]}) break;")
+            else:
+                self.emit("if (rc_ctx->fault) break;")
             self.dirty = False
+            return
+        self.emit(f"if (rc_ctx->fault) {self.leave_on_fault()}")
+        self.dirty = False
 
     def in_try(self) -> bool:
-        return any(r != _LOOP for r in self.regions)
+        return any(not _is_loop(r) for r in self.regions)
 
     def leave_on_fault(self) -> str:
         """How a pending fault leaves: the function, or (inside a try statement) the loop
-        or try region around (`break`; each level checks again after it)."""
+        or try region around (`break`; each level checks again after it). A cooperative
+        lane leaves only a try region or a loop without synchronisation point."""
+        if self.coop:
+            inner = self.regions[-1] if self.regions else _SYNC_LOOP
+            return "" if inner == _SYNC_LOOP else "break;"
         return "break;" if self.in_try() else f"return{self.zero_return()};"
+
+    def effect(self, line: str, guard: str = "") -> None:
+        """Emit `line`, an effect (a store to state or a shared array, a send, an emit, a
+        reply), after a fault check; in a cooperative kernel, whose lanes go on after a
+        fault, also under one (and `guard`, a C condition)."""
+        self.check_fault()
+        conds = [c for c in ("!rc_ctx->fault" if self.coop else "", guard) if c]
+        self.emit(f"if ({' && '.join(conds)}) {line}" if conds else line)
+
+    def is_private(self, target: Expr) -> bool:
+        """Is `target` in a local of this lane (a store after a fault is harmless)?"""
+        root = target
+        while isinstance(root, (Member, Index, ContainerItem, VectorAt)):
+            root = root.container if isinstance(root, ContainerItem) else root.base
+        return isinstance(root, Local) and root.name not in self.shared_arrays
+
+    def store_line(self, target: Expr, line: str) -> None:
+        """A store into `target` (checked, or in cooperative code guarded, unless it is
+        this lane's own local there)."""
+        if self.coop and not self.is_private(target):
+            self.effect(line)
+            return
+        self.check_fault()
+        self.emit(line)
+
+    def loop_marker(self, s: Stmt) -> str:
+        """The region a loop opens: a cooperative loop with a synchronisation point never
+        leaves early; one without records the lane's fault count before it starts."""
+        if not self.coop:
+            return _LOOP
+        if has_sync(s.body, self.syncing):
+            return _SYNC_LOOP
+        self.temps += 1
+        var = f"rc_fc{self.temps}"
+        self.emit(f"uint {var} = rc_ctx->faults;")
+        return _FREE_LOOP + var
 
     def hoist(self, text: str, t) -> str:
         """`text` evaluated now: itself when it is a name or a literal, else a temporary."""
@@ -369,10 +490,7 @@ class FunctionPrinter(ExpressionPrinter):
             return self.store_vector(s.target, s.value)
         if isinstance(s.value.type, ArrayType):
             return self.copy_array(s.target, s.value)
-        root = s.target
-        while isinstance(root, (Member, Index, ContainerItem)):
-            root = root.container if isinstance(root, ContainerItem) else root.base
-        private = isinstance(root, Local)    # a store there after a fault is harmless
+        private = self.is_private(s.target)  # a store there after a fault is harmless
         indices = chain_indices(s.target)
         # Python evaluates the value, then the target's indices; then the store happens,
         # only if nothing faulted: a shared target gets the value through a temporary
@@ -389,6 +507,9 @@ class FunctionPrinter(ExpressionPrinter):
             overrides[id(ix)] = checked
         target = self.place(s.target, overrides)
         self.flush_pre()
+        if self.coop and not self.is_private(s.target):
+            self.effect(f"{target} = {value};")
+            return
         if not private or self.in_try():    # in a try, the except block sees the locals
             self.check_fault()
         self.emit(f"{target} = {value};")
@@ -404,11 +525,10 @@ class FunctionPrinter(ExpressionPrinter):
         value = "0" if isinstance(leaf, ScalarType) else self.temporary(
             leaf, init=self.d.zero_init)
         self.flush_pre()
-        self.check_fault()
         loops = "".join(f"for (uint rc_k{d} = 0u; rc_k{d} < {n}u; ++rc_k{d}) "
                         for d, n in enumerate(shape))
         at = "".join(f"[rc_k{d}]" for d in range(len(shape)))
-        self.emit(f"{loops}{dst}{at} = {value};")
+        self.store_line(target, f"{loops}{dst}{at} = {value};")
 
     def store_vector(self, target: VectorAt, value: Expr) -> None:
         """`v.store(a, i)`: the vector, then the array's indices and i (checked: the lanes
@@ -418,9 +538,9 @@ class FunctionPrinter(ExpressionPrinter):
                      for ix in chain_indices(target)}
         dst, at = self.place(target.base, overrides), overrides[id(target)]
         self.flush_pre()
-        self.check_fault()
-        self.emit(" ".join(f"{dst}[{at} + {k}u] = {self.shared.component(v, c)};"
-                           for k, c in enumerate(value.type.components)))
+        self.store_line(target, "{ " + " ".join(
+            f"{dst}[{at} + {k}u] = {self.shared.component(v, c)};"
+            for k, c in enumerate(value.type.components)) + " }")
 
     def copy_array(self, target: Expr, value: Expr) -> None:
         """`target = value` for array places: both sides' indices are evaluated (and
@@ -436,12 +556,11 @@ class FunctionPrinter(ExpressionPrinter):
             overrides[id(ix)] = self.hoist(self.checked_index(ix), _U64)
         dst, src = self.place(target, overrides), self.place(value, overrides)
         self.flush_pre()
-        self.check_fault()
         shape = array_shape(target.type)
         loops = "".join(f"for (uint rc_k{d} = 0u; rc_k{d} < {n}u; ++rc_k{d}) "
                         for d, n in enumerate(shape))
         at = "".join(f"[rc_k{d}]" for d in range(len(shape)))
-        self.emit(f"{loops}{dst}{at} = {src}{at};")
+        self.store_line(target, f"{loops}{dst}{at} = {src}{at};")
 
     @statement.on(If)
     def if_(self, s: If) -> None:
@@ -461,6 +580,8 @@ class FunctionPrinter(ExpressionPrinter):
     def while_(self, s: While) -> None:
         may_fault = self.loop_may_fault(s)
         self.check_fault()               # a fault before the loop: leave before it runs
+        marker = self.loop_marker(s)
+        self.regions.append(marker)      # (the checks at the top leave this loop)
         self.dirty = may_fault
         if self.effects(s.cond) & (FAULT | WRITE):    # evaluate it inside, every iteration
             self.emit("while (1) {")
@@ -475,13 +596,14 @@ class FunctionPrinter(ExpressionPrinter):
             self.emit(f"while {_parenthesized(cond)} {{")
             self.depth += 1
             self.check_fault()
+        self.regions.pop()
         self.depth -= 1
-        self.loop_body(s.body)
+        self.loop_body(s.body, marker)
         self.dirty = self.dirty or may_fault
         self.emit("}")
 
-    def loop_body(self, body: tuple[Stmt, ...]) -> None:
-        self.regions.append(_LOOP)
+    def loop_body(self, body: tuple[Stmt, ...], marker: str = _LOOP) -> None:
+        self.regions.append(marker)
         self.nested(body)
         self.regions.pop()
 
@@ -509,14 +631,17 @@ class FunctionPrinter(ExpressionPrinter):
         else:
             test, dist = f"{it} > {stop}", f"({uwide}){it} - ({uwide}){stop}"
             nxt = f"({wide})(({uwide}){it} - {step})"
+        marker = self.loop_marker(s)
         self.emit(f"for (; {test}; {it} = ({dist} > {step}) ? {nxt} : {stop}) {{")
         self.depth += 1
         self.emit(f"{mangle(s.var)} = ({self.shared.ctype(var_type)}){it};")
         may_fault = self.loop_may_fault(s)
         self.dirty = may_fault
+        self.regions.append(marker)      # (the check at the top leaves this loop)
         self.check_fault()
+        self.regions.pop()
         self.depth -= 1
-        self.loop_body(s.body)
+        self.loop_body(s.body, marker)
         self.dirty = self.dirty or may_fault
         self.emit("}")
         self.depth -= 1
@@ -561,25 +686,42 @@ class FunctionPrinter(ExpressionPrinter):
         """`break`/`continue` of the innermost loop; across a try region, through that
         try statement's jump variable (its finally runs, then the jump is made there)."""
         inner = self.regions[-1] if self.regions else _LOOP
-        self.emit(f"{word};" if inner == _LOOP else f"{inner} = {code}u; break;")
+        self.emit(f"{word};" if _is_loop(inner) else f"{inner} = {code}u; break;")
 
     @statement.on(Fail)
     def fail(self, s: Fail) -> None:
-        self.emit(f"rc_fault(rc_ctx, {self.shared.reason_code(s.reason)}u); "
-                  f"{self.leave_on_fault()}  // {comment_text(s.reason)}")
+        leave = self.leave_on_fault()
+        self.emit(f"rc_fault(rc_ctx, {self.shared.reason_code(s.reason)}u);"
+                  f"{' ' + leave if leave else ''}  // {comment_text(s.reason)}")
         self.dirty = True
 
     @statement.on(Raise)
     def raise_(self, s: Raise) -> None:
-        self.emit(f"rc_fault(rc_ctx, {self.caught[-1][1]}); {self.leave_on_fault()}")
+        leave = self.leave_on_fault()
+        self.emit(f"rc_fault(rc_ctx, {self.caught[-1][1]});{' ' + leave if leave else ''}")
         self.dirty = True
+
+    @statement.on(Barrier)
+    def barrier(self, s: Barrier) -> None:
+        self.emit("rc_sync(rc_ctx);")
 
     @statement.on(Try)
     def try_(self, s: Try) -> None:
         """`do { body } while (0)` left by `break` on a fault; then the except block with
         the fault taken (or else); each in its own region; then finally with any pending
-        fault set aside; then the pending fault goes on, and a jump out is made."""
+        fault set aside; then the pending fault goes on, and a jump out is made. A
+        cooperative lane that faulted before skips the whole statement."""
         self.check_fault()               # a fault before the try is not the try's
+        if self.coop:
+            self.emit("if (!rc_ctx->fault) {")
+            self.depth += 1
+            self.try_statement(s)
+            self.depth -= 1
+            self.emit("}")
+            return
+        self.try_statement(s)
+
+    def try_statement(self, s: Try) -> None:
         self.temps += 1
         n = self.temps
         fault, jump = f"rc_f{n}", f"rc_j{n}"
@@ -612,7 +754,7 @@ class FunctionPrinter(ExpressionPrinter):
             self.emit(f"rc_ctx->fault = {pending};")
         self.dirty = True
         self.check_fault()
-        if any(r == _LOOP for r in self.regions):
+        if any(_is_loop(r) for r in self.regions):
             self.emit(f"if ({jump} == {_BREAK}u) {{")
             self.nested((Break(s.loc),))
             self.emit(f"}} else if ({jump} == {_CONTINUE}u) {{")
@@ -651,7 +793,8 @@ class FunctionPrinter(ExpressionPrinter):
         elif self.handler:
             msg = s.value.type.name
             self.effect_call(self.shared.names("put", msg), [s.value],
-                             "rc_ctx, rc_ctx->source, rc_ctx->correlation, {0}")
+                             "rc_ctx, rc_ctx->source, rc_ctx->correlation, {0}",
+                             guard="rc_ctx->lane == 0u" if self.coop else "")
             self.emit("return;")
         else:
             value = self.expr(s.value)
@@ -690,8 +833,9 @@ class FunctionPrinter(ExpressionPrinter):
                          "rc_ctx, {0}.queue, {0}.correlation, {1}", always_hoist=(0,))
 
     def effect_call(self, function: str, exprs: list[Expr], args: str,
-                    always_hoist: tuple[int, ...] = ()) -> None:
-        """`function(args)` after evaluating `exprs` in order, checking for a fault first."""
+                    always_hoist: tuple[int, ...] = (), guard: str = "") -> None:
+        """`function(args)` after evaluating `exprs` in order, checking for a fault first
+        (and under `guard`, a C condition, when given)."""
         hoist = any(self.effects(e) & (FAULT | WRITE) for e in exprs)
         texts = []
         for i, e in enumerate(exprs):
@@ -700,8 +844,7 @@ class FunctionPrinter(ExpressionPrinter):
                 text = self.hoist(text, e.type)
             texts.append(text)
         self.flush_pre()
-        self.check_fault()
-        self.emit(f"{function}({args.format(*texts)});")
+        self.effect(f"{function}({args.format(*texts)});", guard)
 
 
 # ---------------------------------------------------------------------------------------

@@ -203,6 +203,9 @@ def helper_call(fl, node: ast.Call, name: str):
 def call_with(fl, node: ast.Call, info) -> ir.Call | ir.HelperCall:
     if node.keywords:
         raise fl.error(node.keywords[0].value, "pass arguments by position")
+    if info.syncs:
+        whole_value(fl, node, f"{info.spelled}() (it synchronises the lanes)",
+                    f"{info.spelled}(...)", statement=True)
     if len(node.args) != len(info.params):
         raise fl.error(node, f"{info.spelled}() takes {len(info.params)} argument"
                              f"{'' if len(info.params) == 1 else 's'}, got {len(node.args)}")
@@ -212,10 +215,38 @@ def call_with(fl, node: ast.Call, info) -> ir.Call | ir.HelperCall:
     return info.call(args)
 
 
+def need_cooperative(fl, node: ast.Call, name: str) -> None:
+    """`rc.<name>()` is only in the handlers and helpers of a cooperative kernel."""
+    kernel = fl.ctx.kernel
+    if kernel is not None and kernel.options.concurrency == "cooperative":
+        return
+    where = ("an @rc.device function" if kernel is None else
+             f"kernel '{kernel.name}', which is concurrency='{kernel.options.concurrency}'")
+    raise fl.error(node, f"rc.{name}() is only for a cooperative kernel, not {where}",
+                   "give the kernel concurrency='cooperative' (and group_size=n): a group of "
+                   "lanes then handles each message together"
+                   if kernel is not None else "call it in the kernel's handler or helper "
+                   "and pass the value in")
+
+
+def whole_value(fl, node: ast.Call, what: str, example: str, statement: bool = False) -> None:
+    """A synchronisation point (a group reduction, a broadcast, a helper that has one) is
+    the whole value of an assignment to a local or of a helper's return (or, `statement`,
+    a statement of its own): every lane must reach it, so it stands where nothing decides
+    per lane whether it runs."""
+    if node is not fl.sync_ok:
+        raise fl.error(node, f"{what} is a synchronisation point of the lanes: it must be "
+                             "the whole value of an assignment to a local"
+                       + (" or a statement of its own" if statement else ""),
+                       f"write x = {example} on a line of its own")
+
+
 def intrinsic_expr(fl, node: ast.Call, name: str):
-    if name in ("send", "send_after", "emit", "reply", "fail"):
+    if name in ("send", "send_after", "emit", "reply", "fail", "barrier"):
         raise fl.error(node, f"rc.{name}(...) is a statement, not a value",
                        "call it on its own line")
+    if name in ("lane", "group_size", "group_sum", "group_max", "group_min", "broadcast"):
+        return cooperative_expr(fl, node, name)
     if name == "zeros":
         return zeros(fl, node)
     if name == "dot":
@@ -251,6 +282,48 @@ def intrinsic_expr(fl, node: ast.Call, name: str):
     args = (place,) + tuple(fl.convert(fl.expr(a), t, a) for a in node.args[1:])
     fl.effects = True
     return ir.Intrinsic(name, args, t)
+
+
+_REDUCIBLE = ("i32", "u32", "i64", "u64", "f32", "f64")
+
+
+def cooperative_expr(fl, node: ast.Call, name: str):
+    """`rc.lane()`, `rc.group_size()`, `rc.group_sum/max/min(x)`, `rc.broadcast(x, lane)`."""
+    need_cooperative(fl, node, name)
+    if name == "group_size":          # a constant of the kernel: also a range's step
+        fl.expect_args(node, 0, "rc.group_size()")
+        return Weak(fl.ctx.kernel.options.group_size)
+    if name == "lane":
+        fl.expect_args(node, 0, "rc.lane()")
+        return ir.Intrinsic(name, (), I32)
+    if name == "broadcast":
+        fl.expect_args(node, 2, "rc.broadcast(x, lane)")
+        whole_value(fl, node, "rc.broadcast(...)", "rc.broadcast(v, 0)")
+        value = fl.typed(fl.expr(node.args[0]), node.args[0])
+        if not isinstance(value.type, ScalarType):
+            raise fl.error(node.args[0], f"rc.broadcast takes a scalar, not a {value.type}",
+                           "broadcast the fields or components one by one")
+        lane = fl.expr(node.args[1])
+        if not isinstance(lane, Weak) and not (isinstance(lane.type, ScalarType)
+                                               and lane.type.is_int):
+            raise fl.error(node.args[1], f"the lane of rc.broadcast is an integer, not "
+                                         f"{lane.type}")
+        if isinstance(lane, Weak):
+            lane = fl.convert(lane, I32, node.args[1])
+        elif lane.type != I32:
+            lane = ir.Cast(lane, I32)
+        return ir.Broadcast(value, lane, value.type)
+    op = name[len("group_"):]
+    fl.expect_args(node, 1, f"rc.{name}(x)")
+    whole_value(fl, node, f"rc.{name}(...)", f"rc.{name}(v)")
+    value = fl.typed(fl.expr(node.args[0]), node.args[0])
+    t = value.type
+    if not (isinstance(t, ScalarType) and t.name in _REDUCIBLE):
+        raise fl.error(node.args[0], f"rc.{name} takes a 32- or 64-bit number "
+                                     f"({' '.join(_REDUCIBLE)}), not {t}",
+                       "convert it first, e.g. i32(x)" if isinstance(t, ScalarType) else
+                       "reduce the fields or components one by one")
+    return ir.GroupReduce(op, value, t)
 
 
 def zeros(fl, node: ast.Call) -> ir.Zero:

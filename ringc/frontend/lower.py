@@ -34,6 +34,7 @@ from ..ir.types import (
     VectorType,
 )
 from ..ir.walk import MAX_EXPRESSION_DEPTH, walk
+from ..types import SharedArray
 from . import names
 from .typerules import (
     TypeRuleError,
@@ -79,7 +80,7 @@ HINTS = {
     "AsyncFunctionDef": "handlers are synchronous", "AsyncFor": "handlers are synchronous",
 }
 
-INTRINSIC_STATEMENTS = ("send", "send_after", "emit", "reply", "fail")
+INTRINSIC_STATEMENTS = ("send", "send_after", "emit", "reply", "fail", "barrier")
 
 
 class _Unresolved(Exception):
@@ -96,6 +97,7 @@ class FunctionInfo:
     node: ast.FunctionDef
     effects: bool = False         # writes state, sends, emits, replies or uses atomics
     lowered: ir.FunctionDef | None = None
+    syncs: bool = False           # a synchronisation point of a cooperative kernel's lanes
 
     @property
     def spelled(self) -> str:
@@ -140,6 +142,8 @@ class FunctionLowering:
         self.inferred_returns: object = None
         self.zero_value: ast.expr | None = None  # the value an assignment stores now
         self.caught: list[str | None] = []       # names of the except blocks around us
+        self.sync_ok: ast.expr | None = None     # where a synchronisation point may stand
+        self.shared_names: set[str] = set()      # locals that are rc.Shared arrays
         self.fault_names = {h.name for h in ast.walk(node)         # every except's name
                             if isinstance(h, ast.ExceptHandler) and h.name}
 
@@ -174,8 +178,8 @@ class FunctionLowering:
         self.check_nesting()
         self.infer_locals()
         body = self.block(self.node.body)
-        local_defs = tuple(ir.LocalDef(n, t) for n, t in self.locals.items()
-                           if n not in self.param_names)
+        local_defs = tuple((ir.SharedDef if n in self.shared_names else ir.LocalDef)(n, t)
+                           for n, t in self.locals.items() if n not in self.param_names)
         returns = self.returns
         if returns is None and self.ctx.kind == "handler":
             returns = self.inferred_returns
@@ -213,7 +217,7 @@ class FunctionLowering:
                                  "store into a local or a state field (self.x = ...)")
         for name, annotation, _ in assignments:
             if annotation is not None:
-                self.declared[name] = self._annotation(annotation)
+                self.declared[name] = self._annotation(annotation, name)
                 self.locals[name] = self.declared[name]
         weak_only: set[str] = set()
         self.probing = True
@@ -242,8 +246,9 @@ class FunctionLowering:
 
     def _probe(self, value) -> object:
         if isinstance(value, tuple):        # (target name node, augmented BinOp node)
+            self.sync_ok = None
             return self.expr(value[1])
-        self.zero_value = value
+        self.zero_value = self.sync_ok = value
         return self.expr(value)
 
     def _probe_for_error(self, value) -> None:
@@ -325,8 +330,13 @@ class FunctionLowering:
         probe = ast.BinOp(left=args[0], op=ast.Add(), right=args[1])
         return ast.copy_location(probe, call)
 
-    def _annotation(self, node: ast.AST) -> object:
+    def _annotation(self, node: ast.AST, name: str | None = None) -> object:
         obj = names.static_type(node, self.ctx.globals)
+        if isinstance(obj, names.Unresolved) and obj.why and "Shared" in obj.dotted:
+            raise self.error(node, obj.why, "write rc.Shared[Array[f32, 256]]: an array of "
+                                            "scalars the lanes share")
+        if isinstance(obj, SharedArray):
+            return self._shared(node, obj, name)
         t = self.ctx.builder.value_type(obj)
         if t is None:
             raise self.error(node, f"'{ast.unparse(node)}' is not a ringc type",
@@ -334,6 +344,21 @@ class FunctionLowering:
                              "use a scalar type (i32, f32, ...), a vector (rc.f32x4, ...), "
                              "a message class or rc.Address")
         return t
+
+    def _shared(self, node: ast.AST, obj: SharedArray, name: str | None) -> ArrayType:
+        """A local `rc.Shared[Array[...]]`: only in a cooperative kernel's functions."""
+        kernel = self.ctx.kernel
+        if kernel is None or kernel.options.concurrency != "cooperative":
+            where = "an @rc.device function" if kernel is None else \
+                f"kernel '{kernel.name}', which is concurrency='{kernel.options.concurrency}'"
+            raise self.error(node, f"a shared array ({obj}) is only for a cooperative "
+                                   f"kernel, not {where}",
+                             "give the kernel concurrency='cooperative' (lanes share the "
+                             "array), or use a plain local Array[...]")
+        if name is not None:
+            self.shared_names.add(name)
+        self.ctx.builder.add_records(obj.array)
+        return obj.array
 
     # -- statements ----------------------------------------------------------------------
 
@@ -362,6 +387,8 @@ class FunctionLowering:
 
     @stmt.on(ast.Assign)
     def stmt_assign(self, node: ast.Assign) -> list[ir.Stmt]:
+        if len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            self.sync_ok = node.value
         value = self.assigned_value(node.value)
         return [self.store(target, value, node, node.value) for target in node.targets]
 
@@ -372,6 +399,12 @@ class FunctionLowering:
                              "state is declared as a class attribute of the kernel")
         if node.value is None:
             return None
+        if node.target.id in self.shared_names:
+            raise self.error(node.value, f"shared array '{node.target.id}' cannot be given a "
+                                         "value where it is declared",
+                             "a shared array is zero when each message's handling starts; "
+                             "set its elements, then rc.barrier()")
+        self.sync_ok = node.value
         value = self.assigned_value(node.value)
         return self.store(node.target, value, node, node.value)
 
@@ -469,6 +502,7 @@ class FunctionLowering:
             store = vector_store(self, node.value)
             if store is not None:
                 return store
+            self.sync_ok = node.value
             value = self.expr(node.value)
             if isinstance(value, (ir.Call, ir.HelperCall, ir.Intrinsic, ir.ContainerCall)):
                 self.check_alone(value, node.value, allow_root=True)
@@ -674,6 +708,8 @@ class FunctionLowering:
             if self.ctx.kind != "handler" and self.returns is not None:
                 raise self.error(node, f"'{self.node.name}' must return a {self.returns}")
             return ir.Return(None, self.loc(node))
+        if self.ctx.kind == "helper":
+            self.sync_ok = node.value
         value = self.expr(node.value)
         self.check_alone(value, node.value, allow_root=True)
         expected = self.returns
@@ -701,6 +737,11 @@ class FunctionLowering:
         if name not in INTRINSIC_STATEMENTS:
             return None
         loc = self.loc(call)
+        if name == "barrier":
+            from .calls import need_cooperative  # the call table lives in its own module
+            need_cooperative(self, call, "barrier")
+            self.expect_args(call, 0, "rc.barrier()")
+            return ir.Barrier(loc)
         if name == "fail":
             self.expect_args(call, 1, "rc.fail(\"reason\")")
             reason = call.args[0]
@@ -731,7 +772,8 @@ class FunctionLowering:
         form = "rc.send_after(delay_ns, Kernel, msg, instance=0)"
         if self.ctx.kernel is not None and self.ctx.kernel.options.concurrency != "ordered":
             raise self.error(call, f"kernel '{self.ctx.kernel.name}' is concurrency="
-                                   "'parallel': rc.send_after needs an ordered kernel (its "
+                                   f"'{self.ctx.kernel.options.concurrency}': rc.send_after "
+                                   "needs an ordered kernel (its "
                                    "timer table is the instance's)",
                              "send to an ordered kernel that schedules it, or make this "
                              "kernel 'ordered'")

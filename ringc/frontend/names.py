@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from .. import intrinsics
 from ..ir.types import ArrayType, ScalarType, unknown_vector
-from ..types import Address, Array, LRUMap, Map, Queue, Stack
+from ..types import Address, Array, LRUMap, Map, Queue, Shared, Stack
 
 
 @dataclass(frozen=True)
@@ -106,6 +106,14 @@ def static_type(node: ast.AST, module_globals: dict) -> object:
         return node.value
     if isinstance(node, ast.Subscript):
         base = resolve(node.value, module_globals)
+        if base is Shared:
+            inner = static_type(node.slice, module_globals)
+            if isinstance(inner, Unresolved):
+                return inner
+            try:
+                return Shared[inner]
+            except TypeError as exc:
+                return Unresolved("Shared[...]", f"'{ast.unparse(node)}': {exc}")
         if not any(base is f for f in (Array, Queue, Stack, Map, LRUMap)):
             return Unresolved(dotted_name(node.value) or "<subscript>")
         items = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]

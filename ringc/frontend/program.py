@@ -28,12 +28,14 @@ from ..ir.types import (
     VectorType,
     leaf_type,
 )
+from ..ir.walk import has_sync
 from ..protocol import HOOKS, NEVER
 from ..source import loc_of, source_of
-from ..types import Address
+from ..types import Address, SharedArray
 from . import names
 from .lower import Context, FunctionInfo, FunctionLowering
 from .typerules import TypeRuleError, Weak, weak_to
+from .uniform import check_cooperative
 
 
 @dataclass
@@ -191,10 +193,17 @@ class ProgramBuilder:
             raise CompileError(annotation.why, loc_of(info.file, stmt.annotation),
                                "an Array size is a positive constant expression of "
                                "module-level ints, e.g. Array[f32, ROWS * COLS]")
+        if isinstance(annotation, SharedArray):
+            raise CompileError(f"state '{name}' is a shared array ({annotation}): state cannot "
+                               "hold one", loc_of(info.file, stmt.annotation),
+                               "rc.Shared arrays are locals of a cooperative kernel's handler "
+                               f"or helper; declare state as {annotation.array!r} without "
+                               "rc.Shared")
         t = self.value_type(annotation)
         if isinstance(t, ContainerType):
             if info.options.concurrency != "ordered":
-                raise CompileError(f"kernel '{info.name}' is concurrency='parallel': state "
+                raise CompileError(f"kernel '{info.name}' is concurrency="
+                                   f"'{info.options.concurrency}': state "
                                    f"'{name}' cannot be a container", loc_of(info.file, stmt),
                                    "containers need an ordered kernel")
             if stmt.value is not None:
@@ -278,7 +287,8 @@ class ProgramBuilder:
                     f"def {node.name}(self): ... (a handler of a message needs another name, "
                     f"e.g. on_{node.name[3:]}_msg)")
         if info.options.concurrency != "ordered":
-            raise CompileError(f"kernel '{info.name}' is concurrency='parallel': lifecycle "
+            raise CompileError(f"kernel '{info.name}' is concurrency="
+                               f"'{info.options.concurrency}': lifecycle "
                                f"hooks need an ordered kernel", where,
                                "make the kernel 'ordered', or send it a start message")
         info.helper_nodes[node.name] = node
@@ -316,7 +326,8 @@ class ProgramBuilder:
             raise CompileError(f"@rc.every's period must be positive (at least 1 ns), not "
                                f"{seconds!r} s", loc_of(info.file, call.args[0]))
         if info.options.concurrency != "ordered":
-            raise CompileError(f"kernel '{info.name}' is concurrency='parallel': periodic "
+            raise CompileError(f"kernel '{info.name}' is concurrency="
+                               f"'{info.options.concurrency}': periodic "
                                "methods need an ordered kernel", where,
                                "make the kernel 'ordered' (its ticks never run beside a "
                                "handler)")
@@ -395,6 +406,8 @@ class ProgramBuilder:
             lowering = FunctionLowering(ctx, fn_node, params, returns)
             info.lowered = lowering.lower()
             info.effects = lowering.effects
+            info.syncs = has_sync(info.lowered.body, {n for n, h in kernel.helpers.items()
+                                                      if h.syncs})
         finally:
             self.stack.pop()
         return info
@@ -454,6 +467,9 @@ class ProgramBuilder:
             kernels.append(ir.KernelDef(info.name, info.options, tuple(info.state_defs),
                                         handlers, helpers, info.loc, tuple(info.periodic)))
         functions = tuple(i.lowered for i in self.device_functions.values())
+        for k in kernels:
+            if k.options.concurrency == "cooperative":
+                check_cooperative(k)
         return ir.Program(tuple(self.messages.values()), tuple(kernels), functions)
 
     def _lower_kernel(self, info: KernelInfo) -> tuple[ir.FunctionDef, ...]:

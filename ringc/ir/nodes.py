@@ -44,6 +44,7 @@ __all__ = [
     "Expr", "Const", "Local", "State", "Member", "Index", "Unary", "Binary", "Compare",
     "Logical", "Select", "Cast", "Call", "HelperCall", "MathCall", "MessageNew", "Intrinsic",
     "FaultIs", "Zero", "ContainerCall", "ContainerItem", "VectorNew", "VectorAt",
+    "GroupReduce", "Broadcast", "Barrier", "SharedDef", "GROUP_OPS", "MAX_GROUP_SIZE",
     "CONTAINER_METHODS",
     "EXPR_KINDS", "STMT_KINDS",
     "UNARY_OPS", "BINARY_OPS", "COMPARE_OPS", "LOGICAL_OPS", "MATH_FUNCTIONS", "INTRINSICS",
@@ -60,7 +61,11 @@ MATH_FUNCTIONS = ("sqrt", "exp", "log", "sin", "cos", "tan", "floor", "ceil", "f
                   "isnan", "isinf", "min", "max", "abs", "fma", "dot")
 # intrinsic name -> number of arguments
 INTRINSICS = {"sender": 0, "now": 0, "instance_id": 0,
-              "atomic_add": 2, "atomic_max": 2, "atomic_min": 2, "atomic_cas": 3}
+              "atomic_add": 2, "atomic_max": 2, "atomic_min": 2, "atomic_cas": 3,
+              "lane": 0}
+# rc.group_sum / group_max / group_min (a cooperative kernel's reductions over its lanes)
+GROUP_OPS = ("sum", "max", "min")
+MAX_GROUP_SIZE = 1024      # lanes of a cooperative kernel's work-group, at most
 
 
 # ---------------------------------------------------------------------------------------
@@ -287,9 +292,31 @@ class Zero:
     type: ArrayType | MessageType
 
 
+@dataclass(frozen=True)
+class GroupReduce:
+    """`rc.group_sum(x)`, `rc.group_max(x)`, `rc.group_min(x)` in a cooperative kernel:
+    `op` (GROUP_OPS) of `value` over the kernel's `group_size` lanes, the same result on
+    every lane. Lanes are combined as a pairwise tree (lane i with lane i + n/2, then
+    i + n/4, ...), so a float sum is the same bits for a given group size everywhere
+    (docs/language.md, "Cooperative kernels"). A synchronisation point of every lane."""
+    op: str
+    value: Expr
+    type: ScalarType
+
+
+@dataclass(frozen=True)
+class Broadcast:
+    """`rc.broadcast(x, lane)` in a cooperative kernel: the value `value` has on lane
+    `lane` (an i32, 0 .. group_size - 1, else `index_out_of_range`); lanes may ask for
+    different lanes. A synchronisation point of every lane."""
+    value: Expr
+    lane: Expr
+    type: ScalarType
+
+
 Expr = (Const | Local | State | Member | Index | Unary | Binary | Compare | Logical | Select
         | Cast | Call | HelperCall | MathCall | MessageNew | Intrinsic | FaultIs | Zero
-        | ContainerCall | ContainerItem | VectorNew | VectorAt)
+        | ContainerCall | ContainerItem | VectorNew | VectorAt | GroupReduce | Broadcast)
 EXPR_KINDS: tuple[type, ...] = get_args(Expr)
 
 
@@ -429,9 +456,16 @@ class Raise:
     loc: Loc
 
 
+@dataclass(frozen=True)
+class Barrier:
+    """`rc.barrier()` in a cooperative kernel: every lane of the work-group waits here
+    until all have come; stores before it (state, shared arrays) are seen after it."""
+    loc: Loc
+
+
 Stmt = (Assign | If | While | For | Break | Continue | Return | ExprStmt | Send | SendAfter
         | Emit
-        | Reply | Fail | Try | Raise | ForEach)
+        | Reply | Fail | Try | Raise | ForEach | Barrier)
 STMT_KINDS: tuple[type, ...] = get_args(Stmt)
 
 
@@ -467,13 +501,23 @@ class LocalDef:
 
 
 @dataclass(frozen=True)
+class SharedDef:
+    """A local array of a cooperative kernel's handler or helper that the lanes of the
+    work-group share (`tile: rc.Shared[Array[f32, 256]]`): one copy per work-group, zero
+    when each message's handling starts. Its elements are scalars."""
+    name: str
+    type: ArrayType
+
+
+@dataclass(frozen=True)
 class FunctionDef:
     """A handler (`on_*`, one message parameter), a kernel helper, or an `@rc.device`
-    function (no state). `locals` lists every local other than the parameters."""
+    function (no state). `locals` lists every local other than the parameters (shared
+    arrays of a cooperative kernel as `SharedDef`)."""
     name: str
     params: tuple[Param, ...]
     returns: ValueType | None
-    locals: tuple[LocalDef, ...]
+    locals: tuple[LocalDef | SharedDef, ...]
     body: tuple[Stmt, ...]
     loc: Loc
 
@@ -490,7 +534,7 @@ class StateDef:
 # the kernel options that take one of a few names (docs/options.md)
 OPTION_CHOICES = {
     "mode": ("persistent", "event_driven"),
-    "concurrency": ("ordered", "parallel"),
+    "concurrency": ("ordered", "parallel", "cooperative"),
     "backpressure": ("block", "reject"),
     "domain": ("general", "graph", "actor", "spatial"),
 }
@@ -509,6 +553,7 @@ class KernelOptions:
     bounds_check: bool = True
     fast_math: bool = False
     timers: int = 256          # messages one instance may have scheduled (rc.send_after)
+    group_size: int = 1        # lanes handling each message (cooperative: a power of two)
 
     def allows(self, target: str) -> bool:
         """Is the kernel meant for `target` (its `targets` option)?"""

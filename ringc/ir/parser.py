@@ -30,8 +30,10 @@ from lark.lexer import PatternStr
 
 from .nodes import (
     Assign,
+    Barrier,
     Binary,
     Break,
+    Broadcast,
     Call,
     Cast,
     Compare,
@@ -47,6 +49,7 @@ from .nodes import (
     For,
     ForEach,
     FunctionDef,
+    GroupReduce,
     HelperCall,
     If,
     Index,
@@ -69,6 +72,7 @@ from .nodes import (
     Select,
     Send,
     SendAfter,
+    SharedDef,
     State,
     StateDef,
     Try,
@@ -291,6 +295,9 @@ class _Build(Transformer):
     def local_def(self, name, type_) -> LocalDef:
         return LocalDef(name, type_)
 
+    def shared_def(self, name, type_) -> SharedDef:
+        return SharedDef(name, type_)
+
     def loc(self, file, line, col) -> Loc:
         if int(line) < 0 or int(col) < 0:
             raise _TextError("a location's line and column are not negative", line)
@@ -386,6 +393,9 @@ class _Build(Transformer):
     def raise_(self, loc) -> Raise:
         return Raise(loc)
 
+    def barrier(self, loc) -> Barrier:
+        return Barrier(loc)
+
     def for_each(self, var, container, loc, body) -> ForEach:
         return ForEach(var, container, body, loc)
 
@@ -464,6 +474,12 @@ class _Build(Transformer):
 
     def zero(self, type_) -> Zero:
         return Zero(type_)
+
+    def group_reduce(self, op, type_, value) -> GroupReduce:
+        return GroupReduce(op, value, type_)
+
+    def broadcast(self, type_, value, lane) -> Broadcast:
+        return Broadcast(value, lane, type_)
 
     def intrinsic(self, name, type_, *args) -> Intrinsic:
         return Intrinsic(name, args, type_)

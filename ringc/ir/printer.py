@@ -43,8 +43,10 @@ import struct
 from .dispatch import Dispatch
 from .nodes import (
     Assign,
+    Barrier,
     Binary,
     Break,
+    Broadcast,
     Call,
     Cast,
     Compare,
@@ -60,6 +62,7 @@ from .nodes import (
     For,
     ForEach,
     FunctionDef,
+    GroupReduce,
     HelperCall,
     If,
     Index,
@@ -79,6 +82,7 @@ from .nodes import (
     Select,
     Send,
     SendAfter,
+    SharedDef,
     State,
     StateDef,
     Stmt,
@@ -216,7 +220,10 @@ def _options(options: KernelOptions) -> str:
             f"concurrency={_name(o.concurrency)} backpressure={_name(o.backpressure)} "
             f"max_batch={o.max_batch} domain={_name(o.domain)} targets={targets} "
             f"bounds_check={_value(o.bounds_check)} fast_math={_value(o.fast_math)} "
-            f"timers={o.timers}")
+            f"timers={o.timers}"
+            # lanes: only a cooperative kernel has more than one (1 is the default)
+            + (f" group_size={o.group_size}" if o.group_size != 1
+               or o.concurrency == "cooperative" else ""))
 
 
 def _state_def(state: StateDef) -> str:
@@ -235,7 +242,8 @@ def _function_def(kind: str, function: FunctionDef, out: list[str], depth: int) 
     out.append(f"{pad}{kind} {_name(function.name)}({params}){returns} "
                f"{_loc(function.loc)} {{")
     for local in function.locals:
-        out.append(f"{pad}{_INDENT}local {_name(local.name)}: {_type(local.type)}")
+        word = "shared" if isinstance(local, SharedDef) else "local"
+        out.append(f"{pad}{_INDENT}{word} {_name(local.name)}: {_type(local.type)}")
     _block(function.body, out, depth + 1)
     out.append(f"{pad}}}")
 
@@ -372,6 +380,11 @@ def _raise(stmt: Raise) -> str:
     return f"raise {_loc(stmt.loc)}"
 
 
+@_line.on(Barrier)
+def _barrier(stmt: Barrier) -> str:
+    return f"barrier {_loc(stmt.loc)}"
+
+
 # ---------------------------------------------------------------------------------------
 # Expressions
 # ---------------------------------------------------------------------------------------
@@ -473,6 +486,16 @@ def _vector_new(e: VectorNew) -> str:
 @_expr.on(VectorAt)
 def _vector_at(e: VectorAt) -> str:
     return f"(vector_at:{_type(e.type)} {_expr(e.base)} {_expr(e.index)})"
+
+
+@_expr.on(GroupReduce)
+def _group_reduce(e: GroupReduce) -> str:
+    return f"(group {_name(e.op)}:{_type(e.type)} {_expr(e.value)})"
+
+
+@_expr.on(Broadcast)
+def _broadcast(e: Broadcast) -> str:
+    return f"(broadcast:{_type(e.type)} {_expr(e.value)} {_expr(e.lane)})"
 
 
 @_expr.on(Intrinsic)

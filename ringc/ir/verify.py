@@ -23,7 +23,13 @@ before codegen sees it. It checks:
   `VECTOR_TYPES` (never array elements), operated on lane by lane (`neg add sub mul`, `div`
   of floats), built from one value per lane or one, read (`VectorAt`) from an array place
   of their element type long enough for every lane, and stored by an `Assign` whose whole
-  target is a `VectorAt`.
+  target is a `VectorAt`;
+- cooperative kernels: `group_size` a power of two up to MAX_GROUP_SIZE (1 on other
+  kernels); `rc.lane()`, `Barrier`, `GroupReduce`, `Broadcast` and
+  `SharedDef` arrays (of scalars) only in their handlers and helpers; a reduction of a 32-
+  or 64-bit number, a broadcast of a scalar from an i32 lane; a synchronisation point
+  (`Barrier`, `GroupReduce`, `Broadcast`) only as a statement of its own or the whole value
+  of an assignment to a local or of a helper's `return`, never inside a `try`.
 
 Limits: it does not analyse control flow (a helper may end without `return`, a local may
 be read before it is written) and does not know what a particular target supports.
@@ -38,14 +44,18 @@ from .dispatch import Dispatch, UnhandledNode
 from .nodes import (
     COMPARE_OPS,
     CONTAINER_METHODS,
+    GROUP_OPS,
     INTRINSICS,
     LOGICAL_OPS,
     MATH_FUNCTIONS,
+    MAX_GROUP_SIZE,
     OPTION_CHOICES,
     STMT_KINDS,
     Assign,
+    Barrier,
     Binary,
     Break,
+    Broadcast,
     Call,
     Cast,
     Compare,
@@ -61,6 +71,7 @@ from .nodes import (
     For,
     ForEach,
     FunctionDef,
+    GroupReduce,
     HelperCall,
     If,
     Index,
@@ -79,6 +90,7 @@ from .nodes import (
     Select,
     Send,
     SendAfter,
+    SharedDef,
     State,
     StateDef,
     Stmt,
@@ -343,8 +355,8 @@ def _check_kernel(kernel: KernelDef, messages: dict, kernels: dict,
     except UnhandledNode:                  # a body that is not IR: its own error comes later
         timed = bool(kernel.periodic)
     if timed and kernel.options.concurrency != "ordered":
-        raise IRVerifyError(f"kernel {kernel.name!r} is parallel: timers and periodic "
-                            "methods need an ordered kernel", kernel.loc)
+        raise IRVerifyError(f"kernel {kernel.name!r} is {kernel.options.concurrency}: "
+                            "timers and periodic methods need an ordered kernel", kernel.loc)
 
 
 def _check_options(kernel: KernelDef, known_targets: Collection[str] | None) -> None:
@@ -374,6 +386,13 @@ def _check_options(kernel: KernelDef, known_targets: Collection[str] | None) -> 
     for option in ("bounds_check", "fast_math"):
         if not isinstance(getattr(o, option), bool):
             raise bad(option, "True or False")
+    n = o.group_size
+    if o.concurrency == "cooperative":
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1 or n & (n - 1) \
+                or n > MAX_GROUP_SIZE:
+            raise bad("group_size", f"a power of two from 1 to {MAX_GROUP_SIZE}")
+    elif n != 1:
+        raise bad("group_size", "1 (only a cooperative kernel has lanes)")
 
 
 def container_args(t: ContainerType, method: str) -> tuple:
@@ -434,6 +453,11 @@ def _check_signature(function: FunctionDef, messages: dict) -> None:
                     f"in function {function.name!r}, parameter or local", lambda _: function.loc)
     for name, item in names.items():
         _check_type(item.type, messages, function.loc, f"{function.name}: {name}")
+        if isinstance(item, SharedDef) and not (
+                isinstance(item.type, ArrayType)
+                and isinstance(leaf_type(item.type), ScalarType)):
+            raise IRVerifyError(f"{function.name}: shared {name!r} must be an array of "
+                                f"scalars, not {item.type}", function.loc)
     if function.returns is not None:
         _check_type(function.returns, messages, function.loc, f"{function.name} returns")
 
@@ -487,8 +511,29 @@ class _FunctionChecker:
     caught: list = field(default_factory=list)  # names of the except blocks around it
     finals: int = 0  # try statements with a `finally` whose other blocks are around it
     in_finally: int = 0  # `finally` blocks around it
+    tries: int = 0  # try statements around it
+    whole: bool = False  # the expression being checked is a statement's whole value
+
+    @property
+    def cooperative(self) -> bool:
+        return self.kernel is not None and self.kernel.options.concurrency == "cooperative"
+
+    def needs_cooperative(self, what: str) -> None:
+        if not self.cooperative:
+            raise self.error(f"{what} is only in the handlers and helpers of a cooperative "
+                             "kernel")
+
+    def sync_value(self, e: Expr) -> None:
+        """Check `e`, a value that is a synchronisation point of the lanes."""
+        if self.finals or self.caught or self.tries:
+            raise self.error("a synchronisation point (barrier, group reduction, broadcast) "
+                             "inside a try statement")
+        self.whole = True
+        self.expr(e)
 
     def check(self) -> None:
+        if any(isinstance(v, SharedDef) for v in self.function.locals):
+            self.needs_cooperative("a shared array")
         self.scope = {v.name: v.type for v in self.function.params + self.function.locals}
         self.state = {s.name: s.type for s in self.kernel.state} if self.kernel else {}
         self.loc = self.function.loc
@@ -561,6 +606,12 @@ class _FunctionChecker:
                 raise self.error(f"assigned value must be {stmt.target.type}, not "
                                  f"{stmt.value.type}")
             return
+        if isinstance(stmt.value, (GroupReduce, Broadcast)) and isinstance(stmt.target, Local):
+            self.sync_value(stmt.value)
+            if stmt.value.type != stmt.target.type:
+                raise self.error(f"assigned value must be {stmt.target.type}, not "
+                                 f"{stmt.value.type}")
+            return
         self.expect(stmt.value, stmt.target.type, "assigned value")
 
     @stmt.on(If)
@@ -602,6 +653,7 @@ class _FunctionChecker:
         if stmt.name is not None and stmt.handler is None:
             raise self.error(f"try names the fault {stmt.name!r} but has no except block")
         self.finals += bool(stmt.finalbody)
+        self.tries += 1
         self.block(stmt.body)
         if stmt.handler is not None:
             self.caught.append(stmt.name)
@@ -613,7 +665,15 @@ class _FunctionChecker:
         self.in_finally += 1
         self.block(stmt.finalbody)
         self.in_finally -= 1
+        self.tries -= 1
         self.loops = loops
+
+    @stmt.on(Barrier)
+    def barrier(self, stmt: Barrier) -> None:
+        self.needs_cooperative("rc.barrier()")
+        if self.tries:
+            raise self.error("a synchronisation point (barrier, group reduction, broadcast) "
+                             "inside a try statement")
 
     @stmt.on(ForEach)
     def for_each(self, stmt: ForEach) -> None:
@@ -650,6 +710,11 @@ class _FunctionChecker:
             return
         if returns is None:
             raise self.error("return with a value from a function that returns nothing")
+        if isinstance(stmt.value, (GroupReduce, Broadcast)) and self.kind == "helper":
+            self.sync_value(stmt.value)
+            if stmt.value.type != returns:
+                raise self.error(f"returned value must be {returns}, not {stmt.value.type}")
+            return
         self.expect(stmt.value, returns, "returned value")
 
     @stmt.on(ExprStmt)
@@ -965,6 +1030,32 @@ class _FunctionChecker:
             given.add(name)
             self.expect(value, fields[name], f"field {e.message}.{name}")
 
+    @expr.on(GroupReduce)
+    def group_reduce(self, e: GroupReduce) -> None:
+        self.collective(e, f"group_{e.op}")
+        if e.op not in GROUP_OPS:
+            raise self.error(f"unknown group reduction {e.op!r} (there are "
+                             f"{', '.join(GROUP_OPS)})")
+        if not (_numeric(e.type) and e.type.bits >= 32):
+            raise self.error(f"group_{e.op} takes a 32- or 64-bit number, not {e.type}")
+        self.expect(e.value, e.type, f"value of group_{e.op}")
+
+    @expr.on(Broadcast)
+    def broadcast(self, e: Broadcast) -> None:
+        self.collective(e, "broadcast")
+        if not isinstance(e.type, ScalarType):
+            raise self.error(f"broadcast takes a scalar, not {e.type}")
+        self.expect(e.value, e.type, "value of broadcast")
+        self.expect(e.lane, I32, "lane of broadcast")
+
+    def collective(self, e: Expr, what: str) -> None:
+        """A synchronisation point: only the whole value of what `sync_value` checks."""
+        self.needs_cooperative(f"rc.{what}()")
+        if not self.whole:
+            raise self.error(f"rc.{what}() is a synchronisation point: only a statement's "
+                             "whole value (an assignment to a local, a helper's return)")
+        self.whole = False
+
     @expr.on(Intrinsic)
     def intrinsic(self, e: Intrinsic) -> None:
         if e.name not in INTRINSICS:
@@ -972,7 +1063,11 @@ class _FunctionChecker:
         if len(e.args) != INTRINSICS[e.name]:
             raise self.error(f"{e.name} takes {INTRINSICS[e.name]} arguments, "
                              f"given {len(e.args)}")
-        if e.name == "sender":
+        if e.name == "lane":
+            self.needs_cooperative(f"rc.{e.name}()")
+            if e.type != I32:
+                raise self.error(f"{e.name} gives an i32, typed {e.type}")
+        elif e.name == "sender":
             if e.type != ADDRESS:
                 raise self.error(f"sender gives an address, typed {e.type}")
         elif e.name in ("now", "instance_id"):

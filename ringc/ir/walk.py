@@ -11,8 +11,10 @@ from collections.abc import Iterable, Iterator
 from .dispatch import Dispatch
 from .nodes import (
     Assign,
+    Barrier,
     Binary,
     Break,
+    Broadcast,
     Call,
     Cast,
     Compare,
@@ -28,6 +30,7 @@ from .nodes import (
     For,
     ForEach,
     FunctionDef,
+    GroupReduce,
     HelperCall,
     If,
     Index,
@@ -43,6 +46,7 @@ from .nodes import (
     Select,
     Send,
     SendAfter,
+    SharedDef,
     State,
     Stmt,
     Try,
@@ -55,7 +59,8 @@ from .nodes import (
 from .types import ValueType
 
 __all__ = ["expr_children", "walk", "stmt_exprs", "stmt_blocks", "all_stmts",
-           "function_locals", "expression_depth", "MAX_EXPRESSION_DEPTH"]
+           "function_locals", "expression_depth", "MAX_EXPRESSION_DEPTH", "is_sync_point",
+           "has_sync", "syncing_helpers", "shared_locals"]
 
 # ---------------------------------------------------------------------------------------
 # Expressions: their operands, in Python's evaluation order
@@ -129,6 +134,16 @@ def _leaf_operands(e: Zero | FaultIs) -> tuple[Expr, ...]:
     return ()
 
 
+@_operands.on(GroupReduce)
+def _group_reduce_operands(e: GroupReduce) -> tuple[Expr, ...]:
+    return (e.value,)
+
+
+@_operands.on(Broadcast)
+def _broadcast_operands(e: Broadcast) -> tuple[Expr, ...]:
+    return (e.value, e.lane)
+
+
 @_operands.on(MessageNew)
 def _message_operands(e: MessageNew) -> tuple[Expr, ...]:
     return tuple(value for _, value in e.fields)
@@ -192,8 +207,9 @@ def _for_parts(s: For) -> tuple[tuple[Expr, ...], tuple[Block, ...]]:
     return (s.start, s.stop), (s.body,)
 
 
-@_parts.on(Break, Continue, Fail, Raise)
-def _no_parts(s: Break | Continue | Fail | Raise) -> tuple[tuple[Expr, ...], tuple[Block, ...]]:
+@_parts.on(Break, Continue, Fail, Raise, Barrier)
+def _no_parts(s: Break | Continue | Fail | Raise | Barrier
+              ) -> tuple[tuple[Expr, ...], tuple[Block, ...]]:
     return (), ()
 
 
@@ -276,3 +292,47 @@ def function_locals(fn: FunctionDef) -> dict[str, ValueType]:
                 if isinstance(node, Local) and node.name not in params:
                     found.setdefault(node.name, node.type)
     return found
+
+
+# ---------------------------------------------------------------------------------------
+# Cooperative kernels: synchronisation points of the lanes
+# ---------------------------------------------------------------------------------------
+
+def is_sync_point(e: Expr, syncing: Iterable[str] = ()) -> bool:
+    """Is `e` itself a synchronisation point of a cooperative kernel's lanes: a group
+    reduction, a broadcast, or a call of a helper in `syncing`?"""
+    return isinstance(e, (GroupReduce, Broadcast)) or (
+        isinstance(e, HelperCall) and e.function in syncing)
+
+
+def has_sync(stmts: Iterable[Stmt], syncing: Iterable[str] = ()) -> bool:
+    """Does any statement of `stmts` (nested ones too) synchronise the lanes: `Barrier`,
+    or an expression that `is_sync_point`? `syncing`: the helpers that do."""
+    syncing = frozenset(syncing)
+    for s in all_stmts(stmts):
+        if isinstance(s, Barrier):
+            return True
+        for e in _parts(s)[0]:
+            if any(is_sync_point(node, syncing) for node in walk(e)):
+                return True
+    return False
+
+
+def syncing_helpers(helpers: Iterable[FunctionDef]) -> frozenset[str]:
+    """The names of the helpers (of one kernel) that synchronise its lanes, directly or
+    through helpers they call."""
+    helpers = list(helpers)
+    found: set[str] = set()
+    changed = True
+    while changed:
+        changed = False
+        for fn in helpers:
+            if fn.name not in found and has_sync(fn.body, found):
+                found.add(fn.name)
+                changed = True
+    return frozenset(found)
+
+
+def shared_locals(fn: FunctionDef) -> dict[str, ValueType]:
+    """The shared arrays (`SharedDef`) of `fn`, by name."""
+    return {lv.name: lv.type for lv in fn.locals if isinstance(lv, SharedDef)}

@@ -23,10 +23,13 @@ from hypothesis import strategies as st
 
 from ringc.ir import (
     COMPARE_OPS,
+    GROUP_OPS,
     INTRINSICS,
     Assign,
+    Barrier,
     Binary,
     Break,
+    Broadcast,
     Call,
     Cast,
     Compare,
@@ -42,6 +45,7 @@ from ringc.ir import (
     For,
     ForEach,
     FunctionDef,
+    GroupReduce,
     HelperCall,
     If,
     Index,
@@ -64,6 +68,7 @@ from ringc.ir import (
     Select,
     Send,
     SendAfter,
+    SharedDef,
     State,
     StateDef,
     Try,
@@ -95,7 +100,8 @@ AWKWARD_NAMES = (
     "message", "options", "state", "handler", "helper", "local", "assign", "if", "else",
     "for", "in", "range", "return", "eval", "send", "emit", "reply", "fail", "true", "false",
     "none", "nan", "inf", "const", "new", "call", "math", "intrinsic", "select", "cast",
-    "index", "member", "add", "neg", "not", "eq", "and", "or",
+    "index", "member", "add", "neg", "not", "eq", "and", "or", "shared", "barrier", "group",
+    "broadcast", "sum",
     # built-in type names and Python words
     "i32", "f32", "bool", "address", "u64", "self", "lambda", "None",
     # not plain identifiers
@@ -167,6 +173,8 @@ class _Env:
     returns: object
     handler: bool
     in_loop: bool = False
+    coop: bool = False  # a cooperative kernel's function: lanes, barriers, shared arrays
+    in_try: bool = False  # no synchronisation point inside a try statement
     caught: tuple = ()  # names of the except blocks around (None: caught without a name)
     may_return: bool = True  # False in a try statement that has a finally, and in finally
     used_names: set[str] = field(default_factory=set)
@@ -212,7 +220,9 @@ def kernel_options(draw) -> KernelOptions:
         mode=draw(st.sampled_from(("persistent", "event_driven"))),
         capacity=2 ** draw(st.integers(1, 16)),
         instances=draw(st.integers(1, 8)),
-        concurrency=draw(st.sampled_from(("ordered", "parallel"))),
+        concurrency=(concurrency := draw(st.sampled_from(("ordered", "parallel",
+                                                           "cooperative")))),
+        group_size=2 ** draw(st.integers(0, 10)) if concurrency == "cooperative" else 1,
         backpressure=draw(st.sampled_from(("block", "reject"))),
         max_batch=draw(st.integers(1, 64)),
         domain=draw(st.sampled_from(("general", "graph", "actor", "spatial"))),
@@ -235,6 +245,7 @@ def _kernel(draw, name, messages, handled, value_types, devices) -> KernelDef:
                            None),)
     state_types = {s.name: s.type for s in state}
     parallel = options.concurrency == "parallel"
+    coop = options.concurrency == "cooperative"
     device_sigs = tuple(_sig(f, False) for f in devices)
 
     helpers: list[FunctionDef] = []
@@ -243,7 +254,7 @@ def _kernel(draw, name, messages, handled, value_types, devices) -> KernelDef:
     for helper_name in function_names[len(handled[name]):]:
         env = _Env(messages, handled, state_types, parallel,
                    device_sigs + tuple(_sig(h, True) for h in helpers), {}, [],
-                   draw(st.none() | value_types), handler=False)
+                   draw(st.none() | value_types), handler=False, coop=coop)
         helpers.append(draw(_function(env, helper_name, draw(_params(value_types)))))
 
     handlers = []
@@ -251,11 +262,12 @@ def _kernel(draw, name, messages, handled, value_types, devices) -> KernelDef:
     for handler_name, message in zip(function_names, handled[name], strict=False):
         replies = draw(st.none() | st.sampled_from([MessageType(m) for m in messages]))
         env = _Env(messages, handled, state_types, parallel, callables, {}, [], replies,
-                   handler=True)
+                   handler=True, coop=coop)
         param = Param(draw(NAMES), MessageType(message))
         handlers.append(draw(_function(env, handler_name, (param,))))
     periodic = tuple(Periodic(h.name, draw(st.integers(1, 10**9))) for h in helpers
-                     if not h.params and h.returns is None and not parallel
+                     if not h.params and h.returns is None
+                     and options.concurrency == "ordered"
                      and draw(st.booleans()))            # @rc.every on helpers that can
     return KernelDef(name, options, state, tuple(handlers), tuple(helpers), draw(LOCS),
                      periodic)
@@ -287,6 +299,12 @@ def _function(draw, env: _Env, name: str, params: tuple[Param, ...]) -> Function
                                                           for m in env.messages]))
     for _ in range(draw(st.integers(0, 4))):
         _declared_local(draw, env, draw(local_types))
+    if env.coop and draw(st.booleans()):        # an array the lanes share
+        array = draw(NAMES.filter(lambda n: n not in env.used_names))
+        t = ArrayType(draw(st.sampled_from(SCALARS)), draw(st.integers(1, 8)))
+        env.used_names.add(array)
+        env.scope[array] = t
+        env.locals.append(SharedDef(array, t))
     body = _stmts(draw, env, depth=2)
     return FunctionDef(name, params, env.returns, tuple(env.locals), body, draw(LOCS))
 
@@ -325,6 +343,8 @@ def _stmt(draw, env: _Env, depth: int):
         makers += [lambda: Break(draw(LOCS)), lambda: Continue(draw(LOCS))]
     if env.caught:
         makers.append(lambda: Raise(draw(LOCS)))
+    if env.coop and not env.in_try:
+        makers += [lambda: Barrier(draw(LOCS)), lambda: _sync_assign(draw, env)]
     if depth > 0:
         makers += [lambda: _if(draw, env, depth), lambda: _while(draw, env, depth),
                    lambda: _for(draw, env, depth), lambda: _try(draw, env, depth)]
@@ -361,6 +381,17 @@ def _assign(draw, env: _Env) -> Assign:
     return Assign(target, _expr(draw, env, target.type, 2), draw(LOCS))
 
 
+def _sync_assign(draw, env: _Env) -> Assign:
+    """`x = rc.group_<op>(v)` or `x = rc.broadcast(v, lane)` into a new local."""
+    if draw(st.booleans()):
+        t = choice(draw, [t for t in SCALARS if not t.is_bool and t.bits >= 32])
+        value = GroupReduce(choice(draw, GROUP_OPS), _expr(draw, env, t, 1), t)
+    else:
+        t = choice(draw, SCALARS)
+        value = Broadcast(_expr(draw, env, t, 1), _expr(draw, env, I32, 1), t)
+    return Assign(_declared_local(draw, env, t), value, draw(LOCS))
+
+
 def _expr_stmt_value(draw, env: _Env):
     makers: list[Maker] = [lambda: _expr(draw, env, choice(draw, SCALARS), 2)]
     makers += [lambda sig=sig: _call(draw, env, sig, 1) for sig in env.callables]
@@ -381,7 +412,7 @@ def _expr_stmt_value(draw, env: _Env):
 
 def _containers(env: _Env) -> list[State]:
     """The state containers a function may change (none in a parallel kernel's)."""
-    if env.state is None or env.parallel:
+    if env.state is None or env.parallel or env.coop:
         return []
     return [State(n, t) for n, t in env.state.items() if isinstance(t, ContainerType)]
 
@@ -402,7 +433,7 @@ def _send(draw, env: _Env) -> Send | SendAfter:
     kernel = choice(draw, list(env.handled))
     message = MessageType(choice(draw, env.handled[kernel]))
     instance = _expr(draw, env, choice(draw, INTS), 1)
-    if env.state is not None and not env.parallel and draw(st.booleans()):
+    if env.state is not None and not env.parallel and not env.coop and draw(st.booleans()):
         return SendAfter(_expr(draw, env, I64, 1), kernel, instance,
                          _expr(draw, env, message, 1), draw(LOCS))     # a timed kernel
     return Send(kernel, instance, _expr(draw, env, message, 1), draw(LOCS))
@@ -414,9 +445,9 @@ def _if(draw, env: _Env, depth: int) -> If:
 
 
 def _try(draw, env: _Env, depth: int) -> Try:
-    final_env = replace(env, in_loop=False, may_return=False)
+    final_env = replace(env, in_loop=False, may_return=False, in_try=True)
     finalbody = _stmts(draw, final_env, depth - 1) if draw(st.booleans()) else ()
-    inner = replace(env, may_return=env.may_return and not finalbody)
+    inner = replace(env, may_return=env.may_return and not finalbody, in_try=True)
     body = _stmts(draw, inner, depth - 1)
     name = handler = None
     if draw(st.booleans()):
@@ -521,6 +552,8 @@ def _leaves(draw, env: _Env, t) -> list[Maker]:
     if t in (I64, I32):
         name = "now" if t == I64 else "instance_id"
         makers.append(lambda: Intrinsic(name, (), t))
+    if t == I32 and env.coop:
+        makers.append(lambda: Intrinsic("lane", (), t))
     if isinstance(t, MessageType):
         makers.append(lambda: _message_new(draw, env, t, 0))
     names = [n for n in env.caught if n is not None]

@@ -288,3 +288,77 @@ def test_random_programs_agree(device, tmp_path_factory, source, seed):
             push(arena, layout, 0, "In", record, correlation=i + 1)
         runner.run(arena, mode=SERVE_PERSISTENT | RETURN_WHEN_IDLE)
     compare(compiled.program, compiled, drive, nans_alike=True, device=device)
+
+
+COOPERATIVE = """
+@rc.message
+class Job:
+    k: i32
+    v: Array[f32, 64]
+
+@rc.message
+class Out:
+    lane: i32
+    x: f32
+
+@rc.ring_kernel
+class Sink:
+    got: f32
+
+    def on_out(self, m: Out):
+        self.got += m.x
+
+@rc.ring_kernel(concurrency="cooperative", group_size=16, max_batch=3)
+class Coop:
+    partials: Array[f32, 16]
+    count: i32
+
+    def on_job(self, m: Job) -> Out:
+        tile: rc.Shared[Array[f32, 16]]
+        lane = rc.lane()
+        acc = f32(0.0)
+        for i in range(lane, 64, rc.group_size()):
+            acc += m.v[i] * f32(m.k)
+        tile[lane] = acc
+        rc.barrier()
+        # read the neighbour's partial: right only after the barrier
+        self.partials[lane] = acc + tile[(lane + 1) % 16]
+        total = rc.group_sum(acc)
+        big = rc.group_max(acc)
+        if lane % 4 == 1:
+            rc.emit(Out(lane=lane, x=acc))
+        if lane == 0:
+            self.count += 1
+            rc.send(Sink, Out(lane=-1, x=total))
+        if m.k == 3 and lane == 9:
+            rc.fail("three")
+        rc.barrier()
+        if m.k == 5:
+            x = m.v[lane * 5]           # lanes 13..15 are out of range
+        return Out(lane=lane, x=big)
+"""
+
+
+def test_cooperative_kernels_agree(device, user_module):
+    """A work-group of 16 lanes per message: shared memory read across a barrier, state
+    written by every lane, reductions, emits from some lanes, a send from lane 0, faults on
+    one lane (rc.fail, an index): the arena afterwards is the same byte for byte."""
+    compiled = rc.compile(user_module(COOPERATIVE).Coop, "opencl", output_capacity=64)
+    layout = compiled.layout
+    dtype = layout.message("Job").dtype
+    rng = np.random.default_rng(13)
+    coop = layout.kernel("Coop").queue_base
+
+    records = []
+    for k in (1, 2, 3, 4, 5, 6, 2):
+        rec = np.zeros((), dtype)
+        rec["k"] = k
+        rec["v"] = rng.standard_normal(64).astype(np.float32)
+        records.append(rec)
+
+    def drive(runner, arena):
+        for i, rec in enumerate(records):
+            push(arena, layout, coop, "Job", rec, correlation=i + 1)
+        for _ in range(3):
+            runner.run(arena)
+    compare(compiled.program, compiled, drive, local_size=16, device=device)
