@@ -95,15 +95,9 @@ template <typename To, typename From> inline To as_type(From x) {
     return y;
 }
 
-namespace precise {
-inline float sqrt(float x) { return __builtin_sqrtf(x); }
-inline float exp(float x) { return __builtin_expf(x); }
-inline float log(float x) { return __builtin_logf(x); }
-inline float sin(float x) { return __builtin_sinf(x); }
-inline float cos(float x) { return __builtin_cosf(x); }
-inline float tan(float x) { return __builtin_tanf(x); }
-inline float pow(float x, float y) { return __builtin_powf(x, y); }
-inline float fmod(float x, float y) { return __builtin_fmodf(x, y); }
+namespace precise {        // MSL's precise:: functions: here the same IEEE ones
+using metal::sqrt; using metal::exp; using metal::log; using metal::sin; using metal::cos;
+using metal::tan; using metal::pow; using metal::fmod;
 }  // namespace precise
 
 // ---- atomics: GCC builtins at the strongest order, whatever order is asked -------------

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-import ringc as rc
-
-from .toolchains import build_opencl, check_metal
+from .toolchains import build_opencl, check_metal, every_target_source
 
 SOURCE = """
 @rc.message
@@ -83,14 +81,7 @@ class Coop:
 
 @pytest.fixture(scope="module")
 def sources(tmp_path_factory):
-    from pathlib import Path
-
-    from ringc.frontend.files import import_file
-    from tests.conftest import PRELUDE
-    path = Path(tmp_path_factory.mktemp("coop")) / "coop_kernels_src.py"
-    path.write_text(PRELUDE + SOURCE)
-    kernel = import_file(path).Coop
-    return {t: rc.compile(kernel, t).source for t in ("opencl", "cuda", "metal")}
+    return every_target_source(tmp_path_factory, SOURCE, "Coop")
 
 
 @pytest.mark.parametrize("std", ["CL3.0", "CL1.2"])
@@ -101,7 +92,7 @@ def test_opencl_builds_on_pocl(sources, std):
 @pytest.mark.parametrize("tool", ["nvrtc", "nvcc"])
 @pytest.mark.parametrize("arch", ["sm_80", "sm_90"])
 def test_cuda_builds(sources, tool, arch):
-    from backends.cuda import toolchain as cuda
+    from ringc.backends.cuda import toolchain as cuda
     why = cuda.available_tools()[tool]
     if why is not None:
         pytest.skip(f"{tool} unavailable: {why}")

@@ -8,7 +8,7 @@ import pytest
 
 import ringc as rc
 
-from .toolchains import build_cuda, build_opencl, check_metal
+from .toolchains import build_cuda, build_opencl, check_metal, every_target_source
 
 SOURCE = """
 @rc.message
@@ -65,14 +65,7 @@ class K:
 
 @pytest.fixture(scope="module")
 def sources(tmp_path_factory):
-    from pathlib import Path
-
-    from ringc.frontend.files import import_file
-    from tests.conftest import PRELUDE
-    path = Path(tmp_path_factory.mktemp("vectors")) / "vector_kernels_src.py"
-    path.write_text(PRELUDE + SOURCE)
-    kernel = import_file(path).K
-    return {t: rc.compile(kernel, t).source for t in ("opencl", "cuda", "metal")}
+    return every_target_source(tmp_path_factory, SOURCE, "K")
 
 
 @pytest.mark.parametrize("std", ["CL3.0", "CL1.2"])

@@ -62,3 +62,16 @@ def check_metal(source: str) -> None:
                               "-Wno-attributes", "-x", "c++", "-include", str(SHIM), path],
                              capture_output=True, text=True)
     assert run.returncode == 0, run.stderr[:6000]
+
+
+def every_target_source(tmp_path_factory, source: str, kernel: str) -> dict[str, str]:
+    """`kernel`'s emitted program for OpenCL, CUDA and Metal, from `source` (a user file's
+    text, after tests.conftest.PRELUDE) written to a temporary .py file."""
+    import ringc as rc
+    from ringc.frontend.files import import_file
+    from tests.conftest import PRELUDE
+
+    path = Path(tmp_path_factory.mktemp("sources")) / f"{kernel.lower()}_src.py"
+    path.write_text(PRELUDE + source)
+    compiled = getattr(import_file(path), kernel)
+    return {t: rc.compile(compiled, t).source for t in ("opencl", "cuda", "metal")}
