@@ -18,12 +18,14 @@ import argparse
 import json
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import queues_bench  # noqa: E402
 
 import ringc as rc  # noqa: E402
 from ringc.frontend.files import import_file  # noqa: E402
@@ -80,19 +82,11 @@ def drain(module, kernel_name: str, backend: str, groups: int | None, per_queue:
         instances = rt.status(kernel).instances
         data = np.zeros(per_queue, dtype=module.Msg.dtype)
         data["values"][:, 0] = np.arange(per_queue, dtype=np.float32)
-        total = per_queue * instances
-        best = 0.0
-        for _ in range(rounds):
-            rt.deactivate(kernel)
-            done = rt.status(kernel).processed
+        def fill() -> None:
             for instance in range(instances):
                 rt.send(kernel, data, instance=instance)
-            start = time.perf_counter()
-            rt.activate(kernel)
-            while rt.status(kernel).processed < done + total:
-                time.sleep(0.0002)
-            best = max(best, total / (time.perf_counter() - start))
-        return best, rt.device.description
+        return (queues_bench.timed_drains(rt, kernel, fill, per_queue * instances, rounds,
+                                          pause=0.0002), rt.device.description)
 
 
 def default_groups(module, backend: str) -> int:
