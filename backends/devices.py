@@ -1,5 +1,6 @@
 """What a target can run on here: `DeviceInfo`, one per device or one saying why there is
-none, and `choose_device`, the one way `rc.launch(device=...)` picks among them.
+none; `DeviceFacts`, what a program can use of one; and `choose_device`, the one way
+`rc.launch(device=...)` picks among them.
 
 Each target folder lists its own devices (its `devices` module, named by its record);
 `ringc.targets.list_devices()` asks every target in turn. Discovery only asks: it builds
@@ -15,7 +16,28 @@ from typing import TypeVar
 
 import numpy as np
 
-__all__ = ["DeviceInfo", "choose_device", "default_groups", "yes_no"]
+__all__ = ["DeviceFacts", "DeviceInfo", "choose_device", "default_groups", "yes_no"]
+
+
+@dataclass(frozen=True)
+class DeviceFacts:
+    """What a device can do, in the terms a kernel's choices need (docs/runtime.md, "The
+    device"): `rt.device` of a running program, `rc.device_facts(...)` before one is
+    compiled. `compute_units` are what runs work-groups at once (multiprocessors, cores);
+    `max_group_size` is the device's largest work-group (a program's own limit may be
+    lower, and a cooperative kernel larger than that is refused at launch); `fp64` and
+    `int64_atomics` say whether `f64` and 64-bit atomics compile and run there."""
+    name: str
+    backend: str
+    compute_units: int
+    max_group_size: int
+    fp64: bool
+    int64_atomics: bool
+
+    def __str__(self) -> str:
+        return (f"{self.name} ({self.backend}): {self.compute_units} compute unit(s), "
+                f"work-groups up to {self.max_group_size}, fp64 {yes_no(self.fp64)}, "
+                f"64-bit atomics {yes_no(self.int64_atomics)}")
 
 
 @dataclass

@@ -17,14 +17,15 @@ class Target:
     """One target. `order` sorts listings. A target that compiles has `extension`,
     `dialect` (a `CFamilyDialect`) and `template` (a file in its folder extending
     templates/common.j2); `builds` makes the toolchain checks of a source. A target that
-    runs programs has `load` (a `LoadRequest` -> the runtime's `Device`), and may have
-    `prepare` (the user's `device` and the launch settings -> what `load` gets as
-    `request.prepared`, checked before anything is compiled); a target without `load` says
-    why in `cannot_run`. `launch_options` are its own `rc.launch` options with defaults;
-    `devices` lists what it can run on here (`ringc devices`). A backend that runs another
-    target's emitted source (an executing shim, `backends/shim/`) names that target in
-    `runs_source_of` and has no dialect of its own: it is a backend, never a compile
-    target."""
+    runs programs has `load` (a `LoadRequest` -> the runtime's `Device`) and `facts` (the
+    user's `device` and the launch settings -> the `DeviceFacts` of the device a launch
+    would use: `rc.device_facts`), and may have `prepare` (the same arguments -> what
+    `load` gets as `request.prepared`, checked before anything is compiled); a target
+    without `load` says why in `cannot_run`. `launch_options` are its own `rc.launch`
+    options with defaults; `devices` lists what it can run on here (`ringc devices`). A
+    backend that runs another target's emitted source (an executing shim,
+    `backends/shim/`) names that target in `runs_source_of` and has no dialect of its own:
+    it is a backend, never a compile target."""
     name: str
     order: int
     description: str
@@ -35,6 +36,7 @@ class Target:
     builds: str | None = None
     load: str | None = None
     prepare: str | None = None
+    facts: str | None = None
     cannot_run: str | None = None
     launch_options: Mapping[str, Any] = field(default_factory=dict)
     runs_source_of: str | None = None

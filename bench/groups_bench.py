@@ -86,13 +86,13 @@ def drain(module, kernel_name: str, backend: str, groups: int | None, per_queue:
             for instance in range(instances):
                 rt.send(kernel, data, instance=instance)
         return (queues_bench.timed_drains(rt, kernel, fill, per_queue * instances, rounds,
-                                          pause=0.0002), rt.device.description)
+                                          pause=0.0002), rt._device.description)
 
 
 def default_groups(module, backend: str) -> int:
     """The groups the device runs for this program when `groups` is not given."""
     with rc.launch(module.Spread, backend=backend, park_after=None) as rt:
-        return getattr(rt.device, "groups", 1)
+        return getattr(rt._device, "groups", 1)
 
 
 def curve(values: list[int]) -> list[int]:

@@ -295,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     backend, counts = args.backend, QUICK if args.quick else FULL
     try:
         with rc.launch(Count, backend=backend) as rt:
-            device = rt.device.description
+            device = rt._device.description
     except rc.BackendUnavailable as exc:
         print(f"{backend}: skipped: {exc}")
         write_json(args.json, {"backend": backend, "skipped": str(exc)})

@@ -79,7 +79,7 @@ def main() -> None:
     drain_capacity, drain_rounds = (1 << 14, 2) if args.quick else (1 << 18, 6)
     try:
         with rc.launch(Echo, backend=BACKEND) as rt:
-            device = rt.device.description
+            device = rt._device.description
     except rc.BackendUnavailable as exc:
         print(f"{BACKEND}: skipped: {exc}")
         return

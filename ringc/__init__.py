@@ -81,7 +81,7 @@ __version__ = "0.1.0"
 # names loaded on first use -> the module that defines them
 _LAZY = {"compile": "compiler", "CompiledProgram": "compiler", "launch": "launcher",
          "Runtime": "runtime", "Status": "runtime", "Metrics": "runtime",
-         "DeadLetter": "runtime"}
+         "DeadLetter": "runtime", "device_facts": "launcher", "DeviceFacts": "launcher"}
 
 
 def __getattr__(name: str) -> object:
@@ -111,7 +111,7 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "message", "ring_kernel", "device", "compile", "CompiledProgram", "launch", "Runtime",
-    "Status", "Metrics", "DeadLetter",
+    "Status", "Metrics", "DeadLetter", "device_facts", "DeviceFacts",
     "CompileError", "QueueFull", "BackendUnavailable", "RingcError", "DeadLettered",
     "ShimBuildError",
     "send", "send_after", "emit", "reply", "sender", "fail", "Fault", "clock", "now", "every",

@@ -15,7 +15,8 @@ import atexit
 from pathlib import Path
 
 from . import codegen
-from .backends.record import LoadRequest
+from .backends.devices import DeviceFacts
+from .backends.record import LoadRequest, Target
 from .codegen.layout import compute_layout
 from .compiler import to_program
 from .errors import BackendUnavailable, CompileError
@@ -27,7 +28,7 @@ from .runtime.clock import anchor as clock_anchor
 from .runtime.runtime import stop_all
 from .targets import run_targets, target
 
-__all__ = ["launch"]
+__all__ = ["launch", "device_facts"]
 
 _COMMON_OPTIONS = {"output_capacity": 4096, "dead_letter_capacity": 1024,
                    "host_buffer": 1 << 22, "debug": False, "park_after": 0.01}
@@ -51,23 +52,11 @@ def launch(kernels, backend: str = "opencl", device=None, **options) -> Runtime:
     CUDA; by default as many as the device runs at once, the simulator's 1); OpenCL
     `memory` ('auto', 'svm' or 'host_ptr'); CUDA `driver` ('cuda-python', the default, or
     'pycuda', which cannot launch cooperatively)."""
-    if not isinstance(backend, str) or backend not in run_targets():
-        raise ValueError(f"unknown backend {backend!r} (backends: "
-                         f"{', '.join(run_targets())})")
+    record, settings = _backend(backend, options)
     # a device on the time-stamp counter needs a 50 ms window before its first launch
     # (ringc/runtime/clock.py): opened here, it spans the compile and the build, where a
     # window opened by the loader would make a warm launch wait for it
     clock_anchor()
-    record = target(backend, "backend")
-    allowed = {**_COMMON_OPTIONS, **record.launch_options}
-    unknown = sorted(set(options) - set(allowed))
-    if unknown:
-        raise TypeError(f"rc.launch got unknown option(s) {', '.join(unknown)} for backend "
-                        f"{backend!r} (options: {', '.join(sorted(allowed))})")
-    settings = {**allowed, **options}
-    _check_common(settings)
-    if not record.runs:
-        raise BackendUnavailable(record.cannot_run)
     prepared = record.resolve(record.prepare)(device, settings) if record.prepare else None
     try:
         program, messages, kernel_classes = _program(kernels)
@@ -90,6 +79,34 @@ def launch(kernels, backend: str = "opencl", device=None, **options) -> Runtime:
         raise exc.with_traceback(None) from None
     return Runtime(program, layout, reasons, messages, kernel_classes, dev, backend,
                    host_buffer=settings["host_buffer"], park_after=settings["park_after"])
+
+
+def device_facts(backend: str = "opencl", device=None, **options) -> DeviceFacts:
+    """What the device `rc.launch(..., backend, device, **options)` would run on can do,
+    found without compiling or launching anything: pick a kernel's precision or group
+    size by it (docs/runtime.md, "The device"). BackendUnavailable when `backend` cannot
+    run programs here."""
+    record, settings = _backend(backend, options)
+    return record.resolve(record.facts)(device, settings)
+
+
+def _backend(backend: str, options: dict) -> tuple[Target, dict]:
+    """The record of `backend` (one that runs programs here) and the launch settings:
+    `options` checked against its own and the common ones, defaults for the rest."""
+    if not isinstance(backend, str) or backend not in run_targets():
+        raise ValueError(f"unknown backend {backend!r} (backends: "
+                         f"{', '.join(run_targets())})")
+    record = target(backend, "backend")
+    allowed = {**_COMMON_OPTIONS, **record.launch_options}
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise TypeError(f"rc.launch got unknown option(s) {', '.join(unknown)} for backend "
+                        f"{backend!r} (options: {', '.join(sorted(allowed))})")
+    settings = {**allowed, **options}
+    _check_common(settings)
+    if not record.runs:
+        raise BackendUnavailable(record.cannot_run)
+    return record, settings
 
 
 def _check_common(settings: dict) -> None:

@@ -49,8 +49,12 @@ def _discovered() -> tuple[Target, ...]:
                     runner.name != f"{runner.runs_source_of}-{info.name}":
                 raise ImportError(f"{package}.target's runner {runner.name!r} must name the "
                                   f"target it runs and be called <target>-{info.name}")
-        found += [replace(r, package=package)
-                  for r in ([record] if record else []) + list(getattr(module, "RUNNERS", ()))]
+        records = ([record] if record else []) + list(getattr(module, "RUNNERS", ()))
+        for each in records:
+            if each.runs and each.facts is None:
+                raise ImportError(f"{package}.target's {each.name!r} runs programs, so it "
+                                  f"must say what its devices can do (facts=)")
+        found += [replace(r, package=package) for r in records]
     return tuple(sorted(found, key=lambda t: (t.order, t.name)))
 
 

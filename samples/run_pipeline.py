@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     with rc.launch(Clean, backend=args.backend) as rt:
         launched = time.perf_counter()
-        print(f"launched the pipeline on {rt.device.description} in "
+        print(f"launched the pipeline on {rt.device.name} ({rt.backend}) in "
               f"{launched - started:.2f} s: {' -> '.join(k.__name__ for k in rt.kernels())}")
         rt.send(Clean, stream)
         rt.shutdown(drain=True, timeout=60.0)       # waits until every kernel is idle

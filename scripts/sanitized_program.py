@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     batch["id"] = np.arange(n)
     batch["values"] = np.arange(4 * n, dtype=np.float32).reshape(n, 4) % 7
     with rc.launch(Front, backend=args.backend) as rt:
-        print(f"running on {rt.device.description}")
+        print(f"running on {rt._device.description}")
         rt.send(Front, batch)
         rt.send(Front, Sample(id=-1))
         out = rt.receive_many(n, timeout=wait)

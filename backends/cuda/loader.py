@@ -42,14 +42,14 @@ from ringc.arena import Layout
 from ringc.errors import BackendUnavailable, RingcError
 from ringc.protocol import MAX_LOCAL
 
-from ..devices import choose_device, default_groups
+from ..devices import DeviceFacts, choose_device, default_groups
 from ..record import LoadRequest
 from ..toolchain import BuildFailed, ToolchainUnavailable
 from . import driver
 from .driver import Gpu, gpus, open_driver
 from .toolchain import compile_cubin, nvrtc_support
 
-__all__ = ["CudaDevice", "find_gpu", "prepare", "load"]
+__all__ = ["CudaDevice", "facts", "find_gpu", "prepare", "load"]
 
 MAX_PARALLEL_WIDTH = min(128, MAX_LOCAL)
 MAX_BLOCK = 1024                    # threads of one CUDA block
@@ -75,6 +75,17 @@ def load(request: LoadRequest) -> CudaDevice:
     return CudaDevice(request.source, request.layout, request.image, gpu=request.prepared,
                       driver=request.settings["driver"], groups=request.settings["groups"],
                       parallel=request.parallel, fast_math=request.fast_math)
+
+
+def facts(device: str | int | None, settings) -> DeviceFacts:
+    """The target's `facts`: those of the GPU `rc.launch(device=device)` would use."""
+    return gpu_facts(prepare(device, settings))
+
+
+def gpu_facts(gpu: Gpu) -> DeviceFacts:
+    """Every GPU a current NVRTC builds for (sm_50 and later) has f64 and 64-bit atomics."""
+    return DeviceFacts(name=gpu.name, backend="cuda", compute_units=gpu.multiprocessors,
+                       max_group_size=MAX_BLOCK, fp64=True, int64_atomics=True)
 
 
 def find_gpu(wanted: str | int | None = None, found: list[Gpu] | None = None) -> Gpu:
@@ -109,6 +120,7 @@ class CudaDevice:
         if groups is not None and groups < 1:
             raise ValueError(f"groups must be at least 1, not {groups}")
         self.gpu = gpu
+        self.facts = gpu_facts(gpu)
         self.layout = layout
         check_gpu(gpu, any(k.mode == "persistent" for k in layout.kernels))
         try:

@@ -30,12 +30,12 @@ from ringc.protocol import CONTROL
 from ringc.runtime.clock import anchor as clock_anchor
 from ringc.runtime.clock import tsc_reader
 
-from ..devices import choose_device, default_groups
+from ..devices import DeviceFacts, choose_device, default_groups
 from ..record import LoadRequest
 from . import cache, stack
 from .toolchain import build_options, devices, opencl, require_linker, unusable_compiler
 
-__all__ = ["OpenCLDevice", "find_device", "load"]
+__all__ = ["OpenCLDevice", "facts", "find_device", "load"]
 
 PAGE = 4096
 _workers_lock = threading.Lock()
@@ -59,6 +59,20 @@ def find_device(wanted: str | int | None = None):
     platform contains `wanted` (case-insensitive)."""
     return choose_device(devices(), wanted, lambda d: d.name.strip(),
                          lambda d: f"{d.name} {d.platform.name}", "OpenCL device", "devices")
+
+
+def facts(device: str | int | None, settings) -> DeviceFacts:
+    """The target's `facts`: those of the device `rc.launch(device=device)` would use."""
+    return facts_of(find_device(device))
+
+
+def facts_of(cl_device) -> DeviceFacts:
+    extensions = cl_device.extensions.split()
+    return DeviceFacts(name=cl_device.name.strip(), backend="opencl",
+                       compute_units=int(cl_device.max_compute_units),
+                       max_group_size=int(cl_device.max_work_group_size),
+                       fp64="cl_khr_fp64" in extensions,
+                       int64_atomics="cl_khr_int64_base_atomics" in extensions)
 
 
 @functools.cache
@@ -156,6 +170,7 @@ class OpenCLDevice:
         self._cache_recorded = False
         self._holds_workers = False
         self.is_cpu = is_cpu
+        self.facts = facts_of(self.cl_device)
         self.description = self._describe()
 
     def _describe(self) -> str:

@@ -7,4 +7,5 @@ TARGET = Target(
     name="opencl", order=0, description="OpenCL C (pyopencl; PoCL's CPU device by default)",
     extension=".cl", dialect="dialect:DIALECT", template="program.cl.j2",
     builds="toolchain:builds", devices="devices:devices", load="loader:load",
+    facts="loader:facts",
     launch_options={"memory": "auto", "groups": None})

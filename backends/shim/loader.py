@@ -40,12 +40,12 @@ from ringc.arena import Layout
 from ringc.errors import BackendUnavailable, RingcError, ShimBuildError
 from ringc.protocol import CONTROL
 
-from ..devices import choose_device, default_groups
+from ..devices import DeviceFacts, choose_device, default_groups
 from ..record import LoadRequest
 from ..toolchain import ToolchainUnavailable, cache_dir, read_entry, write_entry
 
 __all__ = ["ShimDevice", "ShimBuildError", "ShimMissingBuiltin", "load", "build",
-           "compiler", "FLAGS", "PARALLEL_WIDTH"]
+           "compiler", "facts_of", "FLAGS", "PARALLEL_WIDTH"]
 
 PAGE = 4096
 PARALLEL_WIDTH = 32                  # lanes per group of a program with a parallel kernel
@@ -192,15 +192,40 @@ def _aligned(size: int) -> np.ndarray:
 
 
 def load(request: LoadRequest, target: str) -> ShimDevice:
-    """A runner's loader (`Target.load`, bound to its source target by target.py). The
-    one device is this CPU: `device` may be None, 0 or part of "cpu"."""
-    choose_device(["this CPU"], request.device, str, str, f"{target}-shim device", "devices")
+    """A runner's loader (`Target.load`, bound to its source target by target.py)."""
+    _this_cpu(request.device, target)
     try:
         library = build(request.source, target)
     except ToolchainUnavailable as exc:
         raise BackendUnavailable(f"{target}-shim cannot run here: {exc}") from None
     return ShimDevice(library, target, request.layout, request.image,
                       groups=request.settings["groups"], parallel=request.parallel)
+
+
+def facts_of(target: str) -> DeviceFacts:
+    """What the shim of `target` offers: the cores as compute units and the target's own
+    capabilities (Metal: no f64, no 64-bit atomics), not the host's."""
+    metal = target == "metal"
+    return DeviceFacts(name=f"this CPU under the {target} executing shim",
+                       backend=f"{target}-shim", compute_units=os.cpu_count() or 1,
+                       max_group_size=MAX_LANES, fp64=not metal, int64_atomics=not metal)
+
+
+def _this_cpu(device: str | int | None, target: str) -> None:
+    """A shim's one device is this CPU: `device` may be None, 0 or part of "cpu"."""
+    choose_device(["this CPU"], device, str, str, f"{target}-shim device", "devices")
+
+
+def cuda_facts(device: str | int | None, settings) -> DeviceFacts:
+    """`cuda-shim`'s `facts`."""
+    _this_cpu(device, "cuda")
+    return facts_of("cuda")
+
+
+def metal_facts(device: str | int | None, settings) -> DeviceFacts:
+    """`metal-shim`'s `facts`."""
+    _this_cpu(device, "metal")
+    return facts_of("metal")
 
 
 def load_cuda(request: LoadRequest) -> ShimDevice:
@@ -246,6 +271,7 @@ class ShimDevice:
                                      f"needs {self.lanes} lanes, more than the {MAX_LANES} "
                                      f"fibers a group of the {target} shim runs")
         self.clock = CLOCK[target]
+        self.facts = facts_of(target)
         self._thread: threading.Thread | None = None
         self._status = 0
         self.launches = 0

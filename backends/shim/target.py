@@ -10,9 +10,11 @@ RUNNERS = (
     Target(name="cuda-shim", order=10, runs_source_of="cuda",
            description="the emitted CUDA C++ run on this CPU (g++ + executing shim; not a GPU)",
            devices="devices:cuda_devices", load="loader:load_cuda",
+           facts="loader:cuda_facts",
            launch_options={"groups": None}),
     Target(name="metal-shim", order=11, runs_source_of="metal",
            description="the emitted Metal run on this CPU (g++ + executing shim; not a GPU)",
            devices="devices:metal_devices", load="loader:load_metal",
+           facts="loader:metal_facts",
            launch_options={"groups": None}),
 )

@@ -15,12 +15,17 @@ import numpy as np
 
 from ringc.arena import Layout
 from ringc.errors import RingcError
-from ringc.ir.nodes import Program
+from ringc.ir.nodes import MAX_GROUP_SIZE, Program
 
+from ..devices import DeviceFacts
 from ..record import LoadRequest
 from .machine import SimMachine
 
-__all__ = ["SimDevice", "prepare", "load"]
+__all__ = ["SimDevice", "FACTS", "facts", "prepare", "load"]
+
+# one Python thread runs every work-group; lanes up to the language's limit; every type
+FACTS = DeviceFacts(name="ringc simulator", backend="sim", compute_units=1,
+                    max_group_size=MAX_GROUP_SIZE, fp64=True, int64_atomics=True)
 
 
 def prepare(device, settings) -> None:
@@ -32,6 +37,12 @@ def prepare(device, settings) -> None:
     if groups is not None and (isinstance(groups, bool) or not isinstance(groups, int)
                                or groups < 1):
         raise ValueError(f"groups must be an int of at least 1, not {groups!r}")
+
+
+def facts(device, settings) -> DeviceFacts:
+    """The target's `facts` (the simulator's one device)."""
+    prepare(device, settings)
+    return FACTS
 
 
 def load(request: LoadRequest) -> SimDevice:
@@ -48,6 +59,7 @@ class SimDevice:
     def __init__(self, program: Program, layout: Layout, reasons: tuple[str, ...],
                  image: np.ndarray, groups: int = 1):
         self.groups = groups
+        self.facts = FACTS
         self.description = (f"ringc simulator (Python, {groups} work-group(s) of one "
                             f"work-item, interleaved pass by pass)")
         self.memory = image.copy()

@@ -6,4 +6,5 @@ from ..record import Target
 TARGET = Target(
     name="sim", order=9, description="the Python simulator (runs the IR; the oracle)",
     devices="devices:devices", prepare="device:prepare", load="device:load",
+    facts="device:facts",
     launch_options={"groups": None})

@@ -26,7 +26,7 @@ import sys
 import threading
 import time
 import weakref
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -55,6 +55,9 @@ from .interrupts import install as install_interrupt_deferral
 from .reports import Counters, DeadLetter, LatencyBook, Metrics, Status, stats_view
 from .rings import IngressRing, full_fence, publish_fence, u32_at, u64_at
 
+if TYPE_CHECKING:
+    from ..backends.devices import DeviceFacts
+
 __all__ = ["Device", "Runtime"]
 
 log = logging.getLogger("ringc")
@@ -74,6 +77,7 @@ _FULL_PUMP_NS = 5_000_000
 class Device(Protocol):
     """What a backend provides: the memory of one program and its launches."""
     description: str
+    facts: DeviceFacts         # what the device can do: `rt.device`
     arena: np.ndarray          # the host-facing part [0, local_offset), zero-copy
 
     def read_local(self, offset: int, size: int) -> np.ndarray:
@@ -100,7 +104,7 @@ def stop_all() -> None:
         try:
             rt.shutdown(drain=False, timeout=2.0)
         except Exception:                    # a failed device: stop the others regardless
-            _keep_forever(rt.device)
+            _keep_forever(rt._device)
 
 
 _FOREVER = 1e9                          # seconds (31 years): longer waits are None
@@ -168,7 +172,7 @@ class Runtime:
         self._clock = Clock()
         if hasattr(device, "now"):              # the simulator reads the host's clock
             device.now = self._clock.now
-        self.device = device
+        self._device = device
         self._layout = layout
         self._kernel_classes = kernels
         self._lock = Guarded()          # also defers Ctrl-C while held (interrupts.py)
@@ -250,7 +254,7 @@ class Runtime:
         while True:
             entered = bool(self._entered[0])
             try:
-                if not self.device.running() or entered:
+                if not self._device.running() or entered:
                     return
             except RingcError:
                 return
@@ -265,6 +269,11 @@ class Runtime:
     def now(self) -> int:
         """ns since the launch: the clock of `rc.now()` on the device (docs/runtime.md)."""
         return self._clock.now()
+
+    @property
+    def device(self) -> DeviceFacts:
+        """What the device this program runs on can do (docs/runtime.md, "The device")."""
+        return self._device.facts
 
     # ---- kernels and instances -----------------------------------------------------------
 
@@ -440,8 +449,11 @@ class Runtime:
         k, queue = self._target(kernel, instance)
         type_id, payload = self._codec.encode(k, msg)
         if not isinstance(payload, bytes):
-            raise TypeError("request takes one message object; send arrays with send() "
-                            "and collect the replies with receive_many()")
+            if len(payload) != 1:
+                raise TypeError("request takes one message (an object or one record); "
+                                "send arrays with send() and collect the replies with "
+                                "receive_many()")
+            payload = payload.tobytes()
         if (k.name, type_id) in self._silent:
             handler = k.handler_for(type_id)
             raise TypeError(f"{k.name}.{handler.function} never replies (it returns no "
@@ -699,7 +711,7 @@ class Runtime:
             for i in range(k.instances):
                 if not self._stats["active"][k.queue_base + i]:
                     continue
-                raw = self.device.read_local(k.state_offset + i * k.state_stride,
+                raw = self._device.read_local(k.state_offset + i * k.state_stride,
                                              k.state_dtype.itemsize)
                 state = raw.view(k.state_dtype)[0]
                 stopped = self._stats["phase"][k.queue_base + i] == PHASE_STOPPED
@@ -712,7 +724,7 @@ class Runtime:
     def _check_device(self) -> None:
         if self._error is None and self._launches:
             try:
-                self.device.running()
+                self._device.running()
             except RingcError as exc:
                 self._error = exc
         if self._error is not None:
@@ -727,7 +739,7 @@ class Runtime:
 
     def _launch(self, mode: int) -> None:
         """Launch, the device's clock set first (ringc/runtime/clock.py)."""
-        clock = getattr(self.device, "clock", "heartbeat")
+        clock = getattr(self._device, "clock", "heartbeat")
         self._clock_word[0] = self._clock.now()
         if clock == "tsc":
             for word, value in zip(self._calibration, self._clock.calibration()):
@@ -738,7 +750,7 @@ class Runtime:
         self._parking[0] = 0             # no work-group of this launch waits to park yet
         full_fence()
         self._device_due = None
-        self.device.launch(mode)
+        self._device.launch(mode)
         self._launches += 1
         self._wake.set()                 # the pump thread pumps often again
 
@@ -754,7 +766,7 @@ class Runtime:
                 total += ((int(self._stats["scheduled"][q]) + int(self._restored[q]))
                           % (1 << 32) + int(self._host_scheduled[q]))
             ring = self._layout.queue(q)               # the device ring, in device memory
-            head, tail = (int(self.device.read_local(at, 4).view(np.uint32)[0])
+            head, tail = (int(self._device.read_local(at, 4).view(np.uint32)[0])
                           for at in (ring.head_offset, ring.tail_offset))
             total += self._ingress[q].used() + (tail - head) % (1 << 32)
         return total
@@ -765,7 +777,7 @@ class Runtime:
         last launch took nothing and nothing changed since (its messages wait for the host,
         or for an inactive queue). `sent`: the caller has just put a message in, which is
         news enough. Caller holds the lock."""
-        if self._closed or self._stop_word[0] or self.device.running():
+        if self._closed or self._stop_word[0] or self._device.running():
             return
         stats = self._stats
         progress = (sum(self._host_puts), int(stats["processed"].sum()),
@@ -837,7 +849,7 @@ class Runtime:
 
     def _device_running(self) -> bool:
         try:
-            return self.device.running()
+            return self._device.running()
         except RingcError:
             return False
 
@@ -851,7 +863,7 @@ class Runtime:
         attributes), taken between two messages."""
         k, queue, offset = self._state_of(kernel, instance)
         with self._quiesced(queue):
-            raw = np.array(self.device.read_local(offset, k.state_dtype.itemsize), copy=True)
+            raw = np.array(self._device.read_local(offset, k.state_dtype.itemsize), copy=True)
         snapshot = raw.view(k.state_dtype)[0]
         if k.timed:
             snapshot["rc_taken_at"] = self._clock.now()
@@ -874,12 +886,12 @@ class Runtime:
             self._timer_targets(record)               # checked before anything changes
         with self._quiesced(queue):
             if k.timers:
-                current = np.array(self.device.read_local(offset, k.state_dtype.itemsize),
+                current = np.array(self._device.read_local(offset, k.state_dtype.itemsize),
                                    copy=True).view(k.state_dtype)[0]
                 with self._lock:
                     self._retarget(current, -1)      # the table replaced, and the one
                     self._retarget(record, +1)       # restored: counted at their targets
-            self.device.write_local(offset, record.reshape(1).view(np.uint8))
+            self._device.write_local(offset, record.reshape(1).view(np.uint8))
 
     def _timer_targets(self, state) -> np.ndarray:
         """The target queue of each message a timer table holds (ValueError if one is not
@@ -1009,7 +1021,7 @@ class Runtime:
             if stopped:
                 self._finish_close()
             else:
-                _keep_forever(self.device)
+                _keep_forever(self._device)
         return clean and stopped
 
     def _finish_close(self) -> None:
@@ -1020,7 +1032,7 @@ class Runtime:
         self._pump()
         self._closed = True
         self._ended_at = time.monotonic()
-        self.device.release()
+        self._device.release()
         _live.discard(self)
 
     def _drained(self) -> bool:
@@ -1047,5 +1059,5 @@ class Runtime:
     def __repr__(self) -> str:
         state = "closed" if self._closed else "running"
         kernels = ", ".join(k.name for k in self._layout.kernels)
-        return f"<ringc.Runtime {self.backend} [{kernels}] {state} on {self.device.description}>"
+        return f"<ringc.Runtime {self.backend} [{kernels}] {state} on {self._device.description}>"
 

@@ -46,15 +46,19 @@ def test_send_receive_request_and_bulk(backend):
         assert (out["id"] == np.arange(n)).all()          # one ordered instance: in order
         expected = batch["data"].astype(np.float32).sum(axis=1, dtype=np.float32)
         assert (out["value"] == expected).all()
+        # one record of an array (a numpy void) is one message, for request as for send
+        assert rt.request(Summer, batch[3], timeout=5.0) == Sum(id=3, value=expected[3])
+        rt.send(Summer, batch[4])
+        assert rt.receive(timeout=5.0) == Sum(id=4, value=expected[4])
         status = rt.status(Summer)
-        assert status.processed == n + 2 and status.pending == 0 and status.sent == n + 2
+        assert status.processed == n + 4 and status.pending == 0 and status.sent == n + 4
         assert status.active and status.launched and not status.terminating
         assert rt.kernels() == [Summer]
         metrics = rt.metrics(Summer)
-        assert metrics.processed == n + 2 and metrics.throughput > 0
+        assert metrics.processed == n + 4 and metrics.throughput > 0
         assert metrics.latency_mean is not None and metrics.latency_p99 >= 0
     final = rt.status(Summer)
-    assert final.terminating and not final.launched and final.processed == n + 2
+    assert final.terminating and not final.launched and final.processed == n + 4
 
 
 def test_parallel_kernel_handles_every_message_once(backend):

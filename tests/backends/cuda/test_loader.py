@@ -112,7 +112,7 @@ def test_blocks_threads_and_cooperative_launch_follow_the_program(simulated):
 def test_the_default_groups_fit_what_the_gpu_holds(simulated):
     simulated(Summer, resident_blocks=1)            # one block at a time: the default is 1
     with rc.launch(Summer, backend="cuda") as rt:
-        assert rt.device.groups == 1
+        assert rt._device.groups == 1
 
 
 def test_more_groups_than_the_gpu_holds_is_refused(simulated):
@@ -185,7 +185,7 @@ def test_an_architecture_nvrtc_cannot_build_for_is_refused_before_compiling(simu
 def test_gpu_description_and_second_launch_uses_the_cubin_cache(monkeypatch):
     with rc.launch(Summer, backend="cuda") as rt:
         assert rt.request(Summer, Work(id=1, data=[1, 1, 1, 1]), timeout=10.0).value == 4
-        assert "sm_" in rt.device.description and "cuda-python" in rt.device.description
+        assert "sm_" in rt._device.description and "cuda-python" in rt._device.description
 
     def must_not_compile(*args):
         raise AssertionError("the cubin should come from the disk cache")
@@ -221,5 +221,5 @@ def test_gpu_bulk_stream_and_state_survive_shutdown():
                     reason="pycuda is not installed")
 def test_gpu_pycuda_driver_runs_a_program():
     with rc.launch(Squares, backend="cuda", driver="pycuda") as rt:
-        assert "pycuda" in rt.device.description and not rt.device.cooperative
+        assert "pycuda" in rt._device.description and not rt._device.cooperative
         assert rt.request(Squares, Work(id=1, data=[5, 0, 0, 0]), timeout=10.0).value == 25

@@ -23,7 +23,7 @@ def test_both_memory_kinds_exchange_messages_with_a_running_kernel(memory):
     if memory == "svm" and not find_device().svm_capabilities & fine:
         pytest.skip("this OpenCL device has no fine-grain SVM")
     with rc.launch(Summer, backend="opencl", memory=memory) as rt:
-        assert f"{memory} memory" in rt.device.description
+        assert f"{memory} memory" in rt._device.description
         for i in range(50):
             assert rt.request(Summer, Work(id=i, data=[i, 1, 0, 0]), 5.0) == Sum(id=i,
                                                                                  value=i + 1)
@@ -72,11 +72,11 @@ def test_work_groups_by_default_and_on_request():
     device = find_device()
     is_cpu = bool(device.type & cl.device_type.CPU)
     with rc.launch(Stage, backend="opencl") as rt:         # Stage[0], Stage[1], Tail: 3 queues
-        assert rt.device.groups == default_groups(device.max_compute_units, is_cpu, 3)
+        assert rt._device.groups == default_groups(device.max_compute_units, is_cpu, 3)
     with pytest.raises(ValueError, match="groups must be at least 1"):
         rc.launch(Stage, backend="opencl", groups=0)
     with rc.launch(Stage, backend="opencl", groups=2) as rt:   # two groups share the queues
-        assert rt.device.groups == 2
+        assert rt._device.groups == 2
         batch = np.zeros(2000, Item.dtype)
         batch["seq"] = np.arange(2000)
         rt.send(Stage, batch, instance=1)

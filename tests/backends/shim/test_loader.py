@@ -37,20 +37,20 @@ def _launch_entry(library):
 @pytest.mark.parametrize("backend", RUNNERS)
 def test_a_program_runs_end_to_end_on_the_cpu(backend):
     with rc.launch(Summer, backend=backend) as rt:
-        assert "not a GPU" in rt.device.description
-        assert rt.device.clock == ("globaltimer" if backend == "cuda-shim" else "heartbeat")
+        assert "not a GPU" in rt._device.description
+        assert rt._device.clock == ("globaltimer" if backend == "cuda-shim" else "heartbeat")
         for i in range(20):
             assert rt.request(Summer, Work(id=i, data=[i, 1, 0, 0.5]), 10.0) == \
                 Sum(id=i, value=i + 1.5)
         assert rt.checkpoint(Summer)["processed"] == 20
-    assert not rt.device.running()
+    assert not rt._device.running()
 
 
 @pytest.mark.parametrize("backend", RUNNERS)
 @pytest.mark.parametrize("groups", [1, 2, 4])
 def test_groups_are_host_threads_serving_their_queues(backend, groups):
     with rc.launch(Worker, backend=backend, groups=groups) as rt:
-        assert f"{groups} group(s) x 1 lane(s)" in rt.device.description
+        assert f"{groups} group(s) x 1 lane(s)" in rt._device.description
         for i in range(40):
             rt.send(Worker, Job(sender=i, seq=i, divisor=1, index=0), instance=i % 2)
         got = [rt.receive(timeout=10.0) for _ in range(50)]        # 40 replies, 10 notes
@@ -62,7 +62,7 @@ def test_groups_are_host_threads_serving_their_queues(backend, groups):
 @pytest.mark.parametrize("backend", RUNNERS)
 def test_a_parallel_kernel_runs_32_lanes_per_group(backend):
     with rc.launch(Squares, backend=backend, groups=2) as rt:
-        assert "2 group(s) x 32 lane(s)" in rt.device.description
+        assert "2 group(s) x 32 lane(s)" in rt._device.description
         for i in range(300):
             rt.send(Squares, Work(id=i, data=[i % 17, 0, 0, 0]), instance=i % 2)
         got = sorted((m.id, m.value) for m in (rt.receive(timeout=10.0) for _ in range(300)))
