@@ -117,7 +117,8 @@ class MessageCodec:
 
     def encode(self, kernel: KernelLayout, msg, type_name=None) -> tuple[int, np.ndarray | bytes]:
         """(type id, payload) of a message for `kernel`: one message object's bytes, or a
-        1-d array of records of the message's dtype (`type_name`, a class or a name, picks
+        1-d array of records of the message's dtype (one record, `array[i]`, is an array
+        of one) (`type_name`, a class or a name, picks
         the message where several that the kernel handles share the array's dtype).
         Raises TypeError for what the kernel has no handler for, or cannot be sent."""
         handled = self._handled[kernel.name]
@@ -136,6 +137,8 @@ class MessageCodec:
                     return handled[spec.name], record_bytes(msg)
                 except (TypeError, ValueError, OverflowError) as exc:
                     raise TypeError(f"this {spec.name} cannot be sent: {exc}") from None
+        if isinstance(msg, np.void) and msg.dtype.names is not None:
+            msg = np.array(msg).reshape(1)       # one record of an array: `data[i]`
         if not isinstance(msg, np.ndarray) or msg.dtype.names is None:
             raise TypeError(f"send takes an @rc.message object or a numpy structured array, "
                             f"not {type(msg).__name__}")
