@@ -41,6 +41,7 @@ bench: setup
 	$(PY) bench/launch_bench.py
 	$(PY) bench/message_bench.py
 	$(PY) bench/groups_bench.py
+	$(PY) bench/cooperative_bench.py
 	$(PY) bench/scale_bench.py
 
 # The GPU machine (Python 3.12, x86-64, no network) lacks lark, and PoCL for the check of

@@ -9,6 +9,9 @@
 #            launch-per-message baselines in the same run (bench.json)
 #   groups   bench/groups_bench.py --backend cuda: the work-group scaling curve (groups.json)
 #   samples  samples/run_pipeline.py on CUDA (1,000,000 readings)
+#   coop     bench/cooperative_bench.py --backend cuda: a 1,024-element reduction per
+#            message cooperative (128 lanes) vs an ordered loop vs launch per message,
+#            and f32x4 vs scalar
 #   pocl     bench/groups_bench.py on PoCL over the machine's CPU cores, groups 1 to
 #            cores - 1 (pocl.json; PoCL from .whl/, skipped with its reason if it cannot run)
 #   memcheck, racecheck   compute-sanitizer on one program (scripts/sanitized_program.py)
@@ -149,6 +152,7 @@ step tests 200 tests
 step bench 90 "$PY" bench/runtime_bench.py --backend "$backend" "${quick[@]}" --json "$OUT/bench.json"
 step groups 100 "$PY" bench/groups_bench.py --backend "$backend" "${quick[@]}" --json "$OUT/groups.json"
 step samples 45 "$PY" samples/run_pipeline.py --backend "$backend" --readings "$readings"
+step coop 60 "$PY" bench/cooperative_bench.py --backend "$backend" "${quick[@]}"
 step pocl 90 pocl
 step memcheck 50 sanitizer memcheck
 step racecheck 50 sanitizer racecheck
