@@ -145,6 +145,9 @@ def test_tiny_rings_faulting_handlers_and_many_senders_account_for_every_message
     an ordered or parallel first stage, on 1, 2 or the device's most work-groups: each
     message is replied, received, kept by Back or in dead_letters(), exactly once, and
     none as queue_full."""
+    if backend.endswith("-shim") and (capacity != 2 or groups == "1"):
+        pytest.skip(f"{backend}: the executing shims run the 2-slot rings on several groups "
+                    "only (the rest is covered on sim and opencl; each case costs ~10 s)")
     count = int(groups) if groups != "most" else _most_groups(backend)
     if groups == "most" and count <= 2:
         pytest.skip(f"{backend} runs {count} work-group(s) at once: groups=1 and 2 cover it")

@@ -137,7 +137,10 @@ def test_an_event_driven_kernel_is_launched_for_its_ticks(backend):
         rt.send(LazyMetronome, Later(tag=0, delay_ms=0))
         second = rt.receive(timeout=10.0)
     ticks, span = second.tag - first.tag, (second.at - first.at) / 1e9
-    assert abs(ticks - span / 0.01) <= 2                 # every 10 ms, give or take one
+    # every 10 ms, never more often; a late tick runs once, not once per period missed, so
+    # a loaded machine delaying the host's launches shows fewer (50 due: 42 seen on 2 busy
+    # cores), and without the host's launches there would be none
+    assert 0.6 * span / 0.01 <= ticks <= span / 0.01 + 2
 
 
 _IDLE = textwrap.dedent("""
