@@ -20,6 +20,8 @@ class CudaDialect(CFamilyDialect):
     local_space = "__shared__ "
     kernel_qualifier = 'extern "C" __global__'
     barrier = "__syncthreads()"
+    shuffle_down = "__shfl_down_sync(rc_n >= 32u ? 0xffffffffu : (1u << rc_n) - 1u, {x}, {w})"
+    warp_size = 32
     fence = "__threadfence_system()"
     atomic_rmw = {
         ("add", 32): "atomicAdd(({t}*){p}, {v})",

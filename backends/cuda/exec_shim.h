@@ -49,6 +49,13 @@ inline rcx_dim3 rcx_dim(unsigned x) { return rcx_dim3{x, 0u, 0u}; }
 
 // ---- barriers, fences, sleep, the clock, printf ----------------------------------------
 inline void __syncthreads() { ::rcx::barrier(); }
+// a warp's lanes exchange values: they wait for one another, not for the block (the shim's
+// lanes of a warp are fibers like the rest; `mask` names the lanes taking part)
+template <typename T>
+inline T __shfl_down_sync(unsigned mask, T value, unsigned delta, int width = 32) {
+    (void)mask;
+    return ::rcx::shuffle_down(value, delta, (unsigned)width);
+}
 inline void __threadfence() { ::rcx::fence(); }
 inline void __threadfence_system() { ::rcx::fence(); }
 inline void __threadfence_block() { ::rcx::fence(); }

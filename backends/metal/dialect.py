@@ -5,7 +5,9 @@ accepts only `memory_order_relaxed`; ordering between a slot's payload and its s
 word uses `atomic_thread_fence` (MSL 3.2, macOS 15 / iOS 18). Metal has no device clock:
 `rc.now()` reads the host heartbeat in the control block, so its resolution is how often
 the host refreshes it. `#pragma METAL fp math_mode(safe)` and `fp contract(off)` keep float
-arithmetic IEEE and uncontracted whatever the loader's fast-math setting.
+arithmetic IEEE and uncontracted whatever the loader's fast-math setting. Group reductions
+stay in threadgroup memory (no `shuffle_down`): a SIMD-group is 32 threads on Apple GPUs but
+8 to 64 on the Intel and AMD GPUs of Intel Macs, so no fixed width is right everywhere.
 """
 
 from ringc.codegen.dialect import CFamilyDialect

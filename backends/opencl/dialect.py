@@ -7,6 +7,9 @@ CPU device on x86-64), `rc.now()` reads the CPU's time-stamp counter and scales 
 host's calibration in the control block; otherwise it reads the heartbeat the host writes
 there, whose resolution is how often the host refreshes it. Build with
 `-cl-fp32-correctly-rounded-divide-sqrt` so f32 `/` and `sqrt` are correctly rounded.
+Group reductions stay in `__local` memory: sub-group functions (`cl_khr_subgroups`) have a
+device-chosen width and reduce in an unspecified order, so their float sums would differ
+from the other targets' pairwise tree.
 """
 
 from ringc.codegen.dialect import CFamilyDialect

@@ -55,6 +55,7 @@ struct Lane {
     ucontext_t context;
     void* stack;                // the mapping, guard page first
     int done;
+    int at_warp_sync;           // stopped at warp_sync(), not at a barrier
 };
 
 struct Group {
@@ -62,6 +63,7 @@ struct Group {
     unsigned id;
     ucontext_t scheduler;
     Lane* lanes;
+    unsigned long long* exchange;   // a word per lane for warp shuffles
 };
 
 static thread_local Group* t_group = nullptr;   // the group this host thread runs
@@ -87,6 +89,38 @@ __attribute__((noinline)) inline void barrier() {
     fence();
     if (g != nullptr && g->launch->lanes > 1u) swapcontext(&g->lanes[t_lane].context, &g->scheduler);
     fence();
+}
+
+// a sync of the lanes of a warp (CUDA's __shfl_*_sync): this lane waits until every lane
+// still running has reached its next barrier or warp sync; then those at warp syncs go on,
+// and those at barriers keep waiting (a shuffle inside `if (lane < 32)` syncs that warp only)
+__attribute__((noinline)) inline void warp_sync() {
+    Group* g = t_group;
+    fence();
+    if (g != nullptr && g->launch->lanes > 1u) {
+        g->lanes[t_lane].at_warp_sync = 1;
+        swapcontext(&g->lanes[t_lane].context, &g->scheduler);
+    }
+    fence();
+}
+
+// the value `delta` lanes above this one, within a warp of `width` lanes (this lane's own
+// where that lane is past the warp or the group): every lane of the warp calls it together
+template <typename T>
+inline T shuffle_down(T value, unsigned delta, unsigned width) {
+    static_assert(sizeof(T) <= sizeof(unsigned long long), "a shuffle moves one word");
+    Group* g = t_group;
+    if (g == nullptr || g->launch->lanes <= 1u) return value;
+    unsigned long long word = 0;
+    __builtin_memcpy(&word, &value, sizeof(T));
+    g->exchange[t_lane] = word;
+    warp_sync();                                    // every lane's value is there
+    unsigned from = t_lane + delta;
+    T result = value;
+    if (t_lane % width + delta < width && from < g->launch->lanes)
+        __builtin_memcpy(&result, &g->exchange[from], sizeof(T));
+    warp_sync();                                    // every lane has read before the next
+    return result;
 }
 
 // a short real pause for an idle loop: on a machine with few cores the host shares them
@@ -126,16 +160,19 @@ inline void fiber_entry() {
 }   // returns to uc_link: the group's scheduler
 
 // run a group's lanes as fibers, round by round: each round runs every lane to its next
-// barrier (or its end)
+// barrier (or its end), resuming those that stop at a warp sync pass by pass until they
+// reach one too
 inline void run_fibers(Group* g) {
     unsigned n = g->launch->lanes;
     Lane* lanes = new Lane[n];
     g->lanes = lanes;
+    g->exchange = new unsigned long long[n];
     unsigned long page = 4096ul;
     unsigned made = 0;
     for (; made < n; ++made) {
         Lane& lane = lanes[made];
         lane.done = 0;
+        lane.at_warp_sync = 0;
         lane.stack = mmap(nullptr, FIBER_STACK + page, PROT_READ | PROT_WRITE,
                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         if (lane.stack == MAP_FAILED) break;
@@ -152,11 +189,16 @@ inline void run_fibers(Group* g) {
         unsigned left = n;
         while (left > 0u) {
             unsigned ended = 0u;
-            for (unsigned i = 0; i < n; ++i) {
-                if (lanes[i].done) continue;
-                t_lane = i;
-                swapcontext(&g->scheduler, &lanes[i].context);
-                if (lanes[i].done) ++ended;
+            for (bool first = true, again = true; again; first = false) {
+                again = false;
+                for (unsigned i = 0; i < n; ++i) {
+                    if (lanes[i].done || !(first || lanes[i].at_warp_sync)) continue;
+                    lanes[i].at_warp_sync = 0;
+                    t_lane = i;
+                    swapcontext(&g->scheduler, &lanes[i].context);
+                    if (lanes[i].done) ++ended;
+                    else if (lanes[i].at_warp_sync) again = true;
+                }
             }
             left -= ended;
             if (ended != 0u && left != 0u) fail(g->launch, RCX_DIVERGED);
@@ -164,7 +206,9 @@ inline void run_fibers(Group* g) {
     }
     for (unsigned i = 0; i < made; ++i) munmap(lanes[i].stack, FIBER_STACK + page);
     delete[] lanes;
+    delete[] g->exchange;
     g->lanes = nullptr;
+    g->exchange = nullptr;
 }
 
 inline void* group_main(void* arg) {
@@ -193,6 +237,7 @@ inline int run(Launch* launch) {
         groups[started].launch = launch;
         groups[started].id = started;
         groups[started].lanes = nullptr;
+        groups[started].exchange = nullptr;
         if (pthread_create(&threads[started], &attr, group_main, &groups[started]) != 0) break;
     }
     pthread_attr_destroy(&attr);

@@ -33,6 +33,11 @@ class CFamilyDialect:
     function_qualifier = ""          # before every device function definition
     kernel_qualifier = ""            # before the entry point
     barrier = ""                     # a work-group barrier that also orders global memory
+    # `{x}` of the lane `{w}` above, within a warp of `warp_size` lanes (the lanes of a
+    # group of `rc_n`, fewer than a warp, named in the mask): the last levels of a group
+    # reduction; "" where the target has no shuffle of a fixed width
+    shuffle_down = ""
+    warp_size = 0
     fence = ""                       # orders this work-item's global stores and loads
     load_u32 = "(*(volatile {g}uint*)({p}))"
     store_u32 = "(*(volatile {g}uint*)({p}) = {v})"

@@ -161,14 +161,18 @@ def vector_helper(printer: ProgramPrinter, op: str, t: VectorType, loc: Loc | No
 def group_helper(printer: ProgramPrinter, op: str, t: ScalarType) -> str:
     """`rc_group_<op>_<t>`: a cooperative kernel's reduction (`sum`, `max`, `min`) of a `t`
     over its lanes: a pairwise tree in work-group memory (lane i takes lane i + w's
-    partial, w = n/2, n/4, ... 1), floats added correctly rounded, integers wrapping."""
-    a, b = "rc_s[rc_ctx->lane]", "rc_s[rc_ctx->lane + rc_w]"
-    combine = {"sum": printer.scalar_binary("add", t, a, b),
-               "max": f"(({b} > {a}) ? {b} : {a})",
-               "min": f"(({b} < {a}) ? {b} : {a})"}[op]
+    partial, w = n/2, n/4, ... 1), floats added correctly rounded, integers wrapping; on a
+    target with warp shuffles (`shuffle_down`) the levels below its warp size run in the
+    first warp, lane i combining its value with lane i + w's in the same order."""
+    def combine(a: str, b: str) -> str:
+        return {"sum": printer.scalar_binary("add", t, a, b),
+                "max": f"(({b} > {a}) ? {b} : {a})",
+                "min": f"(({b} < {a}) ? {b} : {a})"}[op]
     return printer.helpers.need(f"rc_group_{op}_{t.name}", "group", op=op,
                                 t=printer.ctype(t), s=printer.ctype(t, storage=True),
-                                combine=combine)
+                                combine=combine("rc_s[rc_ctx->lane]",
+                                                "rc_s[rc_ctx->lane + rc_w]"),
+                                combine_shuffled=combine("rc_v", "rc_o"))
 
 
 def broadcast_helper(printer: ProgramPrinter, t: ScalarType) -> str:

@@ -17,9 +17,10 @@ compares each sum with numpy's: the float sums agree to float32 rounding (numpy 
 own order; the kernel's order is fixed: each lane left to right, then the tree), and the
 integer check sums (`rc.group_sum` of i32, wrapping) agree exactly.
 
-Limits: the guide's warp shuffles (`__shfl_down_sync`) are not used: ringc's group
-reductions go through work-group memory and barriers on every target (correct everywhere,
-not the fastest on a GPU). One work-group handles one message at a time.
+On CUDA the tree's last five levels (16 partials down to 1) run in the first warp with
+`__shfl_down_sync`, as the guide's warp reduction does, in the same order, so the bits do
+not change; OpenCL and Metal keep every level in work-group memory (their sub-group and
+SIMD-group widths differ between devices). One work-group handles one message at a time.
 
     python samples/patterns/cooperative_reduction.py [--backend opencl|sim|cuda|cuda-shim]
 """

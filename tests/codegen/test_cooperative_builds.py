@@ -113,6 +113,10 @@ def test_each_target_spells_work_group_memory_and_barriers_from_its_dialect(sour
     assert "\n    float *tile = (float*)(rc_ctx->coop" in cu
     assert "threadgroup uint4 rc_l_coop[" in metal and "RC_TG float *tile" in metal
     assert "threadgroup_barrier(" in metal
+    # CUDA's reductions end in the first warp, by shuffles; the others keep to memory
+    assert "for (; rc_w >= 32u; rc_w >>= 1)" in cu and "__shfl_down_sync(" in cu
+    assert "rc_v = __fadd_rn(rc_v, rc_o);" in cu
+    assert "shfl" not in cl + metal and "rc_w >= 32u" not in cl + metal
     for source in sources.values():
         # the portable reductions: a pairwise tree in work-group memory, every lane synced
         assert "rc_group_sum_f32(rc_ctx, acc, 32u)" in source
