@@ -15,6 +15,7 @@ import importlib as _importlib
 from .dsl import device, message, ring_kernel
 from .errors import (
     BackendUnavailable,
+    Closed,
     CompileError,
     DeadLettered,
     QueueFull,
@@ -81,7 +82,8 @@ __version__ = "0.1.0"
 # names loaded on first use -> the module that defines them
 _LAZY = {"compile": "compiler", "CompiledProgram": "compiler", "launch": "launcher",
          "Runtime": "runtime", "Status": "runtime", "Metrics": "runtime",
-         "DeadLetter": "runtime", "device_facts": "launcher", "DeviceFacts": "launcher"}
+         "DeadLetter": "runtime", "Health": "runtime", "device_facts": "launcher",
+         "DeviceFacts": "launcher"}
 
 
 def __getattr__(name: str) -> object:
@@ -111,8 +113,8 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "message", "ring_kernel", "device", "compile", "CompiledProgram", "launch", "Runtime",
-    "Status", "Metrics", "DeadLetter", "device_facts", "DeviceFacts",
-    "CompileError", "QueueFull", "BackendUnavailable", "RingcError", "DeadLettered",
+    "Status", "Metrics", "DeadLetter", "Health", "device_facts", "DeviceFacts",
+    "CompileError", "QueueFull", "BackendUnavailable", "RingcError", "DeadLettered", "Closed",
     "ShimBuildError",
     "send", "send_after", "emit", "reply", "sender", "fail", "Fault", "clock", "now", "every",
     "instance_id", "dot",

@@ -70,6 +70,11 @@ class QueueFull(RingcError):
         super().__init__(message)
 
 
+class Closed(RingcError):
+    """A host send to a kernel whose input `Runtime.close_input` closed (or to a program
+    that is shutting down)."""
+
+
 class BackendUnavailable(RingcError):
     """The backend or device asked for does not exist here; the message says why in one sentence."""
 

@@ -20,8 +20,29 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from pipeline import SENSORS, WINDOW, Aggregate, Clean, Reading, Score  # noqa: E402
 
 import ringc as rc  # noqa: E402
-from ringc.runtime.reports import format_table  # noqa: E402
 from ringc.targets import run_targets  # noqa: E402
+
+
+def table(rows: list[dict]) -> str:
+    """Rows of equal keys as an aligned text table."""
+    if not rows:
+        return ""
+    keys = list(rows[0])
+    cells = [[str(k) for k in keys]] + [[_cell(r[k]) for k in keys] for r in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(keys))]
+    lines = ["  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in
+                       enumerate(zip(row, widths))) for row in cells]
+    return "\n".join(lines)
+
+
+def _cell(value) -> str:
+    if isinstance(value, float):
+        return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.2f}"
+    if isinstance(value, bool) or value is None:
+        return str(value).lower() if value is not None else "-"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
 
 
 def readings(n: int, seed: int = 7) -> np.ndarray:
@@ -65,17 +86,14 @@ def main(argv: list[str] | None = None) -> int:
     for s in summaries:
         latest[int(s["sensor"])] = s
     print("latest summary per sensor")
-    print(format_table([{"sensor": k, "windows": int(v["count"]), "alarms": int(v["alarms"]),
+    print(table([{"sensor": k, "windows": int(v["count"]), "alarms": int(v["alarms"]),
                          "mean score": float(v["mean_score"])}
                         for k, v in sorted(latest.items())]))
     print("\nkernels")
-    rows = []
-    for kernel in (Clean, Score, Aggregate):
-        st, m = rt.status(kernel), rt.metrics(kernel)
-        rows.append({"kernel": st.kernel, "sent": st.sent, "processed": st.processed,
-                     "pending": st.pending, "dead": st.dead_lettered,
-                     "msgs/s": m.throughput, "in-queue fill": m.input_utilisation})
-    print(format_table(rows))
+    statuses, metrics = rt.status(), rt.metrics()
+    print(table([{"kernel": name, "sent": st.sent, "processed": st.processed,
+                  "pending": st.pending, "dead": st.dead_lettered,
+                  "msgs/s": metrics[name].throughput} for name, st in statuses.items()]))
     reasons = Counter(d.reason for d in rt.dead_letters())
     print("\ndead letters: " + (", ".join(f"{r} x{c}" for r, c in reasons.items()) or "none"))
     rejected = int(rt.checkpoint(Clean)["rejected"])

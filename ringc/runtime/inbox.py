@@ -10,6 +10,7 @@ kept for `dead_letters`, and one that ends a waiting request's conversation goes
 
 from __future__ import annotations
 
+import collections
 from collections import deque
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -79,6 +80,8 @@ class Inbox:
         self._buffered_by_type: dict[int, int] = {}
         self._replies: dict[int, object] = {}       # request correlation -> reply (or None)
         self._dead_letters: list[DeadLetter] = []
+        # dead letters collected since launch by (kernel, instance, reason)
+        self.dead_counts: collections.Counter = collections.Counter()
 
     # ---- collecting (the runtime's pump) ---------------------------------------------------
 
@@ -163,6 +166,7 @@ class Inbox:
                 self._codec.message(int(slot["type_id"]), record), source or "host",
                 int(slot["correlation"]), int(slot["detail"]))
             self._dead_letters.append(entry)
+            self.dead_counts[(entry.kernel, entry.instance, entry.reason)] += 1
             if self._replies.get(entry.correlation, 0) is None:   # a request's conversation
                 self._replies[entry.correlation] = entry
 

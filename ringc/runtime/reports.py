@@ -1,17 +1,21 @@
-"""What the runtime reports: `Status`, `Metrics`, `DeadLetter`, and the bookkeeping behind
-them (64-bit totals of the device's 32-bit counters, host send times for latency)."""
+"""What the runtime reports: `Status`, `Metrics`, `Health`, `DeadLetter`, and the
+bookkeeping behind them (64-bit totals of the device's 32-bit counters and their recent
+history, host send times, and latency histograms of bounded size)."""
 
 from __future__ import annotations
 
 import bisect
+import math
+import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..protocol import STATS
 
-__all__ = ["Status", "Metrics", "DeadLetter", "Counters", "LatencyBook", "format_table"]
+__all__ = ["Status", "Metrics", "Health", "DeadLetter", "Counters", "LatencyBook",
+           "LatencyHistogram", "StallWatch"]
 
 COUNTED = ("processed", "dead_lettered", "sent", "received", "dead_letters_lost")
 
@@ -38,17 +42,37 @@ class Status:
 
 @dataclass(frozen=True)
 class Metrics:
-    """Rates and latencies of one kernel. Latency is the round trip the host sees: from
-    `send`/`request` to the reply arriving in host memory, sampled over the latest 10,000
-    replies to host-sent messages; None when the kernel has replied to none."""
+    """Rates and latencies of one kernel (or instance). Latency is the round trip the host
+    sees, from `send`/`request` to the reply arriving in host memory, over every reply to
+    a host-sent message since launch (a batch's replies sampled, at most 256 a batch), in
+    a histogram: `latency_mean` and `latency_max` are exact, `latency_p50` and
+    `latency_p99` are within 19 % (a bucket's width); all None before the first reply.
+    `input_utilisation` is the fullest input ring's fill: 1.0 means the next message
+    put in that ring waits."""
     kernel: str
     throughput: float               # messages processed per second since launch
+    throughput_recent: float        # ... in the last second
     latency_mean: float | None      # seconds
-    latency_p99: float | None       # seconds
-    input_utilisation: float        # pending / slots of its input queues (0..1)
+    latency_p50: float | None
+    latency_p99: float | None
+    latency_max: float | None
+    input_utilisation: float        # 0..1
     output_utilisation: float       # the host output queue's fill (0..1), program-wide
     dead_letters: int
     processed: int
+
+
+@dataclass(frozen=True)
+class Health:
+    """`Runtime.health()` (docs/runtime.md, "Health"): `status` is "unhealthy" when there
+    are `errors` (a device error, lost dead letters, a handler stalled past `stall_after`,
+    a program shut down), else "degraded" when there are `warnings` (an input queue over
+    90 %, an inactive kernel with messages waiting), else "healthy"; `kernels` gives each
+    kernel's own status. Each warning and error is one sentence naming the kernel."""
+    status: str
+    warnings: tuple[str, ...]
+    errors: tuple[str, ...]
+    kernels: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -70,32 +94,119 @@ class Counters:
     """64-bit totals of the stats lines' 32-bit counters: `update` must run more often than
     every 2^31 events per counter (the runtime's pump runs every few milliseconds)."""
 
+    HISTORY_EVERY = 0.05         # s between the processed totals kept for recent rates
+    HISTORY_SPAN = 1.5           # s of them kept
+
     def __init__(self, stats: np.ndarray):
         self.stats = stats                      # the arena's stats lines, STATS.dtype
         self.last = {name: stats[name].astype(np.uint32) for name in COUNTED}
         self.total = {name: self.last[name].astype(np.int64) for name in COUNTED}
+        self.history: deque[tuple[float, np.ndarray]] = deque()
 
     def update(self) -> None:
         for name in COUNTED:
             now = self.stats[name].astype(np.uint32)
             self.total[name] += (now - self.last[name]).astype(np.int64)   # wraps in u32
             self.last[name] = now
+        t = time.monotonic()
+        if not self.history or t - self.history[-1][0] >= self.HISTORY_EVERY:
+            self.history.append((t, self.total["processed"].copy()))
+            while t - self.history[0][0] > self.HISTORY_SPAN:
+                self.history.popleft()
 
     def sum(self, name: str, queues: range) -> int:
         return int(self.total[name][queues.start:queues.stop].sum())
 
+    def recent_rate(self, queues: range, span: float = 1.0) -> float:
+        """Messages processed per second by `queues` over about the last `span` seconds
+        (since the oldest total kept, when the program is younger); 0 before any."""
+        if not self.history:
+            return 0.0
+        now = time.monotonic()
+        then, before = self.history[0]
+        for t, processed in self.history:      # the last total kept at or before now - span
+            if t > now - span:
+                break
+            then, before = t, processed
+        done = int(self.total["processed"][queues.start:queues.stop].sum()
+                   - before[queues.start:queues.stop].sum())
+        return done / max(now - then, 1e-9)
+
+
+def positive_seconds(name: str, value) -> float:
+    """`value` as a float number of seconds > 0 (finite), else a ValueError naming `name`."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not value > 0 or not math.isfinite(value):
+        raise ValueError(f"{name} must be a number of seconds > 0, not {value!r}")
+    return float(value)
+
+
+class StallWatch:
+    """Which queues have been inside one handling longer than `after` seconds: a queue
+    stalls when it holds a message (`busy`) and neither its handled nor its
+    dead-lettered count has moved since. Read by the host, so a stall shows within a
+    pump period (a few ms) of passing `after`."""
+
+    def __init__(self, num_queues: int, after: float):
+        self.after = positive_seconds("stall_after", after)
+        self.seen = np.zeros(num_queues, dtype=np.int64)
+        self.since = np.full(num_queues, time.monotonic())
+        self.stalled = np.zeros(num_queues, dtype=bool)
+
+    def update(self, total: dict[str, np.ndarray], busy: np.ndarray) -> list[int]:
+        """Take the counters' 64-bit totals and the `busy` words; returns the queues that
+        stalled since the last update."""
+        now = time.monotonic()
+        progress = total["processed"] + total["dead_lettered"]
+        moving = (progress != self.seen) | (busy == 0)
+        self.seen = progress
+        self.since[moving] = now
+        stalled = now - self.since > self.after
+        new = np.flatnonzero(stalled & ~self.stalled).tolist()
+        self.stalled = stalled
+        return new
+
+
+# latency buckets (ns): 1 us to 67 s, four a doubling (each 19 % wider than the last)
+BOUNDS_NS = tuple(round(1000 * 2 ** (i / 4)) for i in range(105))
+
+
+@dataclass(frozen=True)
+class LatencyHistogram:
+    """Latencies in buckets: `counts[i]` of them at most `bounds[i]` seconds and above the
+    bound before it; the last count is above the last bound. `sum` (seconds), `count` and
+    `max` are exact."""
+    bounds: tuple[float, ...]
+    counts: tuple[int, ...]
+    sum: float
+    count: int
+    max: float | None
+
+    def quantile(self, q: float) -> float | None:
+        """The bound of the bucket holding the q-th latency (never above `max`)."""
+        if not self.count:
+            return None
+        rank, seen = q * self.count, 0
+        for bound, n in zip(self.bounds, self.counts):
+            seen += n
+            if seen >= rank:
+                return min(bound, self.max)
+        return self.max
+
 
 class LatencyBook:
-    """Send times of host-sent correlation ranges, and latency samples per input queue."""
+    """Send times of host-sent correlation ranges, and a latency histogram per input
+    queue (bounded memory: `BOUNDS_NS` buckets, whatever the traffic)."""
 
     KEEP_RANGES = 1 << 14
-    KEEP_SAMPLES = 10_000
 
     def __init__(self, num_queues: int):
         self.starts: list[int] = []
         self.ends: list[int] = []
         self.times: list[int] = []
-        self.samples = [deque(maxlen=self.KEEP_SAMPLES) for _ in range(num_queues)]
+        self.counts = np.zeros((num_queues, len(BOUNDS_NS) + 1), dtype=np.int64)
+        self.sums = [0] * num_queues              # ns
+        self.maxima = [0] * num_queues            # ns
 
     def sent(self, first: int, count: int, t_ns: int) -> None:
         if len(self.starts) >= self.KEEP_RANGES:
@@ -113,42 +224,27 @@ class LatencyBook:
             self.replied_one(source, corr, t_ns)
 
     def replied_one(self, source: int, corr: int, t_ns: int) -> None:
-        if corr >> 63 or source >= len(self.samples):
+        if corr >> 63 or source >= len(self.sums):
             return
         i = bisect.bisect_right(self.starts, corr) - 1
         if i >= 0 and corr < self.ends[i]:
-            self.samples[source].append(t_ns - self.times[i])
+            self.record(source, t_ns - self.times[i])
 
-    def stats(self, queues: range) -> tuple[float | None, float | None]:
-        values = [v for q in queues for v in self.samples[q]]
-        if not values:
-            return None, None
-        arr = np.asarray(values, dtype=np.float64) / 1e9
-        return float(arr.mean()), float(np.percentile(arr, 99))
+    def record(self, queue: int, latency_ns: int) -> None:
+        self.counts[queue, bisect.bisect_left(BOUNDS_NS, latency_ns)] += 1
+        self.sums[queue] += latency_ns
+        self.maxima[queue] = max(self.maxima[queue], latency_ns)
+
+    def histogram(self, queues: range) -> LatencyHistogram:
+        counts = self.counts[queues.start:queues.stop].sum(axis=0)
+        count = int(counts.sum())
+        top = max(self.maxima[queues.start:queues.stop], default=0)
+        return LatencyHistogram(tuple(b / 1e9 for b in BOUNDS_NS),
+                                tuple(int(c) for c in counts),
+                                sum(self.sums[queues.start:queues.stop]) / 1e9, count,
+                                top / 1e9 if count else None)
 
 
 def stats_view(memory: np.ndarray, stats_offset: int, num_queues: int) -> np.ndarray:
     """The stats lines of the arena as a STATS.dtype array (a view)."""
     return memory[stats_offset:stats_offset + num_queues * STATS.size].view(STATS.dtype)
-
-
-def format_table(rows: list[dict]) -> str:
-    """Rows of equal keys as an aligned text table (for `make run` and examples)."""
-    if not rows:
-        return ""
-    keys = list(rows[0])
-    cells = [[str(k) for k in keys]] + [[_cell(r[k]) for k in keys] for r in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(keys))]
-    lines = ["  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in
-                       enumerate(zip(row, widths))) for row in cells]
-    return "\n".join(lines)
-
-
-def _cell(value) -> str:
-    if isinstance(value, float):
-        return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.2f}"
-    if isinstance(value, bool) or value is None:
-        return str(value).lower() if value is not None else "-"
-    if isinstance(value, int):
-        return f"{value:,}"
-    return str(value)

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from ..arena import KernelLayout, Layout
-from ..errors import BackendUnavailable, DeadLettered, QueueFull, RingcError
+from ..errors import BackendUnavailable, Closed, DeadLettered, QueueFull, RingcError
 from ..ir.nodes import FunctionDef, HelperCall, Intrinsic, Program
 from ..ir.walk import all_stmts, stmt_exprs, walk
 from ..protocol import (
@@ -52,7 +52,17 @@ from .codec import MessageCodec, fitted
 from .inbox import Inbox, RawReply
 from .interrupts import Guarded
 from .interrupts import install as install_interrupt_deferral
-from .reports import Counters, DeadLetter, LatencyBook, Metrics, Status, stats_view
+from .reports import (
+    Counters,
+    DeadLetter,
+    Health,
+    LatencyBook,
+    LatencyHistogram,
+    Metrics,
+    StallWatch,
+    Status,
+    stats_view,
+)
 from .rings import IngressRing, full_fence, publish_fence, u32_at, u64_at
 
 if TYPE_CHECKING:
@@ -167,7 +177,8 @@ class Runtime:
 
     def __init__(self, program: Program, layout: Layout, reasons: tuple[str, ...],
                  messages: dict[str, type], kernels: dict[str, type], device: Device,
-                 backend: str, host_buffer: int, park_after: float | None = 0.01):
+                 backend: str, host_buffer: int, park_after: float | None = 0.01,
+                 stall_after: float = 5.0):
         self.backend = backend
         self._clock = Clock()
         if hasattr(device, "now"):              # the simulator reads the host's clock
@@ -205,6 +216,7 @@ class Runtime:
         self._bells = self._stats["bell"]
         self._counters = Counters(self._stats)
         self._lost_reported = self._counters.total["dead_letters_lost"].copy()
+        self._stalls = StallWatch(layout.num_queues, stall_after)
         # the queues of instances with lifecycle hooks, per hook
         self._hooked = {hook: np.array([q for k in layout.kernels if hook in k.hooks
                                         for q in k.queue_ids], dtype=np.int64)
@@ -232,6 +244,8 @@ class Runtime:
         self._last_full_pump = 0
         self._closing = False
         self._closed = False
+        self._closed_inputs: set[int] = set()        # queues close_input closed
+        self._exporter = None                         # serve_metrics' server
         self._ended_at: float | None = None
         self._error: BaseException | None = None
         self._started_at = time.monotonic()
@@ -329,7 +343,7 @@ class Runtime:
             raise ValueError(f"delay must be a finite number of seconds >= 0, not {delay}")
         payloads = [records] if isinstance(records, bytes) else [r.tobytes() for r in records]
         with self._lock:
-            self._check_open()
+            self._check_open(queue)
             due = self._clock.now() + round(delay * 1e9)
             for payload in payloads:
                 heapq.heappush(self._host_timers, (due, self._timer_order, queue, type_id,
@@ -378,9 +392,9 @@ class Runtime:
         ring = self._ingress[queue]
         while done < total:
             with self._lock:
-                if self._closing:
-                    raise RingcError(f"the runtime is shutting down: {done} of {total} "
-                                     "message(s) went in")
+                if self._closing or queue in self._closed_inputs:
+                    raise Closed(f"{self._closed_why(queue)}: {done} of {total} message(s) "
+                                 "went in")
                 # correlations for at most the slots not in use (`produce` finds how many
                 # are free; a ring's worth each round cost more than the copy)
                 n = min(total - done, ring.capacity - ring.used())
@@ -418,7 +432,7 @@ class Runtime:
         ring = self._ingress[queue]
         while True:
             with self._lock:
-                self._check_open()
+                self._check_open(queue)
                 corr = self._next_correlation
                 now = time.monotonic_ns()
                 if self._beats:
@@ -467,7 +481,7 @@ class Runtime:
                 return False
             got.append(self._inbox.forget_reply(sent[0]))
             if isinstance(got[0], RawReply):
-                self._latency.samples[queue].append(time.monotonic_ns() - sent[1])
+                self._latency.record(queue, time.monotonic_ns() - sent[1])
             return True
 
         try:
@@ -569,6 +583,7 @@ class Runtime:
             self._inbox.collect_dead_letters()
             self._clock_word[0] = self._clock.now()
             self._counters.update()
+            self._watch_stalls()
             self._report_lost()
             self._report_hook_faults()
             if self._host_timers:
@@ -730,10 +745,24 @@ class Runtime:
         if self._error is not None:
             raise RingcError(f"the {self.backend} program failed: {self._error}")
 
-    def _check_open(self) -> None:
+    def _check_open(self, queue: int) -> None:
+        if self._closing or queue in self._closed_inputs:
+            raise Closed(self._closed_why(queue))
+
+    def _closed_why(self, queue: int) -> str:
         if self._closing:
-            raise RingcError("this runtime is shut down (or shutting down): it takes no more "
-                             "messages")
+            return "this runtime is shut down (or shutting down): it takes no more messages"
+        kernel, _ = self._inbox.queue_name(queue)
+        return f"the input of {kernel} is closed (close_input): it takes no more host sends"
+
+    def close_input(self, kernel) -> None:
+        """Refuse further host sends to `kernel` (every instance): they raise `rc.Closed`.
+        It keeps handling what is queued, scheduled, and what kernels send it: the first
+        step of a graceful shutdown (docs/runtime.md, "Shutdown and exit")."""
+        k = self._kernel(kernel)
+        with self._lock:
+            self._closed_inputs.update(k.queue_ids)
+        log.info("closed the input of %s to host sends", k.name)
 
     # ---- launches --------------------------------------------------------------------------
 
@@ -929,8 +958,11 @@ class Runtime:
 
     # ---- reports ---------------------------------------------------------------------------
 
-    def status(self, kernel, instance: int | None = None) -> Status:
-        """The kernel's state now (all instances summed unless `instance` is given)."""
+    def status(self, kernel=None, instance: int | None = None):
+        """The kernel's state now (all instances summed unless `instance` is given), a
+        `Status`; without a kernel, a dict of every kernel's by name."""
+        if kernel is None:
+            return {k.name: self.status(k.name) for k in self._layout.kernels}
         k = self._kernel(kernel)
         queues = self._queues(k, instance)
         with self._lock:
@@ -950,19 +982,92 @@ class Runtime:
                 + c.sum("received", queues),
                 uptime=self._uptime(), dead_letters_lost=c.sum("dead_letters_lost", queues))
 
-    def metrics(self, kernel, instance: int | None = None) -> Metrics:
-        """Throughput, reply latency, queue fill and dead letters of the kernel."""
+    def metrics(self, kernel=None, instance: int | None = None):
+        """Throughput, reply latency, queue fill and dead letters of the kernel, a
+        `Metrics`; without a kernel, a dict of every kernel's by name."""
+        if kernel is None:
+            return {k.name: self.metrics(k.name) for k in self._layout.kernels}
         k = self._kernel(kernel)
         queues = self._queues(k, instance)
         s = self.status(kernel, instance)
         with self._lock:
-            mean, p99 = self._latency.stats(queues)
-        uptime = max(s.uptime, 1e-9)
-        return Metrics(kernel=k.name, throughput=s.processed / uptime, latency_mean=mean,
-                       latency_p99=p99,
-                       input_utilisation=s.pending / (2 * k.capacity * len(queues)),
+            latency = self._latency.histogram(queues)
+            recent = self._counters.recent_rate(queues)
+            fill = self._input_fill(queues)
+        return Metrics(kernel=k.name, throughput=s.processed / max(s.uptime, 1e-9),
+                       throughput_recent=recent,
+                       latency_mean=latency.sum / latency.count if latency.count else None,
+                       latency_p50=latency.quantile(0.5), latency_p99=latency.quantile(0.99),
+                       latency_max=latency.max, input_utilisation=fill,
                        output_utilisation=self._inbox.output_fill(),
                        dead_letters=s.dead_lettered, processed=s.processed)
+
+    def health(self) -> Health:
+        """The program's health now (docs/runtime.md, "Health"): errors for a device error,
+        lost dead letters and handlers stalled past `stall_after`; warnings for input
+        rings over 90 % full and inactive kernels with messages waiting."""
+        errors: list[str] = []
+        warnings: list[str] = []
+        kernels: dict[str, str] = {}
+        if self._error is not None:
+            errors.append(f"the {self.backend} program failed: {self._error}")
+        elif self._closed or self._closing:
+            errors.append("the program is shut down (or shutting down)")
+        for name, s in self.status().items():
+            k = self._kernel(name)
+            found_errors, found_warnings = len(errors), len(warnings)
+            with self._lock:
+                fill = self._input_fill(k.queue_ids)
+                stalled = [q - k.queue_base for q in k.queue_ids if self._stalls.stalled[q]]
+            if s.dead_letters_lost:
+                errors.append(f"{name} lost {s.dead_letters_lost} dead letter(s): the host "
+                              "did not drain the dead-letter queue")
+            if stalled:
+                errors.append(f"{name}{stalled} has been inside one handler for more than "
+                              f"{self._stalls.after:g} s")
+            if fill > 0.9:
+                warnings.append(f"{name}'s input is {fill:.0%} full")
+            if not s.active and s.pending:
+                warnings.append(f"{name} is inactive with {s.pending} message(s) waiting")
+            kernels[name] = ("unhealthy" if len(errors) > found_errors else
+                             "degraded" if len(warnings) > found_warnings else "healthy")
+        status = "unhealthy" if errors else "degraded" if warnings else "healthy"
+        return Health(status, tuple(warnings), tuple(errors), kernels)
+
+    def _input_fill(self, queues: range) -> float:
+        """The fullest input ring's fill among `queues` (the host's ingress ring and the
+        device ring of each): 1.0 means the next message put in it waits. Caller holds the
+        lock."""
+        fill = 0.0
+        for q in queues:
+            ring = self._layout.queue(q)
+            head, tail = (int(self._device.read_local(at, 4).view(np.uint32)[0])
+                          for at in (ring.head_offset, ring.tail_offset))
+            ingress = self._ingress[q]
+            fill = max(fill, ((tail - head) % (1 << 32)) / ring.capacity,
+                       ingress.used() / ingress.capacity)
+        return fill
+
+    def _watch_stalls(self) -> None:
+        """Log a handler stalled past `stall_after`, once a stall. Caller holds the lock,
+        after the counters' update."""
+        for q in self._stalls.update(self._counters.total, self._stats["busy"]):
+            kernel, instance = self._inbox.queue_name(q)
+            log.warning("%s[%d] has been inside one handler for more than %g s", kernel,
+                        instance, self._stalls.after)
+
+    def _latency_histogram(self, kernel, instance: int | None = None) -> LatencyHistogram:
+        """Every reply latency the host measured for the kernel (instance) since launch."""
+        queues = self._queues(self._kernel(kernel), instance)
+        with self._lock:
+            return self._latency.histogram(queues)
+
+    def _dead_letter_counts(self) -> dict[tuple[str | None, int, str], int]:
+        """Dead letters the host collected since launch by (kernel, instance, reason)."""
+        with self._lock:
+            if not self._closed:
+                self._pump()
+            return dict(self._inbox.dead_counts)
 
     def dead_letters(self) -> list[DeadLetter]:
         """Every message dead-lettered since launch, oldest first."""
@@ -1022,7 +1127,31 @@ class Runtime:
                 self._finish_close()
             else:
                 _keep_forever(self._device)
+        if self._exporter is not None:
+            self._exporter.close()
+        if stopped:
+            log.info("shut down %s after %.1f s: %s", self._program_name(), self._uptime(),
+                     "drained" if drain and clean else "not drained" if drain
+                     else "without draining")
+        else:
+            log.warning("%s did not stop within the timeout: a handler is still running, "
+                        "and its memory is kept while it may", self._program_name())
         return clean and stopped
+
+    def _program_name(self) -> str:
+        return f"the {self.backend} program of {', '.join(k.name for k in self._layout.kernels)}"
+
+    def serve_metrics(self, port: int, addr: str = "127.0.0.1"):
+        """Serve Prometheus metrics of this program on http://addr:port/metrics until
+        shutdown (docs/metrics.md; needs `pip install 'ringc[prometheus]'`). Returns the
+        server: its `port` (port=0 picks a free one) and `close()`."""
+        from ..prometheus import serve
+
+        server = serve(self, port, addr)
+        if self._exporter is not None:
+            self._exporter.close()
+        self._exporter = server
+        return server
 
     def _finish_close(self) -> None:
         """Once the device has stopped (under the lock): move what is left to host memory
