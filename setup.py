@@ -3,8 +3,10 @@
 Every folder under backends/ with a `target.py` is a target (docs/architecture.md) and
 ships as `ringc.backends.<name>` with its templates and headers; its `requirements.txt`,
 if any, is the extra named after it (`pip install 'ringc[opencl]'`), and
-`requirements-<extra>.txt` an alternative extra (cuda's `pycuda`). `all` is every
-target's own extra. Adding a target edits nothing here.
+`requirements-<extra>.txt` an alternative extra (cuda's `pycuda`). `prometheus` is the
+metrics exporter's (ringc/prometheus.py); `all` is every target's own extra and it. `dev`
+carries prometheus_client too, so the test suite runs the exporter's tests. Adding a
+target edits nothing here.
 
 `ringc.runtime._rings` (the host's ring loops in C, ringc/runtime/rings.py) is optional: a
 build without a C compiler or Python's headers warns and installs the pure-Python path.
@@ -23,12 +25,14 @@ def _requirements(path: Path) -> list[str]:
     return [line for line in lines if line]
 
 
-extras = {"dev": ["pytest>=8", "hypothesis>=6.100", "ruff>=0.5"]}
+PROMETHEUS = ["prometheus_client>=0.20"]     # start_http_server returns (server, thread)
+extras = {"dev": ["pytest>=8", "hypothesis>=6.100", "ruff>=0.5", *PROMETHEUS],
+          "prometheus": PROMETHEUS}
 for name in TARGETS:
     for path in sorted((ROOT / "backends" / name).glob("requirements*.txt")):
         extra = path.stem.removeprefix("requirements").removeprefix("-") or name
         extras[extra] = _requirements(path)
-extras["all"] = sorted({r for name in TARGETS for r in extras.get(name, [])})
+extras["all"] = sorted({r for name in TARGETS for r in extras.get(name, [])} | set(PROMETHEUS))
 
 setup(
     packages=["ringc", "ringc.ir", "ringc.frontend", "ringc.codegen", "ringc.runtime",

@@ -1063,7 +1063,8 @@ class Runtime:
             return self._latency.histogram(queues)
 
     def _dead_letter_counts(self) -> dict[tuple[str | None, int, str], int]:
-        """Dead letters the host collected since launch by (kernel, instance, reason)."""
+        """Dead letters the host collected since launch by (kernel, instance, reason); the
+        host output queue's are ("host", -1, reason)."""
         with self._lock:
             if not self._closed:
                 self._pump()
@@ -1093,6 +1094,14 @@ class Runtime:
         `shutdown` waits again, and its memory is never freed while it may run; once the
         launch does end, the runtime finishes closing by itself."""
         timeout = seconds(timeout)
+        try:
+            return self._shutdown(drain, timeout)
+        finally:                                # whoever finished the close, and however
+            exporter, self._exporter = self._exporter, None
+            if exporter is not None:
+                exporter.close()
+
+    def _shutdown(self, drain: bool, timeout: float | None) -> bool:
         with self._lock:
             if self._closed:
                 return True
@@ -1121,14 +1130,12 @@ class Runtime:
         except RingcError:                          # the device failed: it runs no more
             stopped = True
         with self._lock:
-            if self._closed:                        # another thread's shutdown finished
-                return clean
-            if stopped:
+            if self._closed:                        # another thread finished the close
+                stopped = True
+            elif stopped:
                 self._finish_close()
             else:
                 _keep_forever(self._device)
-        if self._exporter is not None:
-            self._exporter.close()
         if stopped:
             log.info("shut down %s after %.1f s: %s", self._program_name(), self._uptime(),
                      "drained" if drain and clean else "not drained" if drain
@@ -1147,6 +1154,9 @@ class Runtime:
         server: its `port` (port=0 picks a free one) and `close()`."""
         from ..prometheus import serve
 
+        if self._closing:
+            raise Closed("this runtime is shut down: its final numbers are in status() and "
+                         "metrics(), or in a RingcCollector of your own registry")
         server = serve(self, port, addr)
         if self._exporter is not None:
             self._exporter.close()
