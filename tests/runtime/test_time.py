@@ -125,7 +125,9 @@ def test_a_periodic_method_ticks_at_its_rate(backend):
         second = rt.checkpoint(Metronome)
     ticks = int(second["ticks"]) - int(first["ticks"])
     span = int(second["last"]) - int(first["last"])
-    assert abs(ticks - span / 5_000_000) <= 1                     # every 5 ms, within one
+    # every 5 ms, never more often; a late tick runs once, not once per period missed, so
+    # a loaded machine shows a few fewer (95 in a 99-period span seen on 2 busy cores)
+    assert 0.8 * span / 5_000_000 - 1 <= ticks <= span / 5_000_000 + 1
     assert 0.5 * 0.8 / 0.005 <= ticks <= 0.5 * 1.2 / 0.005 + 1
 
 
