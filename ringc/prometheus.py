@@ -88,6 +88,8 @@ class RingcCollector(_CollectorBase):
                 fam["utilisation"].add_metric(labels, m.input_utilisation)
                 h = rt._latency_histogram(kernel, i)
                 fam["latency"].add_metric(labels, _cumulative(h), float(h.sum))
+                timed, seconds = rt._handler_time(kernel, i)
+                fam["handler"].add_metric(labels, timed, seconds)
         dead: dict[tuple[str, str, str], int] = {}
         for (name, instance, reason), count in rt._dead_letter_counts().items():
             # not at a kernel's queue (the host output queue: kernel None or "host",
@@ -106,6 +108,7 @@ def _families() -> dict[str, Any]:
         CounterMetricFamily,
         GaugeMetricFamily,
         HistogramMetricFamily,
+        SummaryMetricFamily,
     )
     at = ["kernel", "instance"]
     return {
@@ -135,6 +138,11 @@ def _families() -> dict[str, Any]:
             "ringc_request_latency_seconds",
             "Round trip the host measured from send/request to the reply in host memory, "
             "per replying kernel instance, since launch.", labels=at, unit="seconds"),
+        "handler": SummaryMetricFamily(
+            "ringc_handler_seconds",
+            "Time inside the handler measured on the device, over the handlings it timed "
+            "(every 16th of an ordered or parallel kernel, every cooperative one).",
+            labels=at, unit="seconds"),
     }
 
 

@@ -26,7 +26,7 @@ __all__ = [
     "SERVE_PERSISTENT", "SERVE_EVENT_DRIVEN", "RETURN_WHEN_IDLE", "PARK_WHEN_IDLE", "NEVER",
     "PERSISTENT_LAUNCH", "DRAIN_LAUNCH", "ROOM_OK", "ROOM_DEVICE", "ROOM_HOST",
     "BLOCK_SPINS", "HOST_PATIENCE_NS", "MAX_LOCAL", "DRAIN_PASSES", "ROOM_PATIENCE", "MAX_PASSES",
-    "SWEEP_PASSES",
+    "SWEEP_PASSES", "TIME_EVERY",
     "MAX_ROOM_NEED", "MIN_CAPACITY", "MAX_CAPACITY", "capacity_problem", "RECORDS",
     "ProtocolError", "check", "c_defines", "c_structs", "c_asserts",
 ]
@@ -131,6 +131,8 @@ CONTROL = Record("rc_control", "RC_CTL_", (
 STATS = Record("rc_stats", "RC_STAT_", tuple(Field(name, "u32") for name in (
     "active", "processed", "dead_lettered", "sent", "received", "busy", "deferred",
     "waits_host", "dead_letters_lost", "phase", "hook_fault", "scheduled", "tick_fault",
+    "handler_ns",         # ns inside the handlings timed (TIME_EVERY-th; each at most 2^32-1)
+    "handler_timed",      # ... how many were timed
     "bell")),     # set by whoever puts a message in the queue's rings, cleared by its server
     size=LINE)
 
@@ -184,6 +186,8 @@ MAX_LOCAL = 256            # parallel messages one work-group takes per pass
 DRAIN_PASSES = 1 << 10     # passes one event-driven launch makes at most; the host relaunches
 ROOM_PATIENCE = 1 << 6     # passes a message waits for room in device rings before it is taken
 MAX_PASSES = (1 << 64) - 1  # the loop's bound: an induction variable (PoCL needs one)
+TIME_EVERY = 1 << 4        # an ordered or parallel handling is timed when its ring position
+                           # is a multiple of this (handler_ns); a cooperative one always
 SWEEP_PASSES = 1 << 6      # every this many passes (the first too) the loop looks at every
                            # queue's rings, bell or not
 MAX_ROOM_NEED = 1 << 20    # a room check asks for at most this many slots of one queue
@@ -227,7 +231,7 @@ def c_defines() -> list[tuple[str, int, int]]:
             ("RC_BLOCK_SPINS", BLOCK_SPINS, 32), ("RC_HOST_PATIENCE", HOST_PATIENCE_NS, 64),
             ("RC_MAX_LOCAL", MAX_LOCAL, 32), ("RC_DRAIN_PASSES", DRAIN_PASSES, 32),
             ("RC_ROOM_PATIENCE", ROOM_PATIENCE, 32), ("RC_MAX_PASSES", MAX_PASSES, 64),
-            ("RC_SWEEP_PASSES", SWEEP_PASSES, 32),
+            ("RC_SWEEP_PASSES", SWEEP_PASSES, 32), ("RC_TIME_EVERY", TIME_EVERY, 32),
             ("RC_MAX_ROOM_NEED", MAX_ROOM_NEED, 32), ("RC_PHASE_NEW", PHASE_NEW, 32),
             ("RC_PHASE_RUNNING", PHASE_RUNNING, 32), ("RC_PHASE_STOPPED", PHASE_STOPPED, 32)]
     names = [name for name, _, _ in out]

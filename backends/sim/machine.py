@@ -76,6 +76,7 @@ from ringc.protocol import (
     SLOT,
     STATS,
     SWEEP_PASSES,
+    TIME_EVERY,
     check,
 )
 
@@ -92,10 +93,11 @@ _STOP, _RUNNING, _NEXT_CORRELATION, _DEAD_OVERFLOW, _STOPPING, _PARKING = (
         "stop", "running", "next_correlation", "dead_letter_overflow", "stopping", "parking"))
 _PARK_AFTER = CONTROL.offset("park_after") >> 3          # a u64 index
 (_ACTIVE, _PROCESSED, _DEAD, _SENT, _RECEIVED, _BUSY, _DEFERRED, _WAITS_HOST, _LOST,
- _PHASE, _HOOK_FAULT, _SCHEDULED, _TICK_FAULT, _BELL) = (STATS.word(n) for n in (
-    "active", "processed", "dead_lettered", "sent", "received", "busy", "deferred",
-    "waits_host", "dead_letters_lost", "phase", "hook_fault", "scheduled", "tick_fault",
-    "bell"))
+ _PHASE, _HOOK_FAULT, _SCHEDULED, _TICK_FAULT, _HANDLER_NS, _HANDLER_TIMED, _BELL) = (
+    STATS.word(n) for n in (
+        "active", "processed", "dead_lettered", "sent", "received", "busy", "deferred",
+        "waits_host", "dead_letters_lost", "phase", "hook_fault", "scheduled", "tick_fault",
+        "handler_ns", "handler_timed", "bell"))
 _STATS_WORDS = STATS.size >> 2
 _SEQ, _TYPE_ID, _SOURCE, _FLAGS = (SLOT.word(n) for n in ("seq", "type_id", "source", "flags"))
 _CORRELATION, _TIMESTAMP = SLOT.offset("correlation"), SLOT.offset("timestamp")
@@ -617,14 +619,20 @@ class SimMachine:
         if ordered:
             self._release(ring, pos, ordered=True)
         if k.concurrency == "cooperative":
+            t0 = self.now()
             self._cooperate(k, q, ctx, handler, message, type_id)
+            self._timed(q, t0)
             return
+        t0 = self.now() if pos % TIME_EVERY == 0 else None
         try:
             reply = handler(self.states[q], message, q - k.queue_base, ctx)
         except Fault as fault:
             self._dead(ctx, q, fault.reason, 0, source, ctx.correlation, type_id,
                        message.view(np.uint8))
             return
+        finally:
+            if t0 is not None:
+                self._timed(q, t0)
         if reply is not None:
             self.put(ctx, source, ctx.correlation, *reply)
         self._add(self._line(q) + _PROCESSED, 1)
@@ -649,6 +657,12 @@ class SimMachine:
                        message.view(np.uint8))
             return
         self._add(self._line(q) + _PROCESSED, 1)
+
+    def _timed(self, q: int, t0: int) -> None:
+        """rc_timed: a handling's ns since `t0` (at most 2^32-1), and one more timed."""
+        line = self._line(q)
+        self._add(line + _HANDLER_NS, min(max(self.now() - t0, 0), _M32))
+        self._add(line + _HANDLER_TIMED, 1)
 
     def _release(self, ring: _Ring, pos: int, ordered: bool) -> None:
         if ordered:

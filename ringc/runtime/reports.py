@@ -17,7 +17,8 @@ from ..protocol import STATS
 __all__ = ["Status", "Metrics", "Health", "DeadLetter", "Counters", "LatencyBook",
            "LatencyHistogram", "StallWatch"]
 
-COUNTED = ("processed", "dead_lettered", "sent", "received", "dead_letters_lost")
+COUNTED = ("processed", "dead_lettered", "sent", "received", "dead_letters_lost",
+           "handler_ns", "handler_timed")
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,9 @@ class Metrics:
     a histogram: `latency_mean` and `latency_max` are exact, `latency_p50` and
     `latency_p99` are within 19 % (a bucket's width); all None before the first reply.
     `input_utilisation` is the fullest input ring's fill: 1.0 means the next message
-    put in that ring waits."""
+    put in that ring waits. `handler_time_mean` is measured on the device, over every
+    16th handling (every cooperative one), by the device's own clock (docs/runtime.md,
+    "Time": on a heartbeat clock its resolution is the heartbeat's); None before one."""
     kernel: str
     throughput: float               # messages processed per second since launch
     throughput_recent: float        # ... in the last second
@@ -56,6 +59,7 @@ class Metrics:
     latency_p50: float | None
     latency_p99: float | None
     latency_max: float | None
+    handler_time_mean: float | None  # seconds
     input_utilisation: float        # 0..1
     output_utilisation: float       # the host output queue's fill (0..1), program-wide
     dead_letters: int

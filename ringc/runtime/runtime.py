@@ -994,11 +994,14 @@ class Runtime:
             latency = self._latency.histogram(queues)
             recent = self._counters.recent_rate(queues)
             fill = self._input_fill(queues)
+            timed, handler_s = self._timed_handlings(queues)
         return Metrics(kernel=k.name, throughput=s.processed / max(s.uptime, 1e-9),
                        throughput_recent=recent,
                        latency_mean=latency.sum / latency.count if latency.count else None,
                        latency_p50=latency.quantile(0.5), latency_p99=latency.quantile(0.99),
-                       latency_max=latency.max, input_utilisation=fill,
+                       latency_max=latency.max,
+                       handler_time_mean=handler_s / timed if timed else None,
+                       input_utilisation=fill,
                        output_utilisation=self._inbox.output_fill(),
                        dead_letters=s.dead_lettered, processed=s.processed)
 
@@ -1055,6 +1058,20 @@ class Runtime:
             kernel, instance = self._inbox.queue_name(q)
             log.warning("%s[%d] has been inside one handler for more than %g s", kernel,
                         instance, self._stalls.after)
+
+    def _timed_handlings(self, queues: range) -> tuple[int, float]:
+        """(handlings the device timed, their seconds) of `queues` since launch. Caller
+        holds the lock, after the counters' update."""
+        return (self._counters.sum("handler_timed", queues),
+                self._counters.sum("handler_ns", queues) / 1e9)
+
+    def _handler_time(self, kernel, instance: int | None = None) -> tuple[int, float]:
+        """(handlings timed on the device, their seconds) of the kernel (instance)."""
+        queues = self._queues(self._kernel(kernel), instance)
+        with self._lock:
+            if not self._closed:
+                self._counters.update()
+            return self._timed_handlings(queues)
 
     def _latency_histogram(self, kernel, instance: int | None = None) -> LatencyHistogram:
         """Every reply latency the host measured for the kernel (instance) since launch."""

@@ -30,6 +30,7 @@ FAMILIES = {                         # family name (as the parser names it) -> t
     "ringc_queue_pending": "gauge",
     "ringc_queue_utilisation": "gauge",
     "ringc_request_latency_seconds": "histogram",
+    "ringc_handler_seconds": "summary",
 }
 REQUESTS = 5
 FAULTY = [Job(sender=0, seq=-1, divisor=1, index=0),       # rc.fail("negative")
@@ -145,7 +146,17 @@ def test_collector_in_a_registry_of_ones_own():
             registry.register(rp.RingcCollector(rt))          # names are checked, no scrape
         text = prometheus_client.generate_latest(registry).decode()
         _check_against_runtime(rt, *_samples(text))
-        assert "ringc_handler_seconds" not in text            # not measured: not exported
+        for i in range(2):                                     # measured on the device
+            count, seconds = rt._handler_time(Worker, i)
+            assert get_handler(text, "Worker", i) == (count, pytest.approx(seconds))
+
+
+def get_handler(text: str, kernel: str, instance: int) -> tuple[float, float]:
+    """(count, sum) of ringc_handler_seconds for one instance, from an exposition."""
+    found = {name: s.value for family in text_string_to_metric_families(text)
+             for s in family.samples for name in [s.name]
+             if s.labels == {"kernel": kernel, "instance": str(instance)}}
+    return found["ringc_handler_seconds_count"], found["ringc_handler_seconds_sum"]
 
 
 def test_latency_buckets_keep_each_doubling_exactly():
@@ -172,6 +183,9 @@ class _FakeRuntime:
 
     def _latency_histogram(self, kernel, instance=None):
         return LatencyHistogram((0.001, 0.002), (0, 0, 0), 0.0, 0, None)
+
+    def _handler_time(self, kernel, instance=None):
+        return 3, 0.5
 
     def _dead_letter_counts(self):
         return {(None, -1, "queue_full"): 2, ("host", -1, "queue_full"): 1,
