@@ -7,11 +7,19 @@ launches), and `ringc.runtime.Runtime` (the host's side).
 A new process launching a program it launched before reads the emitted source from the
 cache directory (`ringc.codegen.generate_cached`, keyed by the program's IR) instead of
 rendering it; the backend keeps its own build cache.
+
+Logging (logger "ringc.launch", docs/logging.md): one info record per launch once the
+program runs (its kernels, the backend, the device, the seconds the compile, build and
+load took, and whether the source and the build came from a cache), one warning per
+launch refused with `BackendUnavailable`. Importing this module applies `RINGC_LOG`
+(`ringc.log.configure_from_env`).
 """
 
 from __future__ import annotations
 
 import atexit
+import logging
+import time
 from pathlib import Path
 
 from . import codegen
@@ -22,18 +30,28 @@ from .compiler import to_program
 from .errors import BackendUnavailable, CompileError
 from .frontend import build_program_with_classes
 from .frontend.files import import_file, kernels_in
+from .log import configure_from_env
 from .protocol import capacity_problem
 from .runtime import Runtime
 from .runtime.clock import anchor as clock_anchor
+from .runtime.reports import positive_seconds
 from .runtime.runtime import stop_all
 from .targets import run_targets, target
 
 __all__ = ["launch", "device_facts"]
 
 _COMMON_OPTIONS = {"output_capacity": 4096, "dead_letter_capacity": 1024,
-                   "host_buffer": 1 << 22, "debug": False, "park_after": 0.01}
+                   "host_buffer": 1 << 22, "debug": False, "park_after": 0.01,
+                   "stall_after": 5.0}
+
+log = logging.getLogger("ringc.launch")
 
 atexit.register(stop_all)
+configure_from_env()
+
+# how a loader got the program it runs (its `build_origin`), as the launch record says it
+_BUILD = {"cached": "build from the cache", "compiled": "built from the source",
+          "reused": "build reused from an earlier launch"}
 
 
 def launch(kernels, backend: str = "opencl", device=None, **options) -> Runtime:
@@ -48,16 +66,26 @@ def launch(kernels, backend: str = "opencl", device=None, **options) -> Runtime:
     `dead_letter_capacity` (slots, powers of two), `host_buffer` (messages the host keeps
     from the output queue before the device sees backpressure), `debug`, `park_after`
     (seconds a program with nothing to do keeps polling before it parks; None: never
-    parks), and the backend's own: `groups` (persistent work-groups, thread blocks on
-    CUDA; by default as many as the device runs at once, the simulator's 1); OpenCL
-    `memory` ('auto', 'svm' or 'host_ptr'); CUDA `driver` ('cuda-python', the default, or
-    'pycuda', which cannot launch cooperatively)."""
-    record, settings = _backend(backend, options)
-    # a device on the time-stamp counter needs a 50 ms window before its first launch
-    # (ringc/runtime/clock.py): opened here, it spans the compile and the build, where a
-    # window opened by the loader would make a warm launch wait for it
-    clock_anchor()
-    prepared = record.resolve(record.prepare)(device, settings) if record.prepare else None
+    parks), `stall_after` (seconds inside one handling before `rt.health()` calls an
+    instance stalled), and the backend's own: `groups` (persistent work-groups, thread
+    blocks on CUDA; by default as many as the device runs at once, the simulator's 1);
+    OpenCL `memory` ('auto', 'svm' or 'host_ptr'); CUDA `driver` ('cuda-python', the
+    default, or 'pycuda', which cannot launch cooperatively). Logs one info record on
+    "ringc.launch" once the program runs, one warning when the launch is refused
+    (docs/logging.md)."""
+    start = time.perf_counter()
+    try:
+        record, settings = _backend(backend, options)
+        # a device on the time-stamp counter needs a 50 ms window before its first launch
+        # (ringc/runtime/clock.py): opened here, it spans the compile and the build, where a
+        # window opened by the loader would make a warm launch wait for it
+        clock_anchor()
+        prepared = (record.resolve(record.prepare)(device, settings) if record.prepare
+                    else None)
+    except BackendUnavailable as exc:
+        _refused(_named(kernels), backend, exc)
+        raise
+    generated = None
     try:
         program, messages, kernel_classes = _program(kernels)
         capacities = dict(output_capacity=settings["output_capacity"],
@@ -73,12 +101,55 @@ def launch(kernels, backend: str = "opencl", device=None, **options) -> Runtime:
         raise exc.with_traceback(None) from None
     request = LoadRequest(program, layout, reasons, source, layout.new_arena(), device,
                           settings, prepared)
+    names = ", ".join(k.name for k in program.kernels) or "no kernels"
     try:
         dev = record.resolve(record.load)(request)
     except BackendUnavailable as exc:        # the device cannot run it: say why, not where
+        _refused(names, backend, exc)
         raise exc.with_traceback(None) from None
-    return Runtime(program, layout, reasons, messages, kernel_classes, dev, backend,
-                   host_buffer=settings["host_buffer"], park_after=settings["park_after"])
+    seconds = time.perf_counter() - start
+    try:
+        rt = Runtime(program, layout, reasons, messages, kernel_classes, dev, backend,
+                     host_buffer=settings["host_buffer"], park_after=settings["park_after"],
+                     stall_after=settings["stall_after"])
+    except BackendUnavailable as exc:        # e.g. PoCL's worker threads are all taken
+        _refused(names, backend, exc)
+        raise
+    if log.isEnabledFor(logging.INFO):
+        log.info("launched %s on %s, %s; compile, build and load took %.3f s (%s)", names,
+                 backend, _device_text(dev), seconds, _origin(generated, dev))
+    return rt
+
+
+def _refused(kernels: str, backend: str, exc: BackendUnavailable) -> None:
+    log.warning("a launch of %s on %s was refused: %s", kernels, backend, exc)
+
+
+def _named(kernels) -> str:
+    """The kernels `rc.launch` was given, for a record written before they are compiled."""
+    if isinstance(kernels, (str, Path)):
+        return str(kernels)
+    given = kernels if isinstance(kernels, (list, tuple)) else [kernels]
+    return ", ".join(getattr(k, "__name__", repr(k)) for k in given) or "no kernels"
+
+
+def _device_text(dev) -> str:
+    """The device's name (its facts) and description (the loader's)."""
+    name = dev.facts.name
+    description = getattr(dev, "description", "")
+    if not description or description == name:
+        return f"device {name}"
+    return f"device {description}" if description.startswith(name) else \
+        f"device {name}: {description}"
+
+
+def _origin(generated, dev) -> str:
+    """Where the source and the build came from, as far as they are known."""
+    if generated is None:
+        return "nothing built: the backend runs the IR"
+    source = "source from the cache" if generated.from_cache else "source generated"
+    build = _BUILD.get(getattr(dev, "build_origin", None), "build origin not known")
+    return f"{source}, {build}"
 
 
 def device_facts(backend: str = "opencl", device=None, **options) -> DeviceFacts:
@@ -130,6 +201,7 @@ def _check_common(settings: dict) -> None:
         if not 0 < park < 1e9:
             raise ValueError(f"rc.launch option park_after must be more than 0 seconds "
                              f"(None: never park), not {park}")
+    positive_seconds("stall_after", settings["stall_after"])
 
 
 def _program(kernels):

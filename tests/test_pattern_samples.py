@@ -236,6 +236,31 @@ def test_threadgroup_filter_runs_the_emitted_metal(capsys):
                               capsys.readouterr().out)
 
 
+def expect_graceful_shutdown(result, out):
+    n = result["processed"][0]
+    assert result == {"refused": True, "drained": True, "processed": (n, n), "left": 0,
+                      "exact": True}
+    assert "a new send is refused (the input of Parse is closed (close_input)" in out
+    assert "every reading sent before the close is in it: yes" in out
+
+
+def expect_health_monitoring(result, out):
+    assert result == {"serving": "healthy", "deactivated": "degraded", "drained": "healthy",
+                      "stalled": "unhealthy", "recovered": "healthy"}
+    assert "- Worker's input is 97% full" in out
+    assert "- Worker is inactive with 62 message(s) waiting" in out
+    assert "- Worker[0] has been inside one handler for more than 0.25 s" in out
+    assert "jobs/s with 62 waiting (under 1,000)" in out
+
+
+def expect_metrics_collection(result, out):
+    burst = result["burst"]
+    assert result["scrapes"] == [{"processed": {"Scorer": burst * n, "Record": burst * n},
+                                  "requests": burst * n, "agree": True} for n in (1, 2, 3)]
+    assert f"after burst 3: processed Scorer {3 * burst:,}, Record {3 * burst:,}; " \
+           f"{3 * burst:,} request latencies in the histogram; equal to rt.status(): yes" in out
+
+
 def expect_simd_vectorization(result, out):
     # (vector steps, outputs equal to numpy's, outputs the guide's loop would leave unwritten)
     assert result == {0: (0, True, 0), 5: (0, True, 0), 8: (1, True, 8), 24: (3, True, 8),

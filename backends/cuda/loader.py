@@ -1,9 +1,10 @@
 """Run an emitted CUDA program on an NVIDIA GPU: pick a GPU, compile, map memory, launch.
 
 Compile: NVRTC in-process (nvcc where NVRTC is missing) to a cubin for the GPU's own
-architecture, cached on disk by `toolchain.compile_cubin`; never PTX, which a driver older
-than the compiler cannot load. An architecture NVRTC cannot build for, or a driver older
-than NVRTC's CUDA, is refused before compiling with one sentence naming the remedy.
+architecture, cached on disk by `toolchain.compile_cubin` (logged at debug on
+"ringc.cuda"); never PTX, which a driver older than the compiler cannot load. An
+architecture NVRTC cannot build for, or a driver older than NVRTC's CUDA, is refused
+before compiling with one sentence naming the remedy.
 
 Memory: the host-facing part of the layout ([0, local_offset): control block, stats,
 ingress rings, host output and dead-letter queues) lives in pinned host memory mapped
@@ -47,7 +48,7 @@ from ..record import LoadRequest
 from ..toolchain import BuildFailed, ToolchainUnavailable
 from . import driver
 from .driver import Gpu, gpus, open_driver
-from .toolchain import compile_cubin, nvrtc_support
+from .toolchain import compile_cubin_with_origin, nvrtc_support
 
 __all__ = ["CudaDevice", "facts", "find_gpu", "prepare", "load"]
 
@@ -124,13 +125,14 @@ class CudaDevice:
         self.layout = layout
         check_gpu(gpu, any(k.mode == "persistent" for k in layout.kernels))
         try:
-            cubin = compile_cubin(source, gpu.arch, fast_math=fast_math)
+            cubin, cached = compile_cubin_with_origin(source, gpu.arch, fast_math=fast_math)
         except ToolchainUnavailable as exc:
             raise BackendUnavailable(f"no CUDA compiler here: {exc}") from None
         except BuildFailed as exc:
             raise RingcError(f"the CUDA compiler rejected the generated program for "
                              f"{gpu.arch} (a ringc bug; please report it):\n"
                              f"{exc.result.log}") from None
+        self.build_origin = "cached" if cached else "compiled"   # for the launch's log record
         self._program = ", ".join(k.name for k in layout.kernels)
         self._hold()
         self.driver = None

@@ -14,7 +14,8 @@ zero, approximate division and sqrt). NVRTC and nvcc accept the same spellings.
 
 `compile_cubin` is what the loader uses: it caches cubins on disk (see
 `ringc.backends.toolchain.cache_dir`) keyed by the source, architecture, options and the
-compiler's exact version.
+compiler's exact version. Each cubin it returns logs one debug record (logger
+"ringc.cuda"): from the cache, or compiled (tool, architecture, seconds).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import logging
 import os
 import re
 import shutil
@@ -39,6 +41,7 @@ CHECK_ARCHS: tuple[str, ...] = ("sm_80", "sm_90")
 _STRICT_MATH = ("--fmad=false", "--ftz=false", "--prec-div=true", "--prec-sqrt=true")
 _ARCH = re.compile(r"(sm|compute)_\d+[af]?")
 _DEFAULT_CUDA_HOME = "/usr/local/cuda"
+log = logging.getLogger("ringc.cuda")
 
 
 def options(arch: str, fast_math: bool = False) -> tuple[str, ...]:
@@ -98,6 +101,13 @@ def compile_cubin(source: str, arch: str, *, fast_math: bool = False,
     SHA-256 followed by the cubin: one that does not match (truncated, overwritten) is
     deleted and rebuilt. A cache that cannot be written (read-only home) only costs the
     cache."""
+    return compile_cubin_with_origin(source, arch, fast_math=fast_math, tool=tool)[0]
+
+
+def compile_cubin_with_origin(source: str, arch: str, *, fast_math: bool = False,
+                              tool: str = "auto") -> tuple[bytes, bool]:
+    """`compile_cubin`, and whether the cubin came from the disk cache (True) or was
+    compiled now (False)."""
     tool = _resolve(tool)
     identity = _nvrtc_identity() if tool == "nvrtc" else _nvcc()[2]
     key = hashlib.sha256("\0".join([identity, *options(arch, fast_math), source])
@@ -105,10 +115,14 @@ def compile_cubin(source: str, arch: str, *, fast_math: bool = False,
     path = cache_dir("cuda") / f"{key}.cubin"
     cached = _read_entry(path)
     if cached is not None:
-        return cached
+        log.debug("read the %s cubin for %s from the cache (%s)", tool, arch, path)
+        return cached, True
     result, cubin = _compile(source, arch, fast_math, tool)
     if not result.ok:
         raise BuildFailed(result)
+    log.debug("compiled the cubin with %s in %.3f s (cache entry %s)%s", result.tool,
+              result.seconds, path, f"; the compiler said:\n{result.log.strip()[:2000]}"
+              if result.log.strip() else "")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
@@ -117,7 +131,7 @@ def compile_cubin(source: str, arch: str, *, fast_math: bool = False,
         os.replace(tmp, path)        # atomic: readers never see half a cubin
     except OSError:
         pass
-    return cubin
+    return cubin, False
 
 
 _ELF = b"\x7fELF"

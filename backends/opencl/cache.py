@@ -10,7 +10,7 @@ So ringc points PoCL at a directory of its own, `cache_dir("opencl") / "pocl"` (
 there: the size, modification time and SHA-256 of every file PoCL wrote, recorded once a
 program built from them has started. `configure()`, run once per process before PoCL
 starts, deletes each program directory holding a file whose content no longer matches, so
-PoCL rebuilds it, and logs one line (logger "ringc") saying so.
+PoCL rebuilds it, and logs one warning (logger "ringc.opencl") saying so.
 
 What is not damage, and costs no warning: a recorded file that is gone (PoCL rebuilds what
 it misses), a file rewritten with the same content (another process built the same program
@@ -36,7 +36,8 @@ device's name, vendor, driver and platform version: an upgraded OpenCL gets new 
 damaged entry, or a binary the implementation refuses, is built from the source again and
 replaced; a directory that cannot be written only costs the saving. Limits: entries are
 never deleted (a binary is about the size of its program's PoCL cache entry, ~150 KB for
-the pipeline sample).
+the pipeline sample). Each build logs one debug record (logger "ringc.opencl"): from the
+binary or from the source, and how long it took.
 """
 
 from __future__ import annotations
@@ -49,15 +50,16 @@ import logging
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path, PurePath
 from stat import S_ISREG
 
 from ..toolchain import cache_dir, read_entry, write_entry
 
-__all__ = ["configure", "record", "build"]
+__all__ = ["configure", "record", "build", "build_with_origin"]
 
-log = logging.getLogger("ringc")
+log = logging.getLogger("ringc.opencl")
 
 _MANIFEST = "ringc-manifest.json"
 _VOLATILE = {"last_accessed"}          # PoCL rewrites it on every use
@@ -78,12 +80,13 @@ def configure() -> Path | None:
         with tempfile.NamedTemporaryFile(dir=root):
             pass
     except OSError as exc:
-        log.warning("ringc: the OpenCL build cache %s cannot be written (%s); building "
+        log.warning("the OpenCL build cache %s cannot be written (%s); building "
                     "without a cache", root, exc.strerror or exc)
         os.environ["POCL_KERNEL_CACHE"] = "0"
         return None
     os.environ["POCL_CACHE_DIR"] = str(root)
     _repair(root)
+    log.debug("PoCL's kernel cache: %s", root)
     return root
 
 
@@ -113,8 +116,17 @@ def build(context, device, source: str, options: tuple[str, ...]):
     from the binary an earlier build stored when there is one (see the module doc), else
     from the source, its binary then stored. Raises what pyopencl's build raises
     (`pyopencl.Error`) when the source does not build; the caller handles its warnings."""
+    return build_with_origin(context, device, source, options)[0]
+
+
+def build_with_origin(context, device, source: str,
+                      options: tuple[str, ...]) -> tuple[object, bool]:
+    """`build`, and whether the program came from a stored binary (True) or from the
+    source (False: PoCL may still have found it in its own kernel cache, which is not
+    known here)."""
     import pyopencl as cl
 
+    start = time.perf_counter()
     key = hashlib.sha256("\0".join((
         "ringc-binary-1", device.name, device.vendor, device.driver_version,
         device.platform.version, *options, source)).encode()).hexdigest()
@@ -122,14 +134,22 @@ def build(context, device, source: str, options: tuple[str, ...]):
     binary = read_entry(path)
     if binary:
         try:
-            return cl.Program(context, [device], [binary]).build(options=list(options),
-                                                                  cache_dir=False)
-        except cl.Error:
-            pass                             # refused: built from the source below
+            program = cl.Program(context, [device], [binary]).build(options=list(options),
+                                                                     cache_dir=False)
+        except cl.Error as exc:              # refused: built from the source below
+            log.debug("%s refused the cached binary %s (%s); building from the source",
+                      device.name.strip(), path, (str(exc).strip() or "no reason given")
+                      .splitlines()[0])
+        else:
+            log.debug("built the OpenCL program for %s from its cached binary in %.3f s "
+                      "(%s)", device.name.strip(), time.perf_counter() - start, path)
+            return program, True
     program = cl.Program(context, source).build(options=list(options), cache_dir=False)
+    log.debug("built the OpenCL program for %s from the source in %.3f s (cache entry %s)",
+              device.name.strip(), time.perf_counter() - start, path)
     with contextlib.suppress(cl.Error, ValueError):
         write_entry(path, program.binaries[program.devices.index(device)])
-    return program
+    return program, False
 
 
 def _repair(root: Path) -> None:
@@ -174,10 +194,10 @@ def _repair(root: Path) -> None:
     if kept != manifest:
         _write(root, kept)
     if damaged:
-        log.warning("ringc: removed %d damaged program(s) from the OpenCL build cache %s; "
+        log.warning("removed %d damaged program(s) from the OpenCL build cache %s; "
                     "PoCL rebuilds them", len(damaged), root)
     if outside:
-        log.warning("ringc: dropped %d manifest entry(ies) of the OpenCL build cache %s "
+        log.warning("dropped %d manifest entry(ies) of the OpenCL build cache %s "
                     "that name no file inside it", outside, root)
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import threading
-import warnings
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -33,7 +33,14 @@ from ringc.runtime.clock import tsc_reader
 from ..devices import DeviceFacts, choose_device, default_groups
 from ..record import LoadRequest
 from . import cache, stack
-from .toolchain import build_options, devices, opencl, require_linker, unusable_compiler
+from .toolchain import (
+    build_options,
+    devices,
+    logged_build,
+    opencl,
+    require_linker,
+    unusable_compiler,
+)
 
 __all__ = ["OpenCLDevice", "facts", "find_device", "load"]
 
@@ -41,6 +48,7 @@ PAGE = 4096
 _workers_lock = threading.Lock()
 _workers_taken: dict[int, int] = {}       # CPU device -> work-groups of running launches
 MAX_PARALLEL_WIDTH = {"cpu": 16, "gpu": 128}
+_claims_lock = threading.Lock()
 
 
 def load(request: LoadRequest) -> OpenCLDevice:
@@ -80,21 +88,36 @@ def _context(device):
     return opencl().Context([device])
 
 
+@dataclass(eq=False)
+class _Build:
+    """A built program, whether it came from ringc's binary cache, and whether a device
+    of this process took it already (`OpenCLDevice.build_origin`)."""
+    program: object
+    from_cache: bool
+    taken: bool = False
+
+
 @functools.lru_cache(maxsize=32)
-def _built(device, source_hash: str, source: str, options: tuple[str, ...]):
+def _built(device, source_hash: str, source: str, options: tuple[str, ...]) -> _Build:
     """The built program: built once per process, and from the binary an earlier process
-    stored where there is one (cache.build; PoCL also keeps its own kernel cache)."""
+    stored where there is one (cache.build; PoCL also keeps its own kernel cache). What
+    the compiler says about a build that succeeds is logged (`toolchain.logged_build`)."""
     cl = opencl()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", cl.CompilerWarning)
-        try:
-            return cache.build(_context(device), device, source, options)
-        except cl.Error as exc:
-            why = unusable_compiler(str(exc), device)
-            if why:
-                raise BackendUnavailable(why) from None
-            raise RingcError(f"the OpenCL compiler rejected the generated program "
-                             f"(a ringc bug; please report it): {exc}") from None
+    from_cache = []
+
+    def build():
+        program, cached = cache.build_with_origin(_context(device), device, source, options)
+        from_cache.append(cached)
+        return program
+
+    try:
+        return _Build(logged_build(build, device), from_cache[0])
+    except cl.Error as exc:
+        why = unusable_compiler(str(exc), device)
+        if why:
+            raise BackendUnavailable(why) from None
+        raise RingcError(f"the OpenCL compiler rejected the generated program "
+                         f"(a ringc bug; please report it): {exc}") from None
 
 
 def _aligned(size: int) -> np.ndarray:
@@ -124,8 +147,16 @@ class OpenCLDevice:
             clock_anchor()
         options = build_options(fast_math) + (("-DRC_TSC_CLOCK",) if self.clock == "tsc"
                                               else ())
-        self.program = _built(self.cl_device, hashlib.sha256(source.encode()).hexdigest(),
-                              source, options)
+        built = _built(self.cl_device, hashlib.sha256(source.encode()).hexdigest(),
+                       source, options)
+        with _claims_lock:
+            # how the program was built, for the launch's log record: "cached" (ringc's
+            # binary cache), "compiled" (from the source; PoCL may have found it in its own
+            # kernel cache) or "reused" (built by an earlier launch of this process)
+            self.build_origin = "reused" if built.taken else "cached" if built.from_cache \
+                else "compiled"
+            built.taken = True
+        self.program = built.program
         self.kernel = cl.Kernel(self.program, "rc_main")
         self.queue = cl.CommandQueue(self.context)
         self.memory_kind = self._memory_kind(memory, is_cpu)

@@ -13,17 +13,22 @@ drivers). ``-cl-fp32-correctly-rounded-divide-sqrt`` makes float division and sq
 numpy. ``-cl-fast-relaxed-math`` replaces it only when `fast_math` is asked for.
 Contraction of ``a*b + c`` into fma is switched off by the source itself
 (``#pragma OPENCL FP_CONTRACT OFF``), not by an option.
+
+What the compiler says about a build that succeeds (pyopencl raises it as a
+`CompilerWarning`) never reaches the warnings filter: `logged_build` logs it on
+"ringc.opencl" (docs/logging.md).
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 import re
 import shutil
 import time
 import warnings
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from ..toolchain import CheckResult, ToolchainUnavailable
 from . import cache
@@ -39,6 +44,11 @@ if TYPE_CHECKING:
 _POCL = "Portable Computing Language"
 # PoCL names the source it builds after a temporary file in its cache; say `program.cl`.
 _POCL_TEMPFILE = re.compile(r"\S*/tempfile_\w+\.cl\b")
+
+log = logging.getLogger("ringc.opencl")
+#: The most characters of a compiler's log one record holds (the rest is counted).
+LOG_LIMIT = 2000
+_Built = TypeVar("_Built")
 
 
 def build_options(fast_math: bool = False) -> tuple[str, ...]:
@@ -72,14 +82,13 @@ def check(source: str, *, fast_math: bool = False) -> CheckResult:
     program = cl.Program(context, source)
     start = time.perf_counter()
     ok, failure = True, ""
-    with warnings.catch_warnings():      # the log is returned, not warned about
-        warnings.simplefilter("ignore", cl.CompilerWarning)
-        try:
-            program.build(options=list(build_options(fast_math)), devices=[device],
-                          cache_dir=False)
-        except cl.Error as exc:
-            ok = False
-            failure = str(exc)
+    try:                                 # the log is returned: logged at debug only
+        logged_build(lambda: program.build(options=list(build_options(fast_math)),
+                                           devices=[device], cache_dir=False),
+                     device, level=logging.DEBUG)
+    except cl.Error as exc:
+        ok = False
+        failure = str(exc)
     seconds = time.perf_counter() - start
     try:
         log = program.get_build_info(device, cl.program_build_info.LOG)
@@ -91,6 +100,41 @@ def check(source: str, *, fast_math: bool = False) -> CheckResult:
     if why:
         raise ToolchainUnavailable(why)
     return CheckResult("opencl", tool, ok, _POCL_TEMPFILE.sub("program.cl", log), seconds)
+
+
+def logged_build(build: Callable[[], _Built], device, *,
+                 level: int = logging.WARNING) -> _Built:
+    """Run `build` (a pyopencl build for `device` returning the program) with pyopencl's
+    `CompilerWarning`s caught: they never reach the warnings filter. When the build
+    succeeds and the compiler said something, its build log for `device` (where that
+    cannot be read, the warnings' text) is logged once, at `level`, on "ringc.opencl",
+    trimmed to `LOG_LIMIT` characters. Other warnings raised during the build are
+    issued again as they came. A failed build logs nothing: pyopencl's exception holds
+    its log. Limits: like `warnings.catch_warnings`, not thread-safe (a warning another
+    thread raises meanwhile is caught here, and issued again)."""
+    cl = opencl()
+    caught: list[warnings.WarningMessage] = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", cl.CompilerWarning)
+            program = build()
+    finally:
+        for w in caught:
+            if not issubclass(w.category, cl.CompilerWarning):
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno,
+                                       source=w.source)
+    said = [str(w.message) for w in caught if issubclass(w.category, cl.CompilerWarning)]
+    if said:
+        try:
+            text = program.get_build_info(device, cl.program_build_info.LOG).strip()
+        except (cl.Error, AttributeError):
+            text = ""
+        text = _POCL_TEMPFILE.sub("program.cl", text or "\n".join(said))
+        more = len(text) - LOG_LIMIT
+        log.log(level, "the OpenCL compiler's log of a build for %s that succeeded:\n%s%s",
+                device.name.strip(), text[:LOG_LIMIT],
+                f"\n... ({more} more characters)" if more > 0 else "")
+    return program
 
 
 def unusable_compiler(log: str, device) -> str | None:

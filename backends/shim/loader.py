@@ -3,7 +3,9 @@
 Build: the target's emitted source, compiled as C++17 by g++ (clang++ where g++ is absent)
 after the target's `exec_shim.h` (its builtins, with bodies) and `backends/shim/
 exec_runtime.h` (groups as host threads, lanes as fibers), into a shared library, cached
-on disk by a hash of the source, the flags, the headers and the compiler's version.
+on disk by a hash of the source, the flags, the headers and the compiler's version. Each
+build logs one debug record (logger "ringc.shim"): from the cache, or compiled and how long
+it took.
 
 Run: the whole layout in one page-aligned numpy buffer ([0, local_offset) is `arena`, the
 rest the device-local part, as OpenCL's host_ptr path keeps it); a launch is a Python
@@ -25,6 +27,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import hashlib
+import logging
 import os
 import re
 import shutil
@@ -45,7 +48,7 @@ from ..record import LoadRequest
 from ..toolchain import ToolchainUnavailable, cache_dir, read_entry, write_entry
 
 __all__ = ["ShimDevice", "ShimBuildError", "ShimMissingBuiltin", "load", "build",
-           "compiler", "facts_of", "FLAGS", "PARALLEL_WIDTH"]
+           "build_with_origin", "compiler", "facts_of", "FLAGS", "PARALLEL_WIDTH"]
 
 PAGE = 4096
 PARALLEL_WIDTH = 32                  # lanes per group of a program with a parallel kernel
@@ -61,6 +64,7 @@ _STATUS = {1: "a host thread for a group could not be started",
            2: "a lane's stack could not be mapped",
            3: "lanes of one group left rc_main at different barriers"}
 _SHIM = Path(__file__).resolve().parent
+log = logging.getLogger("ringc.shim")
 
 
 class ShimMissingBuiltin(ShimBuildError):
@@ -101,6 +105,12 @@ def build(source: str, target: str) -> Path:
     `$RINGC_SHIM_FLAGS` adds compiler flags (e.g. `-fsanitize=undefined`; part of the key).
     ShimMissingBuiltin or ShimBuildError when the compiler rejects it;
     ToolchainUnavailable when there is no compiler."""
+    return build_with_origin(source, target)[0]
+
+
+def build_with_origin(source: str, target: str) -> tuple[Path, bool]:
+    """`build`, and whether the library came from the cache (True) or was compiled now
+    (False)."""
     path, version = compiler()
     shim, common = headers(target)
     flags = FLAGS + tuple(os.environ.get("RINGC_SHIM_FLAGS", "").split())
@@ -112,7 +122,9 @@ def build(source: str, target: str) -> Path:
     folder = cache_dir(f"{target}-shim")
     library, check = folder / f"{key}.so", folder / f"{key}.sha256"
     if _intact(library, check):
-        return library
+        log.debug("read the %s shim's library from the cache (%s)", target, library)
+        return library, True
+    start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="ringc-shim-") as work:
         program = Path(work) / f"program{EXTENSION[target]}"
         program.write_text(source)
@@ -122,6 +134,10 @@ def build(source: str, target: str) -> Path:
                              env={**os.environ, "LC_ALL": "C"})
         if run.returncode != 0:
             raise _rejected(target, source, program.name, run.stdout + run.stderr, path)
+        said = (run.stdout + run.stderr).strip()
+        log.debug("compiled the %s shim's library with %s in %.3f s%s", target, path,
+                  time.perf_counter() - start,
+                  f"; the compiler said:\n{said[:2000]}" if said else "")
         data = out.read_bytes()
         try:
             folder.mkdir(parents=True, exist_ok=True)
@@ -134,8 +150,8 @@ def build(source: str, target: str) -> Path:
             fd, tmp = tempfile.mkstemp(prefix="ringc-shim-", suffix=".so")
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
-            return Path(tmp)
-    return library
+            return Path(tmp), False
+    return library, False
 
 
 def _intact(library: Path, check: Path) -> bool:
@@ -195,11 +211,13 @@ def load(request: LoadRequest, target: str) -> ShimDevice:
     """A runner's loader (`Target.load`, bound to its source target by target.py)."""
     _this_cpu(request.device, target)
     try:
-        library = build(request.source, target)
+        library, cached = build_with_origin(request.source, target)
     except ToolchainUnavailable as exc:
         raise BackendUnavailable(f"{target}-shim cannot run here: {exc}") from None
-    return ShimDevice(library, target, request.layout, request.image,
-                      groups=request.settings["groups"], parallel=request.parallel)
+    device = ShimDevice(library, target, request.layout, request.image,
+                        groups=request.settings["groups"], parallel=request.parallel)
+    device.build_origin = "cached" if cached else "compiled"
+    return device
 
 
 def facts_of(target: str) -> DeviceFacts:
@@ -240,7 +258,11 @@ def load_metal(request: LoadRequest) -> ShimDevice:
 
 class ShimDevice:
     """One program's memory and launches on this CPU under an executing shim (the
-    runtime's `Device`; see the module doc). Not a GPU: see its limits there."""
+    runtime's `Device`; see the module doc). Not a GPU: see its limits there.
+    `build_origin`: how `load` got the library ("cached" or "compiled"; None when built
+    elsewhere)."""
+
+    build_origin: str | None = None
 
     def __init__(self, library: Path, target: str, layout: Layout, image: np.ndarray, *,
                  groups: int | None = None, parallel: bool = False):

@@ -25,7 +25,9 @@ The pieces: `dialect` (what a target spells its own way), `printer` (IR function
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+import logging
+import time
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
@@ -53,6 +55,8 @@ from .printer import ProgramPrinter, comment_text
 
 __all__ = ["GeneratedProgram", "generate", "generate_cached", "dialect_for", "fail_reasons"]
 
+log = logging.getLogger("ringc.codegen")
+
 _U32, _U64 = ScalarType("u32"), ScalarType("u64")
 # words of work-group memory in each of the two arrays of room reserved for claimed parallel
 # messages (8 KB each): inside every target's smallest work-group memory with room to spare
@@ -64,11 +68,14 @@ _COOP_MEMORY_BYTES = 24576
 
 @dataclass(frozen=True)
 class GeneratedProgram:
-    """The emitted source of one target, with its arena layout and `rc.fail` reasons."""
+    """The emitted source of one target, with its arena layout and `rc.fail` reasons.
+    `from_cache`: the source was read from `generate_cached`'s cache, not rendered (not
+    compared: a hit equals a fresh result)."""
     target: str
     source: str
     layout: Layout
     reasons: tuple[str, ...]
+    from_cache: bool = field(default=False, compare=False)
 
 
 def _compiling(target: str) -> Target:
@@ -228,14 +235,18 @@ def generate_cached(program: Program, target: str, *, output_capacity: int = 409
     except UnicodeDecodeError:
         source = ""
     if not source:
+        start = time.perf_counter()
         generated = generate(program, target, output_capacity=output_capacity,
                              dead_letter_capacity=dead_letter_capacity, debug=debug)
         write_entry(path, generated.source.encode("utf-8"))
+        log.debug("generated the %s source in %.3f s (cache entry %s)", target,
+                  time.perf_counter() - start, path)
         return generated
+    log.debug("read the %s source from the cache (entry %s)", target, path)
     # a program `generate` refuses (a kernel not meant for the target) never got an entry
     return GeneratedProgram(target, source,
                             compute_layout(program, output_capacity, dead_letter_capacity),
-                            fail_reasons(program))
+                            fail_reasons(program), from_cache=True)
 
 
 @cache

@@ -70,7 +70,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Device", "Runtime"]
 
-log = logging.getLogger("ringc")
+log = logging.getLogger("ringc.runtime")
 
 _PUMP_INTERVAL = 0.002                 # background pump period while a launch runs (s)
 _PARKED_CHECK = 0.25                   # ... and while the program is parked (s)

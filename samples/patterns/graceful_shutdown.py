@@ -22,7 +22,7 @@ import sys
 import numpy as np
 
 import ringc as rc
-from ringc import f64, i32, i64
+from ringc import i32, i64
 
 
 @rc.message
@@ -34,23 +34,23 @@ class Raw:
 @rc.message
 class Value:
     seq: i32
-    volts: f64
+    microvolts: i64
 
 
 @rc.ring_kernel(capacity=256)
 class Total:
     count: i64
-    volts: f64
+    microvolts: i64          # an exact sum (Metal has no f64)
 
     def on_value(self, m: Value):
         self.count += 1
-        self.volts += m.volts
+        self.microvolts += m.microvolts
 
 
 @rc.ring_kernel(capacity=256)
 class Parse:
     def on_raw(self, m: Raw):
-        rc.send(Total, Value(seq=m.seq, volts=f64(m.millivolts) / 1000.0))
+        rc.send(Total, Value(seq=m.seq, microvolts=i64(m.millivolts) * 1000))
 
 
 def main(backend: str = "opencl", readings: int | None = None) -> dict:
@@ -77,12 +77,13 @@ def main(backend: str = "opencl", readings: int | None = None) -> dict:
         rt.shutdown(drain=False)
     parse, total = rt.status(Parse), rt.status(Total)
     state = rt.checkpoint(Total)
-    want = float(raw["millivolts"].sum()) / 1000.0
-    exact = int(state["count"]) == n and abs(float(state["volts"]) - want) < 1e-6 * want
+    volts = int(state["microvolts"]) / 1e6
+    exact = int(state["count"]) == n and int(state["microvolts"]) == 1000 * int(
+        raw["millivolts"].sum())
     print(f"step 2, shutdown(drain=True): drained {'yes' if drained else 'no'}; Parse "
           f"handled {parse.processed:,}, Total {total.processed:,}, "
           f"{parse.pending + total.pending} left")
-    print(f"Total's sum {float(state['volts']):,.3f} V over {int(state['count']):,} "
+    print(f"Total's sum {volts:,.3f} V over {int(state['count']):,} "
           f"readings; every reading sent before the close is in it: "
           f"{'yes' if exact else 'NO'}")
     return {"refused": refused is not None, "drained": drained,

@@ -357,4 +357,8 @@ def test_dead_letters_the_host_never_drains_are_counted_lost_and_logged(backend,
         sink = rt.status(Sink)
         assert (sink.dead_lettered, sink.dead_letters_lost) == (3, 1)
         assert [d.message.seq for d in rt.dead_letters()] == [4, 5]
+        health = rt.health()                          # a lost letter is never just counted
+        assert health.status == "unhealthy" and health.kernels["Sink"] == "unhealthy"
+        assert "Sink lost 1 dead letter(s): the host did not drain the dead-letter " \
+               "queue" in health.errors
     assert "1 dead letter(s) of kernel Sink were lost" in caplog.text

@@ -54,7 +54,7 @@ def test_damaged_pocl_libraries_are_rebuilt_not_loaded(tmp_path):
     second = run(tmp_path)
     assert second.returncode == 0 and second.stdout.strip() == "10.0", second.stderr
     assert second.stderr.splitlines() == [                  # one line, no file of ours
-        f"ringc: removed 1 damaged program(s) from the OpenCL build cache "
+        f"removed 1 damaged program(s) from the OpenCL build cache "
         f"{pocl_dir(tmp_path)}; PoCL rebuilds them"]
     third = run(tmp_path)                                   # repaired: nothing to say
     assert third.returncode == 0 and third.stderr == ""
@@ -67,7 +67,7 @@ def test_an_unwritable_cache_warns_once_and_builds_without_one(tmp_path):
     result = run(blocker / "cache")                         # cannot be a directory
     assert result.returncode == 0 and result.stdout.strip() == "10.0", result.stderr
     assert result.stderr.splitlines() == [
-        f"ringc: the OpenCL build cache {pocl_dir(blocker / 'cache')} cannot be written "
+        f"the OpenCL build cache {pocl_dir(blocker / 'cache')} cannot be written "
         "(Not a directory); building without a cache"]
 
 
@@ -82,7 +82,7 @@ def test_a_manifest_naming_paths_outside_the_cache_deletes_nothing(tmp_path):
     assert result.returncode == 0 and result.stdout.strip() == "10.0", result.stderr
     assert keep.read_text() == "user data"
     assert result.stderr.splitlines() == [
-        f"ringc: dropped 2 manifest entry(ies) of the OpenCL build cache "
+        f"dropped 2 manifest entry(ies) of the OpenCL build cache "
         f"{pocl_dir(tmp_path)} that name no file inside it"]
     assert run(tmp_path).stderr == ""                       # dropped for good
 
@@ -130,7 +130,7 @@ def test_entries_leading_out_of_the_cache_are_dropped_and_nothing_is_deleted(roo
     assert (root.parent.parent / "keep.txt").read_text() == "user data"
     assert manifest(root) == {}
     assert [r.getMessage() for r in caplog.records] == [
-        f"ringc: dropped 4 manifest entry(ies) of the OpenCL build cache {root} that name "
+        f"dropped 4 manifest entry(ies) of the OpenCL build cache {root} that name "
         "no file inside it"]
 
 
@@ -153,7 +153,7 @@ def test_damaged_files_remove_their_program_only(root, caplog):
     assert sorted(manifest(root)) == ["EF/GHIJKL/program.bc",
                                       "EF/GHIJKL/rc_main/1-1-1-goffs0-smallgrid/rc_main.so"]
     assert [r.getMessage() for r in caplog.records] == [
-        f"ringc: removed 1 damaged program(s) from the OpenCL build cache {root}; "
+        f"removed 1 damaged program(s) from the OpenCL build cache {root}; "
         "PoCL rebuilds them"]
 
 
