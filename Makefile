@@ -32,6 +32,7 @@ test: setup lint
 	$(PY) -m pytest
 
 bench: setup
+	$(PY) -m pip install -q -e ".[bench]"
 	$(PY) bench/compile_bench.py
 	$(PY) bench/floor_bench.py
 	$(PY) bench/runtime_bench.py
@@ -42,6 +43,7 @@ bench: setup
 	$(PY) bench/message_bench.py
 	$(PY) bench/groups_bench.py
 	$(PY) bench/cooperative_bench.py
+	$(PY) bench/charts.py
 	$(PY) bench/scale_bench.py
 
 # The GPU machine (Python 3.12, x86-64, no network) lacks lark, and PoCL for the check of

@@ -70,14 +70,20 @@ extern "C" __global__ void echo(const msg* in, msg* out, unsigned int n) {
 """
 
 
-def round_trips(trip, n: int, warm_up: int) -> tuple[float, float]:
-    """p50 and p99 in microseconds of `n` calls of `trip`, after `warm_up` untimed ones."""
+def trip_times(trip, n: int, warm_up: int) -> list[float]:
+    """Microseconds of each of `n` calls of `trip`, after `warm_up` untimed ones."""
     times = []
     for i in range(warm_up + n):
         start = time.perf_counter()
         trip()
         if i >= warm_up:
             times.append((time.perf_counter() - start) * 1e6)
+    return times
+
+
+def round_trips(trip, n: int, warm_up: int) -> tuple[float, float]:
+    """p50 and p99 in microseconds of `n` calls of `trip`, after `warm_up` untimed ones."""
+    times = trip_times(trip, n, warm_up)
     return float(np.percentile(times, 50)), float(np.percentile(times, 99))
 
 
@@ -139,6 +145,12 @@ def launch_baseline(trip, n_single: int, n_batch: int) -> dict[str, float]:
 
 
 def pyopencl_baseline(n_single: int, n_batch: int) -> dict[str, float]:
+    return launch_baseline(pyopencl_trip(), n_single, n_batch)
+
+
+def pyopencl_trip():
+    """`trip(data)` -> (run, out): `run()` echoes `data` into `out` through one pyopencl
+    launch on the default OpenCL device, copies both ways included, and waits for it."""
     import pyopencl as cl
 
     from ringc.backends.opencl.loader import find_device
@@ -159,7 +171,7 @@ def pyopencl_baseline(n_single: int, n_batch: int) -> dict[str, float]:
             queue.finish()
         return run, out
 
-    return launch_baseline(trip, n_single, n_batch)
+    return trip
 
 
 def cuda_baseline(n_single: int, n_batch: int) -> dict[str, float]:
