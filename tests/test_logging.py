@@ -8,6 +8,7 @@ import os
 import random
 import subprocess
 import sys
+import time
 import warnings
 from pathlib import Path
 
@@ -197,3 +198,21 @@ def test_configuring_twice_adds_one_handler(ringc_logger):
 def test_a_launch_prints_nothing(capsys):
     assert _summed("sim")[0] == 10.0
     assert capsys.readouterr().out == ""
+
+
+def test_a_relaunch_storm_is_logged_at_info(monkeypatch, caplog):
+    """An event-driven program launched once per message: past the storm threshold in a
+    window (1000 in 10 s; here 5 in 0.2 s), one info record says so."""
+    from ringc.runtime import runtime
+    from tests.runtime.kernels import Ask, Feeder
+
+    monkeypatch.setattr(runtime, "_STORM", 5)
+    monkeypatch.setattr(runtime, "_STORM_WINDOW", 0.2)
+    with rc.launch(Feeder, backend="sim") as rt, \
+            caplog.at_level("INFO", logger="ringc.runtime"):
+        for _ in range(12):                       # each send finds no launch running
+            rt.send(Feeder, Ask(n=0))
+            time.sleep(0.03)
+    storms = [r for r in caplog.records if "times in" in r.getMessage()]
+    assert storms and "it parks and wakes often" in storms[0].getMessage()
+

@@ -82,6 +82,7 @@ _DUE_POLL = 0.0002                     # then poll this often until it is due (s
 # a waiting caller's full pump period (ns): longer than _PUMP_INTERVAL, so while a launch
 # runs the pump thread does the full pumps and a waiter only collects its output
 _FULL_PUMP_NS = 5_000_000
+_STORM, _STORM_WINDOW = 1000, 10.0      # this many launches in a window of this many s: logged
 
 
 class Device(Protocol):
@@ -238,6 +239,8 @@ class Runtime:
         # a program that returns when idle: the host launches it again when work comes
         self._parks = park_after is not None or not self._persistent
         self._launches = 0
+        self._storm_since, self._storm_launches = time.monotonic(), 0
+        self._refused = False                    # the last relaunch was refused
         self._launch_progress: tuple | None = None
         self._wanted_active = np.ones(layout.num_queues, dtype=bool)
         self._holds = np.zeros(layout.num_queues, dtype=np.int64)
@@ -782,6 +785,13 @@ class Runtime:
         self._device.launch(mode)
         self._launches += 1
         self._wake.set()                 # the pump thread pumps often again
+        now = time.monotonic()
+        if now - self._storm_since >= _STORM_WINDOW:          # relaunches in each window:
+            if self._launches - self._storm_launches >= _STORM:   # a storm is logged
+                log.info("%s was launched %d times in %.0f s: it parks and wakes often "
+                         "(park_after=None keeps it running)", self._program_name(),
+                         self._launches - self._storm_launches, now - self._storm_since)
+            self._storm_since, self._storm_launches = now, self._launches
 
     def _pending(self, queues: range | None = None, active_only: bool = False,
                  scheduled: bool = True) -> int:
@@ -820,8 +830,13 @@ class Runtime:
                     _EARLY_NS if self._persistent else 0):     # a drain launch would not wait
             try:
                 self._launch(self._persistent_mode if self._persistent else DRAIN_LAUNCH)
-            except BackendUnavailable:       # the device's workers are busy: the pump retries
+            except BackendUnavailable as exc:   # the device's workers are busy: the pump
+                if not self._refused:           # retries; said once until a launch goes
+                    log.warning("a relaunch of %s was refused, retrying: %s",
+                                self._program_name(), exc)
+                self._refused = True
                 return
+            self._refused = False
             self._launch_progress = progress
 
     # ---- control ---------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
@@ -111,12 +113,16 @@ def test_a_launch_beyond_the_cpu_devices_worker_threads_is_refused(every_worker_
         assert rt.request(Summer, Work(id=2), timeout=5.0) == Sum(id=2, value=0.0)
 
 
-def test_an_event_driven_program_waits_for_free_workers_then_runs(every_worker_busy):
+def test_an_event_driven_program_waits_for_free_workers_then_runs(every_worker_busy, caplog):
     from tests.runtime.kernels import Ask, Feeder
 
     with rc.launch(Feeder, backend="opencl") as rt:           # event-driven: no launch yet
-        assert rt.send(Feeder, Ask(n=1)) == 1                      # accepted, not launched
-        assert rt.status(Feeder).pending == 1
+        with caplog.at_level("WARNING", logger="ringc.runtime"):
+            assert rt.send(Feeder, Ask(n=1)) == 1                  # accepted, not launched
+            assert rt.status(Feeder).pending == 1
+            time.sleep(0.05)                                       # the pump retries
+        refusals = [r for r in caplog.records if "relaunch" in r.getMessage()]
+        assert len(refusals) == 1 and "was refused, retrying" in refusals[0].getMessage()
         every_worker_busy.pop().shutdown(drain=False)              # a worker frees up
         assert rt.shutdown(drain=True, timeout=10.0)
         assert rt.status(Feeder).processed == 3                    # Ask(1), then 2 x Ask(0)
