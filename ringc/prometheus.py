@@ -242,7 +242,7 @@ def serve(rt: Runtime, port: int, addr: str = "127.0.0.1") -> MetricsServer:
             reason = f"the port is in use ({reason})"
         error = MetricsServerError(f"cannot serve metrics on {addr}:{port}: {reason}")
         error.errno = exc.errno
-        raise error from exc
+        raise error from None           # the errno and the reason are in it
     server, thread = started
     return MetricsServer(server, thread, addr, int(server.server_address[1]))
 
