@@ -8,6 +8,7 @@ metrics exporter's (ringc/prometheus.py); `all` is every target's own extra and 
 carries prometheus_client too, so the test suite runs the exporter's tests. Adding a
 target edits nothing here.
 
+The sample programs ship as `ringc.samples` (`ringc samples` lists and runs them).
 `ringc.runtime._rings` (the host's ring loops in C, ringc/runtime/rings.py) is optional: a
 build without a C compiler or Python's headers warns and installs the pure-Python path.
 """
@@ -37,11 +38,12 @@ extras["all"] = sorted({r for name in TARGETS for r in extras.get(name, [])} | s
 
 setup(
     packages=["ringc", "ringc.ir", "ringc.frontend", "ringc.codegen", "ringc.runtime",
-              "ringc.backends", "ringc.templates",
+              "ringc.backends", "ringc.templates", "ringc.samples", "ringc.samples.patterns",
               *(f"ringc.backends.{name}" for name in TARGETS)],
     package_dir={"ringc": "ringc", "ringc.backends": "backends",
-                 "ringc.templates": "templates"},
-    package_data={"ringc.ir": ["*.lark"], "ringc.templates": ["*.j2"],
+                 "ringc.templates": "templates", "ringc.samples": "samples",
+                 "ringc.samples.patterns": "samples/patterns"},
+    package_data={"ringc": ["py.typed"], "ringc.ir": ["*.lark"], "ringc.templates": ["*.j2"],
                   **{f"ringc.backends.{name}": ["*.j2", "*.h", "requirements*.txt"]
                      for name in TARGETS}},
     extras_require=extras,

@@ -60,16 +60,20 @@ class BuildFailed(RingcError):
                          f"{result.log.strip()}")
 
 
-def cache_dir(target: str) -> Path:
-    """Where built binaries and emitted sources for `target` are cached (not created here).
-
-    ``$RINGC_CACHE_DIR/<target>`` when that variable is set, else
-    ``$XDG_CACHE_HOME/ringc/<target>``, else ``~/.cache/ringc/<target>``."""
+def cache_root() -> Path:
+    """The folder of every cache ringc keeps (not created here): ``$RINGC_CACHE_DIR`` when
+    set, else ``$XDG_CACHE_HOME/ringc``, else ``~/.cache/ringc``."""
     root = os.environ.get("RINGC_CACHE_DIR")
     if root:
-        return Path(root) / target
+        return Path(root)
     xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "ringc" / target
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "ringc"
+
+
+def cache_dir(target: str) -> Path:
+    """Where built binaries and emitted sources for `target` are cached (not created
+    here): ``cache_root() / target``."""
+    return cache_root() / target
 
 
 def read_entry(path: Path) -> bytes | None:

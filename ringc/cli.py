@@ -1,4 +1,4 @@
-"""The `ringc` command: compile, inspect, check, devices.
+"""The `ringc` command: compile, inspect, check, devices, samples, cache.
 
 A mistake in the user's program or on the command line prints one located message and
 exits with status 1; ringc's own stack is never shown for those. So does a stdout that
@@ -17,13 +17,16 @@ from .targets import all_targets, check_all, compile_targets, list_devices
 
 EPILOG = """\
 examples:
-  ringc compile samples/pipeline.py --target all -o out/
-  ringc compile samples/kv_store.py --emit ir            # the textual IR on stdout
-  ringc inspect samples/scatter_gather.py
+  ringc samples                                          # the samples and where they are
+  ringc samples run circuit_breaker sim                  # run one (its own arguments after)
+  ringc compile "$(ringc samples path pipeline)" --target all -o out/
+  ringc compile my_kernels.py --emit ir                  # the textual IR on stdout
+  ringc inspect my_kernels.py
   ringc check out/pipeline.rir --target opencl
   ringc check out/pipeline.cu                            # an emitted program, as written
-  ringc check --run samples/pipeline.py                  # run CUDA and MSL through the shims
+  ringc check --run my_kernels.py                        # run CUDA and MSL through the shims
   ringc devices
+  ringc cache info                                       # what the build caches hold
 
 FILE is a Python file defining @rc.ring_kernel classes, or a .rir file of textual IR.
 """
@@ -138,6 +141,24 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("devices", help="list backends and devices available here",
                        description="List every backend with its devices, or why it has none.")
     p.set_defaults(run=cmd_devices)
+
+    p = sub.add_parser("samples", help="list, locate or run the sample programs",
+                       description="Without arguments, list the samples shipped with ringc "
+                                   "and where they are. `path NAME` prints a sample's file; "
+                                   "`run NAME [ARGS...]` runs it with its own arguments "
+                                   "(most take a backend: opencl, sim, ...).")
+    p.add_argument("action", nargs="?", choices=("list", "path", "run"), default="list")
+    p.add_argument("name", nargs="?", metavar="NAME")
+    p.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS")
+    p.set_defaults(run=cmd_samples)
+
+    p = sub.add_parser("cache", help="show or clear the build caches",
+                       description="The emitted sources and built programs ringc caches, "
+                                   "under $RINGC_CACHE_DIR (default ~/.cache/ringc). `info` "
+                                   "lists them; `clear` deletes them (each is rebuilt when "
+                                   "next needed).")
+    p.add_argument("action", choices=("info", "clear"))
+    p.set_defaults(run=cmd_cache)
     return parser
 
 
@@ -281,6 +302,65 @@ def cmd_devices(args) -> int:
     for info in list_devices():
         _print(info.describe())
     return 0
+
+
+def cmd_samples(args) -> int:
+    from . import examples
+
+    if args.action == "list":
+        found = examples.samples()
+        if not found:
+            _print("no samples here (a ringc installed without its samples)")
+            return 0
+        _print(f"samples in {examples.samples_folder()} (ringc samples run NAME [ARGS...]):")
+        for sample in found:
+            _print(f"  {sample.name:24} {sample.summary}")
+        return 0
+    if args.name is None:
+        raise RingcError(f"ringc samples {args.action} needs a sample NAME (ringc samples "
+                          "lists them)")
+    try:
+        sample = examples.find(args.name)
+    except KeyError as exc:
+        raise RingcError(exc.args[0]) from None
+    if args.action == "path":
+        _print(str(sample.path))
+        return 0
+    try:
+        examples.run(sample, args.args)
+    except SystemExit as exc:                  # a sample's own `sys.exit(main())`
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    return 0
+
+
+def cmd_cache(args) -> int:
+    from . import caches
+
+    root = caches.cache_root()
+    if args.action == "info":
+        found = caches.folders()
+        if not found:
+            _print(f"no cache at {root} (set RINGC_CACHE_DIR to put it elsewhere)")
+            return 0
+        _print(f"cache at {root} (RINGC_CACHE_DIR):")
+        for folder in found:
+            _print(f"  {folder.name:12} {folder.files:6,} file(s) {_size(folder.size):>10}")
+        return 0
+    try:
+        files, size = caches.clear()
+    except OSError as exc:
+        raise RingcError(f"cannot clear the cache at {root}: {exc}") from None
+    _print(f"removed {files:,} file(s), {_size(size)}, from {root}" if files
+           else f"no cache at {root}: nothing to clear")
+    return 0
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KiB", "MiB"):
+        if n < 1024 or unit == "MiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} MiB"
 
 
 def _indent(text: str) -> str:

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from . import codegen
-from .backends.devices import DeviceFacts
+from .backends.devices import DeviceFacts, DeviceInfo
 from .backends.record import LoadRequest, Target
 from .codegen.layout import compute_layout
 from .compiler import to_program
@@ -36,9 +36,9 @@ from .runtime import Runtime
 from .runtime.clock import anchor as clock_anchor
 from .runtime.reports import positive_seconds
 from .runtime.runtime import stop_all
-from .targets import run_targets, target
+from .targets import all_targets, run_targets, target
 
-__all__ = ["launch", "device_facts"]
+__all__ = ["launch", "device_facts", "devices"]
 
 _COMMON_OPTIONS = {"output_capacity": 4096, "dead_letter_capacity": 1024,
                    "host_buffer": 1 << 22, "debug": False, "park_after": 0.01,
@@ -159,6 +159,18 @@ def device_facts(backend: str = "opencl", device=None, **options) -> DeviceFacts
     run programs here."""
     record, settings = _backend(backend, options)
     return record.resolve(record.facts)(device, settings)
+
+
+def devices(backend: str | None = None) -> list[DeviceInfo]:
+    """What `ringc devices` lists, from Python: every target's devices (or `backend`'s),
+    one `DeviceInfo` each (`backend`, `device` name, `details`), or one saying why a
+    target has none here (`device` None, `reason`). Discovery builds nothing."""
+    from .targets import list_devices
+
+    if backend is not None and backend not in {t.name for t in all_targets()}:
+        raise ValueError(f"unknown backend {backend!r} (backends: "
+                         f"{', '.join(t.name for t in all_targets())})")
+    return [d for d in list_devices() if backend is None or d.backend == backend]
 
 
 def _backend(backend: str, options: dict) -> tuple[Target, dict]:

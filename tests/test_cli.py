@@ -39,7 +39,7 @@ def test_help_lists_the_commands(capsys):
         main(["--help"])
     assert info.value.code == 0
     out = capsys.readouterr().out
-    for verb in ("compile", "inspect", "check", "devices"):
+    for verb in ("compile", "inspect", "check", "devices", "samples", "cache"):
         assert verb in out
 
 
@@ -271,3 +271,37 @@ def test_an_unknown_option_is_reported_against_its_subcommand(capsys):
     err = capsys.readouterr().err
     assert err.startswith("usage: ringc compile ")
     assert err.endswith("ringc compile: error: unrecognized arguments: --bogus\n")
+
+
+def test_samples_are_listed_located_and_run(capsys):
+    assert main(["samples"]) == 0
+    listing = capsys.readouterr().out
+    assert "circuit_breaker" in listing and "pipeline" in listing
+    assert main(["samples", "path", "circuit_breaker"]) == 0
+    path = Path(capsys.readouterr().out.strip())
+    assert path.name == "circuit_breaker.py" and path.is_file()
+    assert main(["samples", "run", "simd_vectorization", "sim"]) == 0
+    assert "length 32: 4 vector step(s) of 8" in capsys.readouterr().out
+    assert main(["samples", "run", "no_such_sample"]) == 1
+    assert "no sample called 'no_such_sample' (ringc samples lists them)" in \
+        capsys.readouterr().err
+    assert main(["samples", "path"]) == 1                      # a NAME is needed
+    assert "needs a sample NAME" in capsys.readouterr().err
+
+
+def test_cache_info_and_clear(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("RINGC_CACHE_DIR", str(tmp_path / "cache"))
+    assert main(["cache", "info"]) == 0
+    assert "no cache at" in capsys.readouterr().out
+    assert main(["cache", "clear"]) == 0                       # nothing there: says so, 0
+    assert "nothing to clear" in capsys.readouterr().out
+    (tmp_path / "cache" / "opencl" / "binary").mkdir(parents=True)
+    (tmp_path / "cache" / "opencl" / "binary" / "a.bin").write_bytes(b"x" * 2048)
+    (tmp_path / "cache" / "cuda").mkdir()
+    (tmp_path / "cache" / "cuda" / "b.cubin").write_bytes(b"y" * 10)
+    assert main(["cache", "info"]) == 0
+    info = capsys.readouterr().out
+    assert "opencl" in info and "1 file(s)" in info and "2.0 KiB" in info
+    assert main(["cache", "clear"]) == 0
+    assert "removed 2 file(s), 2.0 KiB" in capsys.readouterr().out
+    assert list((tmp_path / "cache").iterdir()) == []

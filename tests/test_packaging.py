@@ -29,5 +29,12 @@ def test_wheel_holds_only_ringc_and_its_data(tmp_path):
                  "ringc/backends/metal/program.metal.j2",
                  "ringc/backends/metal/metal_shim.h", "ringc/backends/opencl/dialect.py"):
         assert data in names
+    # the samples `ringc samples` runs, the license, and the one version
+    assert {"ringc/samples/pipeline.py", "ringc/samples/patterns/circuit_breaker.py"} <= set(
+        names)
+    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
+    import ringc
+    metadata = next(n for n in names if n.endswith(".dist-info/METADATA"))
+    assert f"Version: {ringc.__version__}\n" in zipfile.ZipFile(wheel).read(metadata).decode()
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "ringc = ringc.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
