@@ -35,6 +35,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -285,6 +286,10 @@ class ShimDevice:
         self._stop = self._base + layout.control_offset + CONTROL.offset("stop")
         ticks = layout.control_offset + CONTROL.offset("clock_ticks")
         self._ticks = self.memory[ticks:ticks + 8].view(np.uint64)
+        anchor = layout.control_offset + CONTROL.offset("clock_ns")
+        self._clock_ns = self.memory[anchor:anchor + 8].view(np.int64)
+        # the runtime's rt.now() (ns since the launch), set by the Runtime
+        self.now: Callable[[], int] | None = None
         self.groups = int(groups) if groups else default_groups(os.cpu_count() or 1, True,
                                                                  layout.num_queues)
         self.lanes = max(PARALLEL_WIDTH if parallel else 1, layout.group_size)
@@ -316,11 +321,12 @@ class ShimDevice:
             raise RingcError("a launch of this program is still running")
         self._status = 0
         if self.clock == "globaltimer":
-            # the launch's first entry is now: the shim's %globaltimer is CLOCK_MONOTONIC,
-            # which the host reads too, so the anchor the runtime leaves at 0 is set here
-            # and rc.now() trails rt.now() by the microseconds since the runtime's clock_ns
-            # (not by a host thread's start-up)
-            self._ticks[0] = time.monotonic_ns()
+            # the shim's %globaltimer is CLOCK_MONOTONIC, which the host reads too: the
+            # anchor the runtime leaves at 0 is the monotonic time of the runtime's clock_ns
+            # (`now`, the runtime's clock, set by the Runtime), so rc.now() reads rt.now()
+            # itself, not a clock behind it by the time since clock_ns was written
+            behind = 0 if self.now is None else self.now() - int(self._clock_ns[0])
+            self._ticks[0] = time.monotonic_ns() - behind
         args = (self._base, self._base + self.layout.local_offset, self._stop, mode,
                 self.groups, self.lanes)
         self._thread = threading.Thread(target=self._run, args=args, daemon=True,

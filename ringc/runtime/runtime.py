@@ -182,7 +182,7 @@ class Runtime:
                  stall_after: float = 5.0):
         self.backend = backend
         self._clock = Clock()
-        if hasattr(device, "now"):              # the simulator reads the host's clock
+        if hasattr(device, "now"):      # the simulator and the shims read the host's clock
             device.now = self._clock.now
         self._device = device
         self._layout = layout
