@@ -7,8 +7,8 @@ baseline is pyopencl's, so this bench runs on OpenCL only):
   `Echo` kernel, and of one launch per message (write, launch, read, wait), 2,000 each;
 - `throughput.png`: messages per second of a full ring drained (filled while the kernel is
   deactivated, timed from `activate` until all are handled) against the message size
-  (16 B to 4 KiB of payload), and against `groups` (1 up to the device's default) for a
-  program of 120 instances.
+  (16 B to 4 KiB of payload; rings of about 64 MiB, 4,096 to 262,144 slots), and against
+  `groups` (1 up to the device's default) for a program of 120 instances.
 Each chart also prints the numbers it draws. Needs matplotlib (`pip install
 'ringc[bench]'`; `make bench` installs it). `--out DIR` (default build/bench), `--quick`.
 """
@@ -65,10 +65,13 @@ def latencies(n: int) -> tuple[np.ndarray, np.ndarray]:
     return np.sort(persistent), np.sort(launched)
 
 
-def size_rates(folder: str, capacity: int, rounds: int) -> list[float]:
-    """Drain rate (msgs/s) of a full ring for each message size of SIZES."""
+def size_rates(folder: str, budget: int, rounds: int) -> list[float]:
+    """Drain rate (msgs/s) of a full ring for each message size of SIZES: rings of about
+    `budget` bytes of payload (at least 4,096 slots, at most 2^18), so a drain lasts long
+    enough to time whatever the size."""
     rates = []
     for n in SIZES:
+        capacity = max(4096, min(1 << 18, 1 << (budget // (4 * n)).bit_length() - 1))
         path = Path(folder) / f"sized_{n}.py"
         path.write_text(SIZED.format(n=n, capacity=capacity))
         module = import_file(path)
@@ -146,11 +149,11 @@ def main() -> int:
     except rc.BackendUnavailable as exc:
         print(f"charts: skipped: {exc}")
         return 0
-    n, capacity, rounds = (200, 1 << 10, 1) if args.quick else (2_000, 1 << 14, 3)
+    n, budget, rounds = (200, 1 << 20, 1) if args.quick else (2_000, 1 << 26, 3)
     persistent, launched = latencies(n)
     with tempfile.TemporaryDirectory() as folder:
-        sizes = size_rates(folder, capacity, rounds)
-        groups, group_rate = group_rates(folder, min(capacity, 4096), rounds)
+        sizes = size_rates(folder, budget, rounds)
+        groups, group_rate = group_rates(folder, 1024 if args.quick else 4096, rounds)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     device = f"{facts.name} (opencl), {facts.compute_units} compute unit(s)"
