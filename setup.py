@@ -28,7 +28,8 @@ def _requirements(path: Path) -> list[str]:
 
 PROMETHEUS = ["prometheus_client>=0.20"]     # start_http_server returns (server, thread)
 NOTEBOOKS = ["nbclient>=0.9", "ipykernel>=6", "nbformat>=5"]     # tests/test_notebook.py
-extras = {"dev": ["pytest>=8", "hypothesis>=6.100", "ruff>=0.5", *PROMETHEUS, *NOTEBOOKS],
+extras = {"dev": ["pytest>=8", "hypothesis>=6.100", "ruff>=0.5", "mypy>=1.13", *PROMETHEUS,
+                  *NOTEBOOKS],
           "prometheus": PROMETHEUS,
           "bench": ["matplotlib>=3.7"]}           # bench/charts.py's pictures
 for name in TARGETS:

@@ -11,6 +11,7 @@ or of a submodule (`ringc.codegen`), so `import ringc` stays cheap.
 """
 
 import importlib as _importlib
+from typing import TYPE_CHECKING
 
 from .dsl import device, message, ring_kernel
 from .errors import (
@@ -61,21 +62,50 @@ from .types import (
     Stack,
 )
 
-bool_ = SCALAR_TYPES["bool"]
-i8 = SCALAR_TYPES["i8"]
-i16 = SCALAR_TYPES["i16"]
-i32 = SCALAR_TYPES["i32"]
-i64 = SCALAR_TYPES["i64"]
-u8 = SCALAR_TYPES["u8"]
-u16 = SCALAR_TYPES["u16"]
-u32 = SCALAR_TYPES["u32"]
-u64 = SCALAR_TYPES["u64"]
-f32 = SCALAR_TYPES["f32"]
-f64 = SCALAR_TYPES["f64"]
-f32x2 = VECTOR_TYPES["f32x2"]
-f32x4 = VECTOR_TYPES["f32x4"]
-i32x4 = VECTOR_TYPES["i32x4"]
-u32x4 = VECTOR_TYPES["u32x4"]
+if TYPE_CHECKING:
+    # What a type checker sees: a scalar type is the Python type of its values (an int, a
+    # float, a bool), so `x: i32` annotates and `i32(x)` casts; a vector is Any (a numpy
+    # array on the host, lanes in a handler). At run time they are the IR's type objects
+    # (below). `Array[T, n]` and the containers are Any (ringc/types.py); `@rc.message` is
+    # a dataclass transform, completed by `ringc.mypy_plugin` (ringc/dsl.py).
+    from typing import Any, TypeAlias
+
+    bool_: TypeAlias = bool
+    i8: TypeAlias = int
+    i16: TypeAlias = int
+    i32: TypeAlias = int
+    i64: TypeAlias = int
+    u8: TypeAlias = int
+    u16: TypeAlias = int
+    u32: TypeAlias = int
+    u64: TypeAlias = int
+    f32: TypeAlias = float
+    f64: TypeAlias = float
+    f32x2: TypeAlias = Any
+    f32x4: TypeAlias = Any
+    i32x4: TypeAlias = Any
+    u32x4: TypeAlias = Any
+
+    # the names loaded on first use (`_LAZY`), as the type checker reads them
+    from .compiler import CompiledProgram, compile
+    from .launcher import DeviceFacts, device_facts, devices, launch
+    from .runtime import DeadLetter, Health, Metrics, Runtime, Status
+else:
+    bool_ = SCALAR_TYPES["bool"]
+    i8 = SCALAR_TYPES["i8"]
+    i16 = SCALAR_TYPES["i16"]
+    i32 = SCALAR_TYPES["i32"]
+    i64 = SCALAR_TYPES["i64"]
+    u8 = SCALAR_TYPES["u8"]
+    u16 = SCALAR_TYPES["u16"]
+    u32 = SCALAR_TYPES["u32"]
+    u64 = SCALAR_TYPES["u64"]
+    f32 = SCALAR_TYPES["f32"]
+    f64 = SCALAR_TYPES["f64"]
+    f32x2 = VECTOR_TYPES["f32x2"]
+    f32x4 = VECTOR_TYPES["f32x4"]
+    i32x4 = VECTOR_TYPES["i32x4"]
+    u32x4 = VECTOR_TYPES["u32x4"]
 
 __version__ = "0.1.0"
 
@@ -83,7 +113,7 @@ __version__ = "0.1.0"
 _LAZY = {"compile": "compiler", "CompiledProgram": "compiler", "launch": "launcher",
          "Runtime": "runtime", "Status": "runtime", "Metrics": "runtime",
          "DeadLetter": "runtime", "Health": "runtime", "device_facts": "launcher",
-         "DeviceFacts": "launcher"}
+         "DeviceFacts": "launcher", "devices": "launcher"}
 
 
 def __getattr__(name: str) -> object:
@@ -114,6 +144,7 @@ def __dir__() -> list[str]:
 __all__ = [
     "message", "ring_kernel", "device", "compile", "CompiledProgram", "launch", "Runtime",
     "Status", "Metrics", "DeadLetter", "Health", "device_facts", "DeviceFacts",
+    "devices",
     "CompileError", "QueueFull", "BackendUnavailable", "RingcError", "DeadLettered", "Closed",
     "ShimBuildError",
     "send", "send_after", "emit", "reply", "sender", "fail", "Fault", "clock", "now", "every",

@@ -12,7 +12,9 @@ import ast
 import functools
 import sys
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import numpy as np
 
@@ -37,6 +39,19 @@ from .types import (
     struct_layout,
 )
 
+_T = TypeVar("_T")
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+if sys.version_info >= (3, 11):
+    from typing import dataclass_transform
+elif TYPE_CHECKING:
+    from typing_extensions import dataclass_transform
+else:
+    def dataclass_transform(**_kwargs: object) -> Callable[[_F], _F]:
+        """typing.dataclass_transform before Python 3.11 (type checkers read the branch
+        above): marks nothing at run time."""
+        return lambda fn: fn
+
 # ---------------------------------------------------------------------------------------
 # Messages
 # ---------------------------------------------------------------------------------------
@@ -52,10 +67,16 @@ class MessageSpec:
     type: MessageType
 
 
-def message(cls: type) -> type:
+@dataclass_transform(kw_only_default=True, eq_default=True)
+def message(cls: type[_T]) -> type[_T]:
     """Make `cls` a message: typed fields, a numpy `dtype` with the device layout (natural
     alignment, padded to 16 bytes), keyword construction with omitted fields zero, value
-    equality, and conversion to and from numpy records."""
+    equality, and conversion to and from numpy records.
+
+    To a type checker it is a `typing.dataclass_transform` (keyword-only fields, value
+    equality): `Work(id=1, data=[...])` checks each field's type. What that cannot say,
+    ringc's mypy plugin (`plugins = ["ringc.mypy_plugin"]`) adds: every field may be
+    omitted (it is zero), and the class's `dtype`, `to_record()` and `from_record()`."""
     file, node = source_of(cls)
     annotation_nodes = {stmt.target.id: stmt for stmt in node.body
                         if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name)}
@@ -441,7 +462,13 @@ class KernelSpec:
     loc: Loc
 
 
-def ring_kernel(cls: type | None = None, /, **options):
+@overload
+def ring_kernel(cls: type[_T], /) -> type[_T]: ...
+@overload
+def ring_kernel(cls: None = None, /, **options: Any) -> Callable[[type[_T]], type[_T]]: ...
+
+
+def ring_kernel(cls: type | None = None, /, **options: Any) -> Any:
     """Make a class a ring kernel. Options (unknown ones are an error): mode, capacity,
     instances, concurrency, group_size, backpressure, max_batch, domain, targets,
     bounds_check, fast_math, timers; docs/options.md says what each does."""
@@ -538,7 +565,7 @@ def is_kernel(obj) -> bool:
 # Device functions
 # ---------------------------------------------------------------------------------------
 
-def device(fn):
+def device(fn: _F) -> _F:
     """Mark a module-level function as callable from handlers. Parameters and the return
     value must be annotated with scalar types; it cannot touch kernel state or send."""
     if not callable(fn) or not hasattr(fn, "__code__"):

@@ -4,9 +4,15 @@
 
 The scalar, array and address objects are the IR's own types (`ringc.ir.types`): calling a
 scalar type casts (`i32(x)`), in a handler and on the host alike.
+
+To a type checker, `Array`, `Queue`, `Stack`, `Map`, `LRUMap` and `Shared` are `Any`: their
+subscripts take lengths and capacities (`Array[f32, 4]`), which no static type can, so a
+field or local they annotate is not checked (the compiler checks it).
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from .ir.types import (
     ADDRESS,
@@ -72,7 +78,10 @@ class _ArrayFactory:
         return "Array"
 
 
-Array = _ArrayFactory()
+if TYPE_CHECKING:
+    Array: Any
+else:
+    Array = _ArrayFactory()
 
 
 class _ContainerFactory:
@@ -120,10 +129,16 @@ class _MapFactory:
         return self.spelled
 
 
-Queue = _ContainerFactory("queue", "Queue")
-Stack = _ContainerFactory("stack", "Stack")
-Map = _MapFactory("map", "Map")
-LRUMap = _MapFactory("lru", "LRUMap")
+if TYPE_CHECKING:
+    Queue: Any
+    Stack: Any
+    Map: Any
+    LRUMap: Any
+else:
+    Queue = _ContainerFactory("queue", "Queue")
+    Stack = _ContainerFactory("stack", "Stack")
+    Map = _MapFactory("map", "Map")
+    LRUMap = _MapFactory("lru", "LRUMap")
 
 
 class SharedArray:
@@ -165,7 +180,10 @@ class _SharedFactory:
         return "Shared"
 
 
-Shared = _SharedFactory()
+if TYPE_CHECKING:
+    Shared: Any
+else:
+    Shared = _SharedFactory()
 
 
 class Address:

@@ -9,6 +9,7 @@ import math
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -88,7 +89,7 @@ class DeadLetter:
     kernel: str | None
     instance: int
     reason: str
-    message: object
+    message: Any            # the message object (an @rc.message class's)
     source: str
     correlation: int
     detail: int

@@ -26,7 +26,7 @@ import sys
 import threading
 import time
 import weakref
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, overload
 
 import numpy as np
 
@@ -66,7 +66,13 @@ from .reports import (
 from .rings import IngressRing, full_fence, publish_fence, u32_at, u64_at
 
 if TYPE_CHECKING:
+    from typing import TypeAlias
+
     from ..backends.devices import DeviceFacts
+    from ..prometheus import MetricsServer
+
+    Kernel: TypeAlias = "type | str"     # a kernel: its class or its name
+    MessageClass: TypeAlias = type        # an @rc.message class
 
 __all__ = ["Device", "Runtime"]
 
@@ -294,7 +300,7 @@ class Runtime:
 
     # ---- kernels and instances -----------------------------------------------------------
 
-    def kernels(self) -> list:
+    def kernels(self) -> list[Any]:
         """The program's kernels (classes where known, else names), in program order."""
         return [self._kernel_classes.get(k.name, k.name) for k in self._layout.kernels]
 
@@ -318,8 +324,9 @@ class Runtime:
 
     # ---- sending ---------------------------------------------------------------------------
 
-    def send(self, kernel, msg, instance: int = 0, timeout: float | None = None,
-             type=None, delay: float | None = None) -> int:  # noqa: A002
+    def send(self, kernel: Kernel, msg: Any, instance: int = 0,
+             timeout: float | None = None, type: MessageClass | None = None,  # noqa: A002
+             delay: float | None = None) -> int:
         """Put `msg` (a message, or a numpy array of one message dtype; `type` names the
         message where several share that dtype) in `kernel`'s input queue `instance`.
         Streams in as room frees; `timeout` bounds each wait for room (None: as long as the
@@ -455,7 +462,8 @@ class Runtime:
             if not self._wait(lambda: ring.free(1) > 0 or self._closing, timeout):
                 raise QueueFull(f"{ring.queue.name} stayed full for {timeout} s", accepted=0)
 
-    def request(self, kernel, msg, timeout: float | None = None, instance: int = 0):
+    def request(self, kernel: Kernel, msg: Any, timeout: float | None = None,
+                instance: int = 0) -> Any:
         """Send one message and wait for the reply to it (matched by correlation id).
         Raises TimeoutError when none came in `timeout` seconds (a later reply then goes
         to the host output queue, like a reply to `send`), and `rc.DeadLettered` when the
@@ -520,7 +528,7 @@ class Runtime:
 
     # ---- receiving -------------------------------------------------------------------------
 
-    def receive(self, timeout: float | None = None):
+    def receive(self, timeout: float | None = None) -> Any:
         """The next message in the host output queue (replies to `send`, `rc.emit`s, in
         arrival order); TimeoutError when none arrives in `timeout` seconds."""
         timeout = seconds(timeout)
@@ -545,7 +553,18 @@ class Runtime:
                 self._inbox.put_back([(t, np.array([r], r.dtype)) for t, r in taken])
             raise
 
-    def receive_many(self, n: int, timeout: float | None = None, type=None):  # noqa: A002
+    @overload
+    def receive_many(self, n: int, timeout: float | None = None, *,
+                     type: MessageClass) -> np.ndarray: ...  # noqa: A002
+    @overload
+    def receive_many(self, n: int, timeout: float | None,
+                     type: MessageClass) -> np.ndarray: ...  # noqa: A002
+    @overload
+    def receive_many(self, n: int, timeout: float | None = None,
+                     type: None = None) -> Any: ...  # noqa: A002
+
+    def receive_many(self, n: int, timeout: float | None = None,
+                     type: MessageClass | None = None) -> Any:  # noqa: A002
         """Up to `n` messages, once `n` arrived or `timeout` passed: a numpy array of the
         message's dtype when `type` is given (other types stay queued) or when the program
         can send the host one type only; otherwise a dict keyed by message class."""
@@ -758,7 +777,7 @@ class Runtime:
         kernel, _ = self._inbox.queue_name(queue)
         return f"the input of {kernel} is closed (close_input): it takes no more host sends"
 
-    def close_input(self, kernel) -> None:
+    def close_input(self, kernel: Kernel) -> None:
         """Refuse further host sends to `kernel` (every instance): they raise `rc.Closed`.
         It keeps handling what is queued, scheduled, and what kernels send it: the first
         step of a graceful shutdown (docs/runtime.md, "Shutdown and exit")."""
@@ -841,7 +860,7 @@ class Runtime:
 
     # ---- control ---------------------------------------------------------------------------
 
-    def activate(self, kernel, instance: int | None = None) -> None:
+    def activate(self, kernel: Kernel, instance: int | None = None) -> None:
         """Let the kernel's instances (or one) take messages again."""
         self._set_active(kernel, instance, True)
         if self._parks:                  # what waited for them may need a launch now
@@ -849,7 +868,7 @@ class Runtime:
                 self._relaunch_if_needed()
             self._wake.set()
 
-    def deactivate(self, kernel, instance: int | None = None) -> None:
+    def deactivate(self, kernel: Kernel, instance: int | None = None) -> None:
         """Stop the kernel's instances (or one) taking messages; they stay queued. Returns
         once none of them is inside a handler (the one in hand completes)."""
         queues = self._set_active(kernel, instance, False)
@@ -902,7 +921,7 @@ class Runtime:
         k, queue = self._target(kernel, instance)
         return k, queue, k.state_offset + (queue - k.queue_base) * k.state_stride
 
-    def checkpoint(self, kernel, instance: int = 0) -> np.void:
+    def checkpoint(self, kernel: Kernel, instance: int = 0) -> np.void:
         """The instance's state as a numpy record (fields named after the state
         attributes), taken between two messages."""
         k, queue, offset = self._state_of(kernel, instance)
@@ -913,7 +932,8 @@ class Runtime:
             snapshot["rc_taken_at"] = self._clock.now()
         return snapshot
 
-    def restore(self, kernel, snapshot, instance: int = 0) -> None:
+    def restore(self, kernel: Kernel, snapshot: np.void | np.ndarray,
+                instance: int = 0) -> None:
         """Replace the instance's state with `snapshot` (from `checkpoint`, or any record
         with the same fields), between two messages."""
         k, queue, offset = self._state_of(kernel, instance)
@@ -973,7 +993,13 @@ class Runtime:
 
     # ---- reports ---------------------------------------------------------------------------
 
-    def status(self, kernel=None, instance: int | None = None):
+    @overload
+    def status(self, kernel: None = None, instance: int | None = None) -> dict[str, Status]: ...
+    @overload
+    def status(self, kernel: Kernel, instance: int | None = None) -> Status: ...
+
+    def status(self, kernel: Kernel | None = None,
+               instance: int | None = None) -> Status | dict[str, Status]:
         """The kernel's state now (all instances summed unless `instance` is given), a
         `Status`; without a kernel, a dict of every kernel's by name."""
         if kernel is None:
@@ -997,7 +1023,14 @@ class Runtime:
                 + c.sum("received", queues),
                 uptime=self._uptime(), dead_letters_lost=c.sum("dead_letters_lost", queues))
 
-    def metrics(self, kernel=None, instance: int | None = None):
+    @overload
+    def metrics(self, kernel: None = None, instance: int | None = None) -> dict[str, Metrics]:
+        ...
+    @overload
+    def metrics(self, kernel: Kernel, instance: int | None = None) -> Metrics: ...
+
+    def metrics(self, kernel: Kernel | None = None,
+                instance: int | None = None) -> Metrics | dict[str, Metrics]:
         """Throughput, reply latency, queue fill and dead letters of the kernel, a
         `Metrics`; without a kernel, a dict of every kernel's by name."""
         if kernel is None:
@@ -1180,7 +1213,7 @@ class Runtime:
     def _program_name(self) -> str:
         return f"the {self.backend} program of {', '.join(k.name for k in self._layout.kernels)}"
 
-    def serve_metrics(self, port: int, addr: str = "127.0.0.1"):
+    def serve_metrics(self, port: int, addr: str = "127.0.0.1") -> MetricsServer:
         """Serve Prometheus metrics of this program on http://addr:port/metrics until
         shutdown (docs/metrics.md; needs `pip install 'ringc[prometheus]'`). Returns the
         server: its `port` (port=0 picks a free one) and `close()`."""

@@ -131,7 +131,7 @@ def main(backend: str = "opencl") -> dict:
     breaker's state after them; the state each wait ended in (half-open, moved there by
     its timer, no earlier than OPEN_FOR_NS after opening?); the unknown item's dead-letter
     reason; the rejections and openings."""
-    result = {}
+    result: dict = {}
 
     def lookups(rt, phase: str, label: str, calls: int) -> None:
         answers = [rt.request(PriceService, Lookup(item=i % ITEMS), timeout=10.0)

@@ -359,7 +359,7 @@ def main(backend: str = "opencl") -> dict:
         rt.send(Worker, Hold(on=True), instance=HELD)
         rt.deactivate(Worker, instance=SILENT)
         rt.send(Coordinator, first)
-        results = list(rt.receive_many(len(first), timeout=30.0, type=TaskResult))
+        taken = list(rt.receive_many(len(first), timeout=30.0, type=TaskResult))
         rt.activate(Worker, instance=SILENT)
         rt.send(Worker, Hold(on=False), instance=HELD)
         wait_for(rt, CAME_BACK, 1, events)
@@ -375,7 +375,7 @@ def main(backend: str = "opencl") -> dict:
                    for e in rt.receive_many(100, timeout=0, type=WorkerEvent)]
         dead = [d.reason for d in rt.dead_letters()]
         state = rt.checkpoint(Coordinator)             # containers are part of state
-    results = np.array(results, TaskResult.dtype)
+    results = np.array(taken, TaskResult.dtype)
     table = state["workers"]
     used = table["used"].astype(bool)
     up = table["items"]["state"][used] == UP

@@ -157,8 +157,8 @@ def main(backend: str = "opencl") -> dict:
               Order(id=3, amount=30, flaky=2), Order(id=4, amount=-5),
               Order(id=5, amount=50, flaky=MAX_ATTEMPTS), Order(id=6, amount=60),
               Order(id=7, amount=0), Order(id=8, amount=80, flaky=1)]
-    story = {int(o.id): [] for o in orders}
-    ended = set()
+    story: dict[int, list] = {int(o.id): [] for o in orders}
+    ended: set = set()
     waited = True
     with rc.launch(Orders, backend=backend) as rt:
         for order in orders:

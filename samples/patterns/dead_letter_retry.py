@@ -199,7 +199,8 @@ def main(backend: str = "opencl", base_ms: float = 5) -> dict:
             Job(id=4, amount=40, flaky=MAX_ATTEMPTS), Job(id=5, amount=-5),
             Job(id=6, amount=50), Job(id=7, amount=0), Job(id=8, amount=80, flaky=5),
             Job(id=9, amount=-1), Job(id=10, amount=100, flaky=1)]
-    outcomes, retried = {}, {}
+    outcomes: dict = {}
+    retried: dict = {}
     with rc.launch(Ledger, backend=backend) as rt:
         rt.send(Ledger, Configure(base_ns=round(base_ms * 1e6)))
         for job in jobs:
@@ -249,4 +250,5 @@ def main(backend: str = "opencl", base_ms: float = 5) -> dict:
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:2], *map(float, sys.argv[2:3]))
+    args: list = [*sys.argv[1:2], *map(float, sys.argv[2:3])]
+    main(*args)

@@ -111,4 +111,5 @@ def main(backend: str = "opencl", terms: int | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:])
+    args: list = sys.argv[1:]
+    main(*args)

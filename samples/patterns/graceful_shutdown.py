@@ -14,7 +14,7 @@ which keeps a running sum. The host streams readings, then shuts down in steps:
 The sample checks that nothing was lost: every reading sent before the close was parsed
 and added (`Total`'s sum equals the host's), and prints the counts.
 
-    python samples/patterns/graceful_shutdown.py [opencl|sim]
+    python samples/patterns/graceful_shutdown.py [opencl|sim] [READINGS]
 """
 
 import sys
@@ -92,4 +92,5 @@ def main(backend: str = "opencl", readings: int | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:])
+    main(sys.argv[1] if len(sys.argv) > 1 else "opencl",
+         int(sys.argv[2]) if len(sys.argv) > 2 else None)

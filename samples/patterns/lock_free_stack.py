@@ -185,4 +185,5 @@ def main(backend: str = "opencl", groups: int | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:2], *(int(g) for g in sys.argv[2:3]))
+    args: list = [*sys.argv[1:2], *(int(g) for g in sys.argv[2:3])]
+    main(*args)

@@ -154,7 +154,7 @@ def expected_averages(log: np.ndarray) -> list:
 
 def expected_users(log: np.ndarray) -> dict:
     """Each user's (events, last time, total), as the kernel keeps them."""
-    users = {}
+    users: dict = {}
     for e in log:
         events, _, total = users.get(int(e["user"]), (0, 0, np.float32(0)))
         users[int(e["user"])] = (events + 1, int(e["time"]), total + e["value"])

@@ -161,4 +161,5 @@ def main(backend: str = "opencl", seconds: float = 0.5, period: float = 0.01) ->
 
 
 if __name__ == "__main__":
-    main(*(sys.argv[1:2] or ["opencl"]), *map(float, sys.argv[2:4] or [3.0]))
+    args: list = [*(sys.argv[1:2] or ["opencl"]), *map(float, sys.argv[2:4] or ["3.0"])]
+    main(*args)

@@ -111,7 +111,7 @@ class Server:
 def main(backend: str = "opencl") -> dict:
     """Calls matched through the pending table, a paused server, unknown responses.
     Returns what was matched, what the client waited for and what was dead-lettered."""
-    result = {}
+    result: dict = {}
     with rc.launch([Client, Server], backend=backend) as rt:
         def waiting() -> tuple[list[int], int]:
             w = rt.request(Client, Waiting(), timeout=10.0)

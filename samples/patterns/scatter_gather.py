@@ -142,7 +142,7 @@ def main(backend: str = "opencl") -> dict:
         jobs[j]["id"] = 10 + j
         jobs[j]["count"] = n
         jobs[j]["values"][:n] = np.arange(1, n + 1) + j
-    result = {}
+    result: dict = {}
     with rc.launch(Coordinator, backend=backend) as rt:
         rt.deactivate(Worker)
         rt.send(Coordinator, jobs)

@@ -62,3 +62,14 @@ def test_the_simulator_reports_one_compute_unit_and_every_type():
 def test_a_question_that_has_no_device_says_why(call, error, words):
     with pytest.raises(error, match=words):
         call()
+
+
+def test_devices_lists_from_python_what_ringc_devices_prints():
+    from ringc.targets import list_devices
+
+    assert [(d.backend, d.device) for d in rc.devices()] == [
+        (d.backend, d.device) for d in list_devices()]
+    (sim,) = rc.devices("sim")
+    assert sim.available and sim.device == "Python simulator"
+    with pytest.raises(ValueError, match="unknown backend 'vulkan'"):
+        rc.devices("vulkan")

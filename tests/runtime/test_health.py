@@ -53,7 +53,7 @@ def test_handler_time_is_measured_on_the_device_every_16th_handling(backend):
     timed, seconds = rt._handler_time(Slow)
     assert timed == 3                                        # ring positions 0, 16 and 32
     mean = rt.metrics(Slow).handler_time_mean
-    assert mean == pytest.approx(seconds / 3) and 33 * mean < elapsed
+    assert mean == pytest.approx(seconds / 3) and seconds < elapsed
     # a heartbeat clock (the host's, refreshed every few ms) may not move inside a handler
     assert mean > 0 or getattr(rt._device, "clock", "heartbeat") == "heartbeat"
 
