@@ -1003,6 +1003,8 @@ class Runtime:
         """The kernel's state now (all instances summed unless `instance` is given), a
         `Status`; without a kernel, a dict of every kernel's by name."""
         if kernel is None:
+            if instance is not None:
+                raise TypeError("status(instance=...) needs the kernel: status(K, instance=i)")
             return {k.name: self.status(k.name) for k in self._layout.kernels}
         k = self._kernel(kernel)
         queues = self._queues(k, instance)
@@ -1034,6 +1036,8 @@ class Runtime:
         """Throughput, reply latency, queue fill and dead letters of the kernel, a
         `Metrics`; without a kernel, a dict of every kernel's by name."""
         if kernel is None:
+            if instance is not None:
+                raise TypeError("metrics(instance=...) needs the kernel: metrics(K, instance=i)")
             return {k.name: self.metrics(k.name) for k in self._layout.kernels}
         k = self._kernel(kernel)
         queues = self._queues(k, instance)

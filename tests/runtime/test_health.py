@@ -28,6 +28,8 @@ def test_status_and_metrics_without_a_kernel_cover_every_kernel(backend):
         assert 0 < m.latency_p50 <= m.latency_p99 <= m.latency_max
         assert m.latency_mean <= m.latency_max
         assert metrics["Worker"].latency_p50 is None          # never replied to the host
+        with pytest.raises(TypeError, match="needs the kernel"):
+            rt.status(instance=1)
         assert m.throughput_recent > 0
 
 
