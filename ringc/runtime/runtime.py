@@ -52,15 +52,12 @@ from .codec import MessageCodec, fitted
 from .inbox import Inbox, RawReply
 from .interrupts import Guarded
 from .interrupts import install as install_interrupt_deferral
+from .reporting import Reports
 from .reports import (
     Counters,
     DeadLetter,
-    Health,
     LatencyBook,
-    LatencyHistogram,
-    Metrics,
     StallWatch,
-    Status,
     stats_view,
 )
 from .rings import IngressRing, full_fence, publish_fence, u32_at, u64_at
@@ -70,8 +67,7 @@ if TYPE_CHECKING:
 
     from ..backends.devices import DeviceFacts
     from ..prometheus import MetricsServer
-
-    Kernel: TypeAlias = "type | str"     # a kernel: its class or its name
+    from .reporting import Kernel
     MessageClass: TypeAlias = type        # an @rc.message class
 
 __all__ = ["Device", "Runtime"]
@@ -174,7 +170,7 @@ def _keep_forever(device) -> None:
     ctypes.pythonapi.Py_IncRef(ctypes.py_object(device))
 
 
-class Runtime:
+class Runtime(Reports):
     """A launched program. Create with `rc.launch`; see docs/runtime.md for the methods'
     contract.
 
@@ -990,165 +986,6 @@ class Runtime:
             periods = np.array(k.periods, dtype=np.int64)
             record["rc_tick_due"] = (now // periods + 1) * periods
         record["rc_taken_at"] = now
-
-    # ---- reports ---------------------------------------------------------------------------
-
-    @overload
-    def status(self, kernel: None = None, instance: int | None = None) -> dict[str, Status]: ...
-    @overload
-    def status(self, kernel: Kernel, instance: int | None = None) -> Status: ...
-
-    def status(self, kernel: Kernel | None = None,
-               instance: int | None = None) -> Status | dict[str, Status]:
-        """The kernel's state now (all instances summed unless `instance` is given), a
-        `Status`; without a kernel, a dict of every kernel's by name."""
-        if kernel is None:
-            if instance is not None:
-                raise TypeError("status(instance=...) needs the kernel: status(K, instance=i)")
-            return {k.name: self.status(k.name) for k in self._layout.kernels}
-        k = self._kernel(kernel)
-        queues = self._queues(k, instance)
-        with self._lock:
-            if not self._closed:
-                self._counters.update()
-            c = self._counters
-            return Status(
-                kernel=k.name, instances=len(queues),
-                active=bool(all(self._stats["active"][queues.start:queues.stop])),
-                launched=not self._closed,
-                terminating=self._closing,
-                processed=c.sum("processed", queues), pending=self._pending(queues),
-                dead_lettered=c.sum("dead_lettered", queues),
-                sent=sum(self._host_puts[queues.start:queues.stop])
-                + int(self._host_scheduled[queues.start:queues.stop].sum())
-                + int(self._restored[queues.start:queues.stop].sum())
-                + c.sum("received", queues),
-                uptime=self._uptime(), dead_letters_lost=c.sum("dead_letters_lost", queues))
-
-    @overload
-    def metrics(self, kernel: None = None, instance: int | None = None) -> dict[str, Metrics]:
-        ...
-    @overload
-    def metrics(self, kernel: Kernel, instance: int | None = None) -> Metrics: ...
-
-    def metrics(self, kernel: Kernel | None = None,
-                instance: int | None = None) -> Metrics | dict[str, Metrics]:
-        """Throughput, reply latency, queue fill and dead letters of the kernel, a
-        `Metrics`; without a kernel, a dict of every kernel's by name."""
-        if kernel is None:
-            if instance is not None:
-                raise TypeError("metrics(instance=...) needs the kernel: metrics(K, instance=i)")
-            return {k.name: self.metrics(k.name) for k in self._layout.kernels}
-        k = self._kernel(kernel)
-        queues = self._queues(k, instance)
-        s = self.status(kernel, instance)
-        with self._lock:
-            latency = self._latency.histogram(queues)
-            recent = self._counters.recent_rate(queues)
-            fill = self._input_fill(queues)
-            timed, handler_s = self._timed_handlings(queues)
-        return Metrics(kernel=k.name, throughput=s.processed / max(s.uptime, 1e-9),
-                       throughput_recent=recent,
-                       latency_mean=latency.sum / latency.count if latency.count else None,
-                       latency_p50=latency.quantile(0.5), latency_p99=latency.quantile(0.99),
-                       latency_max=latency.max,
-                       handler_time_mean=handler_s / timed if timed else None,
-                       input_utilisation=fill,
-                       output_utilisation=self._inbox.output_fill(),
-                       dead_letters=s.dead_lettered, processed=s.processed)
-
-    def health(self) -> Health:
-        """The program's health now (docs/runtime.md, "Health"): errors for a device error,
-        lost dead letters and handlers stalled past `stall_after`; warnings for input
-        rings over 90 % full and inactive kernels with messages waiting."""
-        errors: list[str] = []
-        warnings: list[str] = []
-        kernels: dict[str, str] = {}
-        if self._error is not None:
-            errors.append(f"the {self.backend} program failed: {self._error}")
-        elif self._closed or self._closing:
-            errors.append("the program is shut down (or shutting down)")
-        for name, s in self.status().items():
-            k = self._kernel(name)
-            found_errors, found_warnings = len(errors), len(warnings)
-            with self._lock:
-                fill = self._input_fill(k.queue_ids)
-                stalled = [q - k.queue_base for q in k.queue_ids if self._stalls.stalled[q]]
-            if s.dead_letters_lost:
-                errors.append(f"{name} lost {s.dead_letters_lost} dead letter(s): the host "
-                              "did not drain the dead-letter queue")
-            if stalled:
-                errors.append(f"{name}{stalled} has been inside one handler for more than "
-                              f"{self._stalls.after:g} s")
-            if fill > 0.9:
-                warnings.append(f"{name}'s input is {fill:.0%} full")
-            if not s.active and s.pending:
-                warnings.append(f"{name} is inactive with {s.pending} message(s) waiting")
-            kernels[name] = ("unhealthy" if len(errors) > found_errors else
-                             "degraded" if len(warnings) > found_warnings else "healthy")
-        status = "unhealthy" if errors else "degraded" if warnings else "healthy"
-        return Health(status, tuple(warnings), tuple(errors), kernels)
-
-    def _input_fill(self, queues: range) -> float:
-        """The fullest input ring's fill among `queues` (the host's ingress ring and the
-        device ring of each): 1.0 means the next message put in it waits. Caller holds the
-        lock."""
-        fill = 0.0
-        for q in queues:
-            ring = self._layout.queue(q)
-            head, tail = (int(self._device.read_local(at, 4).view(np.uint32)[0])
-                          for at in (ring.head_offset, ring.tail_offset))
-            ingress = self._ingress[q]
-            fill = max(fill, ((tail - head) % (1 << 32)) / ring.capacity,
-                       ingress.used() / ingress.capacity)
-        return fill
-
-    def _watch_stalls(self) -> None:
-        """Log a handler stalled past `stall_after`, once a stall. Caller holds the lock,
-        after the counters' update."""
-        for q in self._stalls.update(self._counters.total, self._stats["busy"]):
-            kernel, instance = self._inbox.queue_name(q)
-            log.warning("%s[%d] has been inside one handler for more than %g s", kernel,
-                        instance, self._stalls.after)
-
-    def _timed_handlings(self, queues: range) -> tuple[int, float]:
-        """(handlings the device timed, their seconds) of `queues` since launch. Caller
-        holds the lock, after the counters' update."""
-        return (self._counters.sum("handler_timed", queues),
-                self._counters.sum("handler_ns", queues) / 1e9)
-
-    def _handler_time(self, kernel, instance: int | None = None) -> tuple[int, float]:
-        """(handlings timed on the device, their seconds) of the kernel (instance)."""
-        queues = self._queues(self._kernel(kernel), instance)
-        with self._lock:
-            if not self._closed:
-                self._counters.update()
-            return self._timed_handlings(queues)
-
-    def _latency_histogram(self, kernel, instance: int | None = None) -> LatencyHistogram:
-        """Every reply latency the host measured for the kernel (instance) since launch."""
-        queues = self._queues(self._kernel(kernel), instance)
-        with self._lock:
-            return self._latency.histogram(queues)
-
-    def _dead_letter_counts(self) -> dict[tuple[str | None, int, str], int]:
-        """Dead letters the host collected since launch by (kernel, instance, reason); the
-        host output queue's are ("host", -1, reason)."""
-        with self._lock:
-            if not self._closed:
-                self._pump()
-            return dict(self._inbox.dead_counts)
-
-    def dead_letters(self) -> list[DeadLetter]:
-        """Every message dead-lettered since launch, oldest first."""
-        with self._lock:
-            if not self._closed:
-                self._pump()
-            return self._inbox.dead_letters()
-
-    def _uptime(self) -> float:
-        end = self._ended_at if self._ended_at is not None else time.monotonic()
-        return end - self._started_at
 
     # ---- shutdown --------------------------------------------------------------------------
 
