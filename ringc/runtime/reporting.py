@@ -10,8 +10,6 @@ import logging
 import time
 from typing import TYPE_CHECKING, overload
 
-import numpy as np
-
 from .reports import DeadLetter, Health, LatencyHistogram, Metrics, Status
 
 if TYPE_CHECKING:
@@ -129,11 +127,8 @@ class Reports:
         lock."""
         fill = 0.0
         for q in queues:
-            ring = self._layout.queue(q)
-            head, tail = (int(self._device.read_local(at, 4).view(np.uint32)[0])
-                          for at in (ring.head_offset, ring.tail_offset))
             ingress = self._ingress[q]
-            fill = max(fill, ((tail - head) % (1 << 32)) / ring.capacity,
+            fill = max(fill, self._device_ring_used(q) / self._layout.queue(q).capacity,
                        ingress.used() / ingress.capacity)
         return fill
 

@@ -819,11 +819,16 @@ class Runtime(Reports):
             if scheduled:
                 total += ((int(self._stats["scheduled"][q]) + int(self._restored[q]))
                           % (1 << 32) + int(self._host_scheduled[q]))
-            ring = self._layout.queue(q)               # the device ring, in device memory
-            head, tail = (int(self._device.read_local(at, 4).view(np.uint32)[0])
-                          for at in (ring.head_offset, ring.tail_offset))
-            total += self._ingress[q].used() + (tail - head) % (1 << 32)
+            total += self._ingress[q].used() + self._device_ring_used(q)
         return total
+
+    def _device_ring_used(self, queue: int) -> int:
+        """Messages in the queue's device ring (in device memory) now. Caller holds the
+        lock."""
+        ring = self._layout.queue(queue)
+        head, tail = (int(self._device.read_local(at, 4).view(np.uint32)[0])
+                      for at in (ring.head_offset, ring.tail_offset))
+        return (tail - head) % (1 << 32)
 
     def _relaunch_if_needed(self, sent: bool = False) -> None:
         """A program that is not running (parked, or event-driven between launches): launch
