@@ -63,22 +63,25 @@ class CooperativeSum:
         return Total(id=m.id, total=total)
 
 
+@rc.device
+def loop_sum(m: Block) -> Total:
+    """The ordered loop both LoopSum (persistent) and LaunchedSum (a launch a message) run."""
+    total = f32(0.0)
+    for i in range(N):
+        total += m.x[i]
+    return Total(id=m.id, total=total)
+
+
 @rc.ring_kernel(capacity=CAPACITY)
 class LoopSum:
     def on_block(self, m: Block) -> Total:
-        total = f32(0.0)
-        for i in range(N):
-            total += m.x[i]
-        return Total(id=m.id, total=total)
+        return loop_sum(m)
 
 
 @rc.ring_kernel(capacity=CAPACITY, mode="event_driven")
 class LaunchedSum:
     def on_block(self, m: Block) -> Total:
-        total = f32(0.0)
-        for i in range(N):
-            total += m.x[i]
-        return Total(id=m.id, total=total)
+        return loop_sum(m)
 
 
 @rc.ring_kernel(capacity=CAPACITY)
