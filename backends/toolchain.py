@@ -22,6 +22,7 @@ import contextlib
 import hashlib
 import os
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,6 +69,27 @@ def cache_root() -> Path:
         return Path(root)
     xdg = os.environ.get("XDG_CACHE_HOME")
     return (Path(xdg) if xdg else Path.home() / ".cache") / "ringc"
+
+
+_OFF, _ON = ("off", "0", "false", "no"), ("", "on", "1", "true", "yes")
+_warned: set[str] = set()
+
+
+def caching() -> bool:
+    """Whether ringc uses its caches: False when ``$RINGC_CACHE`` is ``off`` (or 0, false,
+    no; any case), and then nothing is read from or written under `cache_root()`, and
+    PoCL builds without its own cache. Unset, empty, ``on``, 1, true or yes: True. Another
+    value warns once (naming the values) and leaves caching on. Read at each build, so it
+    may change between launches; PoCL's own cache follows the value at the process's
+    first OpenCL launch."""
+    value = os.environ.get("RINGC_CACHE", "").strip().lower()
+    if value in _OFF:
+        return False
+    if value not in _ON and value not in _warned:
+        _warned.add(value)
+        warnings.warn(f"RINGC_CACHE={value!r} is neither on nor off (use off, 0, false or "
+                      "no to build without the caches); the caches are used", stacklevel=2)
+    return True
 
 
 def cache_dir(target: str) -> Path:

@@ -7,7 +7,8 @@ built binaries and PoCL's own kernel cache; `cuda`: cubins; `cuda-shim`, `metal-
 the shims' shared libraries) and `templates` (the compiled Jinja templates). Each entry
 is checked when it is read (a damaged one is rebuilt), so clearing is never needed for
 correctness, only to take the space back; a program running while the cache is cleared
-keeps what it loaded.
+keeps what it loaded. `$RINGC_CACHE=off` keeps ringc from reading or writing any of them
+(`ringc.backends.toolchain.caching`).
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from .backends.toolchain import cache_root
+from .backends.toolchain import cache_root, caching
 
-__all__ = ["CacheFolder", "cache_root", "folders", "clear"]
+__all__ = ["CacheFolder", "cache_root", "caching", "folders", "clear"]
 
 
 @dataclass(frozen=True)

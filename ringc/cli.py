@@ -156,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="The emitted sources and built programs ringc caches, "
                                    "under $RINGC_CACHE_DIR (default ~/.cache/ringc). `info` "
                                    "lists them; `clear` deletes them (each is rebuilt when "
-                                   "next needed).")
+                                   "next needed). RINGC_CACHE=off builds without them.")
     p.add_argument("action", choices=("info", "clear"))
     p.set_defaults(run=cmd_cache)
     return parser
@@ -338,6 +338,8 @@ def cmd_cache(args) -> int:
 
     root = caches.cache_root()
     if args.action == "info":
+        if not caches.caching():
+            _print("the caches are off (RINGC_CACHE=off): nothing is read or written")
         found = caches.folders()
         if not found:
             _print(f"no cache at {root} (set RINGC_CACHE_DIR to put it elsewhere)")

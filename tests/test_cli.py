@@ -305,3 +305,11 @@ def test_cache_info_and_clear(tmp_path, monkeypatch, capsys):
     assert main(["cache", "clear"]) == 0
     assert "removed 2 file(s), 2.0 KiB" in capsys.readouterr().out
     assert list((tmp_path / "cache").iterdir()) == []
+
+
+def test_cache_info_says_when_the_caches_are_off(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("RINGC_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("RINGC_CACHE", "off")
+    assert main(["cache", "info"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("the caches are off (RINGC_CACHE=off)") and "no cache at" in out

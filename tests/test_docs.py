@@ -28,10 +28,11 @@ not installed (prometheus_client), or `serve_metrics`, skips with the `pip insta
 Keep blocks fast: `backend="sim"` and small counts, the whole file in well under a minute.
 
 Also here: docs/options.md names every kernel option, every launch option (common and each
-backend's own) and every `rc.compile` option; every relative link of the docs resolves
-(files and headings), and every image is there; every fenced block names its language;
-nothing points to a DESIGN.md; and a block with an `if __name__ == "__main__":` guard can
-be compiled by `ringc compile` without running its program.
+backend's own), every `rc.compile` option and every `RINGC_*` environment variable ringc
+reads; every relative link of the docs resolves (files and headings), and every image is
+there; every fenced block names its language; nothing points to a DESIGN.md; and a block
+with an `if __name__ == "__main__":` guard can be compiled by `ringc compile` without
+running its program.
 """
 
 from __future__ import annotations
@@ -257,6 +258,16 @@ def test_options_reference_names_every_compile_option():
     heading = next(line for line in text.splitlines() if line.startswith("## `rc.compile("))
     for name in inspect.signature(rc.compile).parameters:
         assert f"{name}=" in heading or name == "kernels", name
+
+
+def test_options_reference_names_every_environment_variable():
+    read = set()
+    for folder in ("ringc", "backends"):
+        for source in (ROOT / folder).rglob("*.py"):
+            read.update(re.findall(r"""environ\)?\.get\(\s*["'](RINGC_\w+)["']""",
+                                   source.read_text(encoding="utf-8")))
+    assert {"RINGC_CACHE", "RINGC_LOG"} <= read           # the search finds what it should
+    assert _options_table("## Environment variables") == read
 
 
 def _anchors(page: Path) -> set[str]:

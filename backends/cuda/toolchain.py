@@ -33,7 +33,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ..toolchain import BuildFailed, CheckResult, ToolchainUnavailable, cache_dir
+from ..toolchain import BuildFailed, CheckResult, ToolchainUnavailable, cache_dir, caching
 
 TOOLS: tuple[str, ...] = ("nvrtc", "nvcc")
 #: The architectures `ringc check` compiles for: Ampere (A100) and Hopper (H100).
@@ -113,7 +113,8 @@ def compile_cubin_with_origin(source: str, arch: str, *, fast_math: bool = False
     key = hashlib.sha256("\0".join([identity, *options(arch, fast_math), source])
                          .encode()).hexdigest()
     path = cache_dir("cuda") / f"{key}.cubin"
-    cached = _read_entry(path)
+    use_cache = caching()
+    cached = _read_entry(path) if use_cache else None
     if cached is not None:
         log.debug("read the %s cubin for %s from the cache (%s)", tool, arch, path)
         return cached, True
@@ -123,6 +124,8 @@ def compile_cubin_with_origin(source: str, arch: str, *, fast_math: bool = False
     log.debug("compiled the cubin with %s in %.3f s (cache entry %s)%s", result.tool,
               result.seconds, path, f"; the compiler said:\n{result.log.strip()[:2000]}"
               if result.log.strip() else "")
+    if not use_cache:
+        return cubin, False
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")

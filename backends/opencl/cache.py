@@ -21,7 +21,11 @@ inside a program directory of the cache (an absolute path, `..`, a symlink out o
 damage to the manifest: it is dropped, with one log line, and nothing it names is touched.
 
 A directory ringc cannot write gives one log line and builds without a cache
-(`POCL_KERNEL_CACHE=0`). pyopencl's own binary cache is not used (its builds pass
+(`POCL_KERNEL_CACHE=0`, and a temporary folder for the files PoCL compiles through), as
+does `$RINGC_CACHE` off (`ringc.backends.toolchain.caching`). That also keeps `build()`
+below from reading or writing binaries, and sets `PYOPENCL_NO_CACHE=1` (unless set), which
+turns off pyopencl's own cache of kernel invokers (`~/.cache/pytools`) when pyopencl is
+first imported after it. pyopencl's own binary cache is not used (its builds pass
 `cache_dir=False`): PoCL's is enough, and it is the one checked here. Limits: a file damaged
 after `configure()` and before the process's `record()` is recorded as it is then; two
 processes recording at once keep the entries of the last one (the rest are recorded again
@@ -42,6 +46,7 @@ binary or from the source, and how long it took.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import functools
 import hashlib
@@ -55,7 +60,7 @@ from collections.abc import Iterator
 from pathlib import Path, PurePath
 from stat import S_ISREG
 
-from ..toolchain import cache_dir, read_entry, write_entry
+from ..toolchain import cache_dir, caching, read_entry, write_entry
 
 __all__ = ["configure", "record", "build", "build_with_origin"]
 
@@ -71,7 +76,12 @@ Signature = list                       # [size, mtime_ns, sha256 hex digest]
 @functools.cache
 def configure() -> Path | None:
     """Give PoCL ringc's cache directory and repair it; returns it, or None when PoCL
-    builds without a cache (or uses a directory the user chose). Once per process."""
+    builds without a cache (or uses a directory the user chose). Once per process: with
+    `$RINGC_CACHE` off then, PoCL builds without its cache for the whole process."""
+    if not caching():
+        os.environ.setdefault("PYOPENCL_NO_CACHE", "1")
+        _build_uncached()
+        return None
     if "POCL_CACHE_DIR" in os.environ or os.environ.get("POCL_KERNEL_CACHE") == "0":
         return None
     root = cache_dir("opencl") / "pocl"
@@ -82,12 +92,23 @@ def configure() -> Path | None:
     except OSError as exc:
         log.warning("the OpenCL build cache %s cannot be written (%s); building "
                     "without a cache", root, exc.strerror or exc)
-        os.environ["POCL_KERNEL_CACHE"] = "0"
+        _build_uncached()
         return None
     os.environ["POCL_CACHE_DIR"] = str(root)
     _repair(root)
     log.debug("PoCL's kernel cache: %s", root)
     return root
+
+
+def _build_uncached() -> None:
+    """PoCL without its kernel cache. It still compiles through temporary files in its
+    cache folder (and leaves an empty one there), so it is given a temporary folder of its
+    own, removed when the process exits; a `POCL_CACHE_DIR` the user set is kept."""
+    os.environ["POCL_KERNEL_CACHE"] = "0"
+    if "POCL_CACHE_DIR" not in os.environ:
+        folder = tempfile.mkdtemp(prefix="ringc-pocl-")
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        os.environ["POCL_CACHE_DIR"] = folder
 
 
 def record() -> None:
@@ -131,7 +152,8 @@ def build_with_origin(context, device, source: str,
         "ringc-binary-1", device.name, device.vendor, device.driver_version,
         device.platform.version, *options, source)).encode()).hexdigest()
     path = cache_dir("opencl") / "binary" / f"{key}.bin"
-    binary = read_entry(path)
+    use_cache = caching()
+    binary = read_entry(path) if use_cache else None
     if binary:
         try:
             program = cl.Program(context, [device], [binary]).build(options=list(options),
@@ -147,8 +169,9 @@ def build_with_origin(context, device, source: str,
     program = cl.Program(context, source).build(options=list(options), cache_dir=False)
     log.debug("built the OpenCL program for %s from the source in %.3f s (cache entry %s)",
               device.name.strip(), time.perf_counter() - start, path)
-    with contextlib.suppress(cl.Error, ValueError):
-        write_entry(path, program.binaries[program.devices.index(device)])
+    if use_cache:
+        with contextlib.suppress(cl.Error, ValueError):
+            write_entry(path, program.binaries[program.devices.index(device)])
     return program, False
 
 

@@ -150,12 +150,12 @@ def unusable_compiler(log: str, device) -> str | None:
 
 def opencl():
     """The pyopencl module; ToolchainUnavailable when it is not installed."""
+    cache.configure()        # before pyopencl and PoCL start: they read their cache settings
     try:
         import pyopencl as cl
     except ImportError:
         raise ToolchainUnavailable(
             "pyopencl is not installed (pip install 'ringc[opencl]')") from None
-    cache.configure()                    # before PoCL starts: it reads its cache settings
     return cl
 
 

@@ -24,6 +24,7 @@ crashes (an out-of-bounds write the emitted code does not check) takes the proce
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
 import hashlib
@@ -46,7 +47,7 @@ from ringc.protocol import CONTROL
 
 from ..devices import DeviceFacts, choose_device, default_groups
 from ..record import LoadRequest
-from ..toolchain import ToolchainUnavailable, cache_dir, read_entry, write_entry
+from ..toolchain import ToolchainUnavailable, cache_dir, caching, read_entry, write_entry
 
 __all__ = ["ShimDevice", "ShimBuildError", "ShimMissingBuiltin", "load", "build",
            "build_with_origin", "compiler", "facts_of", "FLAGS", "PARALLEL_WIDTH"]
@@ -54,6 +55,7 @@ __all__ = ["ShimDevice", "ShimBuildError", "ShimMissingBuiltin", "load", "build"
 PAGE = 4096
 PARALLEL_WIDTH = 32                  # lanes per group of a program with a parallel kernel
 MAX_LANES = 1024                     # lanes (fibers) of one group; cooperative group_size
+_TEMPORARY: set[Path] = set()       # libraries built outside the cache, removed once loaded
 OPT_LEVEL = "-O1"                    # docs/shims.md, "Compile time"
 FLAGS: tuple[str, ...] = (
     "-std=c++17", OPT_LEVEL, "-fPIC", "-shared", "-pthread", "-ffp-contract=off",
@@ -103,6 +105,8 @@ def headers(target: str) -> tuple[Path, Path]:
 def build(source: str, target: str) -> Path:
     """The shared library of `source` (emitted for `target`, "cuda" or "metal"): from the
     cache, or compiled (a few tenths of a second per program) and stored there atomically.
+    With `$RINGC_CACHE` off, or a cache that cannot be written, it is a temporary file
+    instead, which `load` deletes once loaded (another caller keeps it).
     `$RINGC_SHIM_FLAGS` adds compiler flags (e.g. `-fsanitize=undefined`; part of the key).
     ShimMissingBuiltin or ShimBuildError when the compiler rejects it;
     ToolchainUnavailable when there is no compiler."""
@@ -122,7 +126,8 @@ def build_with_origin(source: str, target: str) -> tuple[Path, bool]:
     key = digest.hexdigest()[:40]
     folder = cache_dir(f"{target}-shim")
     library, check = folder / f"{key}.so", folder / f"{key}.sha256"
-    if _intact(library, check):
+    use_cache = caching()
+    if use_cache and _intact(library, check):
         log.debug("read the %s shim's library from the cache (%s)", target, library)
         return library, True
     start = time.perf_counter()
@@ -140,19 +145,33 @@ def build_with_origin(source: str, target: str) -> tuple[Path, bool]:
                   time.perf_counter() - start,
                   f"; the compiler said:\n{said[:2000]}" if said else "")
         data = out.read_bytes()
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=folder, suffix=".so.tmp")
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-            os.replace(tmp, library)
-            write_entry(check, hashlib.sha256(data).hexdigest().encode())
-        except OSError:     # no cache here: a temporary copy (left behind: it stays loaded)
-            fd, tmp = tempfile.mkstemp(prefix="ringc-shim-", suffix=".so")
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-            return Path(tmp), False
-    return library, False
+    if use_cache and _store(library, check, data):
+        return library, False
+    fd, tmp = tempfile.mkstemp(prefix="ringc-shim-", suffix=".so")  # `load` removes it
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    _TEMPORARY.add(Path(tmp))
+    return Path(tmp), False
+
+
+def _store(library: Path, check: Path, data: bytes) -> bool:
+    """Put a built library in the cache atomically, its SHA-256 beside it; False where the
+    cache cannot be written."""
+    try:
+        library.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=library.parent, suffix=".so.tmp")
+    except OSError:
+        return False
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, library)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        return False
+    write_entry(check, hashlib.sha256(data).hexdigest().encode())
+    return True
 
 
 def _intact(library: Path, check: Path) -> bool:
@@ -215,8 +234,14 @@ def load(request: LoadRequest, target: str) -> ShimDevice:
         library, cached = build_with_origin(request.source, target)
     except ToolchainUnavailable as exc:
         raise BackendUnavailable(f"{target}-shim cannot run here: {exc}") from None
-    device = ShimDevice(library, target, request.layout, request.image,
-                        groups=request.settings["groups"], parallel=request.parallel)
+    try:
+        device = ShimDevice(library, target, request.layout, request.image,
+                            groups=request.settings["groups"], parallel=request.parallel)
+    finally:
+        if library in _TEMPORARY:       # loaded (or refused): the file is not needed again
+            _TEMPORARY.discard(library)
+            with contextlib.suppress(OSError):
+                library.unlink()
     device.build_origin = "cached" if cached else "compiled"
     return device
 

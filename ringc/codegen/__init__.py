@@ -114,10 +114,14 @@ def _environment(target: str):
 def _template_cache():
     """Jinja's compiled templates, kept under the cache directory (`templates/`) so a new
     process renders without compiling them again (150-200 ms); keyed by each template's
-    source, so an edited template is compiled afresh. None where it cannot be written."""
+    source, so an edited template is compiled afresh. None where it cannot be written, or
+    when `$RINGC_CACHE` is off as the process first renders for a target."""
     import jinja2
 
-    from ..backends.toolchain import cache_dir
+    from ..backends.toolchain import cache_dir, caching
+
+    if not caching():
+        return None
 
     class QuietCache(jinja2.FileSystemBytecodeCache):
         def dump_bytecode(self, bucket) -> None:
@@ -222,13 +226,16 @@ def generate_cached(program: Program, target: str, *, output_capacity: int = 409
     else. Limits: a change to ringc outside the fingerprinted files that alters the
     emitted source (none does today: the frontend changes the IR, which is in the key)
     needs the entry removed by hand; entries are never deleted (each is the size of its
-    source)."""
+    source). With `$RINGC_CACHE` off, this is `generate`: nothing is read or written."""
+    from ..backends.toolchain import cache_dir, caching, read_entry, write_entry
+
+    if not caching():
+        return generate(program, target, output_capacity=output_capacity,
+                        dead_letter_capacity=dead_letter_capacity, debug=debug)
     record = _compiling(target)
     key = hashlib.sha256("\0".join((
         "ringc-source-1", target, str(output_capacity), str(dead_letter_capacity),
         str(debug), _fingerprint(target), print_program(program))).encode()).hexdigest()
-    from ..backends.toolchain import cache_dir, read_entry, write_entry
-
     path = cache_dir(target) / "source" / f"{key}{record.extension}"
     try:
         source = (read_entry(path) or b"").decode("utf-8")

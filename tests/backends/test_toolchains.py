@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import warnings
 
 import pytest
 
@@ -313,3 +314,32 @@ def test_a_compiler_that_cannot_build_for_this_cpu_is_unavailable_not_a_failure(
     why = opencl.unusable_compiler("error: unknown target CPU 'generic'", device)
     assert why.startswith("PoCL 3.0-rc2 cannot compile for this processor")
     assert opencl.unusable_compiler("error: use of undeclared identifier 'x'", device) is None
+
+
+@pytest.mark.parametrize("value,on", [("", True), ("on", True), ("1", True), ("YES", True),
+                                      ("off", False), ("0", False), ("False", False),
+                                      (" no ", False)])
+def test_ringc_cache_turns_the_caches_on_and_off(monkeypatch, value, on):
+    monkeypatch.setenv("RINGC_CACHE", value)
+    assert toolchain.caching() is on
+
+
+def test_an_unknown_ringc_cache_value_warns_once_and_keeps_the_caches(monkeypatch):
+    monkeypatch.setenv("RINGC_CACHE", "sometimes")
+    monkeypatch.setattr(toolchain, "_warned", set())
+    with pytest.warns(UserWarning, match="RINGC_CACHE='sometimes' is neither on nor off"):
+        assert toolchain.caching()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert toolchain.caching()                  # said once is enough
+
+
+def test_compile_cubin_with_the_caches_off_writes_nothing(tmp_path, monkeypatch):
+    need_cuda("nvrtc")
+    monkeypatch.setenv("RINGC_CACHE_DIR", str(tmp_path))
+    first = cuda.compile_cubin(CUDA_OK, "sm_80")           # cached
+    monkeypatch.setenv("RINGC_CACHE", "off")
+    (entry,) = (tmp_path / "cuda").iterdir()
+    entry.write_bytes(b"garbage")                          # not read, not repaired
+    assert cuda.compile_cubin_with_origin(CUDA_OK, "sm_80") == (first, False)
+    assert entry.read_bytes() == b"garbage"
