@@ -8,6 +8,8 @@ from __future__ import annotations
 import itertools
 import json
 import linecache
+import os
+import re
 import sys
 import textwrap
 import types
@@ -307,3 +309,99 @@ def test_a_notebook_runs_headless(backend, tmp_path):
     assert "3 3.0\n" in printed
     assert "4 4.5\n" in printed
     assert "True 7 26 name 'totl' is not defined\n" in printed
+
+
+# -- docs/getting-started.md, followed in a notebook ----------------------------------------
+
+GETTING_STARTED = ROOT / "docs" / "getting-started.md"
+INSTALLING = ("python3 -m venv", ". ", "pip install")   # done already: this is the install
+
+
+def _getting_started_notebook(nbformat, page_blocks: list) -> tuple[object, list]:
+    """The page as a notebook a reader would make of it: each ```python block a cell (a
+    block the page saves as a file is first written there with %%writefile, then run in
+    the notebook itself), each ```sh block a %%bash cell (without the install commands),
+    `set -e` so a failing command fails its cell. Returns the notebook and, for each
+    ```text block that follows a cell, that block's lines."""
+    cells, expected = [], []
+    for block in page_blocks:
+        if block.lang == "python":
+            if block.file:
+                cells.append(nbformat.v4.new_code_cell(f"%%writefile {block.file}\n"
+                                                       + block.code))
+            cells.append(nbformat.v4.new_code_cell(block.code))
+        elif block.lang == "sh":
+            commands = [line for line in block.code.splitlines()
+                        if line.strip() and not line.startswith(INSTALLING)]
+            if commands:
+                cells.append(nbformat.v4.new_code_cell("%%bash\nset -e\n"
+                                                       + "\n".join(commands)))
+        elif block.lang == "text" and cells:
+            expected.append(block.code.splitlines())
+    return nbformat.v4.new_notebook(cells=cells), expected
+
+
+def _printed(cell) -> list[str]:
+    return "".join(o.get("text", "") for o in cell.outputs
+                   if o.output_type == "stream").splitlines()
+
+
+def _shown(expected: list[list[str]], first: str) -> list[str]:
+    """The page's ```text block that starts with `first`."""
+    return next(lines for lines in expected if lines[0].startswith(first))
+
+
+def test_getting_started_runs_in_a_notebook(tmp_path, monkeypatch):
+    nbformat = pytest.importorskip("nbformat", reason="the notebook test needs nbformat")
+    nbclient = pytest.importorskip("nbclient", reason="the notebook test needs nbclient")
+    pytest.importorskip("ipykernel", reason="the notebook test needs ipykernel")
+    from tests.test_docs import blocks
+
+    why = unavailable("opencl")
+    if why:
+        pytest.skip(f"the page runs its program on OpenCL: {why}")
+    scripts = Path(sys.executable).parent
+    if not (scripts / "ringc").exists():
+        pytest.skip(f"the page's shell commands need the `ringc` command beside "
+                    f"{sys.executable} (pip install -e .)")
+    monkeypatch.setenv("PATH", f"{scripts}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    page = blocks(GETTING_STARTED)
+    nb, expected = _getting_started_notebook(nbformat, page)
+    client = nbclient.NotebookClient(nb, km=_kernel_manager(tmp_path / "kernels"),
+                                     timeout=120, resources={"metadata": {"path": str(tmp_path)}})
+    client.execute()                     # a failing cell raises CellExecutionError
+
+    def printed_by(command: str) -> list[str]:
+        (cell,) = [c for c in nb.cells if c.source.startswith("%%bash") and command in c.source]
+        return _printed(cell)
+
+    # `ringc devices`: the page's targets lines, and its backends in the order printed
+    devices, shown = printed_by("ringc devices"), _shown(expected, "targets")
+    for line in shown[:shown.index("")]:
+        assert line.strip() == "..." or line in devices, line
+    backends = [line.split()[0] for line in shown[shown.index(""):] if line[:1].isalnum()]
+    assert [line.split()[0] for line in devices if line[:1].isalnum()][1:] == backends
+
+    # the program's output, both in the notebook and from `python counter.py`, is the page's
+    shown = _shown(expected, "Total(key=3")
+    (in_cell,) = [_printed(c) for c in nb.cells
+                  if c.source.startswith("import ringc") and "rc.launch(Totals)" in c.source]
+    for printed in (in_cell, printed_by("python counter.py")):
+        assert printed[:3] == shown[:3]
+        assert [re.sub(r"uptime=[\d.]+", "", line) for line in printed[3:]] == \
+            [re.sub(r"uptime=[\d.]+", "", line) for line in shown[3:]]
+
+    # `ringc check`: the page's targets, each ok (or skipped where its tool is missing)
+    check, shown = printed_by("ringc check"), _shown(expected, "opencl  ok")
+    assert {line.split()[0] for line in check} == {line.split()[0] for line in shown}
+    assert all(line.split()[1] in ("ok", "skipped") for line in check), check
+    assert check[0].split()[:2] == ["opencl", "ok"]
+
+    # the handler the page shows is the one written to counter.cl, line for line
+    (shown_c,) = [b.code for b in page if b.lang == "c"]
+    emitted = (tmp_path / "counter.cl").read_text().splitlines()
+    for line in shown_c.splitlines():
+        assert line.strip() == "..." or line in emitted, line
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == \
+        ["counter.cl", "counter.cu", "counter.metal"]
