@@ -8,7 +8,8 @@ metrics exporter's (ringc/prometheus.py); `all` is every target's own extra and 
 carries prometheus_client too, so the test suite runs the exporter's tests. Adding a
 target edits nothing here.
 
-The sample programs ship as `ringc.samples` (`ringc samples` lists and runs them).
+The sample programs ship as `ringc.samples` (`ringc samples` lists and runs them), the
+documentation as `ringc.docs` (`ringc docs` lists and prints its pages).
 `ringc.runtime._rings` (the host's ring loops in C, ringc/runtime/rings.py) is optional: a
 build without a C compiler or Python's headers warns and installs the pure-Python path.
 """
@@ -41,11 +42,13 @@ extras["all"] = sorted({r for name in TARGETS for r in extras.get(name, [])} | s
 setup(
     packages=["ringc", "ringc.ir", "ringc.frontend", "ringc.codegen", "ringc.runtime",
               "ringc.backends", "ringc.templates", "ringc.samples", "ringc.samples.patterns",
+              "ringc.docs",
               *(f"ringc.backends.{name}" for name in TARGETS)],
     package_dir={"ringc": "ringc", "ringc.backends": "backends",
                  "ringc.templates": "templates", "ringc.samples": "samples",
-                 "ringc.samples.patterns": "samples/patterns"},
+                 "ringc.samples.patterns": "samples/patterns", "ringc.docs": "docs"},
     package_data={"ringc": ["py.typed"], "ringc.ir": ["*.lark"], "ringc.templates": ["*.j2"],
+                  "ringc.docs": ["*.md", "img/*.png"],
                   **{f"ringc.backends.{name}": ["*.j2", "*.h", "requirements*.txt"]
                      for name in TARGETS}},
     extras_require=extras,

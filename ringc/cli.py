@@ -1,4 +1,4 @@
-"""The `ringc` command: compile, inspect, check, devices, samples, cache.
+"""The `ringc` command: compile, inspect, check, devices, samples, docs, cache.
 
 A mistake in the user's program or on the command line prints one located message and
 exits with status 1; ringc's own stack is never shown for those. So does a stdout that
@@ -26,6 +26,7 @@ examples:
   ringc check out/pipeline.cu                            # an emitted program, as written
   ringc check --run my_kernels.py                        # run CUDA and MSL through the shims
   ringc devices
+  ringc docs getting-started                             # the documentation, page by page
   ringc cache info                                       # what the build caches hold
 
 FILE is a Python file defining @rc.ring_kernel classes, or a .rir file of textual IR.
@@ -151,6 +152,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", nargs="?", metavar="NAME")
     p.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS")
     p.set_defaults(run=cmd_samples)
+
+    p = sub.add_parser("docs", help="list or print the documentation's pages",
+                       description="Without arguments, list the pages of ringc's "
+                                   "documentation (Markdown, shipped with ringc) and where "
+                                   "they are; `ringc docs PAGE` prints one (e.g. "
+                                   "getting-started, options, language, runtime).")
+    p.add_argument("page", nargs="?", metavar="PAGE")
+    p.add_argument("--path", action="store_true", help="print the page's file, not its text")
+    p.set_defaults(run=cmd_docs)
 
     p = sub.add_parser("cache", help="show or clear the build caches",
                        description="The emitted sources and built programs ringc caches, "
@@ -305,14 +315,15 @@ def cmd_devices(args) -> int:
 
 
 def cmd_samples(args) -> int:
-    from . import examples
+    from . import shipped
 
     if args.action == "list":
-        found = examples.samples()
+        found = shipped.samples()
         if not found:
             _print("no samples here (a ringc installed without its samples)")
             return 0
-        _print(f"samples in {examples.samples_folder()} (ringc samples run NAME [ARGS...]):")
+        _print(f"samples in {shipped.shipped_folder('samples')} "
+               "(ringc samples run NAME [ARGS...]):")
         for sample in found:
             _print(f"  {sample.name:24} {sample.summary}")
         return 0
@@ -320,16 +331,37 @@ def cmd_samples(args) -> int:
         raise RingcError(f"ringc samples {args.action} needs a sample NAME (ringc samples "
                           "lists them)")
     try:
-        sample = examples.find(args.name)
+        sample = shipped.find(args.name)
     except KeyError as exc:
         raise RingcError(exc.args[0]) from None
     if args.action == "path":
         _print(str(sample.path))
         return 0
     try:
-        examples.run(sample, args.args)
+        shipped.run(sample, args.args)
     except SystemExit as exc:                  # a sample's own `sys.exit(main())`
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    return 0
+
+
+def cmd_docs(args) -> int:
+    from . import shipped
+
+    if args.page is None:
+        found = shipped.pages()
+        if not found:
+            _print("no documentation here (a ringc installed without its docs)")
+            return 0
+        _print(f"documentation in {shipped.shipped_folder('docs')} "
+               "(ringc docs PAGE prints one):")
+        for page in found:
+            _print(f"  {page.name:16} {page.title}")
+        return 0
+    try:
+        page = shipped.page(args.page)
+    except KeyError as exc:
+        raise RingcError(exc.args[0]) from None
+    _print(str(page.path) if args.path else page.path.read_text(encoding="utf-8").rstrip("\n"))
     return 0
 
 

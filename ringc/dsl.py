@@ -471,7 +471,7 @@ def ring_kernel(cls: None = None, /, **options: Any) -> Callable[[type[_T]], typ
 def ring_kernel(cls: type | None = None, /, **options: Any) -> Any:
     """Make a class a ring kernel. Options (unknown ones are an error): mode, capacity,
     instances, concurrency, group_size, backpressure, max_batch, domain, targets,
-    bounds_check, fast_math, timers; docs/options.md says what each does."""
+    bounds_check, fast_math, timers; `ringc docs options` says what each does."""
     if cls is not None:
         if not isinstance(cls, type):
             caller = sys._getframe(1)

@@ -62,7 +62,7 @@ def launch(kernels, backend: str = "opencl", device=None, **options) -> Runtime:
 
     `device`: an index into the backend's list in `ringc devices`, or part of a device's
     name (OpenCL: or of its platform's); the default is PoCL's CPU device for OpenCL and
-    the first GPU for CUDA. Options (docs/options.md): `output_capacity` and
+    the first GPU for CUDA. Options (`ringc docs options`): `output_capacity` and
     `dead_letter_capacity` (slots, powers of two), `host_buffer` (messages the host keeps
     from the output queue before the device sees backpressure), `debug`, `park_after`
     (seconds a program with nothing to do keeps polling before it parks; None: never

@@ -39,7 +39,7 @@ def test_help_lists_the_commands(capsys):
         main(["--help"])
     assert info.value.code == 0
     out = capsys.readouterr().out
-    for verb in ("compile", "inspect", "check", "devices", "samples", "cache"):
+    for verb in ("compile", "inspect", "check", "devices", "samples", "docs", "cache"):
         assert verb in out
 
 
@@ -313,3 +313,18 @@ def test_cache_info_says_when_the_caches_are_off(tmp_path, monkeypatch, capsys):
     assert main(["cache", "info"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("the caches are off (RINGC_CACHE=off)") and "no cache at" in out
+
+
+def test_docs_lists_and_prints_the_pages(capsys):
+    assert main(["docs"]) == 0
+    listing = capsys.readouterr().out
+    assert "getting-started  Getting started" in listing
+    assert "options          Options reference" in listing
+    assert main(["docs", "options"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("# Options reference\n") and "`RINGC_CACHE`" in printed
+    assert main(["docs", "--path", "docs/options.md"]) == 0
+    assert Path(capsys.readouterr().out.strip()).read_text().startswith("# Options reference")
+    assert main(["docs", "no-such-page"]) == 1
+    err = capsys.readouterr().err
+    assert "no page called 'no-such-page' (ringc docs lists them: " in err and "runtime" in err

@@ -29,9 +29,13 @@ def test_wheel_holds_only_ringc_and_its_data(tmp_path):
                  "ringc/backends/metal/program.metal.j2",
                  "ringc/backends/metal/metal_shim.h", "ringc/backends/opencl/dialect.py"):
         assert data in names
-    # the samples `ringc samples` runs, the license, and the one version
+    # the samples `ringc samples` runs, the pages `ringc docs` prints (every one, and the
+    # README's picture), the license, and the one version
     assert {"ringc/samples/pipeline.py", "ringc/samples/patterns/circuit_breaker.py"} <= set(
         names)
+    pages = {f"ringc/docs/{p.relative_to(ROOT / 'docs')}" for p in (ROOT / "docs").rglob("*")
+             if p.is_file()}
+    assert "ringc/docs/getting-started.md" in pages and pages <= set(names)
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
     import ringc
     metadata = next(n for n in names if n.endswith(".dist-info/METADATA"))

@@ -167,7 +167,7 @@ class FunctionLowering:
         which has no location) picks the hint when given."""
         name = type(construct or node).__name__
         return self.error(node, f"{what or name} is not supported in ring kernels",
-                          HINTS.get(name, "see the supported subset in docs/language.md"))
+                          HINTS.get(name, "see the supported subset: ringc docs language"))
 
     def rule(self, node: ast.AST, exc: TypeRuleError) -> CompileError:
         return self.error(node, exc.message, exc.hint)
