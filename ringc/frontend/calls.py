@@ -1,6 +1,8 @@
 """The calls a handler body may make: casts, `math.*`, `min max abs len`, message
-constructors, kernel helpers, `@rc.device` functions and the expression intrinsics.
-Anything else called is one located error."""
+constructors, kernel helpers, `@rc.device` functions and the expression intrinsics as
+values; the intrinsic statements (`rc.send`, `rc.send_after`, `rc.emit`, `rc.reply`,
+`rc.fail`, `rc.barrier`) and `v.store(a, i)` as statements. Anything else called is one
+located error."""
 
 from __future__ import annotations
 
@@ -241,8 +243,11 @@ def whole_value(fl, node: ast.Call, what: str, example: str, statement: bool = F
                        f"write x = {example} on a line of its own")
 
 
+INTRINSIC_STATEMENTS = ("send", "send_after", "emit", "reply", "fail", "barrier")
+
+
 def intrinsic_expr(fl, node: ast.Call, name: str):
-    if name in ("send", "send_after", "emit", "reply", "fail", "barrier"):
+    if name in INTRINSIC_STATEMENTS:
         raise fl.error(node, f"rc.{name}(...) is a statement, not a value",
                        "call it on its own line")
     if name in ("lane", "group_size", "group_sum", "group_max", "group_min", "broadcast"):
@@ -364,6 +369,110 @@ def container_call(fl, node: ast.Call, container: ir.State, method: str) -> ir.C
     if changes:
         fl.check_state_write(container, node.func)
     return ir.ContainerCall(container, method, args, container_result(t, method))
+
+
+# ---- intrinsic statements --------------------------------------------------------------
+
+def intrinsic_statement(fl, call: ast.Call):
+    name = names.intrinsic_name(names.resolve(call.func, fl.ctx.globals))
+    if name not in INTRINSIC_STATEMENTS:
+        return None
+    loc = fl.loc(call)
+    if name == "barrier":
+        need_cooperative(fl, call, "barrier")
+        fl.expect_args(call, 0, "rc.barrier()")
+        return ir.Barrier(loc)
+    if name == "fail":
+        fl.expect_args(call, 1, "rc.fail(\"reason\")")
+        reason = call.args[0]
+        if not (isinstance(reason, ast.Constant) and isinstance(reason.value, str)
+                and reason.value):
+            raise fl.error(reason, "rc.fail takes a non-empty string literal reason",
+                           'write rc.fail("stale_request")')
+        return ir.Fail(reason.value, loc)
+    if fl.ctx.kind == "device":
+        raise fl.error(call, f"rc.{name} cannot be used in an @rc.device function",
+                       "device functions compute values; send from the handler")
+    fl.effects = True
+    if name == "emit":
+        fl.expect_args(call, 1, "rc.emit(msg)")
+        return ir.Emit(message_value(fl, call.args[0]), loc)
+    if name == "reply":
+        fl.expect_args(call, 2, "rc.reply(address, msg)")
+        address = fl.expr(call.args[0])
+        if getattr(address, "type", None) != ADDRESS:
+            raise fl.error(call.args[0], "rc.reply's first argument must be an "
+                                         "rc.Address", "keep the value of rc.sender()")
+        return ir.Reply(address, message_value(fl, call.args[1]), loc)
+    if name == "send_after":
+        return send_after(fl, call)
+    return send(fl, call)
+
+
+def send_after(fl, call: ast.Call) -> ir.Stmt:
+    form = "rc.send_after(delay_ns, Kernel, msg, instance=0)"
+    if fl.ctx.kernel is not None and fl.ctx.kernel.options.concurrency != "ordered":
+        raise fl.error(call, f"kernel '{fl.ctx.kernel.name}' is concurrency="
+                             f"'{fl.ctx.kernel.options.concurrency}': rc.send_after "
+                             "needs an ordered kernel (its "
+                             "timer table is the instance's)",
+                       "send to an ordered kernel that schedules it, or make this "
+                       "kernel 'ordered'")
+    if not call.args:
+        raise fl.error(call, f"rc.send_after takes {form}")
+    delay_node = call.args[0]
+    delay = fl.expr(delay_node)
+    if isinstance(delay, Weak) and isinstance(delay.value, int) and delay.value < 0:
+        raise fl.error(delay_node, f"rc.send_after's delay is {delay.value} ns: it "
+                                   "cannot be negative", "a delay of 0 sends at once")
+    if isinstance(delay, Weak) and isinstance(delay.value, float) or not isinstance(
+            delay, Weak) and not (isinstance(delay.type, ScalarType) and delay.type.is_int):
+        raise fl.error(delay_node, "rc.send_after's delay is an integer number of "
+                                   "nanoseconds", "e.g. 100 * 1_000_000 for 100 ms")
+    rest = ast.Call(call.func, call.args[1:], call.keywords)
+    ast.copy_location(rest, call)
+    sent = send(fl, rest, form)
+    return ir.SendAfter(fl.convert(delay, I64, delay_node), sent.kernel, sent.instance,
+                        sent.message, sent.loc)
+
+
+def send(fl, call: ast.Call, form: str = "rc.send(Kernel, msg, instance=0)") -> ir.Send:
+    kw = {k.arg: k.value for k in call.keywords}
+    if len(call.args) == 3 and "instance" not in kw:
+        kw["instance"] = call.args[2]
+    if len(call.args) not in (2, 3) or set(kw) - {"instance"}:
+        name, args = form.split("(", 1)
+        raise fl.error(call, f"{name} takes ({args}")
+    target = names.resolve(call.args[0], fl.ctx.globals)
+    kernel = fl.ctx.builder.kernel_for_send(target)
+    if kernel is None:
+        raise fl.error(call.args[0], f"'{ast.unparse(call.args[0])}' is not a ring kernel",
+                       "the first argument of rc.send is a @rc.ring_kernel class")
+    message = message_value(fl, call.args[1])
+    if message.type.name not in kernel.handled:
+        raise fl.error(call.args[1], f"kernel '{kernel.name}' has no handler for "
+                                     f"{message.type.name}",
+                       f"add a method on_...(self, m: {message.type.name}) to "
+                       f"{kernel.name}")
+    instance = ir.Const(0, I32)
+    if "instance" in kw:
+        value = fl.expr(kw["instance"])
+        if isinstance(value, Weak):
+            instance = fl.convert(value, I32, kw["instance"])
+        elif isinstance(value.type, ScalarType) and value.type.is_int:
+            instance = value if value.type == I32 else ir.Cast(value, I32)
+        else:
+            raise fl.error(kw["instance"], "instance must be an integer")
+    return ir.Send(kernel.name, instance, message, fl.loc(call))
+
+
+def message_value(fl, node: ast.expr) -> ir.Expr:
+    value = fl.expr(node)
+    if not isinstance(getattr(value, "type", None), MessageType):
+        raise fl.error(node, "a message is expected here",
+                       "construct one: Msg(field=...), or pass a message variable")
+    fl.check_alone(value, node, allow_root=True)
+    return value
 
 
 # ---- vectors (docs/language.md, "Vectors") ---------------------------------------------

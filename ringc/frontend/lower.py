@@ -4,9 +4,12 @@ The supported syntax is the `ast` node kinds with a handler on `FunctionLowering
 `FunctionLowering.expr` (`ringc.ir.dispatch`): any other node fails in one place,
 `unsupported`, with a hint. Every error is a `CompileError` at the user's file:line:col.
 
-Locals are typed before the body is lowered: every assignment to a local is typed with the
-locals known so far until nothing changes, untyped literals being weak (docs/language.md,
-"Semantics": "a local's type is the promotion of everything assigned to it").
+Every handler is registered here, the larger ones calling a function of the lowering (`fl`)
+in a module beside this one: `localtypes` types the locals before the body is lowered,
+`operators` lowers the operators and the conditional expression, `faults` try, raise and
+the test of a caught fault's reason, `calls` every call, as a value or as a statement. This
+module holds the rest: the lowering's state, assignments and stores, loops and branches,
+names, attributes and subscripts, and the conversions all of them share.
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ import difflib
 from dataclasses import dataclass, field
 
 from ..errors import CompileError
-from ..intrinsics import Fault
 from ..ir import nodes as ir
 from ..ir.dispatch import Dispatch
 from ..ir.types import (
@@ -24,7 +26,6 @@ from ..ir.types import (
     BOOL,
     CONTAINER_KINDS,
     I32,
-    I64,
     U64,
     AddressType,
     ArrayType,
@@ -34,28 +35,20 @@ from ..ir.types import (
     VectorType,
 )
 from ..ir.walk import MAX_EXPRESSION_DEPTH, walk
-from ..types import SharedArray
 from . import names
-from .typerules import (
-    TypeRuleError,
-    Weak,
-    can_store,
-    default_type,
-    float_for_int,
-    fold,
-    fold_unary,
-    meet_weak,
-    promote,
-    weak_to,
+from .calls import intrinsic_statement, lower_call, vector_store
+from .faults import lower_raise, lower_try
+from .localtypes import UntypedLocal, assigned_later, infer_locals, iterated
+from .operators import (
+    BINOPS,
+    binary,
+    lower_binop,
+    lower_boolop,
+    lower_compare,
+    lower_ifexp,
+    lower_unaryop,
 )
-
-BINOPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div",
-          ast.FloorDiv: "floordiv", ast.Mod: "mod", ast.BitAnd: "bitand", ast.BitOr: "bitor",
-          ast.BitXor: "bitxor", ast.LShift: "shl", ast.RShift: "shr"}
-CMPOPS = {ast.Eq: "eq", ast.NotEq: "ne", ast.Lt: "lt", ast.LtE: "le", ast.Gt: "gt",
-          ast.GtE: "ge"}
-SYMBOLS = {"add": "+", "sub": "-", "mul": "*", "div": "/", "floordiv": "//", "mod": "%",
-           "bitand": "&", "bitor": "|", "bitxor": "^", "shl": "<<", "shr": ">>"}
+from .typerules import TypeRuleError, Weak, can_store, default_type, weak_to
 
 # Hints for constructs people reach for first.
 HINTS = {
@@ -79,12 +72,6 @@ HINTS = {
     "ClassDef": "define classes at module level", "Match": "use if/elif/else",
     "AsyncFunctionDef": "handlers are synchronous", "AsyncFor": "handlers are synchronous",
 }
-
-INTRINSIC_STATEMENTS = ("send", "send_after", "emit", "reply", "fail", "barrier")
-
-
-class _Unresolved(Exception):
-    """A local whose type is not known yet (raised only while inferring local types)."""
 
 
 @dataclass
@@ -172,11 +159,15 @@ class FunctionLowering:
     def rule(self, node: ast.AST, exc: TypeRuleError) -> CompileError:
         return self.error(node, exc.message, exc.hint)
 
+    def expect_args(self, call: ast.Call, n: int, form: str) -> None:
+        if len(call.args) != n or call.keywords:
+            raise self.error(call, f"write {form}")
+
     # -- entry ---------------------------------------------------------------------------
 
     def lower(self) -> ir.FunctionDef:
         self.check_nesting()
-        self.infer_locals()
+        infer_locals(self)
         body = self.block(self.node.body)
         local_defs = tuple((ir.SharedDef if n in self.shared_names else ir.LocalDef)(n, t)
                            for n, t in self.locals.items() if n not in self.param_names)
@@ -204,161 +195,6 @@ class FunctionLowering:
                                  "split it into steps with local variables")
             pending.extend((root, child, depth + isinstance(child, ast.expr))
                            for child in ast.iter_child_nodes(node))
-
-    # -- local type inference ------------------------------------------------------------
-
-    def infer_locals(self) -> None:
-        assignments = list(self._assignments(self.node.body))
-        for name, _, value in assignments:
-            if name == "self" and self.ctx.kind != "device":
-                node = value[0] if isinstance(value, tuple) else value
-                raise self.error(node if node is not None else self.node,
-                                 "'self' is the kernel instance: it cannot be assigned",
-                                 "store into a local or a state field (self.x = ...)")
-        for name, annotation, _ in assignments:
-            if annotation is not None:
-                self.declared[name] = self._annotation(annotation, name)
-                self.locals[name] = self.declared[name]
-        weak_only: set[str] = set()
-        self.probing = True
-        for _ in range(2 * len(assignments) + 2):
-            changed = False
-            for name, _, value in assignments:
-                if name in self.declared or name in self.param_names or value is None:
-                    continue
-                try:
-                    result = self._probe(value)
-                    changed = self._merge(name, result, weak_only) or changed
-                except (_Unresolved, CompileError, TypeRuleError):
-                    continue
-            if not changed:
-                break
-        self.probing = False
-        for name, _, value in assignments:
-            if name not in self.locals:
-                if value is None:
-                    self.locals[name] = I32     # a for loop over no range: reported there
-                    continue
-                self._probe_for_error(value)
-                node = value[1] if isinstance(value, tuple) else value
-                raise self.error(node, f"cannot infer the type of local '{name}'",
-                                 f"annotate it: {name}: i32 = ...")
-
-    def _probe(self, value) -> object:
-        if isinstance(value, tuple):        # (target name node, augmented BinOp node)
-            self.sync_ok = None
-            return self.expr(value[1])
-        self.zero_value = self.sync_ok = value
-        return self.expr(value)
-
-    def _probe_for_error(self, value) -> None:
-        """Lower `value` for real, so whatever made its type unknowable is reported."""
-        self.probing = False
-        result = self._probe(value)
-        if isinstance(result, Weak):
-            self.typed(result, value[1] if isinstance(value, tuple) else value)
-
-    def _merge(self, name: str, result: object, weak_only: set[str]) -> bool:
-        new_weak = isinstance(result, Weak)
-        new_type = default_type(result) if new_weak else result.type
-        old = self.locals.get(name)
-        if old is None:
-            self.locals[name] = new_type
-            if new_weak:
-                weak_only.add(name)
-            return True
-        if not (isinstance(old, ScalarType) and isinstance(new_type, ScalarType)):
-            return False
-        if old.kind != new_type.kind and not (old.is_int and new_type.is_int):
-            return False        # a float into an int local: reported when lowering
-        if name in weak_only:
-            if new_weak:
-                merged = old if old.bits >= new_type.bits else new_type
-            else:
-                merged = new_type
-                weak_only.discard(name)
-        elif new_weak:
-            return False
-        else:
-            try:
-                merged = promote(old, new_type, "assignment")
-            except TypeRuleError:
-                return False
-        if merged != old:
-            self.locals[name] = merged
-            return True
-        return False
-
-    def _assignments(self, body: list[ast.stmt]):
-        """(name, annotation, value) for every assignment to a plain local name."""
-        for stmt in body:
-            if isinstance(stmt, ast.Assign):
-                for target in stmt.targets:
-                    if isinstance(target, ast.Name):
-                        yield target.id, None, stmt.value
-            elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
-                yield stmt.target.id, stmt.annotation, stmt.value
-            elif isinstance(stmt, ast.AugAssign) and isinstance(stmt.target, ast.Name):
-                binop = ast.BinOp(left=ast.Name(stmt.target.id, ast.Load()), op=stmt.op,
-                                  right=stmt.value)
-                ast.copy_location(binop, stmt)
-                ast.copy_location(binop.left, stmt.target)
-                yield stmt.target.id, None, (stmt.target, binop)
-            elif isinstance(stmt, ast.For) and isinstance(stmt.target, ast.Name):
-                container = self.container_of(stmt.iter)
-                if container is not None:         # typed by its items: declared up front
-                    self.declared[stmt.target.id] = _iterated(container.type)
-                    self.locals[stmt.target.id] = _iterated(container.type)
-                else:
-                    yield stmt.target.id, None, self._range_probe(stmt)
-            if isinstance(stmt, (ast.If, ast.While, ast.For, ast.Try)):
-                yield from self._assignments(stmt.body)
-                yield from self._assignments(stmt.orelse)
-            if isinstance(stmt, ast.Try):
-                for handler in stmt.handlers:
-                    yield from self._assignments(handler.body)
-                yield from self._assignments(stmt.finalbody)
-
-    def _range_probe(self, stmt: ast.For) -> ast.expr | None:
-        """An expression whose type is the loop variable's: start + stop (+ 0 for range(n))."""
-        call = stmt.iter
-        if not (isinstance(call, ast.Call) and 1 <= len(call.args) <= 3):
-            return None
-        args = call.args[:2] if len(call.args) > 1 else [call.args[0]]
-        if len(args) == 1:
-            return args[0]
-        probe = ast.BinOp(left=args[0], op=ast.Add(), right=args[1])
-        return ast.copy_location(probe, call)
-
-    def _annotation(self, node: ast.AST, name: str | None = None) -> object:
-        obj = names.static_type(node, self.ctx.globals)
-        if isinstance(obj, names.Unresolved) and obj.why and "Shared" in obj.dotted:
-            raise self.error(node, obj.why, "write rc.Shared[Array[f32, 256]]: an array of "
-                                            "scalars the lanes share")
-        if isinstance(obj, SharedArray):
-            return self._shared(node, obj, name)
-        t = self.ctx.builder.value_type(obj)
-        if t is None:
-            raise self.error(node, f"'{ast.unparse(node)}' is not a ringc type",
-                             names.unknown_vector_hint(names.dotted_name(node) or "") or
-                             "use a scalar type (i32, f32, ...), a vector (rc.f32x4, ...), "
-                             "a message class or rc.Address")
-        return t
-
-    def _shared(self, node: ast.AST, obj: SharedArray, name: str | None) -> ArrayType:
-        """A local `rc.Shared[Array[...]]`: only in a cooperative kernel's functions."""
-        kernel = self.ctx.kernel
-        if kernel is None or kernel.options.concurrency != "cooperative":
-            where = "an @rc.device function" if kernel is None else \
-                f"kernel '{kernel.name}', which is concurrency='{kernel.options.concurrency}'"
-            raise self.error(node, f"a shared array ({obj}) is only for a cooperative "
-                                   f"kernel, not {where}",
-                             "give the kernel concurrency='cooperative' (lanes share the "
-                             "array), or use a plain local Array[...]")
-        if name is not None:
-            self.shared_names.add(name)
-        self.ctx.builder.add_records(obj.array)
-        return obj.array
 
     # -- statements ----------------------------------------------------------------------
 
@@ -414,7 +250,7 @@ class FunctionLowering:
         if op is None:
             raise self.unsupported(node, f"operator {type(node.op).__name__}", node.op)
         current = self.expr(node.target)       # the visitors read Store targets too
-        value = self.binary(op, current, self.expr(node.value), node)
+        value = binary(self, op, current, self.expr(node.value), node)
         self.check_alone(value, node.value, allow_root=False)
         return self.store(node.target, value, node, node.value)
 
@@ -495,10 +331,9 @@ class FunctionLowering:
         if isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
             return None                                   # docstring
         if isinstance(node.value, ast.Call):
-            special = self.intrinsic_statement(node.value)
+            special = intrinsic_statement(self, node.value)
             if special is not None:
                 return special
-            from .calls import vector_store  # the call table lives in its own module
             store = vector_store(self, node.value)
             if store is not None:
                 return store
@@ -573,101 +408,6 @@ class FunctionLowering:
         self.loop_depth -= 1
         return ir.For(name, start, stop, step, body, self.loc(node))
 
-    @stmt.on(ast.Try)
-    def stmt_try(self, node: ast.Try) -> ir.Stmt:
-        if len(node.handlers) > 1:
-            raise self.error(node.handlers[1], "a try has one except block: except rc.Fault "
-                             "catches every fault", "tell faults apart inside it: "
-                             'if f.reason == "timeout": ...')
-        handler = node.handlers[0] if node.handlers else None
-        if handler is not None:
-            self.check_fault_class(handler)
-        self.check_finally(node)
-        body = self.block(node.body)
-        caught = None
-        if handler is not None:
-            self.caught.append(handler.name)
-            caught = self.block(handler.body)
-            self.caught.pop()
-        orelse = self.block(node.orelse)
-        loops, self.loop_depth = self.loop_depth, 0     # a finally cannot jump out
-        final = self.block(node.finalbody)
-        self.loop_depth = loops
-        return ir.Try(body, handler.name if handler else None, caught, orelse, final,
-                      self.loc(node))
-
-    def check_fault_class(self, handler: ast.ExceptHandler) -> None:
-        """The except clause names rc.Fault, and its `as` name is not a local."""
-        example = "except rc.Fault as f:"
-        if handler.type is None:
-            raise self.error(handler, "a bare except: name what it catches", example)
-        if names.resolve(handler.type, self.ctx.globals) is not Fault:
-            raise self.error(handler.type, f"except {ast.unparse(handler.type)}: only rc.Fault "
-                                           "can be caught in a ring kernel",
-                             f"device faults are rc.Fault: {example}")
-        if handler.name is not None and handler.name in self.locals:
-            raise self.error(handler, f"'{handler.name}' is already a local: give the fault "
-                                      "another name", "except rc.Fault as fault:")
-
-    def check_finally(self, node: ast.Try) -> None:
-        """No return from a finally block, and (not supported) none from a try statement
-        that has one; no break or continue out of a finally."""
-        if not node.finalbody:
-            return
-        for stmt in node.finalbody:
-            for inner in ast.walk(stmt):
-                if isinstance(inner, ast.Return):
-                    raise self.error(inner, "return in a finally block",
-                                     "return after the try statement")
-        for part in (node.body, node.orelse, *(h.body for h in node.handlers)):
-            for stmt in part:
-                for inner in ast.walk(stmt):
-                    if isinstance(inner, ast.Return):
-                        raise self.error(inner, "return inside a try statement that has a "
-                                         "finally block is not supported",
-                                         "set a local, and return after the try statement")
-
-    @stmt.on(ast.Raise)
-    def stmt_raise(self, node: ast.Raise) -> ir.Stmt:
-        if node.exc is None:
-            if not self.caught:
-                raise self.error(node, "a bare raise outside an except block",
-                                 'raise rc.Fault("reason") to fault here')
-            return ir.Raise(self.loc(node))
-        exc = node.exc
-        if node.cause is not None or not (
-                isinstance(exc, ast.Call)
-                and names.resolve(exc.func, self.ctx.globals) is Fault):
-            raise self.error(exc, "only rc.Fault(\"reason\") can be raised in a ring kernel",
-                             'raise rc.Fault("timeout")')
-        reason = exc.args[0] if len(exc.args) == 1 and not exc.keywords else None
-        if not (isinstance(reason, ast.Constant) and isinstance(reason.value, str)
-                and reason.value):
-            raise self.error(exc, "rc.Fault takes one non-empty string literal reason",
-                             'raise rc.Fault("timeout")')
-        return ir.Fail(reason.value, self.loc(node))
-
-    def fault_reason_test(self, node: ast.Compare):
-        """`f.reason == "literal"` (or `!=`) for a caught fault `f`, else None."""
-        if len(node.ops) != 1 or not isinstance(node.ops[0], (ast.Eq, ast.NotEq)):
-            return None
-        sides = (node.left, node.comparators[0])
-        for attr, other in (sides, sides[::-1]):
-            if (isinstance(attr, ast.Attribute) and attr.attr == "reason"
-                    and isinstance(attr.value, ast.Name) and attr.value.id not in self.locals
-                    and attr.value.id in self.fault_names):
-                name = attr.value.id
-                if not (isinstance(other, ast.Constant) and isinstance(other.value, str)
-                        and other.value):
-                    raise self.error(other, f"{name}.reason is compared with a string literal",
-                                     f'{name}.reason == "timeout"')
-                if name not in self.caught and not self.probing:
-                    raise self.error(attr, f"'{name}' is only known inside the except block "
-                                           "that catches it", f"except rc.Fault as {name}:")
-                test = ir.FaultIs(name, other.value, BOOL)
-                return test if isinstance(node.ops[0], ast.Eq) else ir.Unary("not", test, BOOL)
-        return None
-
     def container_of(self, node: ast.expr) -> ir.State | None:
         """The state container `node` names (`self.q`), else None."""
         if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
@@ -679,7 +419,7 @@ class FunctionLowering:
     def for_each(self, node: ast.For, container: ir.State) -> ir.Stmt:
         if not isinstance(node.target, ast.Name):
             raise self.error(node.target, "the loop variable must be a plain name")
-        name, item = node.target.id, _iterated(container.type)
+        name, item = node.target.id, iterated(container.type)
         if self.locals.get(name) != item:
             raise self.error(node.target, f"loop variable '{name}' holds {item} items, but "
                                           f"it is also assigned a {self.locals.get(name)}",
@@ -688,6 +428,14 @@ class FunctionLowering:
         body = self.block(node.body)
         self.loop_depth -= 1
         return ir.ForEach(name, container, body, self.loc(node))
+
+    @stmt.on(ast.Try)
+    def stmt_try(self, node: ast.Try) -> ir.Stmt:
+        return lower_try(self, node)
+
+    @stmt.on(ast.Raise)
+    def stmt_raise(self, node: ast.Raise) -> ir.Stmt:
+        return lower_raise(self, node)
 
     @stmt.on(ast.Break)
     def stmt_break(self, node: ast.Break) -> ir.Stmt:
@@ -730,111 +478,6 @@ class FunctionLowering:
                              f"annotate it: def {self.node.name}(...) -> i32:")
         return ir.Return(self.convert(value, expected, node.value), self.loc(node))
 
-    # -- intrinsic statements ------------------------------------------------------------
-
-    def intrinsic_statement(self, call: ast.Call):
-        name = names.intrinsic_name(names.resolve(call.func, self.ctx.globals))
-        if name not in INTRINSIC_STATEMENTS:
-            return None
-        loc = self.loc(call)
-        if name == "barrier":
-            from .calls import need_cooperative  # the call table lives in its own module
-            need_cooperative(self, call, "barrier")
-            self.expect_args(call, 0, "rc.barrier()")
-            return ir.Barrier(loc)
-        if name == "fail":
-            self.expect_args(call, 1, "rc.fail(\"reason\")")
-            reason = call.args[0]
-            if not (isinstance(reason, ast.Constant) and isinstance(reason.value, str)
-                    and reason.value):
-                raise self.error(reason, "rc.fail takes a non-empty string literal reason",
-                                 'write rc.fail("stale_request")')
-            return ir.Fail(reason.value, loc)
-        if self.ctx.kind == "device":
-            raise self.error(call, f"rc.{name} cannot be used in an @rc.device function",
-                             "device functions compute values; send from the handler")
-        self.effects = True
-        if name == "emit":
-            self.expect_args(call, 1, "rc.emit(msg)")
-            return ir.Emit(self.message_value(call.args[0]), loc)
-        if name == "reply":
-            self.expect_args(call, 2, "rc.reply(address, msg)")
-            address = self.expr(call.args[0])
-            if getattr(address, "type", None) != ADDRESS:
-                raise self.error(call.args[0], "rc.reply's first argument must be an "
-                                               "rc.Address", "keep the value of rc.sender()")
-            return ir.Reply(address, self.message_value(call.args[1]), loc)
-        if name == "send_after":
-            return self.send_after(call)
-        return self.send(call)
-
-    def send_after(self, call: ast.Call) -> ir.Stmt:
-        form = "rc.send_after(delay_ns, Kernel, msg, instance=0)"
-        if self.ctx.kernel is not None and self.ctx.kernel.options.concurrency != "ordered":
-            raise self.error(call, f"kernel '{self.ctx.kernel.name}' is concurrency="
-                                   f"'{self.ctx.kernel.options.concurrency}': rc.send_after "
-                                   "needs an ordered kernel (its "
-                                   "timer table is the instance's)",
-                             "send to an ordered kernel that schedules it, or make this "
-                             "kernel 'ordered'")
-        if not call.args:
-            raise self.error(call, f"rc.send_after takes {form}")
-        delay_node = call.args[0]
-        delay = self.expr(delay_node)
-        if isinstance(delay, Weak) and isinstance(delay.value, int) and delay.value < 0:
-            raise self.error(delay_node, f"rc.send_after's delay is {delay.value} ns: it "
-                                         "cannot be negative", "a delay of 0 sends at once")
-        if isinstance(delay, Weak) and isinstance(delay.value, float) or not isinstance(
-                delay, Weak) and not (isinstance(delay.type, ScalarType) and delay.type.is_int):
-            raise self.error(delay_node, "rc.send_after's delay is an integer number of "
-                                         "nanoseconds", "e.g. 100 * 1_000_000 for 100 ms")
-        rest = ast.Call(call.func, call.args[1:], call.keywords)
-        ast.copy_location(rest, call)
-        send = self.send(rest, form)
-        return ir.SendAfter(self.convert(delay, I64, delay_node), send.kernel, send.instance,
-                            send.message, send.loc)
-
-    def send(self, call: ast.Call, form: str = "rc.send(Kernel, msg, instance=0)") -> ir.Send:
-        kw = {k.arg: k.value for k in call.keywords}
-        if len(call.args) == 3 and "instance" not in kw:
-            kw["instance"] = call.args[2]
-        if len(call.args) not in (2, 3) or set(kw) - {"instance"}:
-            name, args = form.split("(", 1)
-            raise self.error(call, f"{name} takes ({args}")
-        target = names.resolve(call.args[0], self.ctx.globals)
-        kernel = self.ctx.builder.kernel_for_send(target)
-        if kernel is None:
-            raise self.error(call.args[0], f"'{ast.unparse(call.args[0])}' is not a ring kernel",
-                             "the first argument of rc.send is a @rc.ring_kernel class")
-        message = self.message_value(call.args[1])
-        if message.type.name not in kernel.handled:
-            raise self.error(call.args[1], f"kernel '{kernel.name}' has no handler for "
-                                           f"{message.type.name}",
-                             f"add a method on_...(self, m: {message.type.name}) to "
-                             f"{kernel.name}")
-        instance = ir.Const(0, I32)
-        if "instance" in kw:
-            value = self.expr(kw["instance"])
-            if isinstance(value, Weak):
-                instance = self.convert(value, I32, kw["instance"])
-            elif isinstance(value.type, ScalarType) and value.type.is_int:
-                instance = value if value.type == I32 else ir.Cast(value, I32)
-            else:
-                raise self.error(kw["instance"], "instance must be an integer")
-        return ir.Send(kernel.name, instance, message, self.loc(call))
-
-    def message_value(self, node: ast.expr) -> ir.Expr:
-        value = self.expr(node)
-        if not isinstance(getattr(value, "type", None), MessageType):
-            raise self.error(node, "a message is expected here",
-                             "construct one: Msg(field=...), or pass a message variable")
-        self.check_alone(value, node, allow_root=True)
-        return value
-
-    def expect_args(self, call: ast.Call, n: int, form: str) -> None:
-        if len(call.args) != n or call.keywords:
-            raise self.error(call, f"write {form}")
-
     # -- expressions ---------------------------------------------------------------------
 
     def typed(self, value, node: ast.AST) -> ir.Expr:
@@ -874,6 +517,14 @@ class FunctionLowering:
             raise self.error(node, f"cannot store a {source} in {what} of type {target} "
                                    "implicitly", f"cast explicitly: {target}(...)")
         raise self.error(node, f"cannot store a {source} in {what} of type {target}")
+
+    def operand(self, value, t: ScalarType, node: ast.AST) -> ir.Expr:
+        if isinstance(value, Weak):
+            try:
+                return ir.Const(weak_to(value, t), t)
+            except TypeRuleError as exc:
+                raise self.rule(node, exc) from None
+        return value if value.type == t else ir.Cast(value, t)
 
     def condition(self, node: ast.expr) -> ir.Expr:
         value = self.truth_of(node)
@@ -928,8 +579,8 @@ class FunctionLowering:
             return ir.Const(obj, BOOL)
         if isinstance(obj, (int, float)):
             return Weak(obj)
-        if self.probing and self._assigned_later(name):
-            raise _Unresolved(name)
+        if self.probing and assigned_later(self, name):
+            raise UntypedLocal(name)
         if isinstance(obj, names.Unresolved):
             candidates = (list(self.locals) + [f"self.{k}" for k in self.ctx.state]
                           + [k for k in self.ctx.globals if not k.startswith("_")])
@@ -939,9 +590,6 @@ class FunctionLowering:
                              f"did you mean '{bare[close[0]]}'?" if close else None)
         raise self.error(node, f"'{name}' cannot be used as a value here",
                          "module-level names must be int, float or bool constants")
-
-    def _assigned_later(self, name: str) -> bool:
-        return any(n == name for n, _, _ in self._assignments(self.node.body))
 
     @expr.on(ast.Attribute)
     def ex_attribute(self, node: ast.Attribute):
@@ -1033,197 +681,26 @@ class FunctionLowering:
 
     @expr.on(ast.BinOp)
     def ex_binop(self, node: ast.BinOp):
-        op = BINOPS.get(type(node.op))
-        if op is None:
-            raise self.unsupported(node, f"operator {type(node.op).__name__}", node.op)
-        return self.binary(op, self.expr(node.left), self.expr(node.right), node)
-
-    def binary(self, op: str, left, right, node: ast.AST):
-        symbol = SYMBOLS[op]
-        what = f"'{symbol}'"
-        if any(isinstance(getattr(side, "type", None), VectorType) for side in (left, right)):
-            return self.vector_binary(op, left, right, node)
-        for side in (left, right):
-            t = getattr(side, "type", None)
-            if t is not None and not isinstance(t, ScalarType):
-                raise self.error(node, f"{what} cannot take a {t}")
-        try:
-            if isinstance(left, Weak) and isinstance(right, Weak):
-                return Weak(fold(op, left.value, right.value))
-            if op in ("bitand", "bitor", "bitxor", "shl", "shr"):
-                return self.bitwise(op, left, right, node)
-            t = self.operand_type(left, right, what)
-            if t.is_bool:
-                raise TypeRuleError(f"{what} cannot take bools",
-                                    "convert explicitly, e.g. i32(flag)")
-            if op == "div" and t.is_int:
-                t = float_for_int(t)
-        except TypeRuleError as exc:
-            raise self.rule(node, exc) from None
-        return ir.Binary(op, self.operand(left, t, node), self.operand(right, t, node), t)
-
-    def vector_binary(self, op: str, left, right, node: ast.AST) -> ir.Binary:
-        """`+ - *` (and `/` of float vectors) lane by lane, between two vectors of one type
-        or a vector and a scalar of its element type (a literal, or a value of exactly that
-        type), which stands in every lane (docs/language.md, "Vectors")."""
-        what = f"'{SYMBOLS[op]}'"
-        vt = next(s.type for s in (left, right) if isinstance(getattr(s, "type", None),
-                                                               VectorType))
-        if op not in ("add", "sub", "mul", "div"):
-            raise self.error(node, f"{what} is not defined on vectors ({vt})",
-                             "vectors have + - * (and / of f32 vectors) lane by lane; work "
-                             "on the components for the rest: v.x, v.y, ...")
-        if op == "div" and not vt.elem.is_float:
-            raise self.error(node, f"'/' of {vt}: integer vectors have + - * only",
-                             "divide the components, or use an f32x4")
-        sides = []
-        for side in (left, right):
-            t = getattr(side, "type", None)
-            if isinstance(t, VectorType):
-                if t != vt:
-                    raise self.error(node, f"{what} mixes {vt} and {t}",
-                                     "vectors of one type only: convert the lanes "
-                                     "explicitly, e.g. rc.f32x4(f32(v.x), f32(v.y), ...)")
-                sides.append(side)
-                continue
-            if isinstance(side, Weak):
-                try:
-                    scalar = ir.Const(weak_to(side, vt.elem), vt.elem)
-                except TypeRuleError as exc:
-                    raise self.rule(node, exc) from None
-            elif t == vt.elem:
-                scalar = side
-            else:
-                raise self.error(node, f"{what} mixes {vt} with a {t}",
-                                 f"a scalar beside a {vt} must be a {vt.elem}: cast it, "
-                                 f"{vt.elem}(x)" if isinstance(t, ScalarType)
-                                 else "vectors of one type only")
-            sides.append(ir.VectorNew((scalar,), vt))
-        return ir.Binary(op, sides[0], sides[1], vt)
-
-    def bitwise(self, op: str, left, right, node: ast.AST):
-        t = self.operand_type(left, right, f"'{SYMBOLS[op]}'")
-        if t.is_float or (t.is_bool and op in ("shl", "shr")):
-            raise TypeRuleError(f"'{SYMBOLS[op]}' needs integers, not {t}")
-        return ir.Binary(op, self.operand(left, t, node), self.operand(right, t, node), t)
-
-    def operand_type(self, left, right, what: str) -> ScalarType:
-        if isinstance(left, Weak):
-            return meet_weak(left, right.type, what)
-        if isinstance(right, Weak):
-            return meet_weak(right, left.type, what)
-        return promote(left.type, right.type, what)
-
-    def operand(self, value, t: ScalarType, node: ast.AST) -> ir.Expr:
-        if isinstance(value, Weak):
-            try:
-                return ir.Const(weak_to(value, t), t)
-            except TypeRuleError as exc:
-                raise self.rule(node, exc) from None
-        return value if value.type == t else ir.Cast(value, t)
+        return lower_binop(self, node)
 
     @expr.on(ast.UnaryOp)
     def ex_unaryop(self, node: ast.UnaryOp):
-        if isinstance(node.op, ast.Not):
-            return self.truth_of(node)
-        operand = self.expr(node.operand)
-        if isinstance(node.op, ast.UAdd):
-            return operand
-        op = "neg" if isinstance(node.op, ast.USub) else "invert"
-        if isinstance(operand, Weak):
-            try:
-                return Weak(fold_unary(op, operand.value))
-            except TypeRuleError as exc:
-                raise self.rule(node, exc) from None
-        t = operand.type
-        if isinstance(t, VectorType) and op == "neg":
-            return ir.Unary("neg", operand, t)
-        if not isinstance(t, ScalarType) or t.is_bool or (op == "invert" and t.is_float):
-            raise self.error(node, f"'{'-' if op == 'neg' else '~'}' cannot take a {t}",
-                             "use `not` for bools" if t == BOOL else None)
-        return ir.Unary(op, operand, t)
+        return lower_unaryop(self, node)
 
     @expr.on(ast.BoolOp)
     def ex_boolop(self, node: ast.BoolOp):
-        """`and`/`or` used as a value: Python gives one of the operands, so only bools
-        (whose operand value is their truth) are accepted here."""
-        for operand in node.values:
-            value = self.expr(operand)
-            if getattr(value, "type", None) != BOOL:
-                word = "and" if isinstance(node.op, ast.And) else "or"
-                raise self.error(operand, f"'{word}' as a value needs bool operands: in "
-                                          "Python it gives one of the operands",
-                                 "compare explicitly (x != 0), or write `a if cond else b`")
-        return self.truth_of(node)
+        return lower_boolop(self, node)
 
     @expr.on(ast.Compare)
     def ex_compare(self, node: ast.Compare):
-        test = self.fault_reason_test(node)
-        if test is not None:
-            return test
-        if len(node.ops) == 1 and isinstance(node.ops[0], (ast.In, ast.NotIn)):
-            container = self.container_of(node.comparators[0])
-            if container is None or container.type.key is None:
-                raise self.unsupported(node, f"comparison {type(node.ops[0]).__name__}",
-                                       node.ops[0])
-            key = self.convert(self.expr(node.left), container.type.key, node.left)
-            found = ir.ContainerCall(container, "contains", (key,), BOOL)
-            return found if isinstance(node.ops[0], ast.In) else ir.Unary("not", found, BOOL)
-        for op_node in node.ops:
-            if type(op_node) not in CMPOPS:
-                raise self.unsupported(node, f"comparison {type(op_node).__name__}", op_node)
-        operands = [self.expr(node.left)] + [self.expr(c) for c in node.comparators]
-        for middle, operand in zip(node.comparators[:-1], operands[1:-1], strict=True):
-            if not isinstance(operand, Weak) and any(
-                    isinstance(e, (ir.Call, ir.HelperCall, ir.Intrinsic)) for e in walk(operand)):
-                raise self.error(middle, "a chained comparison would evaluate this call twice",
-                                 "split the comparison: m = f(...) then a < m < b")
-        parts = []
-        for i, op_node in enumerate(node.ops):
-            op = CMPOPS[type(op_node)]
-            parts.append(self.compare(op, operands[i], operands[i + 1], node))
-        result = parts[0]
-        for part in parts[1:]:
-            result = ir.Logical("and", result, part, BOOL)
-        return result
-
-    def compare(self, op: str, left, right, node: ast.AST):
-        if isinstance(left, Weak) and isinstance(right, Weak):
-            return ir.Const(bool(fold(op, left.value, right.value)), BOOL)
-        for side in (left, right):
-            t = getattr(side, "type", None)
-            if t is not None and not isinstance(t, ScalarType):
-                raise self.error(node, f"a {t} cannot be compared",
-                                 "compare its components: v.x == w.x"
-                                 if isinstance(t, VectorType) else "compare its fields")
-        try:
-            t = self.operand_type(left, right, "comparison")
-        except TypeRuleError as exc:
-            raise self.rule(node, exc) from None
-        if t.is_bool and op not in ("eq", "ne"):
-            raise self.error(node, "bools can only be compared with == and !=")
-        return ir.Compare(op, self.operand(left, t, node), self.operand(right, t, node), BOOL)
+        return lower_compare(self, node)
 
     @expr.on(ast.IfExp)
     def ex_ifexp(self, node: ast.IfExp):
-        cond = self.truth_of(node.test)
-        then, orelse = self.expr(node.body), self.expr(node.orelse)
-        if isinstance(then, Weak) and isinstance(orelse, Weak):
-            then, orelse = self.typed(then, node.body), self.typed(orelse, node.orelse)
-        tt, te = getattr(then, "type", None), getattr(orelse, "type", None)
-        if isinstance(tt, ScalarType) or isinstance(te, ScalarType):
-            try:
-                t = self.operand_type(then, orelse, "conditional expression")
-            except TypeRuleError as exc:
-                raise self.rule(node, exc) from None
-            return ir.Select(cond, self.operand(then, t, node), self.operand(orelse, t, node), t)
-        if tt != te or tt is None:
-            raise self.error(node, f"the branches have different types ({tt} and {te})")
-        return ir.Select(cond, then, orelse, tt)
+        return lower_ifexp(self, node)
 
     @expr.on(ast.Call)
     def ex_call(self, node: ast.Call):
-        from .calls import lower_call  # the call table lives in its own module
         return lower_call(self, node)
 
     # -- effects -------------------------------------------------------------------------
@@ -1268,8 +745,3 @@ def _is_effectful(e: ir.Expr, ctx: Context) -> bool:
     if isinstance(e, ir.HelperCall):
         return ctx.builder.helper_effects(ctx.kernel, e.function)
     return False        # device functions cannot change state or send
-
-
-def _iterated(t: ContainerType):
-    """What `for x in c:` takes from container `t`: a map's keys, a queue's or stack's items."""
-    return t.key if t.key is not None else t.item
