@@ -58,7 +58,8 @@ def _check_fault_class(fl, handler: ast.ExceptHandler) -> None:
 
 def _check_finally(fl, node: ast.Try) -> None:
     """No return from a finally block, and (not supported) none from a try statement
-    that has one; no break or continue out of a finally."""
+    that has one. (A break or continue out of a finally is refused where it is lowered:
+    `FunctionLowering.check_jump`.)"""
     if not node.finalbody:
         return
     for stmt in node.finalbody:

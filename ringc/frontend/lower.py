@@ -439,11 +439,21 @@ class FunctionLowering:
 
     @stmt.on(ast.Break)
     def stmt_break(self, node: ast.Break) -> ir.Stmt:
+        self.check_jump(node, "break")
         return ir.Break(self.loc(node))
 
     @stmt.on(ast.Continue)
     def stmt_continue(self, node: ast.Continue) -> ir.Stmt:
+        self.check_jump(node, "continue")
         return ir.Continue(self.loc(node))
+
+    def check_jump(self, node: ast.stmt, word: str) -> None:
+        """A break or continue leaves a loop of its own block: Python allows one out of a
+        finally block (lower_try sets loop_depth to 0 there), ringc does not."""
+        if self.loop_depth == 0:
+            raise self.error(node, f"{word} out of a finally block is not supported",
+                             f"set a local in the finally block, and {word} after the "
+                             "try statement")
 
     @stmt.on(ast.Pass)
     def stmt_pass(self, node: ast.Pass):

@@ -125,6 +125,10 @@ def test_try_builds_for_every_target_and_round_trips_as_text():
     ("try:\n    pass\nfinally:\n    return", "return in a finally block", "after the try"),
     ("try:\n    return\nfinally:\n    pass", "return inside a try statement that has a "
      "finally block", "after the try"),
+    ("for i in range(3):\n    try:\n        pass\n    finally:\n        break",
+     "break out of a finally block is not supported", "break after the try"),
+    ("while m.a > 0:\n    try:\n        pass\n    finally:\n        continue",
+     "continue out of a finally block", "continue after the try"),
     ("try:\n    pass\nexcept rc.Fault as f:\n    x = f.reason", "a caught fault is only "
      "tested", "f.reason =="),
     ("try:\n    pass\nexcept rc.Fault as f:\n    x = f.reason == m.a", "is compared with a "
