@@ -29,7 +29,7 @@ import numpy as np
 
 from ringc.ir.types import ScalarType
 
-from .interpreter import INDEX_OUT_OF_RANGE, Fault
+from .values import INDEX_OUT_OF_RANGE, Fault, wrapper
 
 __all__ = ["run_lanes", "LaneDivergence", "tree_reduce"]
 
@@ -43,14 +43,6 @@ class _Stop(BaseException):
     code of the user's catches it)."""
 
 
-def _wrap(t: ScalarType) -> Callable[[int], int]:
-    mask = (1 << t.bits) - 1
-    if t.is_signed:
-        half = 1 << (t.bits - 1)
-        return lambda v: ((v + half) & mask) - half
-    return lambda v: v & mask
-
-
 def tree_reduce(op: str, t: ScalarType, values: list) -> object:
     """`op` (sum, max, min) of `values` (a power of two of them) as the device combines
     them: at width w = n/2, n/4, ..., 1, lane i < w takes lane i + w's partial."""
@@ -59,7 +51,7 @@ def tree_reduce(op: str, t: ScalarType, values: list) -> object:
         if t.is_float:
             combine = lambda a, b: a + b            # noqa: E731  (numpy: one IEEE op)
         else:
-            wrap = _wrap(t)
+            wrap = wrapper(t)
             combine = lambda a, b: wrap(a + b)      # noqa: E731
     elif op == "max":
         combine = lambda a, b: b if b > a else a    # noqa: E731

@@ -80,8 +80,9 @@ from ringc.protocol import (
     check,
 )
 
-from .interpreter import Address, Fault, Interpreter, Record
+from .interpreter import Interpreter
 from .lanes import run_lanes
+from .values import Address, Fault, Record
 
 __all__ = ["SimMachine"]
 

@@ -26,7 +26,7 @@ from ..ir.types import (
     VectorType,
     cast_value,
 )
-from ..ir.verify import container_args, container_result
+from ..ir.verify_types import container_args, container_result
 from . import names
 from .typerules import TypeRuleError, Weak, default_type, float_for_int, promote, weak_to
 

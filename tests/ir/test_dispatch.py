@@ -20,7 +20,7 @@ from ringc.ir.nodes import (
     Param,
 )
 from ringc.ir.types import I32, I64, Loc
-from ringc.ir.verify import _FunctionChecker
+from ringc.ir.verify_bodies import FunctionChecker
 from ringc.ir.walk import function_locals
 
 LOC = Loc("d.py", 1, 1)
@@ -81,8 +81,8 @@ def test_a_kind_cannot_have_two_handlers():
     (ir_walk._operands, EXPR_KINDS),
     (ir_walk._parts, STMT_KINDS),
     (rir_printer._expr, EXPR_KINDS),
-    (_FunctionChecker.expr, EXPR_KINDS),
-    (_FunctionChecker.stmt, STMT_KINDS),
+    (FunctionChecker.expr, EXPR_KINDS),
+    (FunctionChecker.stmt, STMT_KINDS),
 ], ids=lambda x: getattr(x, "name", ""))
 def test_ir_passes_handle_every_node_kind(dispatch, kinds):
     assert dispatch.kinds == set(kinds)
