@@ -82,12 +82,13 @@ def caching() -> bool:
     value warns once (naming the values) and leaves caching on. Read at each build, so it
     may change between launches; PoCL's own cache follows the value at the process's
     first OpenCL launch."""
-    value = os.environ.get("RINGC_CACHE", "").strip().lower()
+    given = os.environ.get("RINGC_CACHE", "")
+    value = given.strip().lower()
     if value in _OFF:
         return False
-    if value not in _ON and value not in _warned:
-        _warned.add(value)
-        warnings.warn(f"RINGC_CACHE={value!r} is neither on nor off (use off, 0, false or "
+    if value not in _ON and given not in _warned:
+        _warned.add(given)
+        warnings.warn(f"RINGC_CACHE={given!r} is neither on nor off (use off, 0, false or "
                       "no to build without the caches); the caches are used", stacklevel=2)
     return True
 

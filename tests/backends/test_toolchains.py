@@ -325,9 +325,9 @@ def test_ringc_cache_turns_the_caches_on_and_off(monkeypatch, value, on):
 
 
 def test_an_unknown_ringc_cache_value_warns_once_and_keeps_the_caches(monkeypatch):
-    monkeypatch.setenv("RINGC_CACHE", "sometimes")
+    monkeypatch.setenv("RINGC_CACHE", "Sometimes")
     monkeypatch.setattr(toolchain, "_warned", set())
-    with pytest.warns(UserWarning, match="RINGC_CACHE='sometimes' is neither on nor off"):
+    with pytest.warns(UserWarning, match="RINGC_CACHE='Sometimes' is neither on nor off"):
         assert toolchain.caching()
     with warnings.catch_warnings():
         warnings.simplefilter("error")
