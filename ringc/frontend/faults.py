@@ -6,7 +6,8 @@ Limits: a try has one except block, and it catches rc.Fault (every fault) under 
 is not a local; only `rc.Fault("reason")` is raised, its reason a non-empty string literal,
 and a bare raise stands only in an except block; a fault's reason is compared (== or !=)
 with a non-empty string literal only, inside the except block that caught it; no return
-in a finally block, nor in a try statement that has one.
+in a finally block, nor in a try statement that has one; no break or continue out of a
+finally block (refused where they are lowered, `FunctionLowering.check_jump`).
 """
 
 from __future__ import annotations
