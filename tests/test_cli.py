@@ -328,3 +328,16 @@ def test_docs_lists_and_prints_the_pages(capsys):
     assert main(["docs", "no-such-page"]) == 1
     err = capsys.readouterr().err
     assert "no page called 'no-such-page' (ringc docs lists them: " in err and "runtime" in err
+
+
+def test_python_dash_m_ringc_is_the_command(tmp_path):
+    import subprocess
+    import sys
+
+    import ringc
+    run = subprocess.run([sys.executable, "-m", "ringc", "--version"], capture_output=True,
+                         text=True, timeout=60, cwd=tmp_path)
+    assert run.returncode == 0 and run.stdout.strip() == f"ringc {ringc.__version__}"
+    run = subprocess.run([sys.executable, "-m", "ringc", "docs", "nope"], capture_output=True,
+                         text=True, timeout=60, cwd=tmp_path)
+    assert run.returncode == 1 and "no page called 'nope'" in run.stderr
