@@ -159,7 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "they are; `ringc docs PAGE` prints one (e.g. "
                                    "getting-started, options, language, runtime).")
     p.add_argument("page", nargs="?", metavar="PAGE")
-    p.add_argument("--path", action="store_true", help="print the page's file, not its text")
+    p.add_argument("--path", action="store_true",
+                   help="print the page's file (without PAGE: the folder), not its text")
     p.set_defaults(run=cmd_docs)
 
     p = sub.add_parser("cache", help="show or clear the build caches",
@@ -351,6 +352,9 @@ def cmd_docs(args) -> int:
         found = shipped.pages()
         if not found:
             _print("no documentation here (a ringc installed without its docs)")
+            return 0
+        if args.path:                            # the folder, as `--path PAGE` gives a file
+            _print(str(shipped.shipped_folder("docs")))
             return 0
         _print(f"documentation in {shipped.shipped_folder('docs')} "
                "(ringc docs PAGE prints one):")

@@ -325,6 +325,8 @@ def test_docs_lists_and_prints_the_pages(capsys):
     assert printed.startswith("# Options reference\n") and "`RINGC_CACHE`" in printed
     assert main(["docs", "--path", "docs/options.md"]) == 0
     assert Path(capsys.readouterr().out.strip()).read_text().startswith("# Options reference")
+    assert main(["docs", "--path"]) == 0
+    assert (Path(capsys.readouterr().out.strip()) / "getting-started.md").is_file()
     assert main(["docs", "no-such-page"]) == 1
     err = capsys.readouterr().err
     assert "no page called 'no-such-page' (ringc docs lists them: " in err and "runtime" in err
