@@ -198,8 +198,9 @@ class Runtime(Control, Reports):
         self._parking = u32_at(mem, layout.control_offset + CONTROL.offset("parking"))
         self._clock_word = u64_at(mem, layout.control_offset + CONTROL.offset("host_clock"))
         # a device on the heartbeat clock gets it fresh with each message the host puts in,
-        # so a handler's rc.now() is never before its message's send (ringc/runtime/clock.py)
-        self._beats = getattr(device, "clock", "heartbeat") == "heartbeat"
+        # so a handler's rc.now() is never before its message's send; CUDA's globaltimer
+        # reads no less than it, as its anchor trails by the launch (ringc/runtime/clock.py)
+        self._beats = getattr(device, "clock", "heartbeat") in ("heartbeat", "globaltimer")
         self._calibration = [u64_at(mem, layout.control_offset + CONTROL.offset(name))
                              for name in ("clock_ns", "clock_ticks", "clock_scale")]
         u64_at(mem, layout.control_offset + CONTROL.offset("park_after"))[0] = (

@@ -63,6 +63,33 @@ def test_both_clocks_are_one(backend):
             assert before <= got.at <= rt.now()
 
 
+def test_a_cuda_clock_anchored_late_still_never_reads_before_the_send():
+    """On a GPU, `%globaltimer` is anchored when the launch's first work-group enters, the
+    launch latency after the host set the clock: rc.now() trails rt.now() by it. The CUDA
+    program reads no less than the heartbeat the host writes before each put, so a handler
+    still never reads a time before its message's send. cuda-shim anchors exactly; here its
+    anchor is made to trail by 50 ms, as a slow launch's would, and the program is parked
+    so the next send launches it again with that anchor."""
+    from tests.backend_support import unavailable
+
+    why = unavailable("cuda-shim")
+    if why:
+        pytest.skip(f"the CUDA program runs here only on cuda-shim: {why}")
+    with rc.launch(Scheduler, backend="cuda-shim", park_after=0.001) as rt:
+        clock = rt._device.now
+        rt._device.now = lambda: clock() - 50_000_000      # the next anchor trails 50 ms
+        launches = rt._device.launches
+        deadline = time.monotonic() + 10.0
+        while rt._device.running() and time.monotonic() < deadline:
+            time.sleep(0.005)                              # parked: the next send relaunches
+        for _ in range(5):
+            before = rt.now()
+            rt.send(Scheduler, Arrived(tag=1))
+            got = rt.receive(timeout=10.0)
+            assert before <= got.at <= rt.now()
+        assert rt._device.launches > launches              # it ran on the trailing anchor
+
+
 def test_a_full_ring_holds_back_only_its_own_delayed_sends(backend):
     with rc.launch(Twins, backend=backend) as rt:
         rt.deactivate(Twins, instance=0)
