@@ -3,9 +3,11 @@
 Float `+ - * /` and `sqrt` use the `__f*_rn` / `__d*_rn` intrinsics, which are never
 contracted into FMA and ignore `--use_fast_math`, unless the kernel asked for fast_math.
 `rc.now()` reads `%globaltimer` (ns) from the value the launch's first work-group found
-there (`clock_anchor`), and never reads less than `host_clock`, which the host writes before
-it puts a message in: the anchor trails the host's clock by the launch latency, and a
-handler must not read a time before its message's send. An idle pass sleeps 1 µs
+there (`clock_anchor`). In a handler, `rc.now()` never reads less than `host_clock`, which
+the host writes before it puts a message in (`handler_now`): the anchor trails the host's
+clock by the launch latency, and a handler must not read a time before its message's send.
+That floor is one read of host memory over PCIe, so the ring, timer and idle code, which
+reads the clock per message or pass, reads `rc_now` without it. An idle pass sleeps 1 µs
 (`__nanosleep`, sm_70 and later). 64-bit atomic max/min need sm_35 or later.
 """
 
@@ -53,11 +55,12 @@ class CudaDialect(CFamilyDialect):
     bitcast = {("f32", "u32"): "__float_as_uint({x})", ("u32", "f32"): "__uint_as_float({x})",
                ("f64", "u64"): "((ulong)__double_as_longlong({x}))",
                ("u64", "f64"): "__longlong_as_double((long long){x})"}
-    now = ("long rc_t = (long)(rc_load_u64(rc_ctl(rc_arena, RC_CTL_CLOCK_NS)) + "
-           "(rc_globaltimer() - rc_load_u64(rc_ctl(rc_arena, RC_CTL_CLOCK_TICKS))));\n"
-           "    long rc_floor = (long)rc_load_u64(rc_ctl(rc_arena, RC_CTL_HOST_CLOCK));\n"
-           "    return rc_t > rc_floor ? rc_t : rc_floor;     // signed: a trailing anchor "
-           "reads below 0 at first")
+    now = ("return (long)(rc_load_u64(rc_ctl(rc_arena, RC_CTL_CLOCK_NS)) + (rc_globaltimer() "
+           "- rc_load_u64(rc_ctl(rc_arena, RC_CTL_CLOCK_TICKS))));")
+    handler_now = ("long rc_t = rc_now(rc_arena);\n"
+                   "    long rc_floor = (long)rc_load_u64(rc_ctl(rc_arena, RC_CTL_HOST_CLOCK));\n"
+                   "    return rc_t > rc_floor ? rc_t : rc_floor;     // signed: a trailing "
+                   "anchor reads below 0 at first")
     clock_anchor = (f"atomicCAS(({_ULL}*)rc_ctl(rc_arena, RC_CTL_CLOCK_TICKS), 0ULL, "
                     f"({_ULL})rc_globaltimer())")
     idle_pause = "__nanosleep(1000u)"

@@ -79,6 +79,9 @@ class CFamilyDialect:
     # the body of `long rc_now(G uchar* rc_arena)`: rc.now(), ns since the launch
     # (docs/device-program.md, "Time"); by default the heartbeat the host writes
     now = "return (long)rc_load_u64(rc_ctl(rc_arena, RC_CTL_HOST_CLOCK));"
+    # the body of `long rc_handler_now(G uchar* rc_arena)`, what rc.now() in a handler
+    # reads, where it is not `rc_now` (CUDA's floor); empty: handlers call rc_now
+    handler_now = ""
     clock_anchor = ""     # a statement each work-group's leader runs first (CUDA's clock)
     idle_pause = ""       # a statement the leader runs after a pass that took nothing
     pragmas: tuple[str, ...] = ()

@@ -16,8 +16,8 @@ The host reads `time.monotonic_ns()` less the launch's epoch. A device reads it 
   window);
 - "globaltimer": CUDA reads `%globaltimer` (ns) from what the launch's first work-group
   found there, anchored at the host's time of the launch (so it trails by the launch
-  latency), and never less than the `host_clock` word, which the host writes as for
-  "heartbeat" below: a handler never reads a time before its message's send;
+  latency); a handler's `rc.now()` never reads less than the `host_clock` word, which the
+  host writes as for "heartbeat" below, so it never reads a time before its message's send;
 - "heartbeat": elsewhere (Metal, OpenCL GPUs) the device reads the `host_clock` word the
   host refreshes whenever it pumps (every 2 ms while a launch runs) and before it puts a
   message in, so a handler never reads a time before its message's send.
