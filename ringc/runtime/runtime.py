@@ -399,9 +399,7 @@ class Runtime(Control, Reports):
         ring = self._ingress[queue]
         while done < total:
             with self._lock:
-                if self._closing or queue in self._closed_inputs:
-                    raise Closed(f"{self._closed_why(queue)}: {done} of {total} message(s) "
-                                 "went in")
+                self._check_open(queue, f": {done} of {total} message(s) went in")
                 # correlations for at most the slots not in use (`produce` finds how many
                 # are free; a ring's worth each round cost more than the copy)
                 n = min(total - done, ring.capacity - ring.used())
@@ -764,15 +762,16 @@ class Runtime(Control, Reports):
         if self._error is not None:
             raise RingcError(f"the {self.backend} program failed: {self._error}")
 
-    def _check_open(self, queue: int) -> None:
-        if self._closing or queue in self._closed_inputs:
-            raise Closed(self._closed_why(queue))
-
-    def _closed_why(self, queue: int) -> str:
+    def _check_open(self, queue: int, said: str = "") -> None:
+        """Closed (its message ending with `said`) when the runtime or the queue's input is
+        closed to host sends."""
         if self._closing:
-            return "this runtime is shut down (or shutting down): it takes no more messages"
-        kernel, _ = self._inbox.queue_name(queue)
-        return f"the input of {kernel} is closed (close_input): it takes no more host sends"
+            raise Closed("this runtime is shut down (or shutting down): it takes no more "
+                         f"messages{said}")
+        if queue in self._closed_inputs:
+            kernel, _ = self._inbox.queue_name(queue)
+            raise Closed(f"the input of {kernel} is closed (close_input): it takes no more "
+                         f"host sends{said}")
 
     def close_input(self, kernel: Kernel) -> None:
         """Refuse further host sends to `kernel` (every instance): they raise `rc.Closed`.
