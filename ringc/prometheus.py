@@ -77,14 +77,13 @@ class RingcCollector(_CollectorBase):
         rt = self.rt
         fam = _families()
         for kernel in rt.kernels():
-            instances = rt.status(kernel).instances
-            for i in range(instances):
+            for i in range(len(rt._kernel(kernel).queue_ids)):
                 s = rt.status(kernel, instance=i)
                 labels = [s.kernel, str(i)]
                 fam["processed"].add_metric(labels, s.processed)
                 fam["sent"].add_metric(labels, s.sent)
                 fam["pending"].add_metric(labels, s.pending)
-                m = rt.metrics(kernel, instance=i)
+                m = rt._metrics(kernel, i, s)
                 fam["utilisation"].add_metric(labels, m.input_utilisation)
                 h = rt._latency_histogram(kernel, i)
                 fam["latency"].add_metric(labels, _cumulative(h), float(h.sum))

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING, overload
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, overload
 
 from .reports import DeadLetter, Health, LatencyHistogram, Metrics, Status
 
@@ -35,9 +36,7 @@ class Reports:
         """The kernel's state now (all instances summed unless `instance` is given), a
         `Status`; without a kernel, a dict of every kernel's by name."""
         if kernel is None:
-            if instance is not None:
-                raise TypeError("status(instance=...) needs the kernel: status(K, instance=i)")
-            return {k.name: self.status(k.name) for k in self._layout.kernels}
+            return self._of_every_kernel(self.status, instance)
         k = self._kernel(kernel)
         queues = self._queues(k, instance)
         with self._lock:
@@ -68,12 +67,21 @@ class Reports:
         """Throughput, reply latency, queue fill and dead letters of the kernel, a
         `Metrics`; without a kernel, a dict of every kernel's by name."""
         if kernel is None:
-            if instance is not None:
-                raise TypeError("metrics(instance=...) needs the kernel: metrics(K, instance=i)")
-            return {k.name: self.metrics(k.name) for k in self._layout.kernels}
+            return self._of_every_kernel(self.metrics, instance)
+        return self._metrics(kernel, instance, self.status(kernel, instance))
+
+    def _of_every_kernel(self, report: Callable[[str], Any], instance: int | None) -> dict:
+        """`report` (status or metrics) of every kernel by name: the answer without a
+        kernel, which takes no instance."""
+        if instance is not None:
+            name = report.__name__
+            raise TypeError(f"{name}(instance=...) needs the kernel: {name}(K, instance=i)")
+        return {k.name: report(k.name) for k in self._layout.kernels}
+
+    def _metrics(self, kernel: Kernel, instance: int | None, s: Status) -> Metrics:
+        """`metrics`, from the kernel's (instance's) status `s` taken just before."""
         k = self._kernel(kernel)
         queues = self._queues(k, instance)
-        s = self.status(kernel, instance)
         with self._lock:
             latency = self._latency.histogram(queues)
             recent = self._counters.recent_rate(queues)

@@ -175,10 +175,13 @@ class _FakeRuntime:
     def kernels(self):
         return ["K"]
 
+    def _kernel(self, kernel):
+        return SimpleNamespace(queue_ids=range(1))
+
     def status(self, kernel, instance=None):
         return SimpleNamespace(kernel="K", instances=1, processed=7, sent=9, pending=2)
 
-    def metrics(self, kernel, instance=None):
+    def _metrics(self, kernel, instance, status):
         return SimpleNamespace(input_utilisation=0.25)
 
     def _latency_histogram(self, kernel, instance=None):
