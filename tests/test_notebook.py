@@ -290,6 +290,11 @@ def _kernel_manager(kernels: Path):
                          kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernels)]))
 
 
+def _stream(cell) -> str:
+    """What an executed cell printed (stdout and stderr)."""
+    return "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
+
+
 @pytest.mark.parametrize("backend", ["sim", "opencl"])
 def test_a_notebook_runs_headless(backend, tmp_path):
     nbformat = pytest.importorskip("nbformat", reason="the notebook test needs nbformat")
@@ -304,8 +309,7 @@ def test_a_notebook_runs_headless(backend, tmp_path):
     client = nbclient.NotebookClient(nb, km=_kernel_manager(tmp_path / "kernels"),
                                      timeout=60, resources={"metadata": {"path": str(ROOT)}})
     client.execute()                     # a failing cell raises CellExecutionError
-    printed = ["".join(o.get("text", "") for o in c.outputs if o.output_type == "stream")
-               for c in nb.cells if c.cell_type == "code"]
+    printed = [_stream(c) for c in nb.cells if c.cell_type == "code"]
     assert "3 3.0\n" in printed
     assert "4 4.5\n" in printed
     assert "True 7 26 name 'totl' is not defined\n" in printed
@@ -342,8 +346,7 @@ def _getting_started_notebook(nbformat, page_blocks: list) -> tuple[object, list
 
 
 def _printed(cell) -> list[str]:
-    return "".join(o.get("text", "") for o in cell.outputs
-                   if o.output_type == "stream").splitlines()
+    return _stream(cell).splitlines()
 
 
 def _shown(expected: list[list[str]], first: str) -> list[str]:

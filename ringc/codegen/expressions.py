@@ -418,7 +418,8 @@ class ExpressionPrinter:
         if e.name == "sender":
             return "rc_sender(rc_ctx)"
         if e.name == "now":
-            return f"rc_{'handler_' if self.d.handler_now else ''}now(rc_ctx->arena)"
+            return ("rc_handler_now(rc_ctx->arena)" if self.d.handler_now
+                    else "rc_now(rc_ctx->arena)")
         if e.name == "instance_id":
             return self.d.ops["cast"].format(t=self.shared.ctype(e.type), a="rc_ctx->instance")
         name = atomic_helper(self.shared, e.name[len("atomic_"):], e.type, self.loc)
